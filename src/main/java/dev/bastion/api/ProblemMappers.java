@@ -1,0 +1,249 @@
+package dev.bastion.api;
+
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
+import dev.bastion.api.ConstraintDescriptions.ConstraintDescription;
+import dev.bastion.database.DatabaseException;
+import dev.bastion.database.DatabaseGuardrails;
+import dev.bastion.database.FailureKind;
+import jakarta.enterprise.inject.Instance;
+import jakarta.validation.ConstraintViolation;
+import jakarta.validation.ConstraintViolationException;
+import jakarta.validation.ElementKind;
+import jakarta.validation.Path;
+import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
+import org.jboss.logging.Logger;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+/**
+ * Every error leaves the service as application/problem+json. Bad input is 400 (unreadable) or 422
+ * (readable but invalid); database failures take their status from {@link FailureKind}; anything
+ * unexpected is a 500 whose body names only an incident id that is also in the log.
+ */
+public class ProblemMappers {
+
+    private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
+
+    private final Instance<ConstraintDescriptions> constraintDescriptions;
+    private final DatabaseGuardrails guardrails;
+
+    public ProblemMappers(Instance<ConstraintDescriptions> constraintDescriptions, DatabaseGuardrails guardrails) {
+        this.constraintDescriptions = constraintDescriptions;
+        this.guardrails = guardrails;
+    }
+
+    @ServerExceptionMapper
+    public Response apiProblem(ApiProblem problem, UriInfo uri) {
+        if (problem.status() >= 500) {
+            LOG.warnf(problem.getCause(), "%s %s -> %d: %s", "request", uri.getPath(), problem.status(), problem.getMessage());
+        }
+        return respond(problem.toProblem(uri.getPath()), problem.retryAfterSeconds());
+    }
+
+    @ServerExceptionMapper
+    public Response database(DatabaseException error, UriInfo uri) {
+        FailureKind kind = error.kind();
+        Optional<ConstraintDescription> described = describe(error.failure().constraint());
+        String detail = described.map(ConstraintDescription::detail).orElse(genericDetail(kind));
+        String suggestion = described.map(ConstraintDescription::suggestion).orElse(kind.advice());
+        String field = described.map(ConstraintDescription::field).orElse(null);
+        if (kind == FailureKind.OTHER) {
+            String incident = UUID.randomUUID().toString();
+            LOG.errorf(error, "Incident %s: unclassified database failure in %s", incident, error.operation());
+            detail = "Unexpected database error (incident " + incident + ").";
+        } else if (kind.httpStatus() >= 500) {
+            LOG.warnf("%s %s -> %d %s in %s", "request", uri.getPath(), kind.httpStatus(), kind, error.operation());
+        }
+        Problem problem = new Problem(Problem.type(kind.problemSlug()), kind.title(), kind.httpStatus(), detail,
+                uri.getPath(), kind.problemSlug(), field, suggestion, null);
+        return respond(problem, kind.httpStatus() == 503 ? retryAfter(kind) : null);
+    }
+
+    @ServerExceptionMapper
+    public Response validation(ConstraintViolationException error, UriInfo uri) {
+        List<Problem.FieldError> errors = error.getConstraintViolations().stream()
+                .map(v -> new Problem.FieldError(fieldOf(v), v.getMessage()))
+                .sorted(Comparator.comparing(Problem.FieldError::field))
+                .toList();
+        boolean body = error.getConstraintViolations().stream().anyMatch(ProblemMappers::isBodyViolation);
+        int status = body ? 422 : 400;
+        String detail = errors.stream().map(e -> e.field() + ": " + e.message()).reduce((a, b) -> a + "; " + b).orElse("");
+        Problem problem = new Problem(Problem.type("validation"), body ? "Invalid request body" : "Invalid request parameter",
+                status, detail, uri.getPath(), "validation", errors.isEmpty() ? null : errors.get(0).field(),
+                "Correct the listed fields and send the request again.", errors);
+        return respond(problem, null);
+    }
+
+    // Listed one by one: quarkus-rest-jackson maps some of these subclasses itself, and the most
+    // specific mapper wins, so a mapper for JsonProcessingException alone would not be used for them.
+    @ServerExceptionMapper({JsonProcessingException.class, JsonParseException.class, JsonMappingException.class,
+            MismatchedInputException.class, InvalidFormatException.class, UnrecognizedPropertyException.class,
+            ValueInstantiationException.class})
+    public Response unreadableJson(JsonProcessingException error, UriInfo uri) {
+        String field = error instanceof JsonMappingException mapping ? pathOf(mapping) : null;
+        String detail;
+        if (error instanceof JsonParseException) {
+            detail = "The request body is not valid JSON (line " + error.getLocation().getLineNr() + ", column "
+                    + error.getLocation().getColumnNr() + ").";
+            field = null;
+        } else if (error instanceof UnrecognizedPropertyException) {
+            detail = "Unknown field '" + field + "'.";
+        } else if (error instanceof InvalidFormatException invalid) {
+            detail = "Field '" + field + "' has a value of the wrong type or format; expected "
+                    + describeType(invalid.getTargetType()) + ".";
+        } else if (error instanceof MismatchedInputException mismatched) {
+            detail = field == null || field.isEmpty()
+                    ? "The request body must be a JSON object."
+                    : "Field '" + field + "' has a value of the wrong type; expected " + describeType(mismatched.getTargetType()) + ".";
+        } else {
+            detail = "The request body could not be read.";
+        }
+        Problem problem = new Problem(Problem.type("malformed-request"), "Malformed request body", 400, detail,
+                uri.getPath(), "malformed-request", field == null || field.isEmpty() ? null : field,
+                "Send a JSON object whose fields match the API documentation (/q/openapi).", null);
+        return respond(problem, null);
+    }
+
+    @ServerExceptionMapper
+    public Response web(WebApplicationException error, UriInfo uri) {
+        Throwable cause = error.getCause();
+        if (cause instanceof JsonProcessingException json) {
+            return unreadableJson(json, uri);
+        }
+        int status = error.getResponse().getStatus();
+        Response.Status known = Response.Status.fromStatusCode(status);
+        String title = known == null ? "HTTP " + status : known.getReasonPhrase();
+        String detail = switch (status) {
+            case 404 -> "No resource at this path.";
+            case 405 -> "This method is not allowed on this resource.";
+            case 406 -> "The requested representation is not available; accept application/json.";
+            case 413 -> "The request body is too large.";
+            case 415 -> "Send the body as application/json.";
+            default -> title + ".";
+        };
+        Problem problem = new Problem(Problem.type("http-" + status), title, status, detail, uri.getPath(),
+                "http-" + status, null, null, null);
+        return respond(problem, null);
+    }
+
+    @ServerExceptionMapper
+    public Response unexpected(RuntimeException error, UriInfo uri) {
+        String incident = UUID.randomUUID().toString();
+        LOG.errorf(error, "Incident %s: unexpected error on %s", incident, uri.getPath());
+        Problem problem = new Problem(Problem.type("internal-error"), "Internal error", 500,
+                "Unexpected error (incident " + incident + ").", uri.getPath(), "internal-error", null,
+                "Retry later; if it persists, report the incident id.", null);
+        return respond(problem, null);
+    }
+
+    private static Response respond(Problem problem, Integer retryAfterSeconds) {
+        Response.ResponseBuilder response = Response.status(problem.status()).type(Problem.MEDIA_TYPE).entity(problem);
+        if (retryAfterSeconds != null) {
+            response.header(HttpHeaders.RETRY_AFTER, retryAfterSeconds);
+        }
+        return response.build();
+    }
+
+    private int retryAfter(FailureKind kind) {
+        return kind == FailureKind.CIRCUIT_OPEN ? (int) Math.max(1, Math.ceil(guardrails.breakerDelay())) : 1;
+    }
+
+    private Optional<ConstraintDescription> describe(String constraint) {
+        if (constraint == null) {
+            return Optional.empty();
+        }
+        for (ConstraintDescriptions descriptions : constraintDescriptions) {
+            Optional<ConstraintDescription> found = descriptions.describe(constraint);
+            if (found.isPresent()) {
+                return found;
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static String genericDetail(FailureKind kind) {
+        return switch (kind) {
+            case UNIQUE_VIOLATION -> "A record with the same unique value already exists.";
+            case FOREIGN_KEY_VIOLATION -> "The request conflicts with a related record.";
+            case NOT_NULL_VIOLATION -> "A required value is missing.";
+            case CHECK_VIOLATION -> "A value is outside what is allowed.";
+            default -> kind.title() + ".";
+        };
+    }
+
+    private static boolean isBodyViolation(ConstraintViolation<?> violation) {
+        for (Path.Node node : violation.getPropertyPath()) {
+            if (node.getKind() == ElementKind.PROPERTY) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String fieldOf(ConstraintViolation<?> violation) {
+        String last = null;
+        StringBuilder property = new StringBuilder();
+        for (Path.Node node : violation.getPropertyPath()) {
+            if (node.getKind() == ElementKind.PROPERTY) {
+                if (!property.isEmpty()) {
+                    property.append('.');
+                }
+                property.append(node.getName());
+            }
+            last = node.getName();
+        }
+        return !property.isEmpty() ? property.toString() : last;
+    }
+
+    private static String pathOf(JsonMappingException error) {
+        StringBuilder path = new StringBuilder();
+        for (JsonMappingException.Reference ref : error.getPath()) {
+            if (ref.getFieldName() != null) {
+                if (!path.isEmpty()) {
+                    path.append('.');
+                }
+                path.append(ref.getFieldName());
+            } else if (ref.getIndex() >= 0) {
+                path.append('[').append(ref.getIndex()).append(']');
+            }
+        }
+        return path.toString();
+    }
+
+    private static String describeType(Class<?> type) {
+        if (type == null) {
+            return "another type";
+        }
+        if (type.isEnum()) {
+            Object[] constants = type.getEnumConstants();
+            StringBuilder values = new StringBuilder("one of ");
+            for (int i = 0; i < constants.length; i++) {
+                values.append(i == 0 ? "" : ", ").append(constants[i]);
+            }
+            return values.toString();
+        }
+        if (Number.class.isAssignableFrom(type) || type.isPrimitive() && type != boolean.class) {
+            return "a number";
+        }
+        if (type == Boolean.class || type == boolean.class) {
+            return "true or false";
+        }
+        if (type == String.class) {
+            return "a string";
+        }
+        return "a JSON " + (java.util.Collection.class.isAssignableFrom(type) ? "array" : "object");
+    }
+}

@@ -1,0 +1,104 @@
+package dev.bastion.customer;
+
+import java.net.URI;
+
+import dev.bastion.idempotency.StoredResponse;
+import io.smallrye.mutiny.Uni;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.Email;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
+import jakarta.validation.constraints.Size;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.DefaultValue;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.PUT;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
+import org.jboss.resteasy.reactive.RestHeader;
+
+@Path("/customers")
+@Produces(MediaType.APPLICATION_JSON)
+@Consumes(MediaType.APPLICATION_JSON)
+public class CustomerResource {
+
+    static final String IDEMPOTENCY_KEY = "Idempotency-Key";
+    static final String REPLAYED = "Idempotency-Replayed";
+
+    private final CustomerService service;
+
+    public CustomerResource(CustomerService service) {
+        this.service = service;
+    }
+
+    /** Creates a customer; with an Idempotency-Key header, repeats of the same request create nothing more. */
+    @POST
+    public Uni<Response> create(@NotNull(message = "a JSON body is required") @Valid CreateCustomerRequest request,
+                                @RestHeader(IDEMPOTENCY_KEY) @Size(min = 1, max = 200)
+                                @Pattern(regexp = "[\\x21-\\x7E]+", message = "must be printable ASCII without spaces")
+                                String idempotencyKey,
+                                UriInfo uri) {
+        if (idempotencyKey == null) {
+            return service.create(request).map(c -> Response.created(location(uri, c.id())).entity(c).build());
+        }
+        return service.createOnce(idempotencyKey, request).map(stored -> replay(uri, stored));
+    }
+
+    @GET
+    @Path("/{id}")
+    public Uni<CustomerResponse> get(@PathParam("id") long id) {
+        return service.get(id);
+    }
+
+    /** Lists customers in id order, or finds the one with an email (case-insensitive). */
+    @GET
+    public Uni<PageResponse<CustomerResponse>> list(@QueryParam("page") @DefaultValue("0") @Min(0) @Max(1_000_000) int page,
+                                                    @QueryParam("size") @DefaultValue("20") @Min(1) @Max(100) int size,
+                                                    @QueryParam("email") @Size(max = 320) @Email String email) {
+        return email == null ? service.list(page, size) : service.findByEmail(email);
+    }
+
+    @PUT
+    @Path("/{id}")
+    public Uni<CustomerResponse> update(@PathParam("id") long id,
+                                        @NotNull(message = "a JSON body is required") @Valid UpdateCustomerRequest request) {
+        return service.update(id, request);
+    }
+
+    @DELETE
+    @Path("/{id}")
+    public Uni<Response> delete(@PathParam("id") long id) {
+        return service.delete(id).map(v -> Response.noContent().build());
+    }
+
+    /** Adds (or, negative, removes) credit; the database refuses a negative balance. */
+    @POST
+    @Path("/{id}/credit-adjustments")
+    public Uni<CustomerResponse> adjustCredit(@PathParam("id") long id,
+                                              @NotNull(message = "a JSON body is required") @Valid CreditAdjustmentRequest request) {
+        return service.adjustCredit(id, request.amount());
+    }
+
+    private static Response replay(UriInfo uri, StoredResponse stored) {
+        Response.ResponseBuilder response = Response.status(stored.status())
+                .type(MediaType.APPLICATION_JSON)
+                .entity(stored.body());
+        if (stored.resourceId() != null) {
+            response.location(location(uri, stored.resourceId()));
+        }
+        return response.build();
+    }
+
+    private static URI location(UriInfo uri, long id) {
+        return uri.getBaseUriBuilder().path("customers").path(Long.toString(id)).build();
+    }
+}

@@ -1,0 +1,142 @@
+package dev.bastion.customer;
+
+import java.math.BigDecimal;
+import java.util.List;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.bastion.database.DatabaseException;
+import dev.bastion.database.FailureKind;
+import dev.bastion.database.TransactionSpec;
+import dev.bastion.database.UnitOfWork;
+import dev.bastion.idempotency.IdempotencyKeys;
+import dev.bastion.idempotency.StoredResponse;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+
+/**
+ * Customer use cases. Each public method is one unit of work; database failures that mean
+ * something in customer terms (a taken email, a missing customer) are translated here, after the
+ * transaction has ended.
+ */
+@ApplicationScoped
+public class CustomerService {
+
+    static final String CREATE = "customer.create";
+
+    private final UnitOfWork unitOfWork;
+    private final CustomerRepository customers;
+    private final IdempotencyKeys idempotencyKeys;
+    private final ObjectMapper json;
+
+    public CustomerService(UnitOfWork unitOfWork, CustomerRepository customers, IdempotencyKeys idempotencyKeys,
+                           ObjectMapper json) {
+        this.unitOfWork = unitOfWork;
+        this.customers = customers;
+        this.idempotencyKeys = idempotencyKeys;
+        this.json = json;
+    }
+
+    public Uni<CustomerResponse> create(CreateCustomerRequest request) {
+        return unitOfWork.run(TransactionSpec.write(CREATE), () -> insert(request))
+                .map(CustomerResponse::of)
+                .onFailure(e -> DatabaseException.hasKind(e, FailureKind.UNIQUE_VIOLATION))
+                .transform(e -> CustomerProblems.duplicateEmail(request.email(), e));
+    }
+
+    /** Create at most once per key: repeats of the same request get the first response back. */
+    public Uni<StoredResponse> createOnce(String idempotencyKey, CreateCustomerRequest request) {
+        return unitOfWork.run(TransactionSpec.write(CREATE).asIdempotent(),
+                        () -> idempotencyKeys.once(CREATE, idempotencyKey, request,
+                                () -> insert(request).map(this::created)))
+                .onFailure(e -> DatabaseException.hasKind(e, FailureKind.UNIQUE_VIOLATION))
+                .transform(e -> CustomerProblems.duplicateEmail(request.email(), e));
+    }
+
+    public Uni<CustomerResponse> get(long id) {
+        return unitOfWork.run(TransactionSpec.read("customer.get"), () -> customers.findById(id))
+                .map(c -> {
+                    if (c == null) {
+                        throw CustomerProblems.notFound(id);
+                    }
+                    return CustomerResponse.of(c);
+                });
+    }
+
+    public Uni<PageResponse<CustomerResponse>> list(int page, int size) {
+        return unitOfWork.run(TransactionSpec.read("customer.list"), () -> customers.page(page, size)
+                .chain(items -> customers.count().map(total -> PageResponse.of(responses(items), page, size, total))));
+    }
+
+    public Uni<PageResponse<CustomerResponse>> findByEmail(String email) {
+        return unitOfWork.run(TransactionSpec.read("customer.find-by-email"), () -> customers.byEmail(email))
+                .map(items -> PageResponse.of(responses(items), 0, Math.max(1, items.size()), items.size()));
+    }
+
+    public Uni<CustomerResponse> update(long id, UpdateCustomerRequest request) {
+        return unitOfWork.run(TransactionSpec.write("customer.update"), () -> customers.findById(id).map(c -> {
+                    if (c == null) {
+                        throw CustomerProblems.notFound(id);
+                    }
+                    if (c.version != request.version()) {
+                        throw CustomerProblems.staleVersion(id, request.version(), c.version);
+                    }
+                    c.name = request.name().strip();
+                    c.email = request.email().strip();
+                    c.phone = request.phone();
+                    c.status = request.status();
+                    return c;
+                }))
+                .map(CustomerResponse::of)
+                .onFailure(e -> DatabaseException.hasKind(e, FailureKind.UNIQUE_VIOLATION))
+                .transform(e -> CustomerProblems.duplicateEmail(request.email(), e));
+    }
+
+    public Uni<Void> delete(long id) {
+        return unitOfWork.run(TransactionSpec.write("customer.delete"), () -> customers.deleteById(id))
+                .map(deleted -> {
+                    if (!deleted) {
+                        throw CustomerProblems.notFound(id);
+                    }
+                    return (Void) null;
+                })
+                .onFailure(e -> DatabaseException.hasKind(e, FailureKind.FOREIGN_KEY_VIOLATION))
+                .transform(e -> CustomerProblems.hasDependents(id, e));
+    }
+
+    /** Adds {@code amount} to the balance; PostgreSQL's check constraint refuses a negative result. */
+    public Uni<CustomerResponse> adjustCredit(long id, BigDecimal amount) {
+        return unitOfWork.run(TransactionSpec.write("customer.credit-adjustment"), () -> customers.findById(id).map(c -> {
+                    if (c == null) {
+                        throw CustomerProblems.notFound(id);
+                    }
+                    c.creditBalance = c.creditBalance.add(amount);
+                    return c;
+                }))
+                .map(CustomerResponse::of)
+                .onFailure(e -> DatabaseException.hasKind(e, FailureKind.CHECK_VIOLATION))
+                .transform(e -> CustomerProblems.insufficientCredit(id, e));
+    }
+
+    private Uni<Customer> insert(CreateCustomerRequest request) {
+        Customer customer = new Customer();
+        customer.name = request.name().strip();
+        customer.email = request.email().strip();
+        customer.phone = request.phone();
+        customer.status = request.status() == null ? CustomerStatus.ACTIVE : request.status();
+        customer.creditBalance = request.creditBalance() == null ? BigDecimal.ZERO : request.creditBalance();
+        return customers.persist(customer);
+    }
+
+    private StoredResponse created(Customer customer) {
+        try {
+            return new StoredResponse(201, json.writeValueAsString(CustomerResponse.of(customer)), customer.id);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialise customer", e);
+        }
+    }
+
+    private static List<CustomerResponse> responses(List<Customer> items) {
+        return items.stream().map(CustomerResponse::of).toList();
+    }
+}

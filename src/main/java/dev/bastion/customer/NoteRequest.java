@@ -1,0 +1,8 @@
+package dev.bastion.customer;
+
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.Size;
+
+/** Body of POST /customers/{id}/notes. */
+public record NoteRequest(@NotBlank @Size(max = 2000) String body) {
+}

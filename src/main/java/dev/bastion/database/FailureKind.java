@@ -1,0 +1,103 @@
+package dev.bastion.database;
+
+/**
+ * What went wrong with a database interaction, independent of the driver that reported it.
+ * <p>
+ * This enum is the one table of failure policy: whether the whole transaction may be retried, the
+ * HTTP status it becomes, its stable problem type and what a caller can do about it. Everything
+ * else (classification, mapping, metrics, monitors) reads from here instead of branching on
+ * SQLSTATEs.
+ */
+public enum FailureKind {
+    //                      retryable  status  problem slug                title
+    UNIQUE_VIOLATION(false, 409, "unique-violation", "Duplicate value",
+            "A record with this value already exists: fetch it instead of creating it again, or use another value."),
+    FOREIGN_KEY_VIOLATION(false, 409, "foreign-key-violation", "Related record conflict",
+            "The record is referenced by, or refers to, another record: resolve the relation first."),
+    NOT_NULL_VIOLATION(false, 422, "not-null-violation", "Missing required value",
+            "Provide a value for the field."),
+    CHECK_VIOLATION(false, 422, "check-violation", "Value not allowed",
+            "Send a value within the documented range or set of values."),
+    EXCLUSION_VIOLATION(false, 409, "exclusion-violation", "Conflicting record",
+            "Another record overlaps with this one: change the conflicting values."),
+    INVALID_DATA(false, 422, "invalid-data", "Invalid value",
+            "A value has the wrong format or is out of range: check the field limits in the API documentation."),
+    OPTIMISTIC_LOCK(false, 409, "concurrent-modification", "Concurrent modification",
+            "Someone else changed this record: GET it again and retry with its current version."),
+    DEADLOCK(true, 503, "deadlock", "Transaction deadlocked",
+            "The database stayed contended after several attempts: retry the request after the Retry-After delay."),
+    SERIALIZATION_FAILURE(true, 503, "serialization-failure", "Transaction conflict",
+            "Concurrent transactions kept conflicting: retry the request after the Retry-After delay."),
+    LOCK_NOT_AVAILABLE(true, 503, "lock-not-available", "Record locked",
+            "The record is locked by other work: retry the request after the Retry-After delay."),
+    STATEMENT_TIMEOUT(false, 504, "statement-timeout", "Database operation timed out",
+            "The operation took longer than the server allows: narrow the request or retry later."),
+    TRANSACTION_TIMEOUT(false, 504, "transaction-timeout", "Transaction held too long",
+            "The transaction was ended because it stayed open too long: retry the request."),
+    CONNECTION(true, 503, "database-unavailable", "Database unavailable",
+            "The database could not be reached: retry the request after the Retry-After delay."),
+    POOL_EXHAUSTED(false, 503, "pool-exhausted", "Service busy",
+            "All database connections are in use: retry the request after the Retry-After delay."),
+    CIRCUIT_OPEN(false, 503, "circuit-open", "Database temporarily unavailable",
+            "The service stopped calling a failing database for a moment: retry after the Retry-After delay."),
+    COMMIT_OUTCOME_UNKNOWN(false, 503, "commit-outcome-unknown", "Outcome unknown",
+            "The connection was lost while committing: the change may or may not be saved. GET the resource, "
+                    + "or repeat the request with the same Idempotency-Key, which is always safe."),
+    ROLLBACK_FAILED(false, 503, "rollback-failed", "Transaction could not be rolled back cleanly",
+            "Nothing was saved; the connection was discarded. Retry the request after the Retry-After delay."),
+    OTHER(false, 500, "database-error", "Database error",
+            "An unexpected database error occurred; it has been logged. Retry later or contact support.");
+
+    private final boolean retryable;
+    private final int httpStatus;
+    private final String problemSlug;
+    private final String title;
+    private final String advice;
+
+    FailureKind(boolean retryable, int httpStatus, String problemSlug, String title, String advice) {
+        this.retryable = retryable;
+        this.httpStatus = httpStatus;
+        this.problemSlug = problemSlug;
+        this.title = title;
+        this.advice = advice;
+    }
+
+    /** Whether running the whole transaction again can succeed without the caller changing anything. */
+    public boolean retryable() {
+        return retryable;
+    }
+
+    public int httpStatus() {
+        return httpStatus;
+    }
+
+    /** Stable identifier for problem+json {@code type} URIs and metric tags. */
+    public String problemSlug() {
+        return problemSlug;
+    }
+
+    public String title() {
+        return title;
+    }
+
+    public String advice() {
+        return advice;
+    }
+
+    public boolean isConstraintViolation() {
+        return switch (this) {
+            case UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION, NOT_NULL_VIOLATION, CHECK_VIOLATION, EXCLUSION_VIOLATION -> true;
+            default -> false;
+        };
+    }
+
+    /** Deadlocks and serialization failures: contention between transactions, with their own retry budget. */
+    public boolean isContention() {
+        return this == DEADLOCK || this == SERIALIZATION_FAILURE;
+    }
+
+    /** The database (not one request) is unreachable: these count towards opening the circuit breaker. */
+    public boolean isOutage() {
+        return this == CONNECTION;
+    }
+}

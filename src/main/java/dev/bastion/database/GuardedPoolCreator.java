@@ -1,0 +1,65 @@
+package dev.bastion.database;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import io.quarkus.reactive.pg.client.PgPoolCreator;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.pgclient.PgConnectOptions;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.PoolOptions;
+import io.vertx.sqlclient.SqlConnectOptions;
+import jakarta.enterprise.context.ApplicationScoped;
+import org.jboss.logging.Logger;
+
+/**
+ * Builds the Vert.x pg pool with the guardrails Quarkus has no configuration keys for: the bounded
+ * wait queue, the wait timeout, the TCP connect timeout and the server-side statement and
+ * idle-in-transaction timeouts (sent as start-up parameters, so every pooled connection has them
+ * without an extra round trip).
+ */
+@ApplicationScoped
+public class GuardedPoolCreator implements PgPoolCreator {
+
+    private static final Logger LOG = Logger.getLogger(GuardedPoolCreator.class);
+
+    private final DatabaseGuardrails guardrails;
+
+    public GuardedPoolCreator(DatabaseGuardrails guardrails) {
+        this.guardrails = guardrails;
+    }
+
+    @Override
+    public Pool create(Input input) {
+        PoolOptions pool = input.poolOptions()
+                .setMaxSize(guardrails.poolMaxSize())
+                .setMaxWaitQueueSize(guardrails.poolWaitQueue())
+                .setConnectionTimeout(DatabaseGuardrails.millis(guardrails.poolTimeout()))
+                .setConnectionTimeoutUnit(TimeUnit.MILLISECONDS)
+                .setIdleTimeout(DatabaseGuardrails.millis(guardrails.poolIdleTimeout()))
+                .setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
+                .setMaxLifetime(DatabaseGuardrails.millis(guardrails.poolRecycle()))
+                .setMaxLifetimeUnit(TimeUnit.MILLISECONDS)
+                .setPoolCleanerPeriod(1000);
+        for (PgConnectOptions connect : input.pgConnectOptionsList()) {
+            connect.setConnectTimeout(DatabaseGuardrails.millis(guardrails.connectTimeout()));
+            Map<String, String> startup = new HashMap<>(connect.getProperties());
+            startup.put("statement_timeout", Integer.toString(DatabaseGuardrails.millis(guardrails.commandTimeout())));
+            startup.put("idle_in_transaction_session_timeout",
+                    Integer.toString(DatabaseGuardrails.millis(guardrails.sessionTimeout())));
+            startup.putIfAbsent("application_name", "bastion");
+            connect.setProperties(startup);
+        }
+        LOG.infof("Database pool: %d steady + %d overflow connections, wait queue %d, wait timeout %.1fs, "
+                        + "connect timeout %.1fs, statement timeout %.1fs, session timeout %.1fs",
+                guardrails.poolSize(), guardrails.maxOverflow(), guardrails.poolWaitQueue(), guardrails.poolTimeout(),
+                guardrails.connectTimeout(), guardrails.commandTimeout(), guardrails.sessionTimeout());
+        return PgBuilder.pool()
+                .with(pool)
+                .connectingTo(new ArrayList<SqlConnectOptions>(input.pgConnectOptionsList()))
+                .using(input.vertx())
+                .build();
+    }
+}

@@ -1,0 +1,19 @@
+package dev.bastion.database;
+
+/** Transaction isolation levels a unit of work can ask for. */
+public enum Isolation {
+    READ_COMMITTED("READ COMMITTED"),
+    REPEATABLE_READ("REPEATABLE READ"),
+    SERIALIZABLE("SERIALIZABLE");
+
+    private final String sql;
+
+    Isolation(String sql) {
+        this.sql = sql;
+    }
+
+    /** The statement that must run first in the transaction to select this level. */
+    String setStatement() {
+        return "SET TRANSACTION ISOLATION LEVEL " + sql;
+    }
+}

@@ -1,0 +1,48 @@
+package dev.bastion.database;
+
+import java.util.Map;
+
+/**
+ * PostgreSQL SQLSTATE codes (Appendix A of the PostgreSQL manual) to failure kinds: exact codes
+ * first, then the two-character class.
+ */
+final class SqlStates {
+
+    private static final Map<String, FailureKind> EXACT = Map.ofEntries(
+            Map.entry("23505", FailureKind.UNIQUE_VIOLATION),
+            Map.entry("23503", FailureKind.FOREIGN_KEY_VIOLATION),
+            Map.entry("23502", FailureKind.NOT_NULL_VIOLATION),
+            Map.entry("23514", FailureKind.CHECK_VIOLATION),
+            Map.entry("23P01", FailureKind.EXCLUSION_VIOLATION),
+            Map.entry("40P01", FailureKind.DEADLOCK),
+            Map.entry("40001", FailureKind.SERIALIZATION_FAILURE),
+            Map.entry("40003", FailureKind.COMMIT_OUTCOME_UNKNOWN), // statement_completion_unknown
+            Map.entry("55P03", FailureKind.LOCK_NOT_AVAILABLE),
+            Map.entry("57014", FailureKind.STATEMENT_TIMEOUT),       // query_canceled (statement_timeout)
+            Map.entry("25P03", FailureKind.TRANSACTION_TIMEOUT),     // idle_in_transaction_session_timeout
+            Map.entry("57P01", FailureKind.CONNECTION),              // admin_shutdown (also pg_terminate_backend)
+            Map.entry("57P02", FailureKind.CONNECTION),              // crash_shutdown
+            Map.entry("57P03", FailureKind.CONNECTION),              // cannot_connect_now (starting up)
+            Map.entry("57P05", FailureKind.CONNECTION),              // idle_session_timeout
+            Map.entry("53300", FailureKind.CONNECTION));             // too_many_connections
+
+    private static final Map<String, FailureKind> BY_CLASS = Map.of(
+            "08", FailureKind.CONNECTION,       // connection exception
+            "22", FailureKind.INVALID_DATA,     // data exception (too long, out of range, bad format)
+            "23", FailureKind.CHECK_VIOLATION,  // other integrity constraint violations
+            "40", FailureKind.SERIALIZATION_FAILURE); // transaction rollback
+
+    private SqlStates() {
+    }
+
+    static FailureKind kindOf(String sqlState) {
+        if (sqlState == null || sqlState.length() != 5) {
+            return FailureKind.OTHER;
+        }
+        FailureKind exact = EXACT.get(sqlState);
+        if (exact != null) {
+            return exact;
+        }
+        return BY_CLASS.getOrDefault(sqlState.substring(0, 2), FailureKind.OTHER);
+    }
+}

@@ -1,0 +1,31 @@
+package dev.bastion.database;
+
+/**
+ * How a unit of work runs.
+ *
+ * @param operation  a short, low-cardinality name ("customer.create") for logs, metrics and monitors
+ * @param isolation  the isolation level of each attempt
+ * @param idempotent whether running the work twice is harmless: only then is a commit whose outcome
+ *                   is unknown (connection lost during COMMIT) retried
+ */
+public record TransactionSpec(String operation, Isolation isolation, boolean idempotent) {
+
+    /** A read: READ COMMITTED, safe to repeat. */
+    public static TransactionSpec read(String operation) {
+        return new TransactionSpec(operation, Isolation.READ_COMMITTED, true);
+    }
+
+    /** A write: READ COMMITTED, not safe to repeat once it may have committed. */
+    public static TransactionSpec write(String operation) {
+        return new TransactionSpec(operation, Isolation.READ_COMMITTED, false);
+    }
+
+    public TransactionSpec withIsolation(Isolation level) {
+        return new TransactionSpec(operation, level, idempotent);
+    }
+
+    /** The work is protected against double execution (e.g. by an idempotency key). */
+    public TransactionSpec asIdempotent() {
+        return new TransactionSpec(operation, isolation, true);
+    }
+}

@@ -1,0 +1,107 @@
+package dev.bastion.database;
+
+import java.time.temporal.ChronoUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
+
+import dev.bastion.database.monitor.TransactionEvents;
+import io.quarkus.hibernate.reactive.panache.Panache;
+import io.smallrye.faulttolerance.api.TypedGuard;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.util.TypeLiteral;
+
+/**
+ * The gate every transactional database interaction goes through.
+ * <p>
+ * Each attempt opens a fresh Hibernate Reactive session and transaction, runs the work, flushes, and
+ * commits. A failure is classified once ({@link FailureClassifier}); retryable kinds run the
+ * <em>whole</em> unit again with exponential backoff and jitter, bounded by per-kind retry budgets
+ * and a total deadline (SmallRye Fault Tolerance guard). A circuit breaker counts outages only, so a
+ * dead database makes callers fail fast instead of queueing. Constraint violations are never retried.
+ * <p>
+ * Work must not recover from a failure inside the transaction (that poisons the session): let it
+ * fail, and map it outside.
+ */
+@ApplicationScoped
+public class UnitOfWork {
+
+    private final DatabaseGuardrails guardrails;
+    private final TransactionEvents events;
+    private final TypedGuard<Uni<Object>> guard;
+
+    public UnitOfWork(DatabaseGuardrails guardrails, TransactionEvents events) {
+        this.guardrails = guardrails;
+        this.events = events;
+        this.guard = TypedGuard.create(new TypeLiteral<Uni<Object>>() {
+                })
+                .withDescription("database unit of work")
+                .withRetry()
+                    .maxRetries(guardrails.maxRetries() + guardrails.deadlockRetryCount())
+                    .delay(DatabaseGuardrails.millis(guardrails.retryBaseDelay()), ChronoUnit.MILLIS)
+                    .jitter(DatabaseGuardrails.millis(guardrails.retryBaseDelay()), ChronoUnit.MILLIS)
+                    .maxDuration(DatabaseGuardrails.millis(guardrails.retryDeadline()), ChronoUnit.MILLIS)
+                    .whenException(RetryableDatabaseException.class::isInstance)
+                    .withExponentialBackoff()
+                        .factor(2)
+                        .maxDelay(DatabaseGuardrails.millis(guardrails.retryMaxDelay()), ChronoUnit.MILLIS)
+                        .done()
+                    .done()
+                .withCircuitBreaker()
+                    .name("database")
+                    .when(error -> error instanceof DatabaseException e && e.kind().isOutage())
+                    .requestVolumeThreshold(guardrails.breakerRequestVolume())
+                    .failureRatio(guardrails.breakerFailureRatio())
+                    .delay(DatabaseGuardrails.millis(guardrails.breakerDelay()), ChronoUnit.MILLIS)
+                    .successThreshold(1)
+                    .onStateChange(events::breakerStateChanged)
+                    .done()
+                .withTimeout()
+                    .duration(DatabaseGuardrails.millis(guardrails.sessionTimeout()), ChronoUnit.MILLIS)
+                    .done()
+                .build();
+    }
+
+    /** Runs {@code work} in a transaction described by {@code spec}; see the class comment. */
+    @SuppressWarnings("unchecked")
+    public <T> Uni<T> run(TransactionSpec spec, Supplier<Uni<T>> work) {
+        RetryBudget budget = new RetryBudget(guardrails.deadlockRetryCount(), guardrails.maxRetries());
+        long started = System.nanoTime();
+        Uni<Object> guarded = guard.get(() -> (Uni<Object>) (Uni<?>) attempt(spec, work, budget));
+        return ((Uni<T>) guarded)
+                .onItem().invoke(() -> events.unitSucceeded(spec.operation(), budget.attempts(), System.nanoTime() - started))
+                .onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
+                    DatabaseException failure = FailureClassifier.toException(error, spec.operation());
+                    events.unitFailed(spec.operation(), failure.failure(), budget.attempts(), System.nanoTime() - started);
+                    // callers see a plain DatabaseException: the retryable marker means nothing past the guard
+                    return failure instanceof RetryableDatabaseException
+                            ? new DatabaseException(failure.failure(), spec.operation(), failure.getCause())
+                            : failure;
+                });
+    }
+
+    private <T> Uni<T> attempt(TransactionSpec spec, Supplier<Uni<T>> work, RetryBudget budget) {
+        int attempt = budget.beginAttempt();
+        // Set once the work and its flush succeeded: a connection lost after that was lost during COMMIT.
+        AtomicBoolean reachedCommit = new AtomicBoolean();
+        Uni<T> transaction = Panache.withTransaction(() -> Panache.getSession()
+                .chain(session -> spec.isolation() == Isolation.READ_COMMITTED
+                        ? Uni.createFrom().voidItem()
+                        : session.createNativeQuery(spec.isolation().setStatement()).executeUpdate().replaceWithVoid())
+                .chain(ignored -> work.get())
+                .call(Panache::flush)
+                .invoke(() -> reachedCommit.set(true)));
+        return transaction
+                .onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
+                    DatabaseFailure failure = FailureClassifier.classify(error);
+                    if (reachedCommit.get() && failure.kind() == FailureKind.CONNECTION && !spec.idempotent()) {
+                        failure = failure.withKind(FailureKind.COMMIT_OUTCOME_UNKNOWN);
+                    }
+                    boolean retry = budget.trySpend(failure.kind());
+                    events.attemptFailed(spec.operation(), failure, attempt, retry);
+                    return retry
+                            ? new RetryableDatabaseException(failure, spec.operation(), error)
+                            : new DatabaseException(failure, spec.operation(), error);
+                });
+    }
+}

@@ -1,0 +1,51 @@
+package dev.bastion.database.monitor;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.enterprise.context.ApplicationScoped;
+
+/**
+ * Constraint violations PostgreSQL reported, per kind and constraint. Constraint names come from
+ * the schema (a fixed, small set), so they are safe as metric tags.
+ */
+@ApplicationScoped
+public class ConstraintMonitor {
+
+    private final MeterRegistry registry;
+    private final Clock clock = Clock.systemUTC();
+    private final Map<String, SlidingWindow> byKind = new ConcurrentHashMap<>();
+    private final RecentEvents<ConstraintViolationEvent> recent = new RecentEvents<>(100);
+
+    public ConstraintMonitor(MeterRegistry registry) {
+        this.registry = registry;
+    }
+
+    public void record(ConstraintViolationEvent event) {
+        byKind.computeIfAbsent(event.kind(), k -> new SlidingWindow(clock)).increment();
+        recent.add(event);
+        Counter.builder("bastion.db.constraint.violations")
+                .description("Constraint violations reported by PostgreSQL")
+                .tag("kind", event.kind().toLowerCase())
+                .tag("constraint", event.constraint() == null ? "unknown" : event.constraint())
+                .register(registry)
+                .increment();
+    }
+
+    /** Violations per kind over the last 24 hours. */
+    public Map<String, Long> last24hByKind() {
+        Map<String, Long> out = new TreeMap<>();
+        byKind.forEach((kind, window) -> out.put(kind.toLowerCase(), window.sum(Duration.ofHours(24))));
+        return out;
+    }
+
+    public List<ConstraintViolationEvent> recent(int limit) {
+        return recent.newestFirst(limit);
+    }
+}

@@ -1,0 +1,14 @@
+package dev.bastion.database.monitor;
+
+import java.time.Instant;
+
+/**
+ * One deadlock or serialization failure seen by the unit of work.
+ *
+ * @param outcome RETRIED (another attempt follows) or GAVE_UP (the caller got an error)
+ */
+public record ContentionEvent(Instant at, String operation, String kind, String sqlState, String table,
+                              int attempt, Outcome outcome) {
+
+    public enum Outcome { RETRIED, GAVE_UP }
+}

@@ -1,0 +1,131 @@
+package dev.bastion.database.monitor;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+
+/**
+ * Deadlocks and serialization failures: how often, where, whether retries absorbed them, how bad
+ * it is, and what would prevent them. Observes only; requests never wait on it.
+ */
+@ApplicationScoped
+public class DeadlockMonitor {
+
+    /** Above this many contention events per hour the severity is high. */
+    static final long HIGH_PER_HOUR = 30;
+    /** Above this many per hour it is medium; below, low. */
+    static final long MEDIUM_PER_HOUR = 5;
+
+    private final MeterRegistry registry;
+    private final SlidingWindow all;
+    private final SlidingWindow gaveUp;
+    private final SlidingWindow serialization;
+    private final Map<String, SlidingWindow> byOperation = new ConcurrentHashMap<>();
+    private final RecentEvents<ContentionEvent> recent = new RecentEvents<>(100);
+    private final Clock clock;
+
+    @Inject
+    public DeadlockMonitor(MeterRegistry registry) {
+        this(registry, Clock.systemUTC());
+    }
+
+    DeadlockMonitor(MeterRegistry registry, Clock clock) {
+        this.registry = registry;
+        this.clock = clock;
+        this.all = new SlidingWindow(clock);
+        this.gaveUp = new SlidingWindow(clock);
+        this.serialization = new SlidingWindow(clock);
+    }
+
+    public void record(ContentionEvent event) {
+        all.increment();
+        if (event.outcome() == ContentionEvent.Outcome.GAVE_UP) {
+            gaveUp.increment();
+        }
+        if ("SERIALIZATION_FAILURE".equals(event.kind())) {
+            serialization.increment();
+        }
+        byOperation.computeIfAbsent(event.operation(), op -> new SlidingWindow(clock)).increment();
+        recent.add(event);
+        Counter.builder("bastion.db.deadlocks")
+                .description("Deadlocks and serialization failures seen by the unit of work")
+                .tag("kind", event.kind().toLowerCase())
+                .tag("outcome", event.outcome().name().toLowerCase())
+                .register(registry)
+                .increment();
+    }
+
+    public DeadlockStatistics statistics() {
+        long lastHour = all.sum(Duration.ofHours(1));
+        long last24h = all.sum(Duration.ofHours(24));
+        long gaveUp24h = gaveUp.sum(Duration.ofHours(24));
+        Map<String, Long> operations = new LinkedHashMap<>();
+        byOperation.entrySet().stream()
+                .map(e -> Map.entry(e.getKey(), e.getValue().sum(Duration.ofHours(24))))
+                .filter(e -> e.getValue() > 0)
+                .sorted(Map.Entry.<String, Long>comparingByValue(Comparator.reverseOrder()))
+                .forEach(e -> operations.put(e.getKey(), e.getValue()));
+        Severity severity = severity(lastHour, gaveUp.sum(Duration.ofHours(1)));
+        return new DeadlockStatistics(lastHour, last24h, last24h - gaveUp24h, gaveUp24h,
+                serialization.sum(Duration.ofHours(24)), severity.label(), operations,
+                recommendations(last24h, gaveUp24h, serialization.sum(Duration.ofHours(24)), operations),
+                recent.newestFirst(20));
+    }
+
+    static Severity severity(long lastHour, long gaveUpLastHour) {
+        if (lastHour >= HIGH_PER_HOUR) {
+            return Severity.HIGH;
+        }
+        if (lastHour >= MEDIUM_PER_HOUR || gaveUpLastHour > 0) {
+            return Severity.MEDIUM;
+        }
+        return lastHour > 0 ? Severity.LOW : Severity.NONE;
+    }
+
+    static List<String> recommendations(long total, long gaveUp, long serializationFailures, Map<String, Long> byOperation) {
+        List<String> advice = new ArrayList<>();
+        if (total == 0) {
+            return advice;
+        }
+        byOperation.entrySet().stream().findFirst().ifPresent(top -> {
+            long share = Math.round(100.0 * top.getValue() / total);
+            if (share >= 50) {
+                advice.add("'" + top.getKey() + "' is involved in " + share + "% of contention: lock the rows it "
+                        + "touches in one fixed order (ascending id) and keep its transaction short.");
+            }
+        });
+        if (total - serializationFailures > 0) {
+            advice.add("Deadlocks come from transactions locking the same rows in different orders: take row locks "
+                    + "up front with SELECT ... FOR UPDATE ordered by primary key.");
+        }
+        if (serializationFailures > 0) {
+            advice.add("Serialization failures: run only the transactions that need it at SERIALIZABLE, and keep "
+                    + "them small so concurrent ones overlap less.");
+        }
+        if (gaveUp > 0) {
+            advice.add(gaveUp + " request(s) failed after all retries: reduce contention on hot rows, or raise "
+                    + "DB_DEADLOCK_RETRY_COUNT if the conflicts are short-lived.");
+        }
+        advice.add("Long transactions hold locks longer: check /admin/database/diagnostics for long-running and "
+                + "idle-in-transaction sessions.");
+        return advice;
+    }
+
+    public enum Severity {
+        NONE, LOW, MEDIUM, HIGH;
+
+        String label() {
+            return name().toLowerCase();
+        }
+    }
+}

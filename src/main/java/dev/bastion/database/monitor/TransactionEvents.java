@@ -1,0 +1,133 @@
+package dev.bastion.database.monitor;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import dev.bastion.database.DatabaseFailure;
+import dev.bastion.database.FailureKind;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.smallrye.faulttolerance.api.CircuitBreakerState;
+import jakarta.enterprise.context.ApplicationScoped;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+/**
+ * Receives what the unit of work saw (failed attempts, finished units, breaker transitions) and
+ * fans it out to the monitors and to Micrometer. Every method is cheap and never blocks: it runs
+ * on the event loop in the request's path.
+ */
+@ApplicationScoped
+public class TransactionEvents {
+
+    private static final Logger LOG = Logger.getLogger(TransactionEvents.class);
+
+    private final MeterRegistry registry;
+    private final DeadlockMonitor deadlocks;
+    private final ConstraintMonitor constraints;
+    private final Duration slowThreshold;
+    private final Clock clock = Clock.systemUTC();
+    private final SlidingWindow units = new SlidingWindow(clock);
+    private final SlidingWindow failedUnits = new SlidingWindow(clock);
+    private final SlidingWindow unitsWithRetries = new SlidingWindow(clock);
+    private final SlidingWindow recoveredUnits = new SlidingWindow(clock);
+    private final SlidingWindow slowUnits = new SlidingWindow(clock);
+    private final SlidingWindow durationMicros = new SlidingWindow(clock);
+    private final AtomicReference<CircuitBreakerState> breaker = new AtomicReference<>(CircuitBreakerState.CLOSED);
+
+    public TransactionEvents(MeterRegistry registry, DeadlockMonitor deadlocks, ConstraintMonitor constraints,
+                             @ConfigProperty(name = "bastion.db.slow-threshold", defaultValue = "1") double slowSeconds) {
+        this.registry = registry;
+        this.deadlocks = deadlocks;
+        this.constraints = constraints;
+        this.slowThreshold = Duration.ofMillis(Math.round(slowSeconds * 1000));
+        Gauge.builder("bastion.db.circuit.breaker.state", breaker, b -> switch (b.get()) {
+                    case CLOSED -> 0;
+                    case HALF_OPEN -> 1;
+                    case OPEN -> 2;
+                })
+                .description("Database circuit breaker: 0 closed, 1 half-open, 2 open")
+                .register(registry);
+    }
+
+    /** An attempt failed; {@code willRetry} says whether the unit runs again. */
+    public void attemptFailed(String operation, DatabaseFailure failure, int attempt, boolean willRetry) {
+        FailureKind kind = failure.kind();
+        if (kind.isContention()) {
+            deadlocks.record(new ContentionEvent(Instant.now(clock), operation, kind.name(), failure.sqlState(),
+                    failure.table(), attempt, willRetry ? ContentionEvent.Outcome.RETRIED : ContentionEvent.Outcome.GAVE_UP));
+        } else if (kind.isConstraintViolation()) {
+            constraints.record(new ConstraintViolationEvent(Instant.now(clock), operation, kind.name(), failure.constraint()));
+        }
+        if (willRetry) {
+            Counter.builder("bastion.db.retries")
+                    .description("Transactions run again after a transient failure")
+                    .tag("kind", kind.problemSlug())
+                    .register(registry).increment();
+            LOG.debugf("%s: attempt %d failed with %s, retrying", operation, attempt, kind);
+        }
+    }
+
+    public void unitSucceeded(String operation, int attempts, long nanos) {
+        finished(operation, "success", nanos);
+        if (attempts > 1) {
+            unitsWithRetries.increment();
+            recoveredUnits.increment();
+        }
+    }
+
+    public void unitFailed(String operation, DatabaseFailure failure, int attempts, long nanos) {
+        finished(operation, failure.kind().problemSlug(), nanos);
+        failedUnits.increment();
+        if (attempts > 1) {
+            unitsWithRetries.increment();
+        }
+        if (failure.kind() == FailureKind.OTHER) {
+            LOG.warnf("%s failed with an unclassified database error (SQLSTATE %s)", operation, failure.sqlState());
+        }
+    }
+
+    public void breakerStateChanged(CircuitBreakerState state) {
+        CircuitBreakerState previous = breaker.getAndSet(state);
+        if (previous != state) {
+            LOG.warnf("Database circuit breaker %s -> %s", previous, state);
+        }
+    }
+
+    public CircuitBreakerState breakerState() {
+        return breaker.get();
+    }
+
+    public TransactionStatistics statistics() {
+        Duration day = Duration.ofHours(24);
+        long count = units.sum(day);
+        long retried = unitsWithRetries.sum(day);
+        return new TransactionStatistics(count, failedUnits.sum(Duration.ofHours(1)),
+                count == 0 ? 0.0 : durationMicros.sum(day) / 1000.0 / count,
+                slowUnits.sum(day), retried, retried == 0 ? 1.0 : (double) recoveredUnits.sum(day) / retried,
+                breaker.get().name().toLowerCase());
+    }
+
+    private void finished(String operation, String outcome, long nanos) {
+        units.increment();
+        durationMicros.add(nanos / 1000);
+        if (nanos > slowThreshold.toNanos()) {
+            slowUnits.increment();
+            Counter.builder("bastion.db.slow.transactions")
+                    .description("Units of work slower than bastion.db.slow-threshold")
+                    .tag("operation", operation)
+                    .register(registry).increment();
+        }
+        Timer.builder("bastion.db.transactions")
+                .description("Units of work by operation and outcome, including retries")
+                .tag("operation", operation)
+                .tag("outcome", outcome)
+                .register(registry)
+                .record(nanos, TimeUnit.NANOSECONDS);
+    }
+}

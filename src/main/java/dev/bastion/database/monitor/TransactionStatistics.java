@@ -1,0 +1,10 @@
+package dev.bastion.database.monitor;
+
+/**
+ * Units of work over the last 24 hours (failures: last hour).
+ *
+ * @param recoverySuccessRate share of units that hit a retryable failure and still succeeded (1.0 when none did)
+ */
+public record TransactionStatistics(long units24h, long failedLastHour, double avgDurationMs, long slow24h,
+                                    long retried24h, double recoverySuccessRate, String breakerState) {
+}

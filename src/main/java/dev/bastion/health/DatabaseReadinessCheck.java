@@ -1,0 +1,45 @@
+package dev.bastion.health;
+
+import dev.bastion.database.DatabaseProbe;
+import dev.bastion.database.monitor.TransactionEvents;
+import io.smallrye.faulttolerance.api.CircuitBreakerState;
+import io.smallrye.health.api.AsyncHealthCheck;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+import org.eclipse.microprofile.health.HealthCheckResponse;
+import org.eclipse.microprofile.health.Readiness;
+
+/**
+ * Ready when PostgreSQL answers over the probe connection and the circuit breaker is not open.
+ * A busy pool does not make the service unready: the probe does not use the pool.
+ */
+@Readiness
+@ApplicationScoped
+public class DatabaseReadinessCheck implements AsyncHealthCheck {
+
+    private final DatabaseProbe probe;
+    private final TransactionEvents transactions;
+
+    public DatabaseReadinessCheck(DatabaseProbe probe, TransactionEvents transactions) {
+        this.probe = probe;
+        this.transactions = transactions;
+    }
+
+    @Override
+    public Uni<HealthCheckResponse> call() {
+        CircuitBreakerState breaker = transactions.breakerState();
+        if (breaker == CircuitBreakerState.OPEN) {
+            return Uni.createFrom().item(HealthCheckResponse.named("database").down()
+                    .withData("circuitBreaker", "open").build());
+        }
+        return probe.roundTrip()
+                .map(rtt -> HealthCheckResponse.named("database").up()
+                        .withData("roundTripMs", rtt.toMillis())
+                        .withData("circuitBreaker", breaker.name().toLowerCase())
+                        .build())
+                .onFailure().recoverWithItem(error -> HealthCheckResponse.named("database").down()
+                        .withData("circuitBreaker", breaker.name().toLowerCase())
+                        .withData("error", error.getClass().getSimpleName())
+                        .build());
+    }
+}

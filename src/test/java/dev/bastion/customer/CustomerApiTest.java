@@ -1,0 +1,288 @@
+package dev.bastion.customer;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.allOf;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.endsWith;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.everyItem;
+import static org.hamcrest.Matchers.greaterThan;
+import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.hasSize;
+import static org.hamcrest.Matchers.is;
+import static org.hamcrest.Matchers.not;
+import static org.hamcrest.Matchers.notNullValue;
+import static org.hamcrest.Matchers.nullValue;
+import static org.hamcrest.Matchers.startsWith;
+
+import java.util.UUID;
+
+import dev.bastion.testing.PostgresResource;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.response.ValidatableResponse;
+import org.junit.jupiter.api.Test;
+
+/** The customer API end to end against a real PostgreSQL: happy paths and every bad-input error. */
+@QuarkusTest
+@WithTestResource(PostgresResource.class)
+public class CustomerApiTest {
+
+    static String uniqueEmail() {
+        return "c-" + UUID.randomUUID() + "@example.org";
+    }
+
+    static long createCustomer(String email) {
+        return createCustomer(email, "0");
+    }
+
+    static long createCustomer(String email, String credit) {
+        return given().contentType(ContentType.JSON)
+                .body("{\"name\":\"Ada Lovelace\",\"email\":\"" + email + "\",\"creditBalance\":" + credit + "}")
+                .post("/customers")
+                .then().statusCode(201)
+                .extract().jsonPath().getLong("id");
+    }
+
+    static ValidatableResponse assertProblem(ValidatableResponse response, int status, String kind) {
+        return response.statusCode(status)
+                .contentType("application/problem+json")
+                .body("status", equalTo(status))
+                .body("type", endsWith("/" + kind))
+                .body("kind", equalTo(kind))
+                .body("title", notNullValue())
+                .body("detail", notNullValue())
+                .body(not(containsString("SQL")), not(containsString("Exception")), not(containsString("at dev.")),
+                        not(containsString("customer_email_lower_key")), not(containsString("select ")));
+    }
+
+    @Test
+    void createsReadsUpdatesAndDeletesACustomer() {
+        String email = uniqueEmail();
+        var created = given().contentType(ContentType.JSON)
+                .body("{\"name\":\"Grace Hopper\",\"email\":\"" + email + "\",\"phone\":\"+1 555 0100\",\"creditBalance\":12.50}")
+                .post("/customers")
+                .then().statusCode(201)
+                .header("Location", containsString("/customers/"))
+                .body("name", equalTo("Grace Hopper"))
+                .body("email", equalTo(email))
+                .body("phone", equalTo("+1 555 0100"))
+                .body("status", equalTo("ACTIVE"))
+                .body("creditBalance", equalTo(12.5f))
+                .body("version", equalTo(0))
+                .body("createdAt", notNullValue())
+                .body("updatedAt", notNullValue())
+                .extract();
+        long id = created.jsonPath().getLong("id");
+        String location = created.header("Location");
+
+        given().get(location).then().statusCode(200).body("id", equalTo((int) id)).body("email", equalTo(email));
+
+        given().contentType(ContentType.JSON)
+                .body("{\"name\":\"Grace B. Hopper\",\"email\":\"" + email + "\",\"status\":\"SUSPENDED\",\"version\":0}")
+                .put("/customers/" + id)
+                .then().statusCode(200)
+                .body("name", equalTo("Grace B. Hopper"))
+                .body("status", equalTo("SUSPENDED"))
+                .body("phone", nullValue())
+                .body("version", equalTo(1));
+
+        given().delete("/customers/" + id).then().statusCode(204);
+        assertProblem(given().get("/customers/" + id).then(), 404, "customer-not-found").body("field", equalTo("id"));
+        assertProblem(given().delete("/customers/" + id).then(), 404, "customer-not-found");
+    }
+
+    @Test
+    void listsCustomersInStablePagesAndFindsByEmailIgnoringCase() {
+        String email = uniqueEmail();
+        long id = createCustomer(email);
+        createCustomer(uniqueEmail());
+        createCustomer(uniqueEmail());
+
+        var page0 = given().queryParam("page", 0).queryParam("size", 2).get("/customers")
+                .then().statusCode(200)
+                .body("items", hasSize(2))
+                .body("size", equalTo(2))
+                .body("totalItems", greaterThan(2))
+                .extract().jsonPath();
+        var page1 = given().queryParam("page", 1).queryParam("size", 2).get("/customers")
+                .then().statusCode(200).extract().jsonPath();
+        long lastOfFirst = page0.getLong("items[1].id");
+        long firstOfSecond = page1.getLong("items[0].id");
+        org.junit.jupiter.api.Assertions.assertTrue(page0.getLong("items[0].id") < lastOfFirst);
+        org.junit.jupiter.api.Assertions.assertTrue(lastOfFirst < firstOfSecond, "pages are in id order without overlap");
+
+        given().queryParam("email", email.toUpperCase()).get("/customers")
+                .then().statusCode(200)
+                .body("items", hasSize(1))
+                .body("items[0].id", equalTo((int) id));
+    }
+
+    @Test
+    void pageSizeIsBounded() {
+        assertProblem(given().queryParam("size", 1000).get("/customers").then(), 400, "validation")
+                .body("errors.field", hasItem("size"));
+        assertProblem(given().queryParam("page", -1).get("/customers").then(), 400, "validation");
+    }
+
+    @Test
+    void duplicateEmailIsAConflictWhateverTheCase() {
+        String email = uniqueEmail();
+        createCustomer(email);
+        assertProblem(given().contentType(ContentType.JSON)
+                .body("{\"name\":\"Other\",\"email\":\"" + email.toUpperCase() + "\"}")
+                .post("/customers").then(), 409, "unique-violation")
+                .body("field", equalTo("email"))
+                .body("suggestion", containsString("GET /customers?email="));
+    }
+
+    @Test
+    void updateWithAStaleVersionIsAConflict() {
+        String email = uniqueEmail();
+        long id = createCustomer(email);
+        String body = "{\"name\":\"First\",\"email\":\"" + email + "\",\"status\":\"ACTIVE\",\"version\":0}";
+        given().contentType(ContentType.JSON).body(body).put("/customers/" + id).then().statusCode(200).body("version", equalTo(1));
+        assertProblem(given().contentType(ContentType.JSON).body(body).put("/customers/" + id).then(),
+                409, "concurrent-modification")
+                .body("field", equalTo("version"))
+                .body("suggestion", containsString("GET /customers/" + id));
+        given().get("/customers/" + id).then().body("version", equalTo(1)).body("name", equalTo("First"));
+    }
+
+    @Test
+    void updateOfAnUnknownCustomerIs404() {
+        assertProblem(given().contentType(ContentType.JSON)
+                .body("{\"name\":\"X\",\"email\":\"x@example.org\",\"status\":\"ACTIVE\",\"version\":0}")
+                .put("/customers/987654321").then(), 404, "customer-not-found");
+    }
+
+    @Test
+    void malformedJsonIs400() {
+        assertProblem(given().contentType(ContentType.JSON).body("{\"name\": \"x\", ")
+                .post("/customers").then(), 400, "malformed-request")
+                .body("detail", containsString("not valid JSON"));
+        assertProblem(given().contentType(ContentType.JSON).body("[1,2]")
+                .post("/customers").then(), 400, "malformed-request");
+    }
+
+    @Test
+    void wrongTypesAre400WithTheField() {
+        assertProblem(given().contentType(ContentType.JSON)
+                .body("{\"name\":\"x\",\"email\":\"x@example.org\",\"creditBalance\":\"lots\"}")
+                .post("/customers").then(), 400, "malformed-request")
+                .body("field", equalTo("creditBalance"))
+                .body("detail", containsString("a number"));
+        assertProblem(given().contentType(ContentType.JSON)
+                .body("{\"name\":\"x\",\"email\":\"x@example.org\",\"status\":\"SLEEPING\"}")
+                .post("/customers").then(), 400, "malformed-request")
+                .body("field", equalTo("status"))
+                .body("detail", allOf(containsString("ACTIVE"), containsString("CLOSED")));
+    }
+
+    @Test
+    void missingAndInvalidFieldsAre422() {
+        assertProblem(given().contentType(ContentType.JSON).body("{\"phone\":\"12\"}")
+                .post("/customers").then(), 422, "validation")
+                .body("errors.field", hasItem("name"))
+                .body("errors.field", hasItem("email"))
+                .body("errors.field", hasItem("phone"));
+        assertProblem(given().contentType(ContentType.JSON)
+                .body("{\"name\":\"x\",\"email\":\"not-an-email\",\"creditBalance\":-5}")
+                .post("/customers").then(), 422, "validation")
+                .body("errors.field", hasItem("email"))
+                .body("errors.field", hasItem("creditBalance"));
+        assertProblem(given().contentType(ContentType.JSON).post("/customers").then(), 400, "validation")
+                .body("detail", containsString("a JSON body is required"));
+    }
+
+    @Test
+    void nonNumericIdsAreNotFound() {
+        given().get("/customers/abc").then().statusCode(404).contentType("application/problem+json");
+        given().get("/customers/..%2F..%2Fetc%2Fpasswd").then().statusCode(404);
+    }
+
+    @Test
+    void unsupportedMediaTypeIs415() {
+        given().contentType(ContentType.TEXT).body("name=x").post("/customers")
+                .then().statusCode(415).contentType("application/problem+json").body("status", equalTo(415));
+    }
+
+    @Test
+    void notesBelongToCustomers() {
+        long id = createCustomer(uniqueEmail());
+        String location = given().contentType(ContentType.JSON).body("{\"body\":\"prefers email\"}")
+                .post("/customers/" + id + "/notes")
+                .then().statusCode(201)
+                .body("customerId", equalTo((int) id))
+                .body("body", equalTo("prefers email"))
+                .extract().header("Location");
+        given().get(location).then().statusCode(200).body("body", equalTo("prefers email"));
+        given().get("/customers/" + id + "/notes").then().statusCode(200)
+                .body("items", hasSize(1)).body("totalItems", equalTo(1));
+        assertProblem(given().contentType(ContentType.JSON).body("{\"body\":\"\"}")
+                .post("/customers/" + id + "/notes").then(), 422, "validation").body("field", equalTo("body"));
+        given().delete(location).then().statusCode(204);
+        assertProblem(given().get(location).then(), 404, "note-not-found");
+        assertProblem(given().get("/customers/987654321/notes").then(), 404, "customer-not-found");
+    }
+
+    @Test
+    void aNoteForAMissingCustomerIs404FromTheForeignKey() {
+        assertProblem(given().contentType(ContentType.JSON).body("{\"body\":\"orphan\"}")
+                .post("/customers/987654321/notes").then(), 404, "customer-not-found")
+                .body("field", equalTo("customerId"))
+                .body("suggestion", containsString("POST /customers"));
+    }
+
+    @Test
+    void deletingACustomerWithNotesIsAConflictThatSuggestsClosing() {
+        long id = createCustomer(uniqueEmail());
+        given().contentType(ContentType.JSON).body("{\"body\":\"vip\"}").post("/customers/" + id + "/notes")
+                .then().statusCode(201);
+        assertProblem(given().delete("/customers/" + id).then(), 409, "foreign-key-violation")
+                .body("suggestion", containsString("CLOSED"));
+        given().get("/customers/" + id).then().statusCode(200);
+    }
+
+    @Test
+    void creditCannotGoNegative() {
+        long id = createCustomer(uniqueEmail(), "10.00");
+        given().contentType(ContentType.JSON).body("{\"amount\":-4.50}")
+                .post("/customers/" + id + "/credit-adjustments")
+                .then().statusCode(200).body("creditBalance", equalTo(5.5f)).body("version", equalTo(1));
+        assertProblem(given().contentType(ContentType.JSON).body("{\"amount\":-6}")
+                .post("/customers/" + id + "/credit-adjustments").then(), 422, "insufficient-credit")
+                .body("field", equalTo("amount"));
+        given().get("/customers/" + id).then().body("creditBalance", equalTo(5.5f));
+    }
+
+    @Test
+    void healthMetricsAndOpenApiAreServed() {
+        given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
+        given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"))
+                .body("checks.find { it.name == 'database' }.status", is("UP"));
+        createCustomer(uniqueEmail());
+        given().get("/q/metrics").then().statusCode(200)
+                .body(containsString("sql_pool_"))
+                .body(containsString("bastion_db_transactions_seconds_count"));
+        given().accept("application/json").get("/q/openapi").then().statusCode(200)
+                .body("paths.'/customers'", notNullValue());
+    }
+
+    @Test
+    void unknownPathsAreProblems() {
+        given().get("/nothing-here").then().statusCode(404);
+        given().contentType(ContentType.JSON).body("{}").patch("/customers/1").then().statusCode(405)
+                .body("status", equalTo(405));
+    }
+
+    @Test
+    void noResponseLeaksInternals() {
+        given().contentType(ContentType.JSON).body("{\"name\":\"x\",\"email\":\"x@example.org\",\"creditBalance\":1e400}")
+                .post("/customers").then().statusCode(is(not(500)))
+                .body(not(containsString("Exception")));
+        given().get("/customers").then().body("items.id", everyItem(notNullValue()))
+                .header("Content-Type", startsWith("application/json"));
+    }
+}
