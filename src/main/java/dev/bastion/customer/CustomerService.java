@@ -1,6 +1,7 @@
 package dev.bastion.customer;
 
 import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.List;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -124,7 +125,9 @@ public class CustomerService {
         customer.email = request.email().strip();
         customer.phone = request.phone();
         customer.status = request.status() == null ? CustomerStatus.ACTIVE : request.status();
-        customer.creditBalance = request.creditBalance() == null ? BigDecimal.ZERO : request.creditBalance();
+        // scale 2 like NUMERIC(14,2), so the create response shows what a later GET shows
+        customer.creditBalance = (request.creditBalance() == null ? BigDecimal.ZERO : request.creditBalance())
+                .setScale(2, RoundingMode.HALF_EVEN);
         return customers.persist(customer);
     }
 
