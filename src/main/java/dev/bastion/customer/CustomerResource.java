@@ -95,6 +95,9 @@ public class CustomerResource {
         if (stored.resourceId() != null) {
             response.location(location(uri, stored.resourceId()));
         }
+        if (stored.replayed()) {
+            response.header(REPLAYED, "true");
+        }
         return response.build();
     }
 

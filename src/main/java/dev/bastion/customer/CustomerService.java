@@ -82,8 +82,8 @@ public class CustomerService {
                     if (c.version != request.version()) {
                         throw CustomerProblems.staleVersion(id, request.version(), c.version);
                     }
-                    c.name = request.name().strip();
-                    c.email = request.email().strip();
+                    c.name = strip(request.name());
+                    c.email = strip(request.email());
                     c.phone = request.phone();
                     c.status = request.status();
                     return c;
@@ -121,22 +121,28 @@ public class CustomerService {
 
     private Uni<Customer> insert(CreateCustomerRequest request) {
         Customer customer = new Customer();
-        customer.name = request.name().strip();
-        customer.email = request.email().strip();
+        customer.name = strip(request.name());
+        customer.email = strip(request.email());
         customer.phone = request.phone();
         customer.status = request.status() == null ? CustomerStatus.ACTIVE : request.status();
         // scale 2 like NUMERIC(14,2), so the create response shows what a later GET shows
-        customer.creditBalance = (request.creditBalance() == null ? BigDecimal.ZERO : request.creditBalance())
-                .setScale(2, RoundingMode.HALF_EVEN);
+        customer.creditBalance = request.creditBalance() == null
+                ? BigDecimal.ZERO.setScale(2)
+                : request.creditBalance().setScale(Math.max(2, request.creditBalance().scale()), RoundingMode.UNNECESSARY);
         return customers.persist(customer);
     }
 
     private StoredResponse created(Customer customer) {
         try {
-            return new StoredResponse(201, json.writeValueAsString(CustomerResponse.of(customer)), customer.id);
+            return StoredResponse.fresh(201, json.writeValueAsString(CustomerResponse.of(customer)), customer.id);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot serialise customer", e);
         }
+    }
+
+    // null-safe: Bean Validation normally rejects nulls first, but the schema is the last word
+    private static String strip(String value) {
+        return value == null ? null : value.strip();
     }
 
     private static List<CustomerResponse> responses(List<Customer> items) {

@@ -99,7 +99,7 @@ public class IdempotencyKeys {
         }
         Number resource = (Number) row.get()[3];
         return new StoredResponse(((Number) row.get()[1]).intValue(), (String) row.get()[2],
-                resource == null ? null : resource.longValue());
+                resource == null ? null : resource.longValue(), true);
     }
 
     /** SHA-256 of the request's canonical JSON: what "the same body" means for a repeat. */

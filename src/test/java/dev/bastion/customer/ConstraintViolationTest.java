@@ -1,0 +1,167 @@
+package dev.bastion.customer;
+
+import static dev.bastion.customer.CustomerApiTest.assertProblem;
+import static dev.bastion.customer.CustomerApiTest.createCustomer;
+import static dev.bastion.customer.CustomerApiTest.uniqueEmail;
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.http.HttpResponse;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+import dev.bastion.testing.Http;
+import dev.bastion.testing.PostgresResource;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Constraint violations produced by PostgreSQL itself (races and requests that skip Bean
+ * Validation), mapped to clear API errors and counted.
+ */
+@QuarkusTest
+@WithTestResource(PostgresResource.class)
+class ConstraintViolationTest {
+
+    private static final String UNIQUE_SERIES = "bastion_db_constraint_violations_total";
+
+    @Test
+    void concurrentCreatesWithTheSameEmailLeaveExactlyOneCustomer() throws Exception {
+        String email = uniqueEmail();
+        double before = Http.metric(UNIQUE_SERIES, Map.of("kind", "unique_violation", "constraint", "customer_email_lower_key"));
+        int racers = 12;
+        List<HttpResponse<String>> responses = Http.concurrently(racers, i -> Http.postJson("/customers",
+                "{\"name\":\"Racer " + i + "\",\"email\":\"" + (i % 2 == 0 ? email : email.toUpperCase()) + "\"}").build());
+
+        Map<Integer, Long> byStatus = responses.stream().collect(Collectors.groupingBy(HttpResponse::statusCode, Collectors.counting()));
+        assertEquals(Map.of(201, 1L, 409, (long) racers - 1), byStatus, "exactly one create wins: " + byStatus);
+        responses.stream().filter(r -> r.statusCode() == 409).forEach(r -> {
+            assertTrue(r.body().contains("\"field\":\"email\""), r.body());
+            assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("application/problem+json"));
+        });
+        assertEquals(1, rowsWithEmail(email));
+        double after = Http.metric(UNIQUE_SERIES, Map.of("kind", "unique_violation", "constraint", "customer_email_lower_key"));
+        assertEquals(racers - 1, after - before, 0.001, "every refused racer is counted");
+    }
+
+    @Test
+    void checkAndNotNullViolationsFromTheDatabaseAre422WithTheField() {
+        double checks = Http.metric(UNIQUE_SERIES, Map.of("kind", "check_violation"));
+        double notNulls = Http.metric(UNIQUE_SERIES, Map.of("kind", "not_null_violation"));
+
+        assertProblem(given().contentType(ContentType.JSON)
+                .body("{\"name\":\"Neg\",\"email\":\"" + uniqueEmail() + "\",\"creditBalance\":-1}")
+                .post("/test-only/unvalidated-customers").then(), 422, "check-violation")
+                .body("field", equalTo("creditBalance"))
+                .body("suggestion", equalTo("Use a smaller amount, or add credit first."));
+        assertProblem(given().contentType(ContentType.JSON)
+                .body("{\"name\":\"   \",\"email\":\"" + uniqueEmail() + "\"}")
+                .post("/test-only/unvalidated-customers").then(), 422, "check-violation")
+                .body("field", equalTo("name"));
+        assertProblem(given().contentType(ContentType.JSON)
+                .body("{\"email\":\"" + uniqueEmail() + "\"}")
+                .post("/test-only/unvalidated-customers").then(), 422, "not-null-violation")
+                .body("suggestion", equalTo("Provide a value for the field."));
+
+        assertEquals(2, Http.metric(UNIQUE_SERIES, Map.of("kind", "check_violation")) - checks, 0.001);
+        assertEquals(1, Http.metric(UNIQUE_SERIES, Map.of("kind", "not_null_violation")) - notNulls, 0.001);
+    }
+
+    @Test
+    void foreignKeyViolationsAreCountedToo() {
+        double before = Http.metric(UNIQUE_SERIES, Map.of("kind", "foreign_key_violation", "constraint", "customer_note_customer_fk"));
+        given().contentType(ContentType.JSON).body("{\"body\":\"x\"}").post("/customers/99999999/notes").then().statusCode(404);
+        long id = createCustomer(uniqueEmail());
+        given().contentType(ContentType.JSON).body("{\"body\":\"x\"}").post("/customers/" + id + "/notes").then().statusCode(201);
+        given().delete("/customers/" + id).then().statusCode(409);
+        double after = Http.metric(UNIQUE_SERIES, Map.of("kind", "foreign_key_violation", "constraint", "customer_note_customer_fk"));
+        assertEquals(2, after - before, 0.001);
+    }
+
+    @Test
+    void concurrentRetriesWithOneIdempotencyKeyCreateOneCustomer() throws Exception {
+        String email = uniqueEmail();
+        String key = "key-" + email;
+        String body = "{\"name\":\"Idem Potent\",\"email\":\"" + email + "\"}";
+        List<HttpResponse<String>> responses = Http.concurrently(10, i -> Http.postJson("/customers", body)
+                .header("Idempotency-Key", key).build());
+
+        responses.forEach(r -> assertEquals(201, r.statusCode(), r.body()));
+        assertEquals(1, responses.stream().map(HttpResponse::body).distinct().count(), "every retry sees the same response");
+        assertEquals(1, responses.stream().map(r -> r.headers().firstValue("Location").orElseThrow()).distinct().count());
+        assertEquals(9, responses.stream().filter(r -> r.headers().firstValue("Idempotency-Replayed").isPresent()).count());
+        assertEquals(1, rowsWithEmail(email));
+
+        // a later retry is replayed too; the same key with another body is refused
+        given().contentType(ContentType.JSON).header("Idempotency-Key", key).body(body).post("/customers")
+                .then().statusCode(201).header("Idempotency-Replayed", "true");
+        assertProblem(given().contentType(ContentType.JSON).header("Idempotency-Key", key)
+                .body("{\"name\":\"Someone Else\",\"email\":\"" + uniqueEmail() + "\"}")
+                .post("/customers").then(), 422, "idempotency-key-reused")
+                .body("field", equalTo("Idempotency-Key"));
+        assertEquals(1, rowsWithEmail(email));
+    }
+
+    @Test
+    void aFailedKeyedRequestStoresNothingSoItsRetryRunsAgain() throws Exception {
+        String taken = uniqueEmail();
+        createCustomer(taken);
+        String key = "fail-then-retry-" + taken;
+        given().contentType(ContentType.JSON).header("Idempotency-Key", key)
+                .body("{\"name\":\"Dup\",\"email\":\"" + taken + "\"}").post("/customers").then().statusCode(409);
+        assertFalse(keyExists(key), "the key rolled back with the failed create");
+    }
+
+    @Test
+    void expiredKeysCanBeReused() throws Exception {
+        String email = uniqueEmail();
+        String key = "expiring-" + email;
+        given().contentType(ContentType.JSON).header("Idempotency-Key", key)
+                .body("{\"name\":\"Old\",\"email\":\"" + email + "\"}").post("/customers").then().statusCode(201);
+        try (Connection c = PostgresResource.connect();
+             PreparedStatement s = c.prepareStatement("UPDATE idempotency_key SET expires_at = now() - interval '1 second' WHERE idempotency_key = ?")) {
+            s.setString(1, key);
+            assertEquals(1, s.executeUpdate());
+        }
+        String other = uniqueEmail();
+        given().contentType(ContentType.JSON).header("Idempotency-Key", key)
+                .body("{\"name\":\"New\",\"email\":\"" + other + "\"}").post("/customers")
+                .then().statusCode(201).body("email", equalTo(other));
+    }
+
+    @Test
+    void invalidIdempotencyKeysAreRejected() {
+        assertProblem(given().contentType(ContentType.JSON).header("Idempotency-Key", "x".repeat(201))
+                .body("{\"name\":\"K\",\"email\":\"" + uniqueEmail() + "\"}").post("/customers").then(), 400, "validation");
+    }
+
+    static int rowsWithEmail(String email) throws Exception {
+        try (Connection c = PostgresResource.connect();
+             PreparedStatement s = c.prepareStatement("SELECT count(*) FROM customer WHERE lower(email) = lower(?)")) {
+            s.setString(1, email);
+            try (ResultSet rs = s.executeQuery()) {
+                rs.next();
+                return rs.getInt(1);
+            }
+        }
+    }
+
+    static boolean keyExists(String key) throws Exception {
+        try (Connection c = PostgresResource.connect();
+             PreparedStatement s = c.prepareStatement("SELECT 1 FROM idempotency_key WHERE idempotency_key = ?")) {
+            s.setString(1, key);
+            try (ResultSet rs = s.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+package dev.bastion.database;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.ConnectException;
+import java.sql.SQLException;
+import java.util.concurrent.CompletionException;
+
+import io.vertx.core.VertxException;
+import io.vertx.core.http.ConnectionPoolTooBusyException;
+import io.vertx.core.impl.NoStackTraceThrowable;
+import io.vertx.pgclient.PgException;
+import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenException;
+import org.hibernate.StaleObjectStateException;
+import org.hibernate.exception.ConstraintViolationException;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+/** Every SQLSTATE the failure model knows, and the codeless failures of the pool and connection layers. */
+class FailureClassifierTest {
+
+    @ParameterizedTest(name = "SQLSTATE {0} -> {1}")
+    @CsvSource({
+            "23505, UNIQUE_VIOLATION",
+            "23503, FOREIGN_KEY_VIOLATION",
+            "23502, NOT_NULL_VIOLATION",
+            "23514, CHECK_VIOLATION",
+            "23P01, EXCLUSION_VIOLATION",
+            "23000, CHECK_VIOLATION",
+            "40P01, DEADLOCK",
+            "40001, SERIALIZATION_FAILURE",
+            "40000, SERIALIZATION_FAILURE",
+            "40003, COMMIT_OUTCOME_UNKNOWN",
+            "55P03, LOCK_NOT_AVAILABLE",
+            "57014, STATEMENT_TIMEOUT",
+            "25P03, TRANSACTION_TIMEOUT",
+            "57P01, CONNECTION",
+            "57P02, CONNECTION",
+            "57P03, CONNECTION",
+            "57P05, CONNECTION",
+            "53300, CONNECTION",
+            "08000, CONNECTION",
+            "08003, CONNECTION",
+            "08006, CONNECTION",
+            "08001, CONNECTION",
+            "08004, CONNECTION",
+            "22001, INVALID_DATA",
+            "22003, INVALID_DATA",
+            "22P02, INVALID_DATA",
+            "42P01, OTHER",
+            "42601, OTHER",
+            "XX000, OTHER",
+            "53100, OTHER",
+    })
+    void classifiesSqlStatesFromTheVertxDriver(String sqlState, FailureKind expected) {
+        DatabaseFailure failure = FailureClassifier.classify(pg(sqlState, "some_constraint", "customer", "email"));
+        assertEquals(expected, failure.kind());
+        assertEquals(sqlState, failure.sqlState());
+        assertEquals("some_constraint", failure.constraint());
+        assertEquals("customer", failure.table());
+        assertEquals("email", failure.column());
+    }
+
+    @Test
+    void classifiesHibernateReactiveWrappedSqlExceptionsWithTheConstraintName() {
+        var sql = new SQLException("duplicate key", "23505");
+        var hibernate = new ConstraintViolationException("could not execute statement", sql, "customer_email_lower_key");
+        DatabaseFailure failure = FailureClassifier.classify(new CompletionException(hibernate));
+        assertEquals(FailureKind.UNIQUE_VIOLATION, failure.kind());
+        assertEquals("customer_email_lower_key", failure.constraint());
+        assertEquals("23505", failure.sqlState());
+    }
+
+    @Test
+    void theDriversSqlStateWinsOverOuterWrappers() {
+        var deadlock = new VertxException("wrapped", pg("40P01", null, null, null));
+        assertEquals(FailureKind.DEADLOCK, FailureClassifier.classify(deadlock).kind());
+    }
+
+    @Test
+    void classifiesPoolExhaustion() {
+        assertEquals(FailureKind.POOL_EXHAUSTED, FailureClassifier.classify(
+                new ConnectionPoolTooBusyException("Connection pool reached max wait queue size of 2")).kind());
+        assertEquals(FailureKind.POOL_EXHAUSTED, FailureClassifier.classify(new NoStackTraceThrowable("Timeout")).kind());
+        assertEquals(FailureKind.POOL_EXHAUSTED,
+                FailureClassifier.classify(new VertxException("Timeout waiting for connection", true)).kind());
+    }
+
+    @Test
+    void classifiesLostConnectionsOptimisticLocksAndOpenBreakers() {
+        assertEquals(FailureKind.CONNECTION, FailureClassifier.classify(new ConnectException("Connection refused")).kind());
+        assertEquals(FailureKind.CONNECTION,
+                FailureClassifier.classify(new VertxException("Connection is not active now", true)).kind());
+        assertEquals(FailureKind.OPTIMISTIC_LOCK,
+                FailureClassifier.classify(new StaleObjectStateException("Customer", 1L)).kind());
+        assertEquals(FailureKind.CIRCUIT_OPEN, FailureClassifier.classify(new CircuitBreakerOpenException()).kind());
+    }
+
+    @Test
+    void unknownErrorsAreOtherAndDomainErrorsAreNotDatabaseFailures() {
+        DatabaseFailure failure = FailureClassifier.classify(new IllegalStateException("boom"));
+        assertEquals(FailureKind.OTHER, failure.kind());
+        assertNull(failure.sqlState());
+        assertFalse(FailureClassifier.isDatabaseFailure(new IllegalArgumentException("bad input")));
+        assertTrue(FailureClassifier.isDatabaseFailure(new RuntimeException(pg("23505", null, null, null))));
+    }
+
+    @Test
+    void onlyTransientKindsAreRetryableAndConstraintViolationsNeverAre() {
+        for (FailureKind kind : FailureKind.values()) {
+            if (kind.isConstraintViolation()) {
+                assertFalse(kind.retryable(), kind + " must not be retried");
+            }
+        }
+        assertTrue(FailureKind.DEADLOCK.retryable());
+        assertTrue(FailureKind.SERIALIZATION_FAILURE.retryable());
+        assertTrue(FailureKind.CONNECTION.retryable());
+        assertFalse(FailureKind.COMMIT_OUTCOME_UNKNOWN.retryable());
+        assertFalse(FailureKind.POOL_EXHAUSTED.retryable());
+    }
+
+    static PgException pg(String sqlState, String constraint, String table, String column) {
+        return new PgException("message", "ERROR", sqlState, "detail", null, null, null, null, null, null, null, null,
+                "public", table, column, null, constraint);
+    }
+}
