@@ -35,9 +35,11 @@ public class CustomerResource {
     static final String REPLAYED = "Idempotency-Replayed";
 
     private final CustomerService service;
+    private final ImportService importService;
 
-    public CustomerResource(CustomerService service) {
+    public CustomerResource(CustomerService service, ImportService importService) {
         this.service = service;
+        this.importService = importService;
     }
 
     /** Creates a customer; with an Idempotency-Key header, repeats of the same request create nothing more. */
@@ -86,6 +88,16 @@ public class CustomerResource {
     public Uni<CustomerResponse> adjustCredit(@PathParam("id") long id,
                                               @NotNull(message = "a JSON body is required") @Valid CreditAdjustmentRequest request) {
         return service.adjustCredit(id, request.amount());
+    }
+
+    /**
+     * Creates many customers in one transaction; rows the database refuses are reported and skipped
+     * (each row runs in its own savepoint), the rest commit together.
+     */
+    @POST
+    @Path("/import")
+    public Uni<ImportResponse> importAll(@NotNull(message = "a JSON body is required") @Valid ImportRequest request) {
+        return importService.importAll(request.customers());
     }
 
     private static Response replay(UriInfo uri, StoredResponse stored) {

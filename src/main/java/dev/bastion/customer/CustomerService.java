@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bastion.database.DatabaseException;
 import dev.bastion.database.FailureKind;
+import dev.bastion.database.Isolation;
 import dev.bastion.database.TransactionSpec;
 import dev.bastion.database.UnitOfWork;
 import dev.bastion.idempotency.IdempotencyKeys;
@@ -105,9 +106,14 @@ public class CustomerService {
                 .transform(e -> CustomerProblems.hasDependents(id, e));
     }
 
-    /** Adds {@code amount} to the balance; PostgreSQL's check constraint refuses a negative result. */
+    /**
+     * Adds {@code amount} to the balance; PostgreSQL's check constraint refuses a negative result.
+     * SERIALIZABLE turns a concurrent change of the same balance into a serialization failure,
+     * which the unit of work retries on fresh data, instead of a 409 the caller could not avoid.
+     */
     public Uni<CustomerResponse> adjustCredit(long id, BigDecimal amount) {
-        return unitOfWork.run(TransactionSpec.write("customer.credit-adjustment"), () -> customers.findById(id).map(c -> {
+        TransactionSpec spec = TransactionSpec.write("customer.credit-adjustment").withIsolation(Isolation.SERIALIZABLE);
+        return unitOfWork.run(spec, () -> customers.findById(id).map(c -> {
                     if (c == null) {
                         throw CustomerProblems.notFound(id);
                     }
@@ -119,7 +125,8 @@ public class CustomerService {
                 .transform(e -> CustomerProblems.insufficientCredit(id, e));
     }
 
-    private Uni<Customer> insert(CreateCustomerRequest request) {
+    /** Persists a new customer in the caller's transaction. */
+    Uni<Customer> insert(CreateCustomerRequest request) {
         Customer customer = new Customer();
         customer.name = strip(request.name());
         customer.email = strip(request.email());

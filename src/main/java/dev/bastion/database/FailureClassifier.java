@@ -8,6 +8,7 @@ import java.util.Set;
 import java.util.Collections;
 
 import io.smallrye.faulttolerance.api.RateLimitException;
+import io.smallrye.mutiny.CompositeException;
 import io.vertx.core.VertxException;
 import io.vertx.core.http.ConnectionPoolTooBusyException;
 import io.vertx.core.impl.NoStackTraceThrowable;
@@ -67,6 +68,21 @@ public final class FailureClassifier {
                     || t instanceof org.eclipse.microprofile.faulttolerance.exceptions.FaultToleranceException
                     || kindOfNonSql(t) != null) {
                 return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether rolling back after {@code error} failed too. Hibernate Reactive rolls back with
+     * Mutiny's {@code onFailure().call(...)}, which reports a failing rollback as a
+     * {@link CompositeException} of the original failure and the rollback's.
+     */
+    public static boolean rollbackFailed(Throwable error) {
+        Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Throwable t = error; t != null && seen.add(t); t = t.getCause()) {
+            if (t instanceof CompositeException composite && composite.getCauses().size() > 1) {
+                return composite.getCauses().stream().skip(1).anyMatch(FailureClassifier::isDatabaseFailure);
             }
         }
         return false;

@@ -49,7 +49,7 @@ public class GuardedPoolCreator implements PgPoolCreator {
             startup.put("statement_timeout", Integer.toString(DatabaseGuardrails.millis(guardrails.commandTimeout())));
             startup.put("idle_in_transaction_session_timeout",
                     Integer.toString(DatabaseGuardrails.millis(guardrails.sessionTimeout())));
-            startup.putIfAbsent("application_name", "bastion");
+            startup.put("application_name", "bastion");
             connect.setProperties(startup);
         }
         LOG.infof("Database pool: %d steady + %d overflow connections, wait queue %d, wait timeout %.1fs, "

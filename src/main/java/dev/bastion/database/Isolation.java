@@ -12,8 +12,13 @@ public enum Isolation {
         this.sql = sql;
     }
 
-    /** The statement that must run first in the transaction to select this level. */
+    /** The statement that must run first in a driver-managed transaction to select this level. */
     String setStatement() {
         return "SET TRANSACTION ISOLATION LEVEL " + sql;
+    }
+
+    /** The statement that opens an explicitly managed transaction at this level. */
+    String beginStatement() {
+        return "BEGIN ISOLATION LEVEL " + sql;
     }
 }

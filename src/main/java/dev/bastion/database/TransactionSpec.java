@@ -7,25 +7,31 @@ package dev.bastion.database;
  * @param isolation  the isolation level of each attempt
  * @param idempotent whether running the work twice is harmless: only then is a commit whose outcome
  *                   is unknown (connection lost during COMMIT) retried
+ * @param savepoints whether the work uses {@link Savepoints} for nested steps
  */
-public record TransactionSpec(String operation, Isolation isolation, boolean idempotent) {
+public record TransactionSpec(String operation, Isolation isolation, boolean idempotent, boolean savepoints) {
 
     /** A read: READ COMMITTED, safe to repeat. */
     public static TransactionSpec read(String operation) {
-        return new TransactionSpec(operation, Isolation.READ_COMMITTED, true);
+        return new TransactionSpec(operation, Isolation.READ_COMMITTED, true, false);
     }
 
     /** A write: READ COMMITTED, not safe to repeat once it may have committed. */
     public static TransactionSpec write(String operation) {
-        return new TransactionSpec(operation, Isolation.READ_COMMITTED, false);
+        return new TransactionSpec(operation, Isolation.READ_COMMITTED, false, false);
     }
 
     public TransactionSpec withIsolation(Isolation level) {
-        return new TransactionSpec(operation, level, idempotent);
+        return new TransactionSpec(operation, level, idempotent, savepoints);
     }
 
     /** The work is protected against double execution (e.g. by an idempotency key). */
     public TransactionSpec asIdempotent() {
-        return new TransactionSpec(operation, isolation, true);
+        return new TransactionSpec(operation, isolation, true, savepoints);
+    }
+
+    /** The work runs nested steps in savepoints (see {@link Savepoints}). */
+    public TransactionSpec withSavepoints() {
+        return new TransactionSpec(operation, isolation, idempotent, true);
     }
 }

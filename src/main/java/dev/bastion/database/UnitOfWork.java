@@ -80,22 +80,55 @@ public class UnitOfWork {
                 });
     }
 
+    /**
+     * A transaction managed with plain BEGIN/COMMIT/ROLLBACK statements on the session's connection.
+     * The driver's own transactions roll back on the first failed statement, which would make
+     * ROLLBACK TO SAVEPOINT impossible; units with nested steps therefore manage theirs here.
+     * If ROLLBACK fails on a connection that still answers, the connection terminates its own
+     * backend so that the pool can never hand out a connection stuck in a transaction.
+     */
+    private <T> Uni<T> explicitTransaction(TransactionSpec spec, Supplier<Uni<T>> work, AtomicBoolean reachedCommit) {
+        return Panache.withSession(() -> Panache.getSession().chain(session ->
+                session.createNativeQuery(spec.isolation().beginStatement()).executeUpdate()
+                        .invoke(() -> Savepoints.enterExplicitTransaction())
+                        .chain(ignored -> work.get())
+                        .call(Panache::flush)
+                        .invoke(() -> reachedCommit.set(true))
+                        .call(() -> session.createNativeQuery("COMMIT").executeUpdate())
+                        .onFailure().call(error -> session.createNativeQuery("ROLLBACK").executeUpdate()
+                                .onFailure().call(rollbackError -> session
+                                        .createNativeQuery("SELECT pg_terminate_backend(pg_backend_pid())").executeUpdate()
+                                        .onFailure().recoverWithNull())
+                                .onFailure().recoverWithNull())
+                        .eventually(Savepoints::leaveExplicitTransaction)));
+    }
+
     private <T> Uni<T> attempt(TransactionSpec spec, Supplier<Uni<T>> work, RetryBudget budget) {
         int attempt = budget.beginAttempt();
         // Set once the work and its flush succeeded: a connection lost after that was lost during COMMIT.
         AtomicBoolean reachedCommit = new AtomicBoolean();
-        Uni<T> transaction = Panache.withTransaction(() -> Panache.getSession()
-                .chain(session -> spec.isolation() == Isolation.READ_COMMITTED
-                        ? Uni.createFrom().voidItem()
-                        : session.createNativeQuery(spec.isolation().setStatement()).executeUpdate().replaceWithVoid())
-                .chain(ignored -> work.get())
-                .call(Panache::flush)
-                .invoke(() -> reachedCommit.set(true)));
+        Uni<T> transaction = spec.savepoints()
+                ? explicitTransaction(spec, work, reachedCommit)
+                : Panache.withTransaction(() -> Panache.getSession()
+                        .chain(session -> spec.isolation() == Isolation.READ_COMMITTED
+                                ? Uni.createFrom().voidItem()
+                                : session.createNativeQuery(spec.isolation().setStatement()).executeUpdate().replaceWithVoid())
+                        .chain(ignored -> work.get())
+                        .call(Panache::flush)
+                        .invoke(() -> reachedCommit.set(true)));
         return transaction
                 .onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
                     DatabaseFailure failure = FailureClassifier.classify(error);
                     if (reachedCommit.get() && failure.kind() == FailureKind.CONNECTION && !spec.idempotent()) {
                         failure = failure.withKind(FailureKind.COMMIT_OUTCOME_UNKNOWN);
+                    }
+                    if (failure.kind() == FailureKind.CONNECTION || FailureClassifier.rollbackFailed(error)) {
+                        // The rollback could not run on this connection. PostgreSQL rolls back a dead
+                        // session itself and the pool never hands out a closed connection again.
+                        events.rollbackFailed(spec.operation(), failure);
+                        if (!failure.kind().retryable() && failure.kind() != FailureKind.COMMIT_OUTCOME_UNKNOWN) {
+                            failure = failure.withKind(FailureKind.ROLLBACK_FAILED);
+                        }
                     }
                     boolean retry = budget.trySpend(failure.kind());
                     events.attemptFailed(spec.operation(), failure, attempt, retry);

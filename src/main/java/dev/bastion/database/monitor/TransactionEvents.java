@@ -38,6 +38,8 @@ public class TransactionEvents {
     private final SlidingWindow recoveredUnits = new SlidingWindow(clock);
     private final SlidingWindow slowUnits = new SlidingWindow(clock);
     private final SlidingWindow durationMicros = new SlidingWindow(clock);
+    private final SlidingWindow rollbackFailures = new SlidingWindow(clock);
+    private final SlidingWindow savepointRollbacks = new SlidingWindow(clock);
     private final AtomicReference<CircuitBreakerState> breaker = new AtomicReference<>(CircuitBreakerState.CLOSED);
 
     public TransactionEvents(MeterRegistry registry, DeadlockMonitor deadlocks, ConstraintMonitor constraints,
@@ -92,6 +94,29 @@ public class TransactionEvents {
         }
     }
 
+    /** A transaction could not be rolled back on its connection (lost mid-transaction, or ROLLBACK failed). */
+    public void rollbackFailed(String operation, DatabaseFailure failure) {
+        rollbackFailures.increment();
+        Counter.builder("bastion.db.rollback.failures")
+                .description("Transactions whose rollback could not run on their connection; the connection was discarded")
+                .tag("operation", operation)
+                .register(registry).increment();
+        LOG.warnf("%s: transaction ended without a clean rollback (%s); its connection is discarded", operation, failure.kind());
+    }
+
+    /** A nested step was rejected and undone with ROLLBACK TO SAVEPOINT; the outer transaction goes on. */
+    public void savepointRolledBack(String operation, DatabaseFailure failure) {
+        savepointRollbacks.increment();
+        Counter.builder("bastion.db.savepoint.rollbacks")
+                .description("Nested steps undone by rolling back to their savepoint")
+                .tag("operation", operation)
+                .tag("kind", failure.kind().problemSlug())
+                .register(registry).increment();
+        if (failure.kind().isConstraintViolation()) {
+            constraints.record(new ConstraintViolationEvent(Instant.now(clock), operation, failure.kind().name(), failure.constraint()));
+        }
+    }
+
     public void breakerStateChanged(CircuitBreakerState state) {
         CircuitBreakerState previous = breaker.getAndSet(state);
         if (previous != state) {
@@ -110,7 +135,7 @@ public class TransactionEvents {
         return new TransactionStatistics(count, failedUnits.sum(Duration.ofHours(1)),
                 count == 0 ? 0.0 : durationMicros.sum(day) / 1000.0 / count,
                 slowUnits.sum(day), retried, retried == 0 ? 1.0 : (double) recoveredUnits.sum(day) / retried,
-                breaker.get().name().toLowerCase());
+                rollbackFailures.sum(day), savepointRollbacks.sum(day), breaker.get().name().toLowerCase());
     }
 
     private void finished(String operation, String outcome, long nanos) {

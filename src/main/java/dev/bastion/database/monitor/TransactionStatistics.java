@@ -6,5 +6,6 @@ package dev.bastion.database.monitor;
  * @param recoverySuccessRate share of units that hit a retryable failure and still succeeded (1.0 when none did)
  */
 public record TransactionStatistics(long units24h, long failedLastHour, double avgDurationMs, long slow24h,
-                                    long retried24h, double recoverySuccessRate, String breakerState) {
+                                    long retried24h, double recoverySuccessRate, long rollbackFailures24h,
+                                    long savepointRollbacks24h, String breakerState) {
 }

@@ -1,0 +1,8 @@
+package dev.bastion.customer;
+
+import io.quarkus.hibernate.reactive.panache.PanacheRepository;
+import jakarta.enterprise.context.ApplicationScoped;
+
+@ApplicationScoped
+public class CreditTransferRepository implements PanacheRepository<CreditTransfer> {
+}

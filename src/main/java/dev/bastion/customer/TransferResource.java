@@ -1,0 +1,42 @@
+package dev.bastion.customer;
+
+import io.smallrye.mutiny.Uni;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
+import jakarta.validation.constraints.Size;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import org.jboss.resteasy.reactive.RestHeader;
+
+@Path("/customers/transfers")
+@Produces(MediaType.APPLICATION_JSON)
+@Consumes(MediaType.APPLICATION_JSON)
+public class TransferResource {
+
+    private final TransferService service;
+
+    public TransferResource(TransferService service) {
+        this.service = service;
+    }
+
+    /** Moves credit atomically; with an Idempotency-Key, a retried request is applied once. */
+    @POST
+    public Uni<Response> transfer(@NotNull(message = "a JSON body is required") @Valid TransferRequest request,
+                                  @RestHeader(CustomerResource.IDEMPOTENCY_KEY) @Size(min = 1, max = 200)
+                                  @Pattern(regexp = "[\\x21-\\x7E]+", message = "must be printable ASCII without spaces")
+                                  String idempotencyKey) {
+        if (idempotencyKey == null) {
+            return service.transfer(request).map(t -> Response.ok(t).build());
+        }
+        return service.transferOnce(idempotencyKey, request).map(stored -> {
+            Response.ResponseBuilder response = Response.status(stored.status()).type(MediaType.APPLICATION_JSON)
+                    .entity(stored.body());
+            return (stored.replayed() ? response.header(CustomerResource.REPLAYED, "true") : response).build();
+        });
+    }
+}

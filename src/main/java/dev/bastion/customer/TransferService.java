@@ -1,0 +1,106 @@
+package dev.bastion.customer;
+
+import java.math.RoundingMode;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.bastion.api.ApiProblem;
+import dev.bastion.database.DatabaseException;
+import dev.bastion.database.FailureKind;
+import dev.bastion.database.TransactionSpec;
+import dev.bastion.database.UnitOfWork;
+import dev.bastion.idempotency.IdempotencyKeys;
+import dev.bastion.idempotency.StoredResponse;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.persistence.LockModeType;
+
+/**
+ * Credit transfers: the contended workload. Both rows are locked in ascending id order, so two
+ * transfers of this service can never deadlock each other (A→B and B→A lock the same row first);
+ * deadlocks caused by other clients are retried by the unit of work. The balance rule (never below
+ * zero) is PostgreSQL's check constraint, evaluated atomically with the update.
+ */
+@ApplicationScoped
+public class TransferService {
+
+    static final String OPERATION = "customer.transfer";
+
+    private final UnitOfWork unitOfWork;
+    private final CustomerRepository customers;
+    private final CreditTransferRepository transfers;
+    private final IdempotencyKeys idempotencyKeys;
+    private final ObjectMapper json;
+
+    public TransferService(UnitOfWork unitOfWork, CustomerRepository customers, CreditTransferRepository transfers,
+                           IdempotencyKeys idempotencyKeys, ObjectMapper json) {
+        this.unitOfWork = unitOfWork;
+        this.customers = customers;
+        this.transfers = transfers;
+        this.idempotencyKeys = idempotencyKeys;
+        this.json = json;
+    }
+
+    public Uni<TransferResponse> transfer(TransferRequest request) {
+        return mapFailures(unitOfWork.run(TransactionSpec.write(OPERATION), () -> move(request)), request);
+    }
+
+    /** A transfer at most once per key: safe to retry after a timeout or an unknown commit outcome. */
+    public Uni<StoredResponse> transferOnce(String idempotencyKey, TransferRequest request) {
+        return mapFailures(unitOfWork.run(TransactionSpec.write(OPERATION).asIdempotent(),
+                () -> idempotencyKeys.once(OPERATION, idempotencyKey, request,
+                        () -> move(request).map(this::stored))), request);
+    }
+
+    private Uni<TransferResponse> move(TransferRequest request) {
+        long first = Math.min(request.from(), request.to());
+        long second = Math.max(request.from(), request.to());
+        return customers.findById(first, LockModeType.PESSIMISTIC_WRITE)
+                .chain(a -> customers.findById(second, LockModeType.PESSIMISTIC_WRITE).chain(b -> {
+                    boolean fromIsFirst = request.from() == first;
+                    Customer from = fromIsFirst ? a : b;
+                    Customer to = fromIsFirst ? b : a;
+                    if (from == null) {
+                        throw CustomerProblems.notFound(request.from());
+                    }
+                    if (to == null) {
+                        throw CustomerProblems.notFound(request.to());
+                    }
+                    if (from.status == CustomerStatus.CLOSED) {
+                        throw closed(from.id, "from");
+                    }
+                    if (to.status == CustomerStatus.CLOSED) {
+                        throw closed(to.id, "to");
+                    }
+                    from.creditBalance = from.creditBalance.subtract(request.amount());
+                    to.creditBalance = to.creditBalance.add(request.amount());
+                    CreditTransfer entry = new CreditTransfer();
+                    entry.fromId = from.id;
+                    entry.toId = to.id;
+                    entry.amount = request.amount().setScale(2, RoundingMode.UNNECESSARY);
+                    return transfers.persist(entry).map(saved -> new TransferResponse(saved.id, from.id, to.id,
+                            saved.amount, from.creditBalance, to.creditBalance, saved.createdAt));
+                }));
+    }
+
+    private static <T> Uni<T> mapFailures(Uni<T> transfer, TransferRequest request) {
+        return transfer.onFailure(e -> DatabaseException.hasKind(e, FailureKind.CHECK_VIOLATION))
+                .transform(e -> CustomerProblems.insufficientCredit(request.from(), e));
+    }
+
+    private StoredResponse stored(TransferResponse response) {
+        try {
+            return StoredResponse.fresh(200, json.writeValueAsString(response), response.id());
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialise transfer", e);
+        }
+    }
+
+    private static ApiProblem closed(long id, String field) {
+        return ApiProblem.status(422, "customer-closed", "Customer closed")
+                .detail("Customer " + id + " is closed and cannot send or receive credit.")
+                .field(field)
+                .suggestion("Reactivate the customer (PUT with \"status\": \"ACTIVE\") first.")
+                .build();
+    }
+}

@@ -1,0 +1,274 @@
+package dev.bastion.customer;
+
+import static dev.bastion.customer.CustomerApiTest.assertProblem;
+import static dev.bastion.customer.CustomerApiTest.createCustomer;
+import static dev.bastion.customer.CustomerApiTest.uniqueEmail;
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasSize;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.math.BigDecimal;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.bastion.testing.Http;
+import dev.bastion.testing.PostgresResource;
+import dev.bastion.testing.SecondClient;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Deadlocks, serialization failures, lost connections and savepoints, each made to really happen
+ * against PostgreSQL by a second client.
+ */
+@QuarkusTest
+@WithTestResource(PostgresResource.class)
+class TransactionResilienceTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    static String transferBody(long from, long to, String amount) {
+        return "{\"from\":" + from + ",\"to\":" + to + ",\"amount\":" + amount + "}";
+    }
+
+    static CompletableFuture<HttpResponse<String>> transferAsync(long from, long to, String amount) {
+        return CompletableFuture.supplyAsync(() -> Http.send(Http.postJson("/customers/transfers", transferBody(from, to, amount)).build()));
+    }
+
+    static BigDecimal balance(long id) throws Exception {
+        return new BigDecimal(SecondClient.queryString("SELECT credit_balance FROM customer WHERE id = " + id));
+    }
+
+    static long ledgerEntries(long from, long to) throws Exception {
+        return SecondClient.queryLong("SELECT count(*) FROM credit_transfer WHERE from_id = " + from + " AND to_id = " + to);
+    }
+
+    @Test
+    void transfersMoveCreditAtomicallyAndRefuseOverdrafts() throws Exception {
+        long a = createCustomer(uniqueEmail(), "100.00");
+        long b = createCustomer(uniqueEmail(), "0");
+        given().contentType(ContentType.JSON).body(transferBody(a, b, "30.25")).post("/customers/transfers")
+                .then().statusCode(200)
+                .body("from", equalTo((int) a)).body("to", equalTo((int) b))
+                .body("fromBalance", equalTo(69.75f)).body("toBalance", equalTo(30.25f));
+        assertProblem(given().contentType(ContentType.JSON).body(transferBody(a, b, "70.00")).post("/customers/transfers").then(),
+                422, "insufficient-credit").body("field", equalTo("amount"));
+        assertProblem(given().contentType(ContentType.JSON).body(transferBody(a, a, "1")).post("/customers/transfers").then(),
+                422, "validation");
+        assertProblem(given().contentType(ContentType.JSON).body(transferBody(a, 987654321L, "1")).post("/customers/transfers").then(),
+                404, "customer-not-found");
+        assertEquals(new BigDecimal("69.75"), balance(a));
+        assertEquals(new BigDecimal("30.25"), balance(b));
+        assertEquals(1, ledgerEntries(a, b));
+    }
+
+    @Test
+    void aRealDeadlockIsDetectedAndTheWholeTransactionIsRetried() throws Exception {
+        long a = createCustomer(uniqueEmail(), "50.00");
+        long b = createCustomer(uniqueEmail(), "50.00");
+        double deadlocksBefore = Http.metric("bastion_db_deadlocks_total", Map.of("kind", "deadlock", "outcome", "retried"));
+
+        CompletableFuture<HttpResponse<String>> transfer;
+        try (SecondClient other = new SecondClient()) {
+            other.lockCustomer(b);                       // the other client holds B
+            transfer = transferAsync(a, b, "10.00");     // the service locks A, then waits for B
+            SecondClient.awaitServiceBlocked(5000);
+            other.lockCustomer(a);                       // opposite order: a real deadlock, the service loses it
+            other.rollback();
+        }
+        HttpResponse<String> response = transfer.get(30, TimeUnit.SECONDS);
+
+        assertEquals(200, response.statusCode(), response.body());
+        assertEquals(new BigDecimal("40.00"), balance(a));
+        assertEquals(new BigDecimal("60.00"), balance(b));
+        assertEquals(1, ledgerEntries(a, b), "the retried unit wrote its ledger entry exactly once");
+        assertEquals(1, Http.metric("bastion_db_deadlocks_total", Map.of("kind", "deadlock", "outcome", "retried")) - deadlocksBefore, 0.001);
+    }
+
+    @Test
+    void aSerializationFailureUnderSerializableIsRetried() throws Exception {
+        long id = createCustomer(uniqueEmail(), "10.00");
+        double before = Http.metric("bastion_db_deadlocks_total", Map.of("kind", "serialization_failure", "outcome", "retried"));
+
+        CompletableFuture<HttpResponse<String>> adjustment;
+        try (SecondClient other = new SecondClient()) {
+            other.execute("UPDATE customer SET credit_balance = credit_balance + 1 WHERE id = " + id);
+            adjustment = CompletableFuture.supplyAsync(() -> Http.send(
+                    Http.postJson("/customers/" + id + "/credit-adjustments", "{\"amount\":5}").build()));
+            SecondClient.awaitServiceBlocked(5000);     // the SERIALIZABLE update waits for the other writer
+            other.commit();                             // ...which commits first: 40001 for the service
+        }
+        HttpResponse<String> response = adjustment.get(30, TimeUnit.SECONDS);
+
+        assertEquals(200, response.statusCode(), response.body());
+        assertEquals(new BigDecimal("16.00"), balance(id), "both changes applied, none lost");
+        assertEquals(1, Http.metric("bastion_db_deadlocks_total", Map.of("kind", "serialization_failure", "outcome", "retried")) - before, 0.001);
+    }
+
+    @Test
+    void aConstraintViolationInsideARetryingUnitIsNotRetried() throws Exception {
+        long a = createCustomer(uniqueEmail(), "5.00");
+        long b = createCustomer(uniqueEmail(), "0");
+        double retries = Http.metric("bastion_db_retries_total", Map.of());
+        double units = Http.metric("bastion_db_transactions_seconds_count", Map.of("operation", "customer.transfer", "outcome", "check-violation"));
+        given().contentType(ContentType.JSON).body(transferBody(a, b, "6.00")).post("/customers/transfers").then().statusCode(422);
+        assertEquals(0, Http.metric("bastion_db_retries_total", Map.of()) - retries, 0.001, "no retry of a constraint violation");
+        assertEquals(1, Http.metric("bastion_db_transactions_seconds_count",
+                Map.of("operation", "customer.transfer", "outcome", "check-violation")) - units, 0.001);
+    }
+
+    @Test
+    void aConnectionKilledMidTransactionIsRetriedOnAFreshConnection() throws Exception {
+        long a = createCustomer(uniqueEmail(), "20.00");
+        long b = createCustomer(uniqueEmail(), "0");
+        double rollbackFailures = Http.metric("bastion_db_rollback_failures_total", Map.of());
+        CompletableFuture<HttpResponse<String>> transfer;
+        try (SecondClient other = new SecondClient()) {
+            other.lockCustomer(b);
+            transfer = transferAsync(a, b, "5.00");
+            SecondClient.terminate(SecondClient.awaitServiceBlocked(5000)); // the backend dies holding A's lock
+            other.rollback();
+        }
+        HttpResponse<String> response = transfer.get(30, TimeUnit.SECONDS);
+        assertEquals(200, response.statusCode(), response.body());
+        assertEquals(new BigDecimal("15.00"), balance(a));
+        assertEquals(1, ledgerEntries(a, b));
+        assertTrue(Http.metric("bastion_db_rollback_failures_total", Map.of()) - rollbackFailures >= 1);
+    }
+
+    @Test
+    void aConnectionKilledOnEveryAttemptEndsInA503AndLeavesNothingHalfWritten() throws Exception {
+        long a = createCustomer(uniqueEmail(), "20.00");
+        long b = createCustomer(uniqueEmail(), "0");
+        CompletableFuture<HttpResponse<String>> transfer;
+        try (SecondClient other = new SecondClient()) {
+            other.lockCustomer(b);
+            transfer = transferAsync(a, b, "5.00");
+            long deadline = System.currentTimeMillis() + 20_000;
+            while (!transfer.isDone() && System.currentTimeMillis() < deadline) {
+                SecondClient.terminate(SecondClient.serviceBackendsWaitingForLocks());
+                Thread.sleep(20);
+            }
+            other.rollback();
+        }
+        HttpResponse<String> response = transfer.get(30, TimeUnit.SECONDS);
+        assertEquals(503, response.statusCode(), response.body());
+        assertTrue(response.headers().firstValue("Retry-After").isPresent());
+        JsonNode problem = JSON.readTree(response.body());
+        assertEquals("database-unavailable", problem.get("kind").asText());
+        assertEquals(new BigDecimal("20.00"), balance(a), "nothing half-written");
+        assertEquals(0, ledgerEntries(a, b));
+        // the pool discarded the dead connections and serves the next request
+        given().contentType(ContentType.JSON).body(transferBody(a, b, "5.00")).post("/customers/transfers").then().statusCode(200);
+        given().get("/customers/" + a).then().statusCode(200).body("creditBalance", equalTo(15.0f));
+    }
+
+    @Test
+    void aRejectedNestedStepRollsBackToItsSavepointAndTheRestCommits() throws Exception {
+        String taken = uniqueEmail();
+        createCustomer(taken);
+        String first = uniqueEmail();
+        String third = uniqueEmail();
+        String body = "{\"customers\":[{\"name\":\"One\",\"email\":\"" + first + "\"},"
+                + "{\"name\":\"Two\",\"email\":\"" + taken.toUpperCase() + "\"},"
+                + "{\"name\":\"Three\",\"email\":\"" + third + "\"},"
+                + "{\"name\":\"Four\",\"email\":\"" + first + "\"}]}";
+        given().contentType(ContentType.JSON).body(body).post("/customers/import")
+                .then().statusCode(200)
+                .body("created", hasSize(2))
+                .body("created[0].email", equalTo(first))
+                .body("created[1].email", equalTo(third))
+                .body("rejected", hasSize(2))
+                .body("rejected[0].index", equalTo(1))
+                .body("rejected[0].kind", equalTo("unique-violation"))
+                .body("rejected[0].field", equalTo("email"))
+                .body("rejected[1].index", equalTo(3));
+        assertEquals(1, ConstraintViolationTest.rowsWithEmail(first));
+        assertEquals(1, ConstraintViolationTest.rowsWithEmail(third));
+        assertEquals(1, ConstraintViolationTest.rowsWithEmail(taken));
+    }
+
+    @Test
+    void bankInvariantHoldsUnderConcurrentTransfersAndForcedDeadlocks() throws Exception {
+        int accounts = 4;
+        List<Long> ids = new ArrayList<>();
+        for (int i = 0; i < accounts; i++) {
+            ids.add(createCustomer(uniqueEmail(), "100.00"));
+        }
+        String idList = ids.toString().replace("[", "(").replace("]", ")");
+        long ledgerBefore = SecondClient.queryLong("SELECT count(*) FROM credit_transfer WHERE from_id IN " + idList);
+
+        AtomicBoolean running = new AtomicBoolean(true);
+        AtomicInteger forced = new AtomicInteger();
+        Thread locker = new Thread(() -> {
+            // a second client locking the hot rows in descending order, against the service's ascending order
+            try (SecondClient other = new SecondClient()) {
+                while (running.get()) {
+                    other.lockCustomer(ids.get(accounts - 1));
+                    Thread.sleep(5);
+                    other.lockCustomer(ids.get(0));
+                    other.commit();
+                    forced.incrementAndGet();
+                    Thread.sleep(5);
+                }
+            } catch (Exception e) {
+                // the locker may itself be cancelled; the invariant below is what matters
+            }
+        });
+        locker.start();
+
+        Random random = new Random(42);
+        int total = 160;
+        List<HttpResponse<String>> responses;
+        try {
+            responses = Http.concurrently(total, i -> {
+                int from = random.nextInt(accounts);
+                int to = (from + 1 + random.nextInt(accounts - 1)) % accounts;
+                String amount = (1 + random.nextInt(40)) + ".00";
+                return Http.postJson("/customers/transfers", transferBody(ids.get(from), ids.get(to), amount)).build();
+            });
+        } finally {
+            running.set(false);
+            locker.join(10_000);
+        }
+
+        List<Long> acknowledged = new ArrayList<>();
+        for (HttpResponse<String> r : responses) {
+            assertTrue(r.statusCode() == 200 || r.statusCode() == 422 || r.statusCode() == 503,
+                    "only success, insufficient credit or a clear 503: " + r.statusCode() + " " + r.body());
+            if (r.statusCode() == 200) {
+                acknowledged.add(JSON.readTree(r.body()).get("id").asLong());
+            }
+        }
+        assertEquals(new BigDecimal("400.00"),
+                new BigDecimal(SecondClient.queryString("SELECT sum(credit_balance) FROM customer WHERE id IN " + idList)),
+                "total credit is conserved");
+        assertEquals(0, SecondClient.queryLong("SELECT count(*) FROM customer WHERE credit_balance < 0 AND id IN " + idList));
+        long ledgerAfter = SecondClient.queryLong("SELECT count(*) FROM credit_transfer WHERE from_id IN " + idList);
+        assertEquals(acknowledged.size(), ledgerAfter - ledgerBefore, "every acknowledged transfer, and nothing else, is in the ledger");
+        for (long transferId : acknowledged) {
+            assertEquals(1, SecondClient.queryLong("SELECT count(*) FROM credit_transfer WHERE id = " + transferId));
+        }
+        for (long id : ids) {
+            BigDecimal expected = new BigDecimal("100.00")
+                    .add(new BigDecimal(SecondClient.queryString("SELECT coalesce(sum(amount), 0) FROM credit_transfer WHERE to_id = " + id)))
+                    .subtract(new BigDecimal(SecondClient.queryString("SELECT coalesce(sum(amount), 0) FROM credit_transfer WHERE from_id = " + id)));
+            assertEquals(0, expected.compareTo(balance(id)), "balance of " + id + " matches its ledger");
+        }
+        assertTrue(acknowledged.size() > total / 2, "most transfers succeed: " + acknowledged.size());
+        assertTrue(forced.get() > 0, "the second client really interfered");
+    }
+}

@@ -1,0 +1,672 @@
+package dev.bastion.delivery;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.EnvFromSource;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import org.junit.jupiter.api.Test;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+
+/**
+ * Checks the manifests in k8s/ against each other, against the typed Kubernetes model and against what
+ * the service actually reads (application.properties) and exports (metric names). Runs from the
+ * project root, like every Maven test.
+ */
+class KubernetesManifestsTest {
+
+    private static final Path K8S = Path.of("k8s");
+    private static final Path KUSTOMIZATION = K8S.resolve("kustomization.yaml");
+    private static final Path DASHBOARD = K8S.resolve("grafana-dashboard.json");
+    private static final Path APPLICATION_PROPERTIES = Path.of("src/main/resources/application.properties");
+
+    private static final String APP_CONTAINER = "bastion";
+    private static final int HTTP_PORT = 8080;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final KubernetesSerialization KUBERNETES = new KubernetesSerialization();
+
+    /** Built-in kinds expected in k8s/, with the typed model class and the apiVersion each must use. */
+    private static final Map<String, Class<? extends HasMetadata>> TYPED_KINDS = Map.of(
+            "Deployment", Deployment.class,
+            "Service", Service.class,
+            "ConfigMap", ConfigMap.class,
+            "Secret", Secret.class,
+            "HorizontalPodAutoscaler", HorizontalPodAutoscaler.class,
+            "PodDisruptionBudget", PodDisruptionBudget.class);
+    private static final Map<String, String> API_VERSIONS = Map.of(
+            "Deployment", "apps/v1",
+            "Service", "v1",
+            "ConfigMap", "v1",
+            "Secret", "v1",
+            "HorizontalPodAutoscaler", "autoscaling/v2",
+            "PodDisruptionBudget", "policy/v1");
+    /** Prometheus Operator kinds: no typed model on the classpath, parsed generically. */
+    private static final Set<String> MONITORING_KINDS = Set.of("ServiceMonitor", "PrometheusRule");
+    private static final String MONITORING_API_VERSION = "monitoring.coreos.com/v1";
+
+    /** Series the service exports (README of the service); alerts and panels may use no others. */
+    private static final Set<String> EXPORTED_SERIES = Set.of(
+            "sql_pool_active", "sql_pool_idle", "sql_pool_queue_size", "sql_pool_ratio", "sql_pool_rejected_total",
+            "sql_pool_queue_delay_seconds_count", "sql_pool_queue_delay_seconds_sum",
+            "sql_pool_queue_delay_seconds_bucket", "sql_pool_queue_delay_seconds_max",
+            "bastion_db_transactions_seconds_count", "bastion_db_transactions_seconds_sum",
+            "bastion_db_transactions_seconds_bucket", "bastion_db_transactions_seconds_max",
+            "bastion_db_retries_total", "bastion_db_deadlocks_total", "bastion_db_constraint_violations_total",
+            "bastion_db_circuit_breaker_state", "bastion_db_slow_transactions_total",
+            "http_server_requests_seconds_count", "http_server_requests_seconds_sum",
+            "http_server_requests_seconds_bucket", "http_server_requests_seconds_max");
+    private static final Pattern SERVICE_SERIES = Pattern.compile(
+            "\\b((?:sql_pool|bastion_db|http_server_requests)_[a-z_]+)\\b");
+
+    private static final Pattern DB_VARIABLE = Pattern.compile("\\$\\{(DB_[A-Z_]+)");
+    private static final Pattern ANY_VARIABLE = Pattern.compile("\\$\\{([A-Z][A-Z0-9_]*)");
+
+    /** One YAML document of a file in k8s/. */
+    private record Doc(Path file, Map<String, Object> raw) {
+
+        String kind() {
+            return (String) raw.get("kind");
+        }
+
+        String apiVersion() {
+            return (String) raw.get("apiVersion");
+        }
+
+        String name() {
+            Object metadata = raw.get("metadata");
+            return metadata instanceof Map<?, ?> m ? (String) m.get("name") : null;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // every document
+    // ------------------------------------------------------------------------------------------------
+
+    @Test
+    void everyDocumentParsesIntoTheModelOfItsKind() {
+        List<Doc> docs = documents();
+        assertFalse(docs.isEmpty(), "no Kubernetes documents found under " + K8S.toAbsolutePath());
+        Set<String> kinds = new TreeSet<>();
+        for (Doc doc : docs) {
+            String where = doc.file() + " (" + doc.kind() + " " + doc.name() + ")";
+            assertNotNull(doc.kind(), doc.file() + ": a document without kind");
+            assertNotNull(doc.apiVersion(), where + ": no apiVersion");
+            assertNotNull(doc.name(), where + ": no metadata.name");
+            kinds.add(doc.kind());
+
+            Class<? extends HasMetadata> type = TYPED_KINDS.get(doc.kind());
+            if (type != null) {
+                HasMetadata resource = typed(doc, type);
+                assertInstanceOf(type, resource, where);
+                assertEquals(HasMetadata.getKind(type), resource.getKind(), where + ": kind does not match the model");
+                assertEquals(modelApiVersion(type), resource.getApiVersion(),
+                        where + ": apiVersion does not match " + type.getName());
+                assertEquals(API_VERSIONS.get(doc.kind()), resource.getApiVersion(), where);
+                assertEquals(doc.name(), resource.getMetadata().getName(), where);
+            } else if (MONITORING_KINDS.contains(doc.kind())) {
+                GenericKubernetesResource resource = typed(doc, GenericKubernetesResource.class);
+                assertEquals(MONITORING_API_VERSION, resource.getApiVersion(), where);
+                assertEquals(doc.kind(), resource.getKind(), where);
+                assertNotNull(resource.getAdditionalProperties().get("spec"), where + ": no spec");
+            } else {
+                fail(where + ": unexpected kind; add it to this test");
+            }
+        }
+        Set<String> expected = new TreeSet<>(TYPED_KINDS.keySet());
+        expected.addAll(MONITORING_KINDS);
+        assertEquals(expected, kinds, "k8s/ must hold exactly these kinds");
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Deployment
+    // ------------------------------------------------------------------------------------------------
+
+    @Test
+    void probesUseTheQuarkusHealthEndpointsOnTheHttpPort() {
+        Container container = appContainer(single(Deployment.class));
+
+        ContainerPort http = container.getPorts().stream()
+                .filter(p -> "http".equals(p.getName()))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no container port named http"));
+        assertEquals(HTTP_PORT, http.getContainerPort());
+
+        assertProbe("startup", container.getStartupProbe(), "/q/health/started", container);
+        assertProbe("liveness", container.getLivenessProbe(), "/q/health/live", container);
+        assertProbe("readiness", container.getReadinessProbe(), "/q/health/ready", container);
+    }
+
+    @Test
+    void deploymentIsReplicatedAndSpread() {
+        Deployment deployment = single(Deployment.class);
+        var spec = deployment.getSpec();
+        assertNotNull(spec.getReplicas(), "replicas must be explicit");
+        assertTrue(spec.getReplicas() >= 2, "at least 2 replicas, was " + spec.getReplicas());
+
+        var podSpec = spec.getTemplate().getSpec();
+        Long grace = podSpec.getTerminationGracePeriodSeconds();
+        assertNotNull(grace, "terminationGracePeriodSeconds must be set");
+        assertTrue(grace > 0, "terminationGracePeriodSeconds must be positive");
+
+        boolean spread = podSpec.getTopologySpreadConstraints() != null
+                && !podSpec.getTopologySpreadConstraints().isEmpty();
+        boolean antiAffinity = podSpec.getAffinity() != null && podSpec.getAffinity().getPodAntiAffinity() != null;
+        assertTrue(spread || antiAffinity, "pods must be spread: topologySpreadConstraints or podAntiAffinity");
+
+        Map<String, String> podLabels = spec.getTemplate().getMetadata().getLabels();
+        assertSubset(spec.getSelector().getMatchLabels(), podLabels, "Deployment selector");
+    }
+
+    @Test
+    void containerRunsNonRootOnAReadOnlyRootFilesystem() {
+        Deployment deployment = single(Deployment.class);
+        var podSpec = deployment.getSpec().getTemplate().getSpec();
+        var podSecurity = podSpec.getSecurityContext();
+        Container container = appContainer(deployment);
+        var security = container.getSecurityContext();
+        assertNotNull(security, "container securityContext missing");
+
+        Boolean nonRoot = security.getRunAsNonRoot() != null ? security.getRunAsNonRoot()
+                : podSecurity == null ? null : podSecurity.getRunAsNonRoot();
+        assertEquals(Boolean.TRUE, nonRoot, "runAsNonRoot");
+        Long user = security.getRunAsUser() != null ? security.getRunAsUser()
+                : podSecurity == null ? null : podSecurity.getRunAsUser();
+        assertEquals(Long.valueOf(1001), user, "runAsUser must match USER 1001 of the images");
+
+        assertEquals(Boolean.TRUE, security.getReadOnlyRootFilesystem(), "readOnlyRootFilesystem");
+        assertEquals(Boolean.FALSE, security.getAllowPrivilegeEscalation(), "allowPrivilegeEscalation");
+        assertNotNull(security.getCapabilities(), "capabilities");
+        assertTrue(security.getCapabilities().getDrop().contains("ALL"), "capabilities must drop ALL");
+
+        // a read-only root filesystem needs a writable /tmp (JVM, Vert.x file cache)
+        String tmpVolume = container.getVolumeMounts().stream()
+                .filter(m -> "/tmp".equals(m.getMountPath()))
+                .map(m -> m.getName())
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("nothing mounted at /tmp"));
+        var volume = podSpec.getVolumes().stream()
+                .filter(v -> tmpVolume.equals(v.getName()))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no volume " + tmpVolume));
+        assertNotNull(volume.getEmptyDir(), "/tmp must be an emptyDir");
+    }
+
+    @Test
+    void resourceRequestsAndLimitsAreSetAndConsistent() {
+        var resources = appContainer(single(Deployment.class)).getResources();
+        assertNotNull(resources, "resources missing");
+        Map<String, Quantity> requests = resources.getRequests();
+        Map<String, Quantity> limits = resources.getLimits();
+        for (String resource : List.of("cpu", "memory")) {
+            assertNotNull(requests.get(resource), "requests." + resource);
+            assertNotNull(limits.get(resource), "limits." + resource);
+            assertTrue(requests.get(resource).getNumericalAmount().compareTo(limits.get(resource).getNumericalAmount()) <= 0,
+                    resource + ": request above limit");
+        }
+    }
+
+    @Test
+    void podTemplateCarriesPrometheusScrapeAnnotations() {
+        Deployment deployment = single(Deployment.class);
+        Map<String, String> annotations = deployment.getSpec().getTemplate().getMetadata().getAnnotations();
+        assertNotNull(annotations, "pod template annotations missing");
+        assertEquals("true", annotations.get("prometheus.io/scrape"));
+        assertEquals("/q/metrics", annotations.get("prometheus.io/path"));
+        assertEquals(String.valueOf(HTTP_PORT), annotations.get("prometheus.io/port"));
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // configuration
+    // ------------------------------------------------------------------------------------------------
+
+    @Test
+    void everyVariableTheApplicationReadsIsProvidedThroughEnvFrom() throws IOException {
+        String properties = Files.readString(APPLICATION_PROPERTIES);
+        Set<String> dbVariables = matches(DB_VARIABLE, properties);
+        assertFalse(dbVariables.isEmpty(), "no ${DB_...} found in " + APPLICATION_PROPERTIES);
+
+        Container container = appContainer(single(Deployment.class));
+        List<EnvFromSource> envFrom = container.getEnvFrom();
+        assertNotNull(envFrom, "container has no envFrom");
+        Set<String> configMapNames = envFrom.stream().filter(e -> e.getConfigMapRef() != null)
+                .map(e -> e.getConfigMapRef().getName()).collect(Collectors.toSet());
+        Set<String> secretNames = envFrom.stream().filter(e -> e.getSecretRef() != null)
+                .map(e -> e.getSecretRef().getName()).collect(Collectors.toSet());
+        assertFalse(configMapNames.isEmpty(), "envFrom references no ConfigMap");
+        assertFalse(secretNames.isEmpty(), "envFrom references no Secret");
+
+        Set<String> fromConfigMaps = new LinkedHashSet<>();
+        for (String name : configMapNames) {
+            ConfigMap configMap = named(ConfigMap.class, name);
+            assertNotNull(configMap.getData(), "ConfigMap " + name + " has no data");
+            fromConfigMaps.addAll(configMap.getData().keySet());
+        }
+        Set<String> fromSecrets = new LinkedHashSet<>();
+        for (String name : secretNames) {
+            Secret secret = named(Secret.class, name);
+            assertEquals("Opaque", secret.getType(), "Secret " + name + " type");
+            if (secret.getStringData() != null) {
+                fromSecrets.addAll(secret.getStringData().keySet());
+            }
+            if (secret.getData() != null) {
+                fromSecrets.addAll(secret.getData().keySet());
+            }
+        }
+        Set<String> provided = new LinkedHashSet<>(fromConfigMaps);
+        provided.addAll(fromSecrets);
+
+        Set<String> missingDb = new TreeSet<>(dbVariables);
+        missingDb.removeAll(provided);
+        assertTrue(missingDb.isEmpty(), "DB variables read by application.properties but not provided: " + missingDb);
+
+        Set<String> missingAny = matches(ANY_VARIABLE, properties);
+        missingAny.removeAll(provided);
+        assertTrue(missingAny.isEmpty(), "variables read by application.properties but not provided: " + missingAny);
+
+        for (String credential : List.of("DB_USERNAME", "DB_PASSWORD")) {
+            assertTrue(fromSecrets.contains(credential), credential + " belongs in the Secret");
+            assertFalse(fromConfigMaps.contains(credential), credential + " must not be in a ConfigMap");
+        }
+        for (String jwt : List.of("MP_JWT_VERIFY_PUBLICKEY_LOCATION", "MP_JWT_VERIFY_ISSUER")) {
+            assertTrue(provided.contains(jwt), jwt + " must be provided for the admin endpoints");
+        }
+        for (String name : configMapNames) {
+            String port = named(ConfigMap.class, name).getData().get("PORT");
+            if (port != null) {
+                assertEquals(String.valueOf(HTTP_PORT), port, "PORT must match the container port");
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Service, HPA, PDB
+    // ------------------------------------------------------------------------------------------------
+
+    @Test
+    void serviceTargetsTheContainerPort() {
+        Deployment deployment = single(Deployment.class);
+        Service service = single(Service.class);
+        var spec = service.getSpec();
+        assertEquals("ClusterIP", spec.getType());
+        assertEquals(1, spec.getPorts().size(), "one service port");
+        ServicePort port = spec.getPorts().get(0);
+        assertEquals(80, port.getPort());
+        assertEquals(HTTP_PORT, resolvePort(port.getTargetPort(), appContainer(deployment)), "Service targetPort");
+        assertSubset(spec.getSelector(), deployment.getSpec().getTemplate().getMetadata().getLabels(), "Service selector");
+    }
+
+    @Test
+    void autoscalerScalesTheDeploymentOnCpu() {
+        Deployment deployment = single(Deployment.class);
+        HorizontalPodAutoscaler hpa = single(HorizontalPodAutoscaler.class);
+        var spec = hpa.getSpec();
+        assertEquals(2, spec.getMinReplicas());
+        assertEquals(10, spec.getMaxReplicas());
+        assertEquals("Deployment", spec.getScaleTargetRef().getKind());
+        assertEquals(deployment.getMetadata().getName(), spec.getScaleTargetRef().getName());
+        assertTrue(spec.getMetrics().stream()
+                        .anyMatch(m -> "Resource".equals(m.getType()) && "cpu".equals(m.getResource().getName())),
+                "HPA must scale on CPU");
+        assertTrue(spec.getMinReplicas() >= 2 && deployment.getSpec().getReplicas() >= spec.getMinReplicas(),
+                "Deployment replicas must not be below the HPA minimum");
+    }
+
+    @Test
+    void disruptionBudgetKeepsOnePodAvailable() {
+        Deployment deployment = single(Deployment.class);
+        PodDisruptionBudget pdb = single(PodDisruptionBudget.class);
+        IntOrString minAvailable = pdb.getSpec().getMinAvailable();
+        assertNotNull(minAvailable, "minAvailable");
+        assertEquals(Integer.valueOf(1), minAvailable.getIntVal());
+        assertSubset(pdb.getSpec().getSelector().getMatchLabels(),
+                deployment.getSpec().getTemplate().getMetadata().getLabels(), "PDB selector");
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // monitoring
+    // ------------------------------------------------------------------------------------------------
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void serviceMonitorScrapesMetricsOnTheHttpPort() {
+        Service service = single(Service.class);
+        GenericKubernetesResource monitor = generic("ServiceMonitor");
+        Map<String, Object> spec = (Map<String, Object>) monitor.getAdditionalProperties().get("spec");
+        Map<String, Object> selector = (Map<String, Object>) spec.get("selector");
+        assertSubset((Map<String, String>) selector.get("matchLabels"), service.getMetadata().getLabels(),
+                "ServiceMonitor selector");
+        List<Map<String, Object>> endpoints = (List<Map<String, Object>>) spec.get("endpoints");
+        assertFalse(endpoints == null || endpoints.isEmpty(), "ServiceMonitor has no endpoints");
+        assertTrue(endpoints.stream().anyMatch(e -> "http".equals(e.get("port")) && "/q/metrics".equals(e.get("path"))),
+                "ServiceMonitor must scrape /q/metrics on port http");
+        assertTrue(service.getSpec().getPorts().stream().anyMatch(p -> "http".equals(p.getName())),
+                "the Service port must be named http for the ServiceMonitor");
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void prometheusRulesAlertOnTheServiceMetrics() {
+        GenericKubernetesResource rules = generic("PrometheusRule");
+        Map<String, Object> spec = (Map<String, Object>) rules.getAdditionalProperties().get("spec");
+        List<Map<String, Object>> groups = (List<Map<String, Object>>) spec.get("groups");
+        assertFalse(groups == null || groups.isEmpty(), "PrometheusRule has no groups");
+
+        List<String> expressions = new ArrayList<>();
+        Set<String> alertNames = new LinkedHashSet<>();
+        for (Map<String, Object> group : groups) {
+            assertNotNull(group.get("name"), "rule group without name");
+            for (Map<String, Object> rule : (List<Map<String, Object>>) group.get("rules")) {
+                String alert = (String) rule.get("alert");
+                assertNotNull(alert, "rule without alert name in group " + group.get("name"));
+                assertTrue(alertNames.add(alert), "duplicate alert " + alert);
+                // an int-valued expr (e.g. `expr: 1`) is legal YAML but not what we want here
+                assertInstanceOf(String.class, rule.get("expr"), alert + ": expr");
+                String expr = ((String) rule.get("expr")).trim();
+                assertFalse(expr.isEmpty(), alert + ": empty expr");
+                assertBalanced(expr, alert);
+                assertNotNull(rule.get("labels"), alert + ": no labels (severity)");
+                assertNotNull(((Map<String, Object>) rule.get("labels")).get("severity"), alert + ": no severity");
+                expressions.add(expr);
+            }
+        }
+        assertOnlyExportedSeries(expressions, "PrometheusRule");
+
+        assertAnyExpression(expressions, e -> e.contains("sql_pool_ratio") || e.contains("sql_pool_active"),
+                "pool utilization");
+        assertAnyExpression(expressions, e -> e.contains("sql_pool_queue_size"), "waiters queued");
+        assertAnyExpression(expressions, e -> e.contains("bastion_db_deadlocks_total") && e.contains("rate("),
+                "deadlock rate");
+        assertAnyExpression(expressions, e -> e.matches("(?s).*bastion_db_circuit_breaker_state.*==\\s*2.*"),
+                "circuit breaker open");
+        assertAnyExpression(expressions, e -> e.contains("kube_pod_container_status_ready") || e.matches("(?s).*\\bup\\b.*"),
+                "readiness failing");
+        assertAnyExpression(expressions,
+                e -> e.contains("http_server_requests_seconds_count") && e.contains("status=~\"5..\""), "5xx rate");
+    }
+
+    @Test
+    void grafanaDashboardIsValidJsonWithPanelsForTheServiceMetrics() throws IOException {
+        JsonNode dashboard = JSON.readTree(DASHBOARD.toFile());
+        assertTrue(dashboard.path("schemaVersion").asInt() >= 36, "schemaVersion");
+        assertFalse(dashboard.path("title").asText().isBlank(), "title");
+
+        boolean prometheusVariable = false;
+        for (JsonNode variable : dashboard.path("templating").path("list")) {
+            if ("datasource".equals(variable.path("type").asText()) && "prometheus".equals(variable.path("query").asText())) {
+                prometheusVariable = true;
+            }
+        }
+        assertTrue(prometheusVariable, "a Prometheus data source variable is required");
+
+        JsonNode panels = dashboard.path("panels");
+        assertTrue(panels.isArray() && panels.size() > 0, "dashboard has no panels");
+        Set<Integer> ids = new LinkedHashSet<>();
+        List<String> expressions = new ArrayList<>();
+        for (JsonNode panel : panels) {
+            String title = panel.path("title").asText();
+            assertFalse(title.isBlank(), "panel without title");
+            assertTrue(ids.add(panel.path("id").asInt()), "duplicate panel id " + panel.path("id"));
+            assertTrue(panel.has("gridPos"), title + ": no gridPos");
+            if ("row".equals(panel.path("type").asText())) {
+                continue;
+            }
+            JsonNode targets = panel.path("targets");
+            assertTrue(targets.isArray() && targets.size() > 0, title + ": no queries");
+            for (JsonNode target : targets) {
+                String expr = target.path("expr").asText();
+                assertFalse(expr.isBlank(), title + ": empty query");
+                assertBalanced(expr, title);
+                expressions.add(expr);
+            }
+        }
+        assertOnlyExportedSeries(expressions, "dashboard");
+        for (String series : List.of("sql_pool_active", "sql_pool_idle", "sql_pool_queue_size", "sql_pool_ratio",
+                "http_server_requests_seconds_bucket", "bastion_db_retries_total", "bastion_db_deadlocks_total",
+                "bastion_db_constraint_violations_total", "bastion_db_circuit_breaker_state")) {
+            assertAnyExpression(expressions, e -> e.contains(series), "a panel on " + series);
+        }
+        assertAnyExpression(expressions, e -> e.contains("histogram_quantile(0.5") && e.contains("http_server_requests"),
+                "HTTP latency p50");
+        assertAnyExpression(expressions, e -> e.contains("histogram_quantile(0.99") && e.contains("http_server_requests"),
+                "HTTP latency p99");
+        assertAnyExpression(expressions, e -> e.contains("status=~\"5..\""), "5xx rate");
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // kustomization
+    // ------------------------------------------------------------------------------------------------
+
+    @Test
+    void kustomizationListsEveryManifest() {
+        Map<String, Object> kustomization = loadAll(KUSTOMIZATION).get(0);
+        assertEquals("Kustomization", kustomization.get("kind"));
+        Object resources = kustomization.get("resources");
+        assertInstanceOf(List.class, resources, "kustomization resources");
+        Set<String> listed = new TreeSet<>();
+        for (Object resource : (List<?>) resources) {
+            assertTrue(listed.add(String.valueOf(resource)), "listed twice: " + resource);
+        }
+        Set<String> manifests = yamlFiles().stream()
+                .filter(p -> !p.equals(KUSTOMIZATION))
+                .map(p -> p.getFileName().toString())
+                .collect(Collectors.toCollection(TreeSet::new));
+        assertEquals(manifests, listed, "kustomization.yaml must list every other YAML file in k8s/");
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // helpers
+    // ------------------------------------------------------------------------------------------------
+
+    private static List<Path> yamlFiles() {
+        try (Stream<Path> files = Files.list(K8S)) {
+            return files.filter(Files::isRegularFile)
+                    .filter(p -> p.getFileName().toString().endsWith(".yaml") || p.getFileName().toString().endsWith(".yml"))
+                    .sorted()
+                    .collect(Collectors.toList());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Every document of every YAML file except kustomization.yaml (a kustomize file, not a resource). */
+    private static List<Doc> documents() {
+        List<Doc> docs = new ArrayList<>();
+        for (Path file : yamlFiles()) {
+            if (file.equals(KUSTOMIZATION)) {
+                continue;
+            }
+            for (Map<String, Object> raw : loadAll(file)) {
+                docs.add(new Doc(file, raw));
+            }
+        }
+        return docs;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Map<String, Object>> loadAll(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Yaml yaml = new Yaml(new SafeConstructor(new LoaderOptions()));
+        List<Map<String, Object>> docs = new ArrayList<>();
+        for (Object doc : yaml.loadAll(text)) {
+            if (doc == null) {
+                continue; // an empty document, e.g. after a trailing ---
+            }
+            assertInstanceOf(Map.class, doc, file + ": a document that is not a mapping");
+            docs.add((Map<String, Object>) doc);
+        }
+        return docs;
+    }
+
+    /** The document parsed by fabric8 into the given model class (through JSON: one parser, no YAML quirks). */
+    private static <T> T typed(Doc doc, Class<T> type) {
+        try {
+            return KUBERNETES.unmarshal(JSON.writeValueAsString(doc.raw()), type);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(doc.file() + ": cannot re-serialize", e);
+        }
+    }
+
+    private static <T extends HasMetadata> T single(Class<T> type) {
+        String kind = HasMetadata.getKind(type);
+        List<Doc> matching = documents().stream().filter(d -> kind.equals(d.kind())).collect(Collectors.toList());
+        assertEquals(1, matching.size(), "expected exactly one " + kind + " in " + K8S);
+        return typed(matching.get(0), type);
+    }
+
+    private static <T extends HasMetadata> T named(Class<T> type, String name) {
+        String kind = HasMetadata.getKind(type);
+        Doc doc = documents().stream()
+                .filter(d -> kind.equals(d.kind()) && name.equals(d.name()))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no " + kind + " named " + name + " in " + K8S));
+        return typed(doc, type);
+    }
+
+    private static GenericKubernetesResource generic(String kind) {
+        List<Doc> matching = documents().stream().filter(d -> kind.equals(d.kind())).collect(Collectors.toList());
+        assertEquals(1, matching.size(), "expected exactly one " + kind + " in " + K8S);
+        return typed(matching.get(0), GenericKubernetesResource.class);
+    }
+
+    /** apiVersion as declared by the model's @Group/@Version annotations (core group: just the version). */
+    private static String modelApiVersion(Class<?> type) {
+        String group = HasMetadata.getGroup(type);
+        String version = HasMetadata.getVersion(type);
+        return group == null || group.isEmpty() ? version : group + "/" + version;
+    }
+
+    private static Container appContainer(Deployment deployment) {
+        List<Container> containers = deployment.getSpec().getTemplate().getSpec().getContainers();
+        return containers.stream()
+                .filter(c -> APP_CONTAINER.equals(c.getName()))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no container named " + APP_CONTAINER));
+    }
+
+    /** A numeric port, or a named one resolved against the container's ports. */
+    private static int resolvePort(IntOrString port, Container container) {
+        assertNotNull(port, "port missing");
+        if (port.getIntVal() != null) {
+            return port.getIntVal();
+        }
+        String name = port.getStrVal();
+        return container.getPorts().stream()
+                .filter(p -> Objects.equals(name, p.getName()))
+                .map(ContainerPort::getContainerPort)
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no container port named " + name));
+    }
+
+    private static void assertProbe(String kind, Probe probe, String path, Container container) {
+        assertNotNull(probe, kind + " probe missing");
+        var get = probe.getHttpGet();
+        assertNotNull(get, kind + " probe must be an HTTP GET");
+        assertEquals(path, get.getPath(), kind + " probe path");
+        assertEquals(HTTP_PORT, resolvePort(get.getPort(), container), kind + " probe port");
+    }
+
+    private static void assertSubset(Map<String, String> selector, Map<String, String> labels, String what) {
+        assertNotNull(selector, what + " missing");
+        assertFalse(selector.isEmpty(), what + " is empty: it would select everything");
+        assertNotNull(labels, what + ": target has no labels");
+        Map<String, String> missing = new HashMap<>(selector);
+        missing.entrySet().removeIf(e -> e.getValue().equals(labels.get(e.getKey())));
+        assertTrue(missing.isEmpty(), what + " does not match the labels " + labels + ": " + missing);
+    }
+
+    private static Set<String> matches(Pattern pattern, String text) {
+        Set<String> found = new TreeSet<>();
+        Matcher matcher = pattern.matcher(text);
+        while (matcher.find()) {
+            found.add(matcher.group(1));
+        }
+        return found;
+    }
+
+    private static void assertOnlyExportedSeries(Collection<String> expressions, String where) {
+        Set<String> unknown = new TreeSet<>();
+        for (String expr : expressions) {
+            unknown.addAll(matches(SERVICE_SERIES, expr));
+        }
+        unknown.removeAll(EXPORTED_SERIES);
+        assertTrue(unknown.isEmpty(), where + " uses series the service does not export: " + unknown);
+    }
+
+    private static void assertAnyExpression(Collection<String> expressions, Predicate<String> test, String what) {
+        assertTrue(expressions.stream().anyMatch(test), "no expression for " + what);
+    }
+
+    /** Cheap PromQL sanity check: brackets balance outside string literals. */
+    private static void assertBalanced(String expr, String where) {
+        Map<Character, Character> closing = Map.of(')', '(', '}', '{', ']', '[');
+        List<Character> stack = new ArrayList<>();
+        char quote = 0;
+        for (int i = 0; i < expr.length(); i++) {
+            char c = expr.charAt(i);
+            if (quote != 0) {
+                if (c == '\\') {
+                    i++;
+                } else if (c == quote) {
+                    quote = 0;
+                }
+            } else if (c == '"' || c == '\'' || c == '`') {
+                quote = c;
+            } else if (c == '(' || c == '{' || c == '[') {
+                stack.add(c);
+            } else if (closing.containsKey(c)) {
+                assertFalse(stack.isEmpty(), where + ": unbalanced '" + c + "' in " + expr);
+                assertEquals(closing.get(c), stack.remove(stack.size() - 1), where + ": mismatched '" + c + "' in " + expr);
+            }
+        }
+        assertTrue(quote == 0, where + ": unterminated string in " + expr);
+        assertTrue(stack.isEmpty(), where + ": unclosed " + stack + " in " + expr);
+    }
+}
