@@ -1,6 +1,8 @@
 package dev.bastion.database;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
 import io.quarkus.runtime.ShutdownEvent;
@@ -8,6 +10,7 @@ import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.pgclient.PgConnection;
 import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
 import io.vertx.pgclient.PgConnectOptions;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -51,12 +54,17 @@ public class DatabaseProbe {
                 .onFailure().call(this::discard);
     }
 
-    /** The server's version string, for diagnostics. */
-    public Uni<String> serverVersion() {
-        return connection().chain(c -> c.query("SHOW server_version").execute())
+    /**
+     * A read-only diagnostic query over the probe connection, so that diagnostics work even when
+     * the pool is exhausted. Callers pass fixed SQL; parameters go through {@code args}.
+     */
+    public Uni<List<Row>> query(String sql, Object... args) {
+        return connection()
+                .chain(c -> c.preparedQuery(sql).execute(Tuple.from(args)))
                 .map(rows -> {
-                    Row row = rows.iterator().next();
-                    return row.getString(0);
+                    List<Row> out = new ArrayList<>();
+                    rows.forEach(out::add);
+                    return out;
                 })
                 .ifNoItem().after(timeout).fail()
                 .onFailure().call(this::discard);

@@ -3,6 +3,8 @@ package dev.bastion.database;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.OptionalInt;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.TimeUnit;
 
 import io.quarkus.reactive.pg.client.PgPoolCreator;
@@ -11,6 +13,7 @@ import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
 import io.vertx.sqlclient.SqlConnectOptions;
+import io.vertx.sqlclient.impl.PoolBase;
 import jakarta.enterprise.context.ApplicationScoped;
 import org.jboss.logging.Logger;
 
@@ -26,9 +29,18 @@ public class GuardedPoolCreator implements PgPoolCreator {
     private static final Logger LOG = Logger.getLogger(GuardedPoolCreator.class);
 
     private final DatabaseGuardrails guardrails;
+    private final AtomicReference<Pool> created = new AtomicReference<>();
 
     public GuardedPoolCreator(DatabaseGuardrails guardrails) {
         this.guardrails = guardrails;
+    }
+
+    /**
+     * Connections the pool holds open right now (busy or idle). Vert.x's own meters only report
+     * busy connections and free slots, which cannot tell a grown pool from a shrunk one.
+     */
+    public OptionalInt openConnections() {
+        return created.get() instanceof PoolBase<?> pool ? OptionalInt.of(pool.size()) : OptionalInt.empty();
     }
 
     @Override
@@ -56,10 +68,12 @@ public class GuardedPoolCreator implements PgPoolCreator {
                         + "connect timeout %.1fs, statement timeout %.1fs, session timeout %.1fs",
                 guardrails.poolSize(), guardrails.maxOverflow(), guardrails.poolWaitQueue(), guardrails.poolTimeout(),
                 guardrails.connectTimeout(), guardrails.commandTimeout(), guardrails.sessionTimeout());
-        return PgBuilder.pool()
+        Pool built = PgBuilder.pool()
                 .with(pool)
                 .connectingTo(new ArrayList<SqlConnectOptions>(input.pgConnectOptionsList()))
                 .using(input.vertx())
                 .build();
+        created.set(built);
+        return built;
     }
 }

@@ -4,6 +4,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
+import dev.bastion.database.monitor.LongTransactionDetector;
 import dev.bastion.database.monitor.TransactionEvents;
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.smallrye.faulttolerance.api.TypedGuard;
@@ -28,11 +29,13 @@ public class UnitOfWork {
 
     private final DatabaseGuardrails guardrails;
     private final TransactionEvents events;
+    private final LongTransactionDetector longTransactions;
     private final TypedGuard<Uni<Object>> guard;
 
-    public UnitOfWork(DatabaseGuardrails guardrails, TransactionEvents events) {
+    public UnitOfWork(DatabaseGuardrails guardrails, TransactionEvents events, LongTransactionDetector longTransactions) {
         this.guardrails = guardrails;
         this.events = events;
+        this.longTransactions = longTransactions;
         this.guard = TypedGuard.create(new TypeLiteral<Uni<Object>>() {
                 })
                 .withDescription("database unit of work")
@@ -105,6 +108,7 @@ public class UnitOfWork {
 
     private <T> Uni<T> attempt(TransactionSpec spec, Supplier<Uni<T>> work, RetryBudget budget) {
         int attempt = budget.beginAttempt();
+        long tracked = longTransactions.started(spec.operation(), attempt);
         // Set once the work and its flush succeeded: a connection lost after that was lost during COMMIT.
         AtomicBoolean reachedCommit = new AtomicBoolean();
         Uni<T> transaction = spec.savepoints()
@@ -117,6 +121,7 @@ public class UnitOfWork {
                         .call(Panache::flush)
                         .invoke(() -> reachedCommit.set(true)));
         return transaction
+                .onTermination().invoke(() -> longTransactions.finished(tracked))
                 .onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
                     DatabaseFailure failure = FailureClassifier.classify(error);
                     if (reachedCommit.get() && failure.kind() == FailureKind.CONNECTION && !spec.idempotent()) {

@@ -29,15 +29,15 @@ import org.junit.jupiter.api.Test;
 @WithTestResource(PostgresResource.class)
 public class CustomerApiTest {
 
-    static String uniqueEmail() {
+    public static String uniqueEmail() {
         return "c-" + UUID.randomUUID() + "@example.org";
     }
 
-    static long createCustomer(String email) {
+    public static long createCustomer(String email) {
         return createCustomer(email, "0");
     }
 
-    static long createCustomer(String email, String credit) {
+    public static long createCustomer(String email, String credit) {
         return given().contentType(ContentType.JSON)
                 .body("{\"name\":\"Ada Lovelace\",\"email\":\"" + email + "\",\"creditBalance\":" + credit + "}")
                 .post("/customers")
@@ -45,7 +45,7 @@ public class CustomerApiTest {
                 .extract().jsonPath().getLong("id");
     }
 
-    static ValidatableResponse assertProblem(ValidatableResponse response, int status, String kind) {
+    public static ValidatableResponse assertProblem(ValidatableResponse response, int status, String kind) {
         return response.statusCode(status)
                 .contentType("application/problem+json")
                 .body("status", equalTo(status))

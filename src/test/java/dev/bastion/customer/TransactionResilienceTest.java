@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bastion.testing.Http;
+import dev.bastion.testing.Incidents;
 import dev.bastion.testing.PostgresResource;
 import dev.bastion.testing.SecondClient;
 import io.quarkus.test.common.WithTestResource;
@@ -45,7 +46,7 @@ class TransactionResilienceTest {
     }
 
     static CompletableFuture<HttpResponse<String>> transferAsync(long from, long to, String amount) {
-        return CompletableFuture.supplyAsync(() -> Http.send(Http.postJson("/customers/transfers", transferBody(from, to, amount)).build()));
+        return Incidents.transferAsync(from, to, amount);
     }
 
     static BigDecimal balance(long id) throws Exception {
@@ -81,15 +82,8 @@ class TransactionResilienceTest {
         long b = createCustomer(uniqueEmail(), "50.00");
         double deadlocksBefore = Http.metric("bastion_db_deadlocks_total", Map.of("kind", "deadlock", "outcome", "retried"));
 
-        CompletableFuture<HttpResponse<String>> transfer;
-        try (SecondClient other = new SecondClient()) {
-            other.lockCustomer(b);                       // the other client holds B
-            transfer = transferAsync(a, b, "10.00");     // the service locks A, then waits for B
-            SecondClient.awaitServiceBlocked(5000);
-            other.lockCustomer(a);                       // opposite order: a real deadlock, the service loses it
-            other.rollback();
-        }
-        HttpResponse<String> response = transfer.get(30, TimeUnit.SECONDS);
+        // the other client locks B, then A: the opposite order of the service, a real deadlock it loses
+        HttpResponse<String> response = Incidents.deadlockedTransfer(a, b, "10.00");
 
         assertEquals(200, response.statusCode(), response.body());
         assertEquals(new BigDecimal("40.00"), balance(a));

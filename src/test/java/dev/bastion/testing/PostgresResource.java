@@ -56,12 +56,17 @@ public class PostgresResource implements QuarkusTestResourceLifecycleManager {
 
     @Override
     public Map<String, String> start() {
-        int port = server().getPort();
-        return Map.of(
-                "quarkus.datasource.reactive.url", "postgresql://localhost:" + port + "/bastion",
-                "quarkus.datasource.jdbc.url", "jdbc:postgresql://localhost:" + port + "/bastion",
-                "quarkus.datasource.username", "postgres",
-                "quarkus.datasource.password", "postgres");
+        return datasource(server().getPort());
+    }
+
+    /** Datasource settings for a server on {@code port}, plus the admin API's test JWT key. */
+    public static Map<String, String> datasource(int port) {
+        Map<String, String> config = new java.util.HashMap<>(AdminTokens.verification());
+        config.put("quarkus.datasource.reactive.url", "postgresql://localhost:" + port + "/bastion");
+        config.put("quarkus.datasource.jdbc.url", "jdbc:postgresql://localhost:" + port + "/bastion");
+        config.put("quarkus.datasource.username", "postgres");
+        config.put("quarkus.datasource.password", "postgres");
+        return config;
     }
 
     @Override

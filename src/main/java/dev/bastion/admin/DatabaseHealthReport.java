@@ -1,0 +1,112 @@
+package dev.bastion.admin;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+import dev.bastion.database.DatabaseGuardrails;
+import dev.bastion.database.DatabaseProbe;
+import dev.bastion.database.monitor.ConstraintMonitor;
+import dev.bastion.database.monitor.DeadlockMonitor;
+import dev.bastion.database.monitor.DeadlockStatistics;
+import dev.bastion.database.monitor.LongTransactionDetector;
+import dev.bastion.database.monitor.PoolStatistics;
+import dev.bastion.database.monitor.TransactionEvents;
+import dev.bastion.database.monitor.TransactionStatistics;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+
+/** Assembles the operators' health view from the monitors and one probe round trip. */
+@ApplicationScoped
+public class DatabaseHealthReport {
+
+    static final double UTILIZATION_ALERT_PERCENT = 80.0;
+
+    private final DatabaseProbe probe;
+    private final PoolStatistics pool;
+    private final TransactionEvents transactions;
+    private final DeadlockMonitor deadlocks;
+    private final ConstraintMonitor constraints;
+    private final LongTransactionDetector longTransactions;
+    private final DatabaseGuardrails guardrails;
+
+    public DatabaseHealthReport(DatabaseProbe probe, PoolStatistics pool, TransactionEvents transactions,
+                                DeadlockMonitor deadlocks, ConstraintMonitor constraints,
+                                LongTransactionDetector longTransactions, DatabaseGuardrails guardrails) {
+        this.probe = probe;
+        this.pool = pool;
+        this.transactions = transactions;
+        this.deadlocks = deadlocks;
+        this.constraints = constraints;
+        this.longTransactions = longTransactions;
+        this.guardrails = guardrails;
+    }
+
+    public Uni<DatabaseHealthView> build() {
+        return probe.roundTrip()
+                .map(rtt -> (Long) rtt.toMillis())
+                .onFailure().recoverWithNull()
+                .map(this::view);
+    }
+
+    private DatabaseHealthView view(Long roundTripMs) {
+        PoolStatistics.PoolSnapshot p = pool.snapshot();
+        TransactionStatistics t = transactions.statistics();
+        DeadlockStatistics d = deadlocks.statistics();
+        long openTooLong = longTransactions.open().stream().filter(o -> o.overThreshold()).count();
+
+        List<String> alerts = new ArrayList<>();
+        if (roundTripMs == null) {
+            alerts.add("PostgreSQL does not answer the probe connection.");
+        }
+        if ("open".equals(t.breakerState())) {
+            alerts.add("The database circuit breaker is open: requests fail fast with 503.");
+        }
+        if (p.utilizationPercent() >= UTILIZATION_ALERT_PERCENT) {
+            alerts.add("Connection pool utilization is " + p.utilizationPercent() + "% of " + p.maxSize() + " connections.");
+        }
+        if (p.waiting() > 0) {
+            alerts.add(p.waiting() + " request(s) are waiting for a database connection.");
+        }
+        if ("high".equals(d.severity())) {
+            alerts.add("Deadlock severity is high: " + d.lastHour() + " in the last hour.");
+        }
+        if (openTooLong > 0) {
+            alerts.add(openTooLong + " transaction(s) are held longer than the leak threshold ("
+                    + longTransactions.threshold().toSeconds() + " s).");
+        }
+
+        List<String> recommendations = new ArrayList<>();
+        if (p.rejected() > 0 || p.waiting() > 0 || p.utilizationPercent() >= UTILIZATION_ALERT_PERCENT) {
+            recommendations.add("The pool is saturated: look for slow or long transactions first "
+                    + "(POST /admin/database/diagnostics), then consider raising DB_MAX_OVERFLOW.");
+        }
+        if (t.slow24h() > 0) {
+            recommendations.add(t.slow24h() + " slow transaction(s) in 24 h: check indexes and lock waits.");
+        }
+        if (t.rollbackFailures24h() > 0) {
+            recommendations.add(t.rollbackFailures24h() + " transaction(s) lost their connection mid-way in 24 h: "
+                    + "check network stability and server restarts.");
+        }
+        if (d.last24h() > 0) {
+            recommendations.addAll(d.recommendations());
+        }
+
+        String status = roundTripMs == null || "open".equals(t.breakerState()) ? "unhealthy"
+                : alerts.isEmpty() ? "healthy" : "degraded";
+        return new DatabaseHealthView(
+                new DatabaseHealthView.Summary(status, Instant.now(), roundTripMs != null, roundTripMs, t.breakerState()),
+                new DatabaseHealthView.ConnectionPool(p.total(), p.active(), p.idle(), p.waiting(), p.utilizationPercent(),
+                        p.overflow(), guardrails.poolSize(), guardrails.maxOverflow(), p.maxSize(), p.rejected()),
+                new DatabaseHealthView.Performance(Math.round(t.avgDurationMs() * 100) / 100.0, t.slow24h(),
+                        t.failedLastHour(), t.units24h(), longTransactions.reportedLast24h()),
+                new DatabaseHealthView.Reliability(d.last24h(), d.severity(), Math.round(t.recoverySuccessRate() * 1000) / 1000.0,
+                        t.retried24h(), t.rollbackFailures24h(), t.savepointRollbacks24h(), constraints.last24hByKind()),
+                recommendations, alerts);
+    }
+
+    Duration leakThreshold() {
+        return longTransactions.threshold();
+    }
+}

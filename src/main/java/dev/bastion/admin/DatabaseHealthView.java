@@ -1,0 +1,40 @@
+package dev.bastion.admin;
+
+import java.time.Instant;
+import java.util.List;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+
+/** GET /admin/database/health, with the seed's snake_case field names. */
+@JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+public record DatabaseHealthView(Summary summary, ConnectionPool connectionPool, Performance performance,
+                                 Reliability reliability, List<String> recommendations, List<String> alerts) {
+
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record Summary(String status, Instant timestamp, boolean databaseReachable, Long roundTripMs,
+                          String circuitBreaker) {
+    }
+
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record ConnectionPool(long totalConnections, long activeConnections, long idleConnections,
+                                 long waitingConnections, double utilizationPercent, long overflowConnections,
+                                 int poolSize, int maxOverflow, int maxConnections, long rejectedRequests) {
+    }
+
+    /**
+     * @param avgQueryTimeMs mean duration of a unit of work (a transaction with its statements and
+     *                       retries) over the last 24 h
+     */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record Performance(double avgQueryTimeMs, @JsonProperty("slow_queries_24h") long slowQueries24h, long errorRatePerHour,
+                              @JsonProperty("transactions_24h") long transactions24h, @JsonProperty("long_transactions_24h") long longTransactions24h) {
+    }
+
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record Reliability(@JsonProperty("deadlocks_24h") long deadlocks24h, String deadlockSeverity, double recoverySuccessRate,
+                              @JsonProperty("retried_transactions_24h") long retriedTransactions24h, @JsonProperty("rollback_failures_24h") long rollbackFailures24h, @JsonProperty("savepoint_rollbacks_24h") long savepointRollbacks24h,
+                              @JsonProperty("constraint_violations_24h") java.util.Map<String, Long> constraintViolations24h) {
+    }
+}

@@ -1,0 +1,115 @@
+package dev.bastion.database.monitor;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import dev.bastion.database.DatabaseGuardrails;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.StartupEvent;
+import io.vertx.mutiny.core.Vertx;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import org.jboss.logging.Logger;
+
+/**
+ * Finds transactions (and so pooled connections) held longer than DB_LEAK_THRESHOLD: the unit of
+ * work registers every attempt while it runs, and a timer off the request path reports each one
+ * that overstays, once, naming the operation that holds it. PostgreSQL's statement and
+ * idle-in-transaction timeouts end such work; this makes it visible before and after they do.
+ */
+@ApplicationScoped
+public class LongTransactionDetector {
+
+    private static final Logger LOG = Logger.getLogger(LongTransactionDetector.class);
+
+    private final Map<Long, Running> running = new ConcurrentHashMap<>();
+    private final AtomicLong ids = new AtomicLong();
+    private final MeterRegistry registry;
+    private final Duration threshold;
+    private final Clock clock = Clock.systemUTC();
+    private final SlidingWindow reported = new SlidingWindow(clock);
+
+    public LongTransactionDetector(MeterRegistry registry, DatabaseGuardrails guardrails) {
+        this.registry = registry;
+        this.threshold = DatabaseGuardrails.seconds(guardrails.leakThreshold());
+        Gauge.builder("bastion.db.transactions.open", running, Map::size)
+                .description("Units of work currently holding a session")
+                .register(registry);
+    }
+
+    /** Called when an attempt opens its session; returns the handle to pass to {@link #finished}. */
+    public long started(String operation, int attempt) {
+        long id = ids.incrementAndGet();
+        running.put(id, new Running(operation, attempt, Instant.now(clock)));
+        return id;
+    }
+
+    public void finished(long handle) {
+        running.remove(handle);
+    }
+
+    /** Reports attempts past the threshold that were not reported yet. */
+    public void scan() {
+        Instant now = Instant.now(clock);
+        running.values().forEach(r -> {
+            Duration held = Duration.between(r.since, now);
+            if (held.compareTo(threshold) > 0 && !r.reported) {
+                r.reported = true;
+                reported.increment();
+                Counter.builder("bastion.db.long.transactions")
+                        .description("Transactions held longer than DB_LEAK_THRESHOLD (possible leaks)")
+                        .tag("operation", r.operation)
+                        .register(registry).increment();
+                LOG.warnf("Transaction of '%s' (attempt %d) has held its connection for %d ms, over the %d ms leak "
+                        + "threshold", r.operation, r.attempt, held.toMillis(), threshold.toMillis());
+            }
+        });
+    }
+
+    /** Attempts running now, longest first. */
+    public List<OpenTransaction> open() {
+        Instant now = Instant.now(clock);
+        return running.values().stream()
+                .map(r -> new OpenTransaction(r.operation, r.attempt, r.since, Duration.between(r.since, now).toMillis(), r.reported))
+                .sorted(Comparator.comparingLong(OpenTransaction::heldMs).reversed())
+                .toList();
+    }
+
+    public long reportedLast24h() {
+        return reported.sum(Duration.ofHours(24));
+    }
+
+    public Duration threshold() {
+        return threshold;
+    }
+
+    void schedule(@Observes StartupEvent start, Vertx vertx) {
+        long period = Math.max(100, Math.min(5_000, threshold.toMillis() / 4));
+        vertx.setPeriodic(period, id -> scan());
+    }
+
+    /** A unit of work that holds a session right now. */
+    public record OpenTransaction(String operation, int attempt, Instant since, long heldMs, boolean overThreshold) {
+    }
+
+    private static final class Running {
+        final String operation;
+        final int attempt;
+        final Instant since;
+        volatile boolean reported;
+
+        Running(String operation, int attempt, Instant since) {
+            this.operation = operation;
+            this.attempt = attempt;
+            this.since = since;
+        }
+    }
+}

@@ -1,0 +1,58 @@
+package dev.bastion.database.monitor;
+
+import dev.bastion.database.DatabaseGuardrails;
+import dev.bastion.database.GuardedPoolCreator;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.search.Search;
+import jakarta.enterprise.context.ApplicationScoped;
+
+/**
+ * The pool as it is now, read from the Vert.x pool meters that Quarkus registers
+ * ({@code quarkus.datasource.metrics.enabled}); nothing here is configured or estimated.
+ */
+@ApplicationScoped
+public class PoolStatistics {
+
+    private final MeterRegistry registry;
+    private final DatabaseGuardrails guardrails;
+    private final GuardedPoolCreator poolCreator;
+
+    public PoolStatistics(MeterRegistry registry, DatabaseGuardrails guardrails, GuardedPoolCreator poolCreator) {
+        this.registry = registry;
+        this.guardrails = guardrails;
+        this.poolCreator = poolCreator;
+        Gauge.builder("bastion.db.pool.connections", this, s -> s.snapshot().total())
+                .description("Connections the pool holds open (busy or idle)")
+                .register(registry);
+        Gauge.builder("bastion.db.pool.overflow", this, s -> s.snapshot().overflow())
+                .description("Open connections above DB_POOL_SIZE")
+                .register(registry);
+    }
+
+    public PoolSnapshot snapshot() {
+        long active = Math.round(sum("sql.pool.active"));
+        long waiting = Math.round(sum("sql.pool.queue.size"));
+        long total = Math.max(active, poolCreator.openConnections().orElse((int) active));
+        long idle = total - active;
+        int max = guardrails.poolMaxSize();
+        return new PoolSnapshot(total, active, idle, waiting, max, guardrails.poolSize(),
+                Math.max(0, total - guardrails.poolSize()), max == 0 ? 0 : Math.round(1000.0 * active / max) / 10.0,
+                Math.round(counter("sql.pool.rejected")), Math.round(counter("sql.pool.completed")));
+    }
+
+    private double sum(String gauge) {
+        return Search.in(registry).name(gauge).gauges().stream().mapToDouble(Gauge::value).filter(v -> !Double.isNaN(v)).sum();
+    }
+
+    private double counter(String name) {
+        return Search.in(registry).name(name).counters().stream().mapToDouble(c -> c.count()).sum();
+    }
+
+    /**
+     * @param overflow connections above DB_POOL_SIZE, opened under load and closed again when idle
+     */
+    public record PoolSnapshot(long total, long active, long idle, long waiting, int maxSize, int steadySize,
+                               long overflow, double utilizationPercent, long rejected, long completed) {
+    }
+}

@@ -1,0 +1,140 @@
+package dev.bastion.admin;
+
+import static dev.bastion.customer.CustomerApiTest.createCustomer;
+import static dev.bastion.customer.CustomerApiTest.uniqueEmail;
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.everyItem;
+import static org.hamcrest.Matchers.greaterThan;
+import static org.hamcrest.Matchers.greaterThanOrEqualTo;
+import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.in;
+import static org.hamcrest.Matchers.not;
+import static org.hamcrest.Matchers.notNullValue;
+import static org.hamcrest.Matchers.startsWith;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import dev.bastion.testing.AdminTokens;
+import dev.bastion.testing.Incidents;
+import dev.bastion.testing.PostgresResource;
+import dev.bastion.testing.SecondClient;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.specification.RequestSpecification;
+import org.junit.jupiter.api.Test;
+
+/** The operators' endpoints: access control, and real figures after a scripted incident. */
+@QuarkusTest
+@WithTestResource(PostgresResource.class)
+public class AdminApiTest {
+
+    static RequestSpecification asAdmin() {
+        return given().auth().oauth2(AdminTokens.admin());
+    }
+
+    @Test
+    void refusesCallersWithoutTheAdminRole() {
+        for (String path : List.of("/admin/database/health", "/admin/database/metrics", "/admin/database/connection-pool",
+                "/admin/database/deadlocks")) {
+            given().get(path).then().statusCode(401);
+            given().auth().oauth2("not-a-jwt").get(path).then().statusCode(401);
+            given().auth().oauth2(AdminTokens.withGroups("user")).get(path).then().statusCode(403);
+        }
+        given().post("/admin/database/diagnostics").then().statusCode(401);
+        given().auth().oauth2(AdminTokens.withGroups("user")).post("/admin/database/diagnostics").then().statusCode(403);
+    }
+
+    @Test
+    void reportsMeasuredFiguresAfterAScriptedIncident() throws Exception {
+        long a = createCustomer(uniqueEmail(), "100.00");
+        long b = createCustomer(uniqueEmail(), "100.00");
+        String taken = uniqueEmail();
+        createCustomer(taken);
+
+        // the incident: a deadlock, a unique violation and a slow transaction, all real
+        assertEquals(200, Incidents.deadlockedTransfer(a, b, "1.00").statusCode());
+        given().contentType(ContentType.JSON).body("{\"name\":\"Dup\",\"email\":\"" + taken + "\"}").post("/customers")
+                .then().statusCode(409);
+        assertEquals(200, Incidents.slowTransfer(a, b, "1.00", 1200).statusCode());
+
+        String health = asAdmin().get("/admin/database/health").then().statusCode(200)
+                .body("summary.status", in(List.of("healthy", "degraded")))
+                .body("summary.timestamp", notNullValue())
+                .body("summary.database_reachable", equalTo(true))
+                .body("connection_pool.total_connections", greaterThanOrEqualTo(1))
+                .body("connection_pool.total_connections", org.hamcrest.Matchers.lessThan(50))
+                .body("connection_pool.idle_connections", greaterThanOrEqualTo(0))
+                .body("connection_pool.waiting_connections", greaterThanOrEqualTo(0))
+                .body("connection_pool.utilization_percent", greaterThanOrEqualTo(0f))
+                .body("connection_pool.overflow_connections", greaterThanOrEqualTo(0))
+                .body("performance.avg_query_time_ms", greaterThan(0f))
+                .body("performance.slow_queries_24h", greaterThanOrEqualTo(1))
+                .body("performance.error_rate_per_hour", greaterThanOrEqualTo(1))
+                .body("reliability.deadlocks_24h", greaterThanOrEqualTo(1))
+                .body("reliability.deadlock_severity", in(List.of("low", "medium", "high")))
+                .body("reliability.recovery_success_rate", greaterThan(0f))
+                .body("reliability.constraint_violations_24h.unique_violation", greaterThanOrEqualTo(1))
+                .body("recommendations.size()", greaterThan(0))
+                .body("alerts", notNullValue())
+                .extract().asString();
+        assertNoSecrets(health);
+
+        asAdmin().get("/admin/database/deadlocks").then().statusCode(200)
+                .body("last24h", greaterThanOrEqualTo(1))
+                .body("recovered24h", greaterThanOrEqualTo(1))
+                .body("byOperation24h.'customer.transfer'", greaterThanOrEqualTo(1))
+                .body("recent.operation", hasItem("customer.transfer"))
+                .body("recommendations", hasItem(containsString("FOR UPDATE")));
+
+        String metrics = asAdmin().get("/admin/database/metrics").then().statusCode(200)
+                .body("transactions.units24h", greaterThan(0))
+                .body("connection_pool.maxSize", equalTo(50))
+                .extract().asString();
+        assertNoSecrets(metrics);
+
+        asAdmin().get("/admin/database/connection-pool").then().statusCode(200)
+                .body("settings.pool_size", equalTo(20))
+                .body("settings.max_overflow", equalTo(30))
+                .body("pool.total", greaterThanOrEqualTo(1));
+    }
+
+    @Test
+    void diagnosticsSeeTheServerAndTheLockWaitsOfTheService() throws Exception {
+        long a = createCustomer(uniqueEmail(), "10.00");
+        long b = createCustomer(uniqueEmail(), "10.00");
+        CompletableFuture<HttpResponse<String>> transfer;
+        String report;
+        try (SecondClient other = new SecondClient()) {
+            other.lockCustomer(b);
+            transfer = Incidents.transferAsync(a, b, "1.00");
+            SecondClient.awaitServiceBlocked(5000);
+            report = asAdmin().post("/admin/database/diagnostics").then().statusCode(200)
+                    .body("round_trip_ms", greaterThan(0f))
+                    .body("server_version", startsWith("17"))
+                    .body("connections.max_connections", equalTo(200))
+                    .body("connections.used_by_bastion", greaterThanOrEqualTo(1))
+                    .body("connections.pool_max_size", equalTo(50))
+                    .body("lock_waits.application_name", hasItem("bastion"))
+                    .body("lock_waits.blocked_by.flatten()", not(org.hamcrest.Matchers.empty()))
+                    .body("long_running.application_name", everyItem(not(equalTo("bastion-probe"))))
+                    .body("warnings", notNullValue())
+                    .extract().asString();
+            other.rollback();
+        }
+        assertEquals(200, transfer.get(30, TimeUnit.SECONDS).statusCode());
+        assertNoSecrets(report);
+    }
+
+    static void assertNoSecrets(String body) {
+        for (String secret : List.of("password", "jdbc:", "postgresql://", "SQLSTATE", "Exception", "pg_stat_activity")) {
+            org.junit.jupiter.api.Assertions.assertFalse(body.contains(secret), "response leaks '" + secret + "': " + body);
+        }
+    }
+}

@@ -1,0 +1,490 @@
+package dev.bastion.delivery;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Reads the Dockerfiles in src/main/docker/ instruction by instruction and checks that each one copies
+ * exactly what the Maven build produces, runs it, and runs it as a non-root user. Runs from the project
+ * root, like every Maven test.
+ */
+class DockerfilesTest {
+
+    private static final Path DOCKER = Path.of("src/main/docker");
+    private static final Path JVM = DOCKER.resolve("Dockerfile.jvm");
+    private static final Path NATIVE = DOCKER.resolve("Dockerfile.native");
+    private static final Path NATIVE_MICRO = DOCKER.resolve("Dockerfile.native-micro");
+    private static final Path NATIVE_MULTISTAGE = DOCKER.resolve("Dockerfile.native-multistage");
+    private static final List<Path> ALL = List.of(JVM, NATIVE, NATIVE_MICRO, NATIVE_MULTISTAGE);
+
+    private static final String FAST_JAR = "target/quarkus-app/";
+    private static final String RUNNER = "target/*-runner";
+    private static final String MANDREL_BUILDER = "ubi9-quarkus-mandrel-builder-image";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** One logical instruction: continuation lines joined, comments dropped. */
+    record Instruction(String keyword, String args, int line) {
+    }
+
+    /** A build stage: its FROM and the instructions up to the next FROM. */
+    record Stage(String image, String alias, List<Instruction> instructions) {
+
+        List<Instruction> all(String keyword) {
+            return instructions.stream().filter(i -> i.keyword().equals(keyword)).collect(Collectors.toList());
+        }
+
+        Optional<Instruction> last(String keyword) {
+            List<Instruction> found = all(keyword);
+            return found.isEmpty() ? Optional.empty() : Optional.of(found.get(found.size() - 1));
+        }
+
+        /** The working directory in effect at the given instruction. */
+        String workdirAt(Instruction at) {
+            String workdir = "/";
+            for (Instruction instruction : instructions) {
+                if (instruction == at) {
+                    break;
+                }
+                if (instruction.keyword().equals("WORKDIR")) {
+                    workdir = resolve(workdir, unquote(instruction.args().trim()));
+                }
+            }
+            return workdir;
+        }
+    }
+
+    /** COPY/ADD with its --from stage (or null), sources and destination. */
+    record Copy(Instruction instruction, String from, List<String> sources, String destination) {
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // all images
+    // ------------------------------------------------------------------------------------------------
+
+    @Test
+    void everyImageRunsAsANumericNonRootUser() {
+        for (Path file : ALL) {
+            Stage last = finalStage(file);
+            Instruction user = last.last("USER")
+                    .orElseThrow(() -> new AssertionError(file + ": no USER in the final stage (runs as root)"));
+            String uid = user.args().trim().split(":", 2)[0];
+            assertTrue(uid.matches("\\d+"), file + ": USER must be a numeric UID (runAsNonRoot checks need it), was " + uid);
+            assertTrue(Long.parseLong(uid) > 0, file + ": USER must not be root");
+            assertFalse(uid.equalsIgnoreCase("root"), file + ": USER root");
+        }
+    }
+
+    @Test
+    void everyImageExposes8080() {
+        for (Path file : ALL) {
+            boolean exposed = finalStage(file).all("EXPOSE").stream()
+                    .flatMap(i -> tokens(i.args()).stream())
+                    .anyMatch(port -> port.equals("8080") || port.equals("8080/tcp"));
+            assertTrue(exposed, file + ": EXPOSE 8080 missing in the final stage");
+        }
+    }
+
+    @Test
+    void noRegistryHostNameIsSpelledOut() throws IOException {
+        // built by concatenation so that this file does not contain them either
+        List<String> hosts = List.of(
+                "repo" + ".maven" + ".apache" + ".org",
+                "repo1" + ".maven" + ".org",
+                "deb" + ".debian" + ".org",
+                "registry" + ".npmjs" + ".org");
+        List<Path> files = new ArrayList<>(ALL);
+        try (Stream<Path> k8s = Files.list(Path.of("k8s"))) {
+            k8s.filter(Files::isRegularFile).forEach(files::add);
+        }
+        for (Path file : files) {
+            String text = Files.readString(file).toLowerCase(Locale.ROOT);
+            for (String host : hosts) {
+                assertFalse(text.contains(host), file + " names the registry host " + host);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // JVM
+    // ------------------------------------------------------------------------------------------------
+
+    @Test
+    void jvmImageCopiesTheFastJarLayoutAndRunsQuarkusRun() {
+        List<Stage> stages = stages(JVM);
+        assertEquals(1, stages.size(), JVM + ": one stage expected");
+        Stage stage = stages.get(0);
+        assertTrue(stage.image().contains("openjdk-21-runtime"), JVM + ": base image " + stage.image());
+
+        Map<String, String> destinations = new LinkedHashMap<>();
+        for (Copy copy : copies(stage)) {
+            for (String source : copy.sources()) {
+                assertTrue(source.startsWith(FAST_JAR), JVM + ": copies " + source + ", which is not part of " + FAST_JAR);
+                destinations.put(trimSlash(source), resolve(stage.workdirAt(copy.instruction()), copy.destination()));
+            }
+        }
+        for (String piece : List.of("lib", "*.jar", "app", "quarkus")) {
+            assertTrue(destinations.containsKey(FAST_JAR + piece), JVM + ": does not copy " + FAST_JAR + piece);
+        }
+        // quarkus-run.jar finds lib/, app/ and quarkus/ next to itself: the layout must survive the copy
+        String home = destinations.get(FAST_JAR + "*.jar");
+        for (String dir : List.of("lib", "app", "quarkus")) {
+            assertEquals(resolve(home, dir), destinations.get(FAST_JAR + dir), JVM + ": " + dir + "/ must sit next to the jar");
+        }
+        String jar = resolve(home, "quarkus-run.jar");
+
+        List<String> command = command(stage);
+        boolean runsJarDirectly = command.contains(jar);
+        boolean runsJarThroughRunJava = command.stream().anyMatch(c -> c.endsWith("run-java.sh"))
+                && jar.equals(env(stage).get("JAVA_APP_JAR"));
+        assertTrue(runsJarDirectly || runsJarThroughRunJava,
+                JVM + ": must run " + jar + " (directly or as JAVA_APP_JAR of run-java.sh), runs " + command);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // native
+    // ------------------------------------------------------------------------------------------------
+
+    @Test
+    void nativeImageCopiesTheRunnerAndRunsIt() {
+        Stage stage = singleStage(NATIVE);
+        assertTrue(stage.image().contains("ubi9/ubi-minimal"), NATIVE + ": base image " + stage.image());
+        assertRunsCopiedRunner(NATIVE, stage, null, RUNNER);
+    }
+
+    @Test
+    void nativeMicroImageCopiesTheRunnerAndRunsIt() {
+        Stage stage = singleStage(NATIVE_MICRO);
+        assertTrue(stage.image().contains("quarkus-micro-image"), NATIVE_MICRO + ": base image " + stage.image());
+        assertRunsCopiedRunner(NATIVE_MICRO, stage, null, RUNNER);
+    }
+
+    @Test
+    void multistageBuildsInMandrelAndCopiesTheRunnerIntoAMicroImage() {
+        List<Stage> stages = stages(NATIVE_MULTISTAGE);
+        assertTrue(stages.size() >= 2, NATIVE_MULTISTAGE + ": a build stage and a runtime stage expected");
+        Stage builder = stages.stream()
+                .filter(s -> s.image().contains(MANDREL_BUILDER))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError(NATIVE_MULTISTAGE + ": no FROM " + MANDREL_BUILDER));
+        assertNotNull(builder.alias(), NATIVE_MULTISTAGE + ": the builder stage needs a name (FROM ... AS build)");
+        Stage runtime = stages.get(stages.size() - 1);
+        assertTrue(runtime != builder, NATIVE_MULTISTAGE + ": the final stage must not be the builder");
+        assertTrue(runtime.image().contains("quarkus-micro-image") || runtime.image().contains("ubi-minimal"),
+                NATIVE_MULTISTAGE + ": final base image " + runtime.image());
+
+        // the builder gets the project and nothing it does not need
+        List<String> copied = copies(builder).stream()
+                .flatMap(c -> c.sources().stream())
+                .map(DockerfilesTest::trimSlash)
+                .collect(Collectors.toList());
+        for (String needed : List.of("pom.xml", "mvnw", ".mvn", "src")) {
+            assertTrue(copied.contains(needed), NATIVE_MULTISTAGE + ": the build stage does not copy " + needed);
+        }
+        assertFalse(copied.contains(".") || copied.contains("target"),
+                NATIVE_MULTISTAGE + ": copy only what the build needs, not the whole context or target/");
+
+        // ./mvnw has no Maven to bootstrap from in the builder image: MVNW_REPOURL must reach it
+        assertTrue(builder.all("ARG").stream().anyMatch(a -> a.args().trim().startsWith("MVNW_REPOURL")),
+                NATIVE_MULTISTAGE + ": ARG MVNW_REPOURL missing");
+        assertTrue(env(builder).containsKey("MVNW_REPOURL"), NATIVE_MULTISTAGE + ": ENV MVNW_REPOURL missing");
+
+        Instruction build = builder.all("RUN").stream()
+                .filter(r -> {
+                    List<String> words = tokens(r.args());
+                    return words.contains("./mvnw") && words.contains("package") && words.contains("-Dnative");
+                })
+                .findFirst()
+                .orElseThrow(() -> new AssertionError(NATIVE_MULTISTAGE + ": no RUN ./mvnw package -Dnative"));
+        String producedRunner = resolve(builder.workdirAt(build), RUNNER);
+
+        assertRunsCopiedRunner(NATIVE_MULTISTAGE, runtime, builder.alias(), producedRunner);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // assertions shared by the native images
+    // ------------------------------------------------------------------------------------------------
+
+    /**
+     * The stage copies the runner (from the build context, or from stage {@code from}) to one file and its
+     * ENTRYPOINT/CMD starts that file; nothing else is copied.
+     */
+    private static void assertRunsCopiedRunner(Path file, Stage stage, String from, String runner) {
+        List<Copy> copies = copies(stage);
+        assertEquals(1, copies.size(), file + ": the runtime stage should copy the runner only");
+        Copy copy = copies.get(0);
+        if (from == null) {
+            assertNull(copy.from(), file + ": the runner comes from the build context");
+            assertEquals(List.of(runner), copy.sources(), file + ": must copy " + runner);
+        } else {
+            assertTrue(from.equalsIgnoreCase(String.valueOf(copy.from())), file + ": must copy --from=" + from);
+            assertEquals(1, copy.sources().size(), file + ": one source expected");
+            String source = copy.sources().get(0);
+            assertTrue(source.endsWith(RUNNER), file + ": must copy the runner, copies " + source);
+            assertEquals(runner, resolve("/", source), file + ": copies " + source + " but the build produces " + runner);
+        }
+        assertFalse(copy.destination().endsWith("/"), file + ": copy the runner to a file name, so ENTRYPOINT can name it");
+        String installed = resolve(stage.workdirAt(copy.instruction()), copy.destination());
+
+        Instruction start = stage.last("ENTRYPOINT").or(() -> stage.last("CMD"))
+                .orElseThrow(() -> new AssertionError(file + ": no ENTRYPOINT or CMD"));
+        List<String> exec = execForm(start);
+        assertFalse(exec.isEmpty(), file + ": empty " + start.keyword());
+        assertEquals(installed, resolve(stage.workdirAt(start), exec.get(0)),
+                file + ": " + start.keyword() + " must start the copied runner " + installed);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Dockerfile parsing
+    // ------------------------------------------------------------------------------------------------
+
+    static List<Instruction> parse(Path file) {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        List<Instruction> instructions = new ArrayList<>();
+        StringBuilder current = null;
+        int startLine = 0;
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
+            String trimmed = line.trim();
+            if (current == null) {
+                if (trimmed.isEmpty() || trimmed.startsWith("#")) {
+                    continue;
+                }
+                current = new StringBuilder();
+                startLine = i + 1;
+            } else if (trimmed.isEmpty() || trimmed.startsWith("#")) {
+                continue; // Docker drops comment and empty lines inside a continued instruction
+            }
+            String stripped = line.stripTrailing();
+            if (stripped.endsWith("\\")) {
+                current.append(stripped, 0, stripped.length() - 1).append(' ');
+                continue;
+            }
+            current.append(stripped);
+            instructions.add(instruction(current.toString(), startLine));
+            current = null;
+        }
+        if (current != null) {
+            instructions.add(instruction(current.toString(), startLine));
+        }
+        return instructions;
+    }
+
+    private static Instruction instruction(String text, int line) {
+        String trimmed = text.trim();
+        int space = indexOfWhitespace(trimmed);
+        String keyword = (space < 0 ? trimmed : trimmed.substring(0, space)).toUpperCase(Locale.ROOT);
+        String args = space < 0 ? "" : trimmed.substring(space).trim();
+        return new Instruction(keyword, args, line);
+    }
+
+    static List<Stage> stages(Path file) {
+        List<Stage> stages = new ArrayList<>();
+        String image = null;
+        String alias = null;
+        List<Instruction> body = null;
+        for (Instruction instruction : parse(file)) {
+            if (instruction.keyword().equals("FROM")) {
+                if (body != null) {
+                    stages.add(new Stage(image, alias, body));
+                }
+                List<String> words = tokens(instruction.args()).stream()
+                        .filter(w -> !w.startsWith("--")) // --platform=...
+                        .collect(Collectors.toList());
+                assertFalse(words.isEmpty(), file + ":" + instruction.line() + ": FROM without image");
+                image = words.get(0);
+                alias = words.size() >= 3 && words.get(1).equalsIgnoreCase("AS") ? words.get(2) : null;
+                body = new ArrayList<>();
+            } else if (body != null) {
+                body.add(instruction);
+            } // instructions before the first FROM (global ARGs) belong to no stage
+        }
+        if (body != null) {
+            stages.add(new Stage(image, alias, body));
+        }
+        assertFalse(stages.isEmpty(), file + ": no FROM");
+        return stages;
+    }
+
+    private static Stage finalStage(Path file) {
+        List<Stage> stages = stages(file);
+        return stages.get(stages.size() - 1);
+    }
+
+    private static Stage singleStage(Path file) {
+        List<Stage> stages = stages(file);
+        assertEquals(1, stages.size(), file + ": one stage expected");
+        return stages.get(0);
+    }
+
+    private static List<Copy> copies(Stage stage) {
+        List<Copy> copies = new ArrayList<>();
+        for (Instruction instruction : stage.instructions()) {
+            if (!instruction.keyword().equals("COPY") && !instruction.keyword().equals("ADD")) {
+                continue;
+            }
+            String from = null;
+            List<String> paths = new ArrayList<>();
+            List<String> words = instruction.args().startsWith("[") ? jsonArray(instruction) : tokens(instruction.args());
+            for (String word : words) {
+                if (word.startsWith("--from=")) {
+                    from = word.substring("--from=".length());
+                } else if (!word.startsWith("--")) {
+                    paths.add(word);
+                }
+            }
+            assertTrue(paths.size() >= 2, instruction.keyword() + " at line " + instruction.line() + " needs a source and a destination");
+            copies.add(new Copy(instruction, from,
+                    List.copyOf(paths.subList(0, paths.size() - 1)), paths.get(paths.size() - 1)));
+        }
+        return copies;
+    }
+
+    /** ENTRYPOINT followed by CMD, as the container would run them (exec form or shell form words). */
+    private static List<String> command(Stage stage) {
+        List<String> command = new ArrayList<>();
+        stage.last("ENTRYPOINT").ifPresent(i -> command.addAll(execForm(i)));
+        stage.last("CMD").ifPresent(i -> command.addAll(execForm(i)));
+        return command;
+    }
+
+    private static List<String> execForm(Instruction instruction) {
+        return instruction.args().startsWith("[") ? jsonArray(instruction) : tokens(instruction.args());
+    }
+
+    private static List<String> jsonArray(Instruction instruction) {
+        try {
+            return JSON.readValue(instruction.args(), new TypeReference<List<String>>() {
+            });
+        } catch (JsonProcessingException e) {
+            throw new AssertionError(instruction.keyword() + " at line " + instruction.line() + ": invalid JSON array", e);
+        }
+    }
+
+    /** ENV values of the stage, in both the KEY=VALUE and the legacy "KEY VALUE" form. */
+    private static Map<String, String> env(Stage stage) {
+        Map<String, String> env = new LinkedHashMap<>();
+        for (Instruction instruction : stage.all("ENV")) {
+            List<String> words = tokens(instruction.args());
+            if (words.isEmpty()) {
+                continue;
+            }
+            if (!words.get(0).contains("=")) {
+                String args = instruction.args().trim();
+                int space = indexOfWhitespace(args);
+                env.put(words.get(0), space < 0 ? "" : unquote(args.substring(space).trim()));
+                continue;
+            }
+            for (String word : words) {
+                int eq = word.indexOf('=');
+                if (eq > 0) {
+                    env.put(word.substring(0, eq), word.substring(eq + 1));
+                }
+            }
+        }
+        return env;
+    }
+
+    /** Splits on whitespace outside quotes and removes the quotes, like the shell would for simple words. */
+    static List<String> tokens(String text) {
+        List<String> words = new ArrayList<>();
+        StringBuilder word = new StringBuilder();
+        boolean inWord = false;
+        char quote = 0;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (quote != 0) {
+                if (c == quote) {
+                    quote = 0;
+                } else if (c == '\\' && quote == '"' && i + 1 < text.length()) {
+                    word.append(text.charAt(++i));
+                } else {
+                    word.append(c);
+                }
+            } else if (c == '"' || c == '\'') {
+                quote = c;
+                inWord = true;
+            } else if (Character.isWhitespace(c)) {
+                if (inWord) {
+                    words.add(word.toString());
+                    word.setLength(0);
+                    inWord = false;
+                }
+            } else {
+                word.append(c);
+                inWord = true;
+            }
+        }
+        if (inWord) {
+            words.add(word.toString());
+        }
+        return words;
+    }
+
+    private static String unquote(String text) {
+        List<String> words = tokens(text);
+        return words.size() == 1 ? words.get(0) : text;
+    }
+
+    private static int indexOfWhitespace(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            if (Character.isWhitespace(text.charAt(i))) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static String trimSlash(String path) {
+        String trimmed = path;
+        while (trimmed.length() > 1 && trimmed.endsWith("/")) {
+            trimmed = trimmed.substring(0, trimmed.length() - 1);
+        }
+        return trimmed.startsWith("./") ? trimmed.substring(2) : trimmed;
+    }
+
+    /** POSIX path resolution inside the image (independent of the OS running the test). */
+    static String resolve(String base, String path) {
+        String combined = path.startsWith("/") ? path : base + "/" + path;
+        Deque<String> parts = new ArrayDeque<>();
+        for (String part : combined.split("/")) {
+            if (part.isEmpty() || part.equals(".")) {
+                continue;
+            }
+            if (part.equals("..")) {
+                parts.pollLast();
+            } else {
+                parts.addLast(part);
+            }
+        }
+        return "/" + String.join("/", parts);
+    }
+}
