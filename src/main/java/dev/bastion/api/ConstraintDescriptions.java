@@ -1,5 +1,7 @@
 package dev.bastion.api;
 
+import io.quarkus.runtime.annotations.RegisterForReflection;
+
 import java.util.Optional;
 
 /**
@@ -11,6 +13,7 @@ public interface ConstraintDescriptions {
 
     Optional<ConstraintDescription> describe(String constraintName);
 
+    @RegisterForReflection // serialised to JSON inside a generic or untyped response
     record ConstraintDescription(String field, String detail, String suggestion) {
     }
 }

@@ -1,5 +1,7 @@
 package dev.bastion.api;
 
+import io.quarkus.runtime.annotations.RegisterForReflection;
+
 import java.net.URI;
 import java.util.List;
 
@@ -11,6 +13,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * invalid field. Never carries SQL, stack traces or internal constraint names.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@RegisterForReflection // serialised to JSON inside a generic or untyped response
 public record Problem(URI type, String title, int status, String detail, String instance, String kind,
                       String field, String suggestion, List<FieldError> errors) {
 
@@ -22,6 +25,7 @@ public record Problem(URI type, String title, int status, String detail, String 
     }
 
     /** One invalid input field. */
+    @RegisterForReflection // serialised to JSON inside a generic or untyped response
     public record FieldError(String field, String message) {
     }
 }

@@ -1,7 +1,10 @@
 package dev.bastion.database.monitor;
 
+import io.quarkus.runtime.annotations.RegisterForReflection;
+
 import java.time.Instant;
 
 /** One constraint violation reported by PostgreSQL (the constraint is the schema's name for it). */
+@RegisterForReflection // serialised to JSON inside a generic or untyped response
 public record ConstraintViolationEvent(Instant at, String operation, String kind, String constraint) {
 }

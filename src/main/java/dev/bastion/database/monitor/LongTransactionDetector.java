@@ -1,5 +1,7 @@
 package dev.bastion.database.monitor;
 
+import io.quarkus.runtime.annotations.RegisterForReflection;
+
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -97,6 +99,7 @@ public class LongTransactionDetector {
     }
 
     /** A unit of work that holds a session right now. */
+    @RegisterForReflection // serialised to JSON inside a generic or untyped response
     public record OpenTransaction(String operation, int attempt, Instant since, long heldMs, boolean overThreshold) {
     }
 

@@ -1,5 +1,7 @@
 package dev.bastion.database.monitor;
 
+import io.quarkus.runtime.annotations.RegisterForReflection;
+
 import dev.bastion.database.DatabaseGuardrails;
 import dev.bastion.database.GuardedPoolCreator;
 import io.micrometer.core.instrument.Gauge;
@@ -52,6 +54,7 @@ public class PoolStatistics {
     /**
      * @param overflow connections above DB_POOL_SIZE, opened under load and closed again when idle
      */
+    @RegisterForReflection // serialised to JSON inside a generic or untyped response
     public record PoolSnapshot(long total, long active, long idle, long waiting, int maxSize, int steadySize,
                                long overflow, double utilizationPercent, long rejected, long completed) {
     }

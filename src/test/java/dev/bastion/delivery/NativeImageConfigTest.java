@@ -1,0 +1,78 @@
+package dev.bastion.delivery;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import java.util.zip.ZipFile;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * Checks what native-image would be given, where no GraalVM toolchain exists to build the binary:
+ * every JSON type is registered for reflection and every migration is a native resource. Runs on
+ * the output of {@code ./mvnw package -Dnative -Dquarkus.native.sources-only=true}, which .ci/run
+ * produces before the test run.
+ */
+class NativeImageConfigTest {
+
+    private static final Path SOURCES = Path.of("target/native-sources");
+    private static final List<String> JSON_PACKAGES = List.of("customer", "api", "admin", "database/monitor");
+
+    @Test
+    void everyJsonTypeIsRegisteredForReflectionAndEveryMigrationIsAResource() throws Exception {
+        assumeTrue(Files.exists(SOURCES.resolve("native-image.args")),
+                "run ./mvnw package -Dnative -Dquarkus.native.sources-only=true first (.ci/run does)");
+        Path runner;
+        try (Stream<Path> files = Files.list(SOURCES)) {
+            runner = files.filter(p -> p.toString().endsWith("-runner.jar")).findFirst().orElseThrow();
+        }
+        String reflection;
+        String resources;
+        try (ZipFile jar = new ZipFile(runner.toFile())) {
+            reflection = new String(jar.getInputStream(jar.getEntry("META-INF/native-image/reflect-config.json")).readAllBytes(),
+                    StandardCharsets.UTF_8);
+            resources = new String(jar.getInputStream(jar.getEntry("META-INF/native-image/resource-config.json")).readAllBytes(),
+                    StandardCharsets.UTF_8);
+        }
+
+        List<String> jsonTypes = jsonTypes();
+        assertTrue(jsonTypes.size() > 15, "found the JSON types: " + jsonTypes);
+        for (String type : jsonTypes) {
+            assertTrue(reflection.contains("\"" + type + "\""), type + " is not registered for reflection");
+        }
+        try (Stream<Path> migrations = Files.list(Path.of("src/main/resources/db/migration"))) {
+            for (Path migration : migrations.toList()) {
+                assertTrue(resources.contains("db/migration/" + migration.getFileName()),
+                        migration + " is not in the native resource config");
+            }
+        }
+        String args = Files.readString(SOURCES.resolve("native-image.args"));
+        assertTrue(args.contains("--features="), "native-image.args is Quarkus' generated argument file");
+    }
+
+    /** Every record, and every top-level enum, in the packages whose types travel as JSON. */
+    private static List<String> jsonTypes() throws IOException, ClassNotFoundException {
+        List<String> types = new ArrayList<>();
+        for (String pkg : JSON_PACKAGES) {
+            Path dir = Path.of("target/classes/dev/bastion").resolve(pkg);
+            try (Stream<Path> classes = Files.list(dir)) {
+                for (Path file : classes.filter(p -> p.toString().endsWith(".class")).toList()) {
+                    String name = "dev.bastion." + pkg.replace('/', '.') + "."
+                            + file.getFileName().toString().replace(".class", "");
+                    Class<?> type = Class.forName(name, false, NativeImageConfigTest.class.getClassLoader());
+                    if (type.isRecord() || type.isEnum() && !type.isMemberClass()) {
+                        types.add(name);
+                    }
+                }
+            }
+        }
+        return types;
+    }
+}
