@@ -1,0 +1,13 @@
+dofile(os.getenv("BENCH_LUA") .. "/report.lua")
+local counter = 0
+local prefix
+
+function on_init()
+  prefix = string.format("%d-%d-%d", os.time(), index, math.random(1, 1000000000))
+end
+
+function request()
+  counter = counter + 1
+  local body = string.format('{"name":"Bench Create","email":"wrk-%s-%d@bench.example"}', prefix, counter)
+  return wrk.format("POST", "/customers", {["Content-Type"] = "application/json"}, body)
+end
