@@ -64,6 +64,7 @@ public class AdminDatabaseResource {
         out.put("transactions", transactions.statistics());
         out.put("deadlocks", deadlocks.statistics());
         out.put("constraint_violations_24h", constraints.last24hByKind());
+        out.put("recent_constraint_violations", constraints.recent(20));
         out.put("long_transactions_24h", longTransactions.reportedLast24h());
         return out;
     }

@@ -87,15 +87,17 @@ public class AdminApiTest {
         assertNoSecrets(health);
 
         asAdmin().get("/admin/database/deadlocks").then().statusCode(200)
-                .body("last24h", greaterThanOrEqualTo(1))
-                .body("recovered24h", greaterThanOrEqualTo(1))
-                .body("byOperation24h.'customer.transfer'", greaterThanOrEqualTo(1))
+                .body("last_24h", greaterThanOrEqualTo(1))
+                .body("recovered_24h", greaterThanOrEqualTo(1))
+                .body("severity", in(List.of("low", "medium", "high")))
+                .body("by_operation_24h.'customer.transfer'", greaterThanOrEqualTo(1))
                 .body("recent.operation", hasItem("customer.transfer"))
                 .body("recommendations", hasItem(containsString("FOR UPDATE")));
 
         String metrics = asAdmin().get("/admin/database/metrics").then().statusCode(200)
-                .body("transactions.units24h", greaterThan(0))
-                .body("connection_pool.maxSize", equalTo(50))
+                .body("transactions.units_24h", greaterThan(0))
+                .body("recent_constraint_violations.kind", hasItem("UNIQUE_VIOLATION"))
+                .body("connection_pool.max_size", equalTo(50))
                 .extract().asString();
         assertNoSecrets(metrics);
 

@@ -70,9 +70,9 @@ class PoolGuardrailsTest {
             given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
             given().auth().oauth2(AdminTokens.admin()).get("/admin/database/connection-pool").then().statusCode(200)
                     .body("pool.active", equalTo(2))
-                    .body("pool.maxSize", equalTo(2))
-                    .body("pool.utilizationPercent", equalTo(100.0f))
-                    .body("open_transactions.overThreshold", hasItem(true));
+                    .body("pool.max_size", equalTo(2))
+                    .body("pool.utilization_percent", equalTo(100.0f))
+                    .body("open_transactions.over_threshold", hasItem(true));
             other.rollback();                        // release: the two in-flight transfers complete
             responses = flood.get(30, TimeUnit.SECONDS);
             assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(10));

@@ -15,32 +15,35 @@ public final class Incidents {
         return CompletableFuture.supplyAsync(() -> Http.send(Http.postJson("/customers/transfers", body).build()));
     }
 
-    /**
-     * A transfer a→b (a &lt; b) that deadlocks with a second client locking b then a; the service's
-     * backend detects the deadlock and loses, so the unit of work must retry. Returns the response.
-     */
-    public static HttpResponse<String> deadlockedTransfer(long a, long b, String amount) throws Exception {
+    /** What the second client does while the service's transfer waits for its lock on b. */
+    @FunctionalInterface
+    public interface WhileBlocked {
+        void act(SecondClient other) throws Exception;
+    }
+
+    /** A transfer a→b that blocks behind a second client's lock on b; {@code action} runs meanwhile. */
+    public static HttpResponse<String> blockedTransfer(long a, long b, String amount, WhileBlocked action) throws Exception {
         CompletableFuture<HttpResponse<String>> transfer;
         try (SecondClient other = new SecondClient()) {
             other.lockCustomer(b);
             transfer = transferAsync(a, b, amount);
             SecondClient.awaitServiceBlocked(5000);
-            other.lockCustomer(a);
+            action.act(other);
             other.rollback();
         }
         return transfer.get(30, TimeUnit.SECONDS);
     }
 
+    /**
+     * A transfer a→b (a &lt; b) that deadlocks with a second client locking b then a; the service's
+     * backend detects the deadlock and loses, so the unit of work must retry.
+     */
+    public static HttpResponse<String> deadlockedTransfer(long a, long b, String amount) throws Exception {
+        return blockedTransfer(a, b, amount, other -> other.lockCustomer(a));
+    }
+
     /** A transfer that waits {@code millis} behind a second client's row lock, then completes. */
     public static HttpResponse<String> slowTransfer(long a, long b, String amount, long millis) throws Exception {
-        CompletableFuture<HttpResponse<String>> transfer;
-        try (SecondClient other = new SecondClient()) {
-            other.lockCustomer(b);
-            transfer = transferAsync(a, b, amount);
-            SecondClient.awaitServiceBlocked(5000);
-            Thread.sleep(millis);
-            other.rollback();
-        }
-        return transfer.get(30, TimeUnit.SECONDS);
+        return blockedTransfer(a, b, amount, other -> Thread.sleep(millis));
     }
 }

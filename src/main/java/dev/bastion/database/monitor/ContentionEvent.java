@@ -1,5 +1,8 @@
 package dev.bastion.database.monitor;
 
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+
 import java.time.Instant;
 
 /**
@@ -7,6 +10,7 @@ import java.time.Instant;
  *
  * @param outcome RETRIED (another attempt follows) or GAVE_UP (the caller got an error)
  */
+@JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record ContentionEvent(Instant at, String operation, String kind, String sqlState, String table,
                               int attempt, Outcome outcome) {
 

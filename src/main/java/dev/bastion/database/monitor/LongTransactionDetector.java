@@ -1,5 +1,8 @@
 package dev.bastion.database.monitor;
 
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+
 import io.quarkus.runtime.annotations.RegisterForReflection;
 
 import java.time.Clock;
@@ -100,6 +103,7 @@ public class LongTransactionDetector {
 
     /** A unit of work that holds a session right now. */
     @RegisterForReflection // serialised to JSON inside a generic or untyped response
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record OpenTransaction(String operation, int attempt, Instant since, long heldMs, boolean overThreshold) {
     }
 

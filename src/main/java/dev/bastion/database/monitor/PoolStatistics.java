@@ -1,5 +1,8 @@
 package dev.bastion.database.monitor;
 
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+
 import io.quarkus.runtime.annotations.RegisterForReflection;
 
 import dev.bastion.database.DatabaseGuardrails;
@@ -55,6 +58,7 @@ public class PoolStatistics {
      * @param overflow connections above DB_POOL_SIZE, opened under load and closed again when idle
      */
     @RegisterForReflection // serialised to JSON inside a generic or untyped response
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record PoolSnapshot(long total, long active, long idle, long waiting, int maxSize, int steadySize,
                                long overflow, double utilizationPercent, long rejected, long completed) {
     }
