@@ -170,6 +170,56 @@ class TransactionResilienceTest {
         given().get("/customers/" + a).then().statusCode(200).body("creditBalance", equalTo(15.0f));
     }
 
+    /** A deferred trigger makes COMMIT of a 7.77 transfer take seconds, so a test can kill the backend inside it. */
+    static final String SLOW_COMMIT = """
+            CREATE OR REPLACE FUNCTION bastion_test_slow_commit() RETURNS trigger AS $$
+            BEGIN IF NEW.amount = 7.77 THEN PERFORM pg_sleep(3); END IF; RETURN NULL; END $$ LANGUAGE plpgsql;
+            DROP TRIGGER IF EXISTS bastion_test_slow_commit ON credit_transfer;
+            CREATE CONSTRAINT TRIGGER bastion_test_slow_commit AFTER INSERT ON credit_transfer
+              DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bastion_test_slow_commit();""";
+
+    static HttpResponse<String> transferKilledDuringCommit(long a, long b, String idempotencyKey) throws Exception {
+        var request = Http.postJson("/customers/transfers", transferBody(a, b, "7.77"));
+        if (idempotencyKey != null) {
+            request.header("Idempotency-Key", idempotencyKey);
+        }
+        CompletableFuture<HttpResponse<String>> transfer = CompletableFuture.supplyAsync(() -> Http.send(request.build()));
+        long deadline = System.currentTimeMillis() + 5000;
+        List<Integer> committing = List.of();
+        while (committing.isEmpty() && System.currentTimeMillis() < deadline) {
+            committing = SecondClient.serviceBackendsRunning("COMMIT");
+            Thread.sleep(10);
+        }
+        assertTrue(!committing.isEmpty(), "the service reached COMMIT");
+        SecondClient.terminate(committing);
+        return transfer.get(30, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aConnectionLostDuringCommitIsReportedAsUnknownAndRetriedOnlyWithAnIdempotencyKey() throws Exception {
+        long a = createCustomer(uniqueEmail(), "100.00");
+        long b = createCustomer(uniqueEmail(), "0");
+        try (SecondClient ddl = new SecondClient()) {
+            ddl.execute(SLOW_COMMIT);
+            ddl.commit();
+            HttpResponse<String> unknown = transferKilledDuringCommit(a, b, null);
+            assertEquals(503, unknown.statusCode(), unknown.body());
+            assertEquals("commit-outcome-unknown", JSON.readTree(unknown.body()).get("kind").asText());
+            assertTrue(unknown.headers().firstValue("Retry-After").isPresent());
+            assertEquals(0, ledgerEntries(a, b), "the killed commit did not happen, and it was not retried blindly");
+
+            HttpResponse<String> keyed = transferKilledDuringCommit(a, b, "commit-" + a);
+            assertEquals(200, keyed.statusCode(), keyed.body());
+            assertEquals(1, ledgerEntries(a, b), "with a key the unit is retried, and applied exactly once");
+            assertEquals(new BigDecimal("92.23"), balance(a));
+        } finally {
+            try (SecondClient ddl = new SecondClient()) {
+                ddl.execute("DROP TRIGGER IF EXISTS bastion_test_slow_commit ON credit_transfer");
+                ddl.commit();
+            }
+        }
+    }
+
     @Test
     void aRejectedNestedStepRollsBackToItsSavepointAndTheRestCommits() throws Exception {
         String taken = uniqueEmail();

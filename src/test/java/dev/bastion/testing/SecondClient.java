@@ -58,6 +58,12 @@ public final class SecondClient implements AutoCloseable {
         return pids("SELECT pid FROM pg_stat_activity WHERE application_name = 'bastion' AND wait_event_type = 'Lock'");
     }
 
+    /** Service backends currently running exactly {@code statement} (e.g. "COMMIT"). */
+    public static List<Integer> serviceBackendsRunning(String statement) throws SQLException {
+        return pids("SELECT pid FROM pg_stat_activity WHERE application_name = 'bastion' AND state = 'active' AND query = '"
+                + statement.replace("'", "''") + "'");
+    }
+
     /** Waits up to {@code millis} for a service backend to block on a lock; returns their pids. */
     public static List<Integer> awaitServiceBlocked(long millis) throws Exception {
         long deadline = System.currentTimeMillis() + millis;
