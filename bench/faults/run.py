@@ -162,15 +162,12 @@ class Postgres:
 # The service
 # ------------------------------------------------------------------------------------------------
 
-def wait_for_packaged_app(timeout=300):
-    """The jar may be in the middle of a rebuild by someone else: wait for it rather than build it."""
+def wait_for_packaged_app():
+    """Builds the packaged service when it is missing, as the other benchmarks do."""
     jar = os.path.join(APP, "quarkus-run.jar")
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(jar):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{jar} is missing (package the service first)")
-        log("waiting for target/quarkus-app/quarkus-run.jar")
-        time.sleep(10)
+    if not os.path.exists(jar):
+        log("building the service jar (./mvnw package -DskipTests)")
+        subprocess.run([os.path.join(ROOT, "mvnw"), "-B", "-q", "package", "-DskipTests"], cwd=ROOT, check=True)
 
 
 class Service:
@@ -365,6 +362,12 @@ class EventLog:
                             f"{'' if attempts is None else f' after {attempts} attempt(s)'} {body}\n")
             self.file.flush()
 
+    def note(self, phase, text):
+        with self.lock:
+            self.count += 1
+            self.file.write(f"{time.monotonic() - STARTED:8.2f}s [{phase}] {text}\n")
+            self.file.flush()
+
     def close(self):
         self.file.close()
 
@@ -381,6 +384,8 @@ class Load:
         self.events = events
         self.stop_flag = threading.Event()
         self.threads = []
+        self.readers_stop = threading.Event()
+        self.readers = []
         self.stats = None
 
     def start(self, stats):
@@ -397,11 +402,37 @@ class Load:
         for thread in self.threads:
             thread.join(120)
 
+    def add_readers(self, count):
+        """Extra read-only threads on top of the mixed workers, until remove_readers()."""
+        self.readers_stop.clear()
+        self.readers = [threading.Thread(target=self._read_only, args=(random.Random(),), daemon=True,
+                                         name=f"reader-{i}") for i in range(count)]
+        for thread in self.readers:
+            thread.start()
+
+    def remove_readers(self):
+        self.readers_stop.set()
+        for thread in self.readers:
+            thread.join(30)
+        self.readers = []
+
     def _work(self, rng):
         operations = [self._create, self._transfer, self._read]
         while not self.stop_flag.is_set():
-            rng.choices(operations, weights=[25, 45, 30])[0](rng)
+            self._guarded(rng.choices(operations, weights=[25, 45, 30])[0], rng)
             time.sleep(rng.uniform(0.005, 0.02))  # a little think time: the machine is shared
+
+    def _read_only(self, rng):
+        while not self.readers_stop.is_set() and not self.stop_flag.is_set():
+            self._guarded(self._read, rng)
+            time.sleep(rng.uniform(0.005, 0.02))
+
+    def _guarded(self, operation, rng):
+        """An unexpected answer (say, a 2xx without JSON) is logged; the worker carries on."""
+        try:
+            operation(rng)
+        except Exception as e:
+            self.events.note(self.stats.name, f"{operation.__name__} raised {type(e).__name__}: {e}")
 
     def _create(self, rng):
         token = uuid.uuid4().hex
@@ -567,10 +598,30 @@ def deadlock_count(pg):
     return int(pg.psql("SELECT deadlocks FROM pg_stat_database WHERE datname = 'bastion'")[0][0])
 
 
-def starve_pool(pg, seconds=6):
-    """Every service statement on customer queues behind this lock, holding its pool connection."""
-    pg.psql(f"BEGIN; LOCK TABLE customer IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({seconds}); COMMIT;")
-    return f"ACCESS EXCLUSIVE on customer for {seconds}s"
+def starve_pool(pg, load, seconds=6, extra_readers=24):
+    """Every service statement on customer queues behind this lock, holding its pool connection.
+
+    Six workers alone never fill a pool of 10 + 10 overflow, so extra readers join while the lock is
+    held: requests beyond the pool's 20 connections must get a fast 503 (pool timeout 2 s).
+    """
+    locker = subprocess.Popen(pg.psql_command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    load.add_readers(extra_readers)
+    try:
+        locker.stdin.write(f"BEGIN; LOCK TABLE customer IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({seconds}); "
+                           "COMMIT;\n")
+        locker.stdin.close()
+        time.sleep(seconds / 2)
+        waiting = pg.psql("SELECT count(*) FROM pg_stat_activity "
+                          "WHERE application_name = 'bastion' AND wait_event_type = 'Lock'")[0][0]
+        locker.wait(seconds + 30)
+    finally:
+        load.remove_readers()
+        if locker.poll() is None:
+            locker.kill()
+    if locker.returncode != 0:
+        raise RuntimeError(f"lock holder failed: {locker.stderr.read().strip()}")
+    return f"ACCESS EXCLUSIVE {seconds}s, +{extra_readers} readers, {waiting} pool conns waiting"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -758,7 +809,7 @@ class Bench:
             ("terminate backends x3", lambda: terminate_service_backends(self.pg)),
             ("network freeze+reset", lambda: freeze_network(self.proxy)),
             ("lock storm/deadlocks", lambda: lock_storm(self.pg, self.accounts)),
-            ("pool starvation", lambda: starve_pool(self.pg)),
+            ("pool starvation", lambda: starve_pool(self.pg, self.load)),
         ]
 
     def run_phase(self, name, inject):
@@ -776,6 +827,8 @@ class Bench:
         time.sleep(self.timing.load_after)
         self.load.stop()
         recovery = self.measure_recovery(stats, fault_end)
+        if self.monitor.went_down_between(fault_start, time.monotonic()):
+            note += "; readiness went DOWN"
         return self.check_phase(name, stats, recovery, note)
 
     def measure_recovery(self, stats, fault_end):
