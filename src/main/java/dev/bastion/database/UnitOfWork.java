@@ -111,7 +111,9 @@ public class UnitOfWork {
         long tracked = longTransactions.started(spec.operation(), attempt);
         // Set once the work and its flush succeeded: a connection lost after that was lost during COMMIT.
         AtomicBoolean reachedCommit = new AtomicBoolean();
-        Uni<T> transaction = spec.savepoints()
+        Uni<T> transaction = spec.autocommitRead()
+                ? Panache.withSession(work)
+                : spec.savepoints()
                 ? explicitTransaction(spec, work, reachedCommit)
                 : Panache.withTransaction(() -> Panache.getSession()
                         .chain(session -> spec.isolation() == Isolation.READ_COMMITTED
