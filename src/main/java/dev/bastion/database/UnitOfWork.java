@@ -111,37 +111,50 @@ public class UnitOfWork {
         long tracked = longTransactions.started(spec.operation(), attempt);
         // Set once the work and its flush succeeded: a connection lost after that was lost during COMMIT.
         AtomicBoolean reachedCommit = new AtomicBoolean();
-        Uni<T> transaction = spec.autocommitRead()
-                ? Panache.withSession(work)
-                : spec.savepoints()
-                ? explicitTransaction(spec, work, reachedCommit)
-                : Panache.withTransaction(() -> Panache.getSession()
-                        .chain(session -> spec.isolation() == Isolation.READ_COMMITTED
-                                ? Uni.createFrom().voidItem()
-                                : session.createNativeQuery(spec.isolation().setStatement()).executeUpdate().replaceWithVoid())
-                        .chain(ignored -> work.get())
-                        .call(Panache::flush)
-                        .invoke(() -> reachedCommit.set(true)));
-        return transaction
+        return session(spec, work, reachedCommit)
                 .onTermination().invoke(() -> longTransactions.finished(tracked))
                 .onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
-                    DatabaseFailure failure = FailureClassifier.classify(error);
-                    if (reachedCommit.get() && failure.kind() == FailureKind.CONNECTION && !spec.idempotent()) {
-                        failure = failure.withKind(FailureKind.COMMIT_OUTCOME_UNKNOWN);
-                    }
-                    if (failure.kind() == FailureKind.CONNECTION || FailureClassifier.rollbackFailed(error)) {
-                        // The rollback could not run on this connection. PostgreSQL rolls back a dead
-                        // session itself and the pool never hands out a closed connection again.
-                        events.rollbackFailed(spec.operation(), failure);
-                        if (!failure.kind().retryable() && failure.kind() != FailureKind.COMMIT_OUTCOME_UNKNOWN) {
-                            failure = failure.withKind(FailureKind.ROLLBACK_FAILED);
-                        }
-                    }
+                    DatabaseFailure failure = classifyAttemptFailure(spec, error, reachedCommit.get());
                     boolean retry = budget.trySpend(failure.kind());
                     events.attemptFailed(spec.operation(), failure, attempt, retry);
                     return retry
                             ? new RetryableDatabaseException(failure, spec.operation(), error)
                             : new DatabaseException(failure, spec.operation(), error);
                 });
+    }
+
+    /** One fresh session for one attempt, with the transaction handling the spec asks for. */
+    private <T> Uni<T> session(TransactionSpec spec, Supplier<Uni<T>> work, AtomicBoolean reachedCommit) {
+        if (spec.autocommitRead()) {
+            return Panache.withSession(work);
+        }
+        if (spec.savepoints()) {
+            return explicitTransaction(spec, work, reachedCommit);
+        }
+        return Panache.withTransaction(() -> Panache.getSession()
+                .chain(session -> spec.isolation() == Isolation.READ_COMMITTED
+                        ? Uni.createFrom().voidItem()
+                        : session.createNativeQuery(spec.isolation().setStatement()).executeUpdate().replaceWithVoid())
+                .chain(ignored -> work.get())
+                .call(Panache::flush)
+                .invoke(() -> reachedCommit.set(true)));
+    }
+
+    /** The failure of one attempt, refined by when it happened: during COMMIT, or with no clean rollback. */
+    private DatabaseFailure classifyAttemptFailure(TransactionSpec spec, Throwable error, boolean reachedCommit) {
+        DatabaseFailure failure = FailureClassifier.classify(error);
+        if (reachedCommit && failure.kind() == FailureKind.CONNECTION && !spec.idempotent()) {
+            return failure.withKind(FailureKind.COMMIT_OUTCOME_UNKNOWN);
+        }
+        boolean inTransaction = !spec.autocommitRead();
+        if (inTransaction && (failure.kind() == FailureKind.CONNECTION || FailureClassifier.rollbackFailed(error))) {
+            // The rollback could not run on this connection. PostgreSQL rolls back a dead session
+            // itself, and the pool never hands out a closed connection again.
+            events.rollbackFailed(spec.operation(), failure);
+            if (!failure.kind().retryable()) {
+                return failure.withKind(FailureKind.ROLLBACK_FAILED);
+            }
+        }
+        return failure;
     }
 }

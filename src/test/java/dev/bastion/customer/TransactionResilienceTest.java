@@ -312,7 +312,11 @@ class TransactionResilienceTest {
                     .subtract(new BigDecimal(SecondClient.queryString("SELECT coalesce(sum(amount), 0) FROM credit_transfer WHERE from_id = " + id)));
             assertEquals(0, expected.compareTo(balance(id)), "balance of " + id + " matches its ledger");
         }
-        assertTrue(acknowledged.size() > total / 2, "most transfers succeed: " + acknowledged.size());
+        Map<Integer, Long> statuses = responses.stream()
+                .collect(java.util.stream.Collectors.groupingBy(HttpResponse::statusCode, java.util.stream.Collectors.counting()));
+        assertTrue(acknowledged.size() >= total / 10, "transfers keep succeeding under contention: " + statuses);
+        responses.stream().filter(r -> r.statusCode() == 503).forEach(r -> assertTrue(
+                r.body().contains("\"kind\":\"deadlock\"") || r.body().contains("\"kind\":\"pool-exhausted\""), r.body()));
         assertTrue(forced.get() > 0, "the second client really interfered");
     }
 }
