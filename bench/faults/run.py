@@ -11,7 +11,6 @@ credit conserved, the service back to ready on its own. Exits 1 when an invarian
 Python 3.11 standard library only. Logs go to bench/out/ (git-ignored).
 """
 import argparse
-import glob
 import http.client
 import json
 import os
@@ -30,6 +29,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from proxy import FaultProxy
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import ensure_packages, free_port, postgres_bin  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "bench", "out")
@@ -58,12 +60,6 @@ def log(message):
     print(f"[faults {time.monotonic() - STARTED:6.1f}s] {message}", flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass(frozen=True)
 class Timing:
     load_before: float  # seconds of load before the fault is injected
@@ -79,22 +75,9 @@ QUICK = Timing(load_before=3, load_after=3)
 # ------------------------------------------------------------------------------------------------
 
 def postgres_bin_dir():
-    """Installs Debian's PostgreSQL server only when no server binary is present."""
-    if not installed_postgres_servers():
-        log("no PostgreSQL server binaries: apt-get install postgresql")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update"], check=True, env=env, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "postgresql"], check=True, env=env, stdout=subprocess.DEVNULL)
-    found = installed_postgres_servers()
-    if not found:
-        raise RuntimeError("PostgreSQL server binaries still missing after apt-get install")
-    return os.path.dirname(found[-1])
-
-
-def installed_postgres_servers():
-    """Server binaries, oldest major version first."""
-    version = lambda path: int(path.split("/")[4]) if path.split("/")[4].isdigit() else 0
-    return sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=version)
+    """Debian's PostgreSQL server binaries, installed from Debian's packages when missing."""
+    ensure_packages({"/usr/lib/postgresql/*/bin/postgres": "postgresql", "psql": "postgresql-client"})
+    return os.path.dirname(postgres_bin("postgres"))
 
 
 class Postgres:
