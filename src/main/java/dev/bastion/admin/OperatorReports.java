@@ -1,9 +1,10 @@
 package dev.bastion.admin;
 
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import dev.bastion.database.DatabaseGuardrails;
 import dev.bastion.database.DatabaseProbe;
@@ -17,9 +18,12 @@ import dev.bastion.database.monitor.TransactionStatistics;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 
-/** Assembles the operators' health view from the monitors and one probe round trip. */
+/**
+ * Assembles the operators' views from the monitors (and, for health, one probe round trip). Read
+ * only: it never changes how requests are served.
+ */
 @ApplicationScoped
-public class DatabaseHealthReport {
+public class OperatorReports {
 
     static final double UTILIZATION_ALERT_PERCENT = 80.0;
 
@@ -31,7 +35,7 @@ public class DatabaseHealthReport {
     private final LongTransactionDetector longTransactions;
     private final DatabaseGuardrails guardrails;
 
-    public DatabaseHealthReport(DatabaseProbe probe, PoolStatistics pool, TransactionEvents transactions,
+    public OperatorReports(DatabaseProbe probe, PoolStatistics pool, TransactionEvents transactions,
                                 DeadlockMonitor deadlocks, ConstraintMonitor constraints,
                                 LongTransactionDetector longTransactions, DatabaseGuardrails guardrails) {
         this.probe = probe;
@@ -43,7 +47,7 @@ public class DatabaseHealthReport {
         this.guardrails = guardrails;
     }
 
-    public Uni<DatabaseHealthView> build() {
+    public Uni<DatabaseHealthView> health() {
         return probe.roundTrip()
                 .map(rtt -> (Long) rtt.toMillis())
                 .onFailure().recoverWithNull()
@@ -106,7 +110,36 @@ public class DatabaseHealthReport {
                 recommendations, alerts);
     }
 
-    Duration leakThreshold() {
-        return longTransactions.threshold();
+    /** Everything the monitors know, raw: pool, transactions, deadlocks, constraints, long transactions. */
+    public Map<String, Object> metrics() {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("connection_pool", pool.snapshot());
+        out.put("transactions", transactions.statistics());
+        out.put("deadlocks", deadlocks.statistics());
+        out.put("constraint_violations_24h", constraints.last24hByKind());
+        out.put("recent_constraint_violations", constraints.recent(20));
+        out.put("long_transactions_24h", longTransactions.reportedLast24h());
+        return out;
+    }
+
+    /** The pool now, its settings, and the units of work holding connections. */
+    public Map<String, Object> connectionPool() {
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("pool_size", guardrails.poolSize());
+        settings.put("max_overflow", guardrails.maxOverflow());
+        settings.put("pool_timeout_seconds", guardrails.poolTimeout());
+        settings.put("wait_queue_size", guardrails.poolWaitQueue());
+        settings.put("recycle_seconds", guardrails.poolRecycle());
+        settings.put("leak_threshold_seconds", guardrails.leakThreshold());
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("pool", pool.snapshot());
+        out.put("settings", settings);
+        out.put("open_transactions", longTransactions.open());
+        out.put("long_transactions_24h", longTransactions.reportedLast24h());
+        return out;
+    }
+
+    public DeadlockStatistics deadlocks() {
+        return deadlocks.statistics();
     }
 }
