@@ -242,12 +242,14 @@ def call(port, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT):
 
 
 def call_with_retries(port, path, body, key, on_attempt):
-    """POST with an Idempotency-Key; on 503/504/timeout/connection error, the same key and body again."""
+    """POST with an Idempotency-Key; on 503/504/timeout/connection error or an unknown commit outcome,
+    the same key and body again (the key makes every repeat safe)."""
     reply = None
     for attempt in range(WRITE_RETRIES + 1):
         reply = call(port, "POST", path, body=body, headers={"Idempotency-Key": key})
         on_attempt()
-        if reply.status is not None and reply.status not in RETRY_STATUSES:
+        unknown_outcome = reply.status == 500 and b"commit-outcome-unknown" in (reply.body or b"")
+        if reply.status is not None and reply.status not in RETRY_STATUSES and not unknown_outcome:
             return reply
         if attempt < WRITE_RETRIES:
             time.sleep(min(2.0, 0.2 * 2 ** attempt) * random.uniform(0.75, 1.25))

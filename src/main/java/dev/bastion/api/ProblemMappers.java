@@ -2,6 +2,7 @@ package dev.bastion.api;
 
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -193,19 +194,33 @@ public class ProblemMappers {
         return false;
     }
 
+    /** Java names in violation paths that callers know by another name. */
+    private static final Map<String, String> API_NAMES = Map.of(
+            "idempotencyKey", "Idempotency-Key",
+            "request", "body",
+            "betweenTwoCustomers", "to");
+
+    /** The field as the caller wrote it: {@code customers[3].email}, {@code size}, {@code Idempotency-Key}. */
     private static String fieldOf(ConstraintViolation<?> violation) {
-        String last = null;
+        String parameter = null;
         StringBuilder property = new StringBuilder();
         for (Path.Node node : violation.getPropertyPath()) {
-            if (node.getKind() == ElementKind.PROPERTY) {
+            if (node.getKind() == ElementKind.PARAMETER) {
+                parameter = node.getName();
+            } else if (node.getKind() == ElementKind.PROPERTY) {
+                if (node.isInIterable() && node.getIndex() != null) {
+                    property.append('[').append(node.getIndex()).append(']');
+                }
                 if (!property.isEmpty()) {
                     property.append('.');
                 }
-                property.append(node.getName());
+                property.append(API_NAMES.getOrDefault(node.getName(), node.getName()));
             }
-            last = node.getName();
         }
-        return !property.isEmpty() ? property.toString() : last;
+        if (!property.isEmpty()) {
+            return property.toString();
+        }
+        return parameter == null ? null : API_NAMES.getOrDefault(parameter, parameter);
     }
 
     private static String pathOf(JsonMappingException error) {

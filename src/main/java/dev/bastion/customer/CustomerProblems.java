@@ -44,11 +44,13 @@ final class CustomerProblems {
                 .causedBy(cause);
     }
 
-    static ApiProblem hasDependents(long id, Throwable cause) {
+    /** {@code dependents}: what still refers to the customer, in API words ("notes", "credit transfers"). */
+    static ApiProblem hasDependents(long id, String dependents, Throwable cause) {
         return ApiProblem.status(409, "foreign-key-violation", "Customer has dependent records")
-                .detail("Customer " + id + " still has notes, so it cannot be deleted.")
+                .detail("Customer " + id + " still has " + dependents + ", so it cannot be deleted.")
                 .field("id")
-                .suggestion("Close the customer instead (PUT with \"status\": \"CLOSED\"), or delete its notes first.")
+                .suggestion("Close the customer instead (PUT with \"status\": \"CLOSED\")"
+                        + ("notes".equals(dependents) ? ", or delete its notes first." : "; the ledger keeps its history."))
                 .causedBy(cause);
     }
 

@@ -103,7 +103,8 @@ public class CustomerService {
                     return (Void) null;
                 })
                 .onFailure(e -> DatabaseException.hasKind(e, FailureKind.FOREIGN_KEY_VIOLATION))
-                .transform(e -> CustomerProblems.hasDependents(id, e));
+                .transform(e -> CustomerProblems.hasDependents(id, CustomerConstraints.dependentsNamedBy(
+                        ((DatabaseException) e).failure().constraint()), e));
     }
 
     /**

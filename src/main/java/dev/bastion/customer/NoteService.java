@@ -22,10 +22,12 @@ public class NoteService {
     }
 
     public Uni<NoteResponse> add(long customerId, NoteRequest request) {
-        CustomerNote note = new CustomerNote();
-        note.customerId = customerId;
-        note.body = request.body();
-        return unitOfWork.run(TransactionSpec.write("note.create"), () -> notes.persist(note))
+        return unitOfWork.run(TransactionSpec.write("note.create"), () -> {
+                    CustomerNote note = new CustomerNote(); // a new entity per attempt: a retry must not reuse a persisted one
+                    note.customerId = customerId;
+                    note.body = request.body();
+                    return notes.persist(note);
+                })
                 .map(NoteResponse::of)
                 .onFailure(e -> DatabaseException.hasKind(e, FailureKind.FOREIGN_KEY_VIOLATION))
                 .transform(e -> CustomerProblems.customerMissingForNote(customerId, e));

@@ -103,12 +103,14 @@ public final class FailureClassifier {
             return FailureKind.CIRCUIT_OPEN;
         }
         if (t instanceof TimeoutException) {
+            // the guard stops waiting, not the work: the unit of work decides whether it may still commit
             return FailureKind.TRANSACTION_TIMEOUT;
         }
         if (t instanceof ConnectionPoolTooBusyException) {
             return FailureKind.POOL_EXHAUSTED;
         }
-        if (t instanceof ClosedConnectionException || t instanceof IOException) {
+        if (t instanceof ClosedConnectionException
+                || t instanceof IOException && !(t instanceof com.fasterxml.jackson.core.JsonProcessingException)) {
             return FailureKind.CONNECTION; // includes ConnectException and Netty's ConnectTimeoutException
         }
         if (t instanceof NoStackTraceThrowable || t instanceof VertxException) {

@@ -40,7 +40,8 @@ public enum FailureKind {
             "All database connections are in use: retry the request after the Retry-After delay."),
     CIRCUIT_OPEN(false, 503, "circuit-open", "Database temporarily unavailable",
             "The service stopped calling a failing database for a moment: retry after the Retry-After delay."),
-    COMMIT_OUTCOME_UNKNOWN(false, 503, "commit-outcome-unknown", "Outcome unknown",
+    // 500, not 503: meshes and clients retry 503 on their own, which must not happen to a write that may have committed
+    COMMIT_OUTCOME_UNKNOWN(false, 500, "commit-outcome-unknown", "Outcome unknown",
             "The connection was lost while committing: the change may or may not be saved. GET the resource, "
                     + "or repeat the request with the same Idempotency-Key, which is always safe."),
     ROLLBACK_FAILED(false, 503, "rollback-failed", "Transaction could not be rolled back cleanly",

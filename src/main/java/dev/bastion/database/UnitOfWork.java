@@ -11,6 +11,7 @@ import io.smallrye.faulttolerance.api.TypedGuard;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.util.TypeLiteral;
+import org.eclipse.microprofile.faulttolerance.exceptions.TimeoutException;
 
 /**
  * The gate every transactional database interaction goes through.
@@ -68,13 +69,19 @@ public class UnitOfWork {
     /** Runs {@code work} in a transaction described by {@code spec}; see the class comment. */
     @SuppressWarnings("unchecked")
     public <T> Uni<T> run(TransactionSpec spec, Supplier<Uni<T>> work) {
-        RetryBudget budget = new RetryBudget(guardrails.deadlockRetryCount(), guardrails.maxRetries());
+        RetryBudget budget = new RetryBudget(guardrails.deadlockRetryCount(), guardrails.maxRetries(),
+                DatabaseGuardrails.seconds(guardrails.retryDeadline()));
         long started = System.nanoTime();
         Uni<Object> guarded = guard.get(() -> (Uni<Object>) (Uni<?>) attempt(spec, work, budget));
         return ((Uni<T>) guarded)
                 .onItem().invoke(() -> events.unitSucceeded(spec.operation(), budget.attempts(), System.nanoTime() - started))
                 .onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
                     DatabaseException failure = FailureClassifier.toException(error, spec.operation());
+                    if (error instanceof TimeoutException && !spec.idempotent() && !spec.readOnly()) {
+                        // the guard stopped waiting, but the abandoned attempt may still commit
+                        failure = new DatabaseException(failure.failure().withKind(FailureKind.COMMIT_OUTCOME_UNKNOWN),
+                                spec.operation(), error);
+                    }
                     events.unitFailed(spec.operation(), failure.failure(), budget.attempts(), System.nanoTime() - started);
                     // callers see a plain DatabaseException: the retryable marker means nothing past the guard
                     return failure instanceof RetryableDatabaseException
@@ -99,9 +106,11 @@ public class UnitOfWork {
                         .invoke(() -> reachedCommit.set(true))
                         .call(() -> session.createNativeQuery("COMMIT").executeUpdate())
                         .onFailure().call(error -> session.createNativeQuery("ROLLBACK").executeUpdate()
-                                .onFailure().call(rollbackError -> session
-                                        .createNativeQuery("SELECT pg_terminate_backend(pg_backend_pid())").executeUpdate()
-                                        .onFailure().recoverWithNull())
+                                .onFailure().call(rollbackError -> {
+                                    events.rollbackFailed(spec.operation(), FailureClassifier.classify(rollbackError));
+                                    return session.createNativeQuery("SELECT pg_terminate_backend(pg_backend_pid())")
+                                            .executeUpdate().onFailure().recoverWithNull();
+                                })
                                 .onFailure().recoverWithNull())
                         .eventually(Savepoints::leaveExplicitTransaction)));
     }

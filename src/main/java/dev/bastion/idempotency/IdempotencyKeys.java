@@ -3,8 +3,6 @@ package dev.bastion.idempotency;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
@@ -38,7 +36,7 @@ public class IdempotencyKeys {
 
     private static final String CLAIM = """
             INSERT INTO idempotency_key (operation, idempotency_key, request_hash, expires_at)
-            VALUES (:operation, :key, :hash, :expires)
+            VALUES (:operation, :key, :hash, now() + make_interval(secs => :ttl))
             ON CONFLICT (operation, idempotency_key) DO UPDATE
                SET request_hash = EXCLUDED.request_hash, response_status = NULL, response_body = NULL,
                    resource_id = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
@@ -64,10 +62,9 @@ public class IdempotencyKeys {
      */
     public Uni<StoredResponse> once(String operation, String key, Object request, Supplier<Uni<StoredResponse>> work) {
         String hash = hash(request);
-        OffsetDateTime expires = OffsetDateTime.now(ZoneOffset.UTC).plusSeconds(ttlSeconds);
         return Panache.getSession().chain(session -> session.createNativeQuery(CLAIM)
                 .setParameter("operation", operation).setParameter("key", key)
-                .setParameter("hash", hash).setParameter("expires", expires)
+                .setParameter("hash", hash).setParameter("ttl", (double) ttlSeconds)
                 .executeUpdate()
                 .chain(claimed -> claimed == 1
                         ? work.get().call(response -> session.createNativeQuery(COMPLETE)

@@ -141,7 +141,8 @@ class ConstraintViolationTest {
     @Test
     void invalidIdempotencyKeysAreRejected() {
         assertProblem(given().contentType(ContentType.JSON).header("Idempotency-Key", "x".repeat(201))
-                .body("{\"name\":\"K\",\"email\":\"" + uniqueEmail() + "\"}").post("/customers").then(), 400, "validation");
+                .body("{\"name\":\"K\",\"email\":\"" + uniqueEmail() + "\"}").post("/customers").then(), 400, "validation")
+                .body("field", equalTo("Idempotency-Key"));
     }
 
     static int rowsWithEmail(String email) throws Exception {

@@ -197,6 +197,17 @@ public class CustomerApiTest {
     }
 
     @Test
+    void validationErrorsNameTheFieldAsTheCallerWroteIt() {
+        assertProblem(given().contentType(ContentType.JSON)
+                .body("{\"customers\":[{\"name\":\"A\",\"email\":\"a@example.org\"},{\"name\":\"B\",\"email\":\"nope\"}]}")
+                .post("/customers/import").then(), 422, "validation")
+                .body("errors.field", hasItem("customers[1].email"));
+        assertProblem(given().contentType(ContentType.JSON).body("{\"from\":1,\"to\":1,\"amount\":1}")
+                .post("/customers/transfers").then(), 422, "validation")
+                .body("field", equalTo("to"));
+    }
+
+    @Test
     void nonNumericIdsAreNotFound() {
         given().get("/customers/abc").then().statusCode(404).contentType("application/problem+json");
         given().get("/customers/..%2F..%2Fetc%2Fpasswd").then().statusCode(404);

@@ -212,9 +212,10 @@ class TransactionResilienceTest {
             ddl.execute(SLOW_COMMIT);
             ddl.commit();
             HttpResponse<String> unknown = transferKilledDuringCommit(a, b, null);
-            assertEquals(503, unknown.statusCode(), unknown.body());
+            assertEquals(500, unknown.statusCode(), unknown.body()); // not 503: nobody may retry it blindly
             assertEquals("commit-outcome-unknown", JSON.readTree(unknown.body()).get("kind").asText());
-            assertTrue(unknown.headers().firstValue("Retry-After").isPresent());
+            assertTrue(unknown.headers().firstValue("Retry-After").isEmpty());
+            assertTrue(unknown.body().contains("Idempotency-Key"), "the problem says how to retry safely");
             assertEquals(0, ledgerEntries(a, b), "the killed commit did not happen, and it was not retried blindly");
 
             HttpResponse<String> keyed = transferKilledDuringCommit(a, b, "commit-" + a);

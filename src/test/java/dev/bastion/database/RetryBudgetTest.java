@@ -10,7 +10,7 @@ class RetryBudgetTest {
 
     @Test
     void contentionAndOtherTransientFailuresHaveSeparateBudgets() {
-        RetryBudget budget = new RetryBudget(2, 1);
+        RetryBudget budget = new RetryBudget(2, 1, java.time.Duration.ofMinutes(1));
         assertTrue(budget.trySpend(FailureKind.DEADLOCK));
         assertTrue(budget.trySpend(FailureKind.SERIALIZATION_FAILURE));
         assertFalse(budget.trySpend(FailureKind.DEADLOCK), "contention budget of 2 spent");
@@ -19,8 +19,15 @@ class RetryBudgetTest {
     }
 
     @Test
+    void noRetryIsGrantedPastTheDeadline() {
+        RetryBudget budget = new RetryBudget(5, 5, java.time.Duration.ZERO);
+        assertFalse(budget.trySpend(FailureKind.DEADLOCK));
+        assertFalse(budget.trySpend(FailureKind.CONNECTION));
+    }
+
+    @Test
     void nonRetryableKindsNeverSpend() {
-        RetryBudget budget = new RetryBudget(5, 5);
+        RetryBudget budget = new RetryBudget(5, 5, java.time.Duration.ofMinutes(1));
         assertFalse(budget.trySpend(FailureKind.UNIQUE_VIOLATION));
         assertFalse(budget.trySpend(FailureKind.COMMIT_OUTCOME_UNKNOWN));
         assertEquals(1, budget.beginAttempt());
