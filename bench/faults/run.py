@@ -361,6 +361,15 @@ class EventLog:
 # Load: workers creating customers, transferring credit and reading
 # ------------------------------------------------------------------------------------------------
 
+def start_threads(target, count, name):
+    """Daemon threads running target(rng), each with its own random sequence."""
+    threads = [threading.Thread(target=target, args=(random.Random(),), daemon=True, name=f"{name}-{i}")
+               for i in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
 class Load:
     def __init__(self, service, accounts, acks, events):
         self.service = service
@@ -376,10 +385,7 @@ class Load:
     def start(self, stats):
         self.stats = stats
         self.stop_flag.clear()
-        self.threads = [threading.Thread(target=self._work, args=(random.Random(),), daemon=True,
-                                         name=f"load-{i}") for i in range(WORKERS)]
-        for thread in self.threads:
-            thread.start()
+        self.threads = start_threads(self._work, WORKERS, "load")
 
     def stop(self):
         """Lets every worker finish its current logical request (including its retries)."""
@@ -390,10 +396,7 @@ class Load:
     def add_readers(self, count):
         """Extra read-only threads on top of the mixed workers, until remove_readers()."""
         self.readers_stop.clear()
-        self.readers = [threading.Thread(target=self._read_only, args=(random.Random(),), daemon=True,
-                                         name=f"reader-{i}") for i in range(count)]
-        for thread in self.readers:
-            thread.start()
+        self.readers = start_threads(self._read_only, count, "reader")
 
     def remove_readers(self):
         self.readers_stop.set()

@@ -2,7 +2,7 @@ package dev.bastion.customer;
 
 import java.net.URI;
 
-import dev.bastion.idempotency.StoredResponse;
+import dev.bastion.idempotency.KeyedResponses;
 import io.smallrye.mutiny.Uni;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Email;
@@ -31,9 +31,6 @@ import org.jboss.resteasy.reactive.RestHeader;
 @Consumes(MediaType.APPLICATION_JSON)
 public class CustomerResource {
 
-    static final String IDEMPOTENCY_KEY = "Idempotency-Key";
-    static final String REPLAYED = "Idempotency-Replayed";
-
     private final CustomerService service;
     private final ImportService importService;
 
@@ -45,14 +42,15 @@ public class CustomerResource {
     /** Creates a customer; with an Idempotency-Key header, repeats of the same request create nothing more. */
     @POST
     public Uni<Response> create(@NotNull(message = "a JSON body is required") @Valid CreateCustomerRequest request,
-                                @RestHeader(IDEMPOTENCY_KEY) @Size(min = 1, max = 200)
+                                @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @Size(min = 1, max = 200)
                                 @Pattern(regexp = "[\\x21-\\x7E]+", message = "must be printable ASCII without spaces")
                                 String idempotencyKey,
                                 UriInfo uri) {
         if (idempotencyKey == null) {
             return service.create(request).map(c -> Response.created(location(uri, c.id())).entity(c).build());
         }
-        return service.createOnce(idempotencyKey, request).map(stored -> replay(uri, stored));
+        return service.createOnce(idempotencyKey, request).map(stored -> KeyedResponses.toResponse(stored,
+                stored.resourceId() == null ? null : location(uri, stored.resourceId())));
     }
 
     @GET
@@ -98,19 +96,6 @@ public class CustomerResource {
     @Path("/import")
     public Uni<ImportResponse> importAll(@NotNull(message = "a JSON body is required") @Valid ImportRequest request) {
         return importService.importAll(request.customers());
-    }
-
-    private static Response replay(UriInfo uri, StoredResponse stored) {
-        Response.ResponseBuilder response = Response.status(stored.status())
-                .type(MediaType.APPLICATION_JSON)
-                .entity(stored.body());
-        if (stored.resourceId() != null) {
-            response.location(location(uri, stored.resourceId()));
-        }
-        if (stored.replayed()) {
-            response.header(REPLAYED, "true");
-        }
-        return response.build();
     }
 
     private static URI location(UriInfo uri, long id) {

@@ -11,6 +11,7 @@ import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import dev.bastion.idempotency.KeyedResponses;
 import org.jboss.resteasy.reactive.RestHeader;
 
 @Path("/customers/transfers")
@@ -27,16 +28,12 @@ public class TransferResource {
     /** Moves credit atomically; with an Idempotency-Key, a retried request is applied once. */
     @POST
     public Uni<Response> transfer(@NotNull(message = "a JSON body is required") @Valid TransferRequest request,
-                                  @RestHeader(CustomerResource.IDEMPOTENCY_KEY) @Size(min = 1, max = 200)
+                                  @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @Size(min = 1, max = 200)
                                   @Pattern(regexp = "[\\x21-\\x7E]+", message = "must be printable ASCII without spaces")
                                   String idempotencyKey) {
         if (idempotencyKey == null) {
             return service.transfer(request).map(t -> Response.ok(t).build());
         }
-        return service.transferOnce(idempotencyKey, request).map(stored -> {
-            Response.ResponseBuilder response = Response.status(stored.status()).type(MediaType.APPLICATION_JSON)
-                    .entity(stored.body());
-            return (stored.replayed() ? response.header(CustomerResource.REPLAYED, "true") : response).build();
-        });
+        return service.transferOnce(idempotencyKey, request).map(stored -> KeyedResponses.toResponse(stored, null));
     }
 }
