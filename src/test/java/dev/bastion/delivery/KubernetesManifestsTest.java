@@ -235,6 +235,18 @@ class KubernetesManifestsTest {
     }
 
     @Test
+    void podKeepaliveSysctlsMatchTheDatabaseKeepaliveSettings() {
+        Deployment deployment = single(Deployment.class);
+        Map<String, String> sysctls = new java.util.HashMap<>();
+        deployment.getSpec().getTemplate().getSpec().getSecurityContext().getSysctls()
+                .forEach(sysctl -> sysctls.put(sysctl.getName(), sysctl.getValue()));
+        Map<String, String> config = named(ConfigMap.class, "bastion-config").getData();
+        assertEquals(config.get("DB_TCP_KEEPALIVE_IDLE"), sysctls.get("net.ipv4.tcp_keepalive_time"));
+        assertEquals(config.get("DB_TCP_KEEPALIVE_INTERVAL"), sysctls.get("net.ipv4.tcp_keepalive_intvl"));
+        assertEquals(config.get("DB_TCP_KEEPALIVE_COUNT"), sysctls.get("net.ipv4.tcp_keepalive_probes"));
+    }
+
+    @Test
     void resourceRequestsAndLimitsAreSetAndConsistent() {
         var resources = appContainer(single(Deployment.class)).getResources();
         assertNotNull(resources, "resources missing");
