@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Fault-injection benchmark for Bastion.
 
-Starts a private PostgreSQL (Debian's binaries, as user postgres), a fault proxy in front of it and
-the packaged service behind the proxy, then runs one phase per fault under steady mixed load and
-audits the database directly after each phase: no acknowledged write lost, nothing applied twice,
-credit conserved, the service back to ready on its own. Exits 1 when an invariant breaks.
+Starts a private PostgreSQL (Debian's binaries, as user postgres), a fault proxy in front of it (the
+service's stable address for the database) and the packaged service behind the proxy, then runs one
+phase per fault under steady mixed load: restarts, killed backends, a frozen network, lock storms,
+pool starvation, a failover to a synchronous standby, a silent network and clients that hang up.
+After each phase it audits the database directly: no acknowledged write lost, nothing applied twice,
+credit conserved, no 500 other than commit-outcome-unknown, no answer slower than the request
+deadline allows, no session left in a transaction, the service back to ready on its own. Exits 1
+when an invariant breaks.
 
     python3 bench/faults/run.py [--quick]
 
