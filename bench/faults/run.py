@@ -577,8 +577,12 @@ def fail_over(bench, phase):
     time.sleep(max(0.0, switched + PROMOTE_AFTER - time.monotonic()))
     promoting = time.monotonic()
     standby.promote()
+    promoted = phase.fault_end = time.monotonic()
     bench.pg, bench.standby = standby, None
     bench.retired.append(old)
+    up_again = wait_until(lambda: bench.monitor.first_ready_after(promoted), timeout=30)
+    if up_again is None:
+        phase.fail("readiness was not UP within 30 s of the promotion")
     # the first samples after the switch may still be about the dead primary
     read_only = bench.monitor.between(switched + 0.5, promoting)
     if not any(s.status == 503 for s in read_only):
@@ -588,7 +592,18 @@ def fail_over(bench, phase):
         phase.fail(f"readiness answered UP while only a read-only standby was reachable "
                    f"({readiness_summary(read_only)})")
     return (f"primary killed, address on the read-only standby {promoting - switched:.1f}s, then promoted; "
-            f"readiness while read-only {readiness_summary(read_only)}")
+            f"readiness while read-only {readiness_summary(read_only)}, UP "
+            f"{'-' if up_again is None else f'{up_again - promoted:.1f}s'} after the promotion")
+
+
+def wait_until(probe, timeout, interval=0.1):
+    """probe()'s first truthy value within timeout seconds, else None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value or time.monotonic() >= deadline:
+            return value or None
+        time.sleep(interval)
 
 
 def silent_network(bench, phase, seconds):
