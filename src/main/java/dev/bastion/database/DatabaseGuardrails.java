@@ -55,6 +55,38 @@ public interface DatabaseGuardrails {
     @DecimalMin("0.1") @WithDefault("300")
     double commandTimeout();
 
+    /**
+     * The most one request may spend on the database: pool wait, every attempt and every backoff
+     * (DB_REQUEST_TIMEOUT).
+     */
+    @DecimalMin("0.1") @DecimalMax("3600")
+    @WithDefault("30")
+    double requestTimeout();
+
+    /** Idle time before TCP keepalive probes start on a database connection (DB_TCP_KEEPALIVE_IDLE). */
+    @Min(1) @Max(7200)
+    @WithDefault("15")
+    int tcpKeepaliveIdle();
+
+    /** Time between TCP keepalive probes (DB_TCP_KEEPALIVE_INTERVAL). */
+    @Min(1) @Max(600)
+    @WithDefault("5")
+    int tcpKeepaliveInterval();
+
+    /** Unanswered keepalive probes before the connection is dropped (DB_TCP_KEEPALIVE_COUNT). */
+    @Min(1) @Max(100)
+    @WithDefault("3")
+    int tcpKeepaliveCount();
+
+    /**
+     * Longest time sent data may stay unacknowledged before the kernel drops the connection
+     * (TCP_USER_TIMEOUT): bounds a query, and the start-up handshake, sent into a silent network
+     * (DB_TCP_USER_TIMEOUT).
+     */
+    @DecimalMin("1") @DecimalMax("3600")
+    @WithDefault("30")
+    double tcpUserTimeout();
+
     /** Longest a session/transaction may stay open; idle_in_transaction_session_timeout too (DB_SESSION_TIMEOUT). */
     @DecimalMin("1") @WithDefault("1800")
     double sessionTimeout();

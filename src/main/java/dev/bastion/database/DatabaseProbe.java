@@ -2,56 +2,83 @@ package dev.bastion.database;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 
 import io.quarkus.runtime.ShutdownEvent;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.pgclient.PgConnection;
+import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
 import io.vertx.pgclient.PgConnectOptions;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
 
 /**
- * Answers "can PostgreSQL be reached right now?" over one dedicated connection, outside the pool:
+ * Answers "can PostgreSQL take writes right now?" over one dedicated connection, outside the pool:
  * a pool busy with slow requests is not an outage, and the probe must not queue behind them nor
  * open a new connection on every call. The connection is reopened after a failure.
+ * <p>
+ * It connects with the pool's own options (TLS mode and trust, credentials, keepalive), so a
+ * database the pool can reach is never reported unreachable because the probe spoke differently.
  */
 @ApplicationScoped
 public class DatabaseProbe {
 
+    private static final Logger LOG = Logger.getLogger(DatabaseProbe.class);
+
+    /** A standby (or a node switched to read-only) answers: it is reachable but cannot serve writes. */
+    private static final String CHECK = "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'";
+
+    /** What one probe saw. */
+    public record Result(Duration roundTrip, boolean inRecovery, boolean readOnly) {
+        /** Whether this node can serve the service's writes. */
+        public boolean writable() {
+            return !inRecovery && !readOnly;
+        }
+    }
+
     private final Vertx vertx;
-    private final PgConnectOptions options;
+    private final GuardedPoolCreator poolCreator;
+    private final Pool pool;
+    private final double timeoutSeconds;
+    private final double connectTimeoutSeconds;
     private final Duration timeout;
     private final AtomicReference<PgConnection> connection = new AtomicReference<>();
 
-    public DatabaseProbe(Vertx vertx,
-                         @ConfigProperty(name = "quarkus.datasource.reactive.url") String url,
-                         @ConfigProperty(name = "quarkus.datasource.username") String username,
-                         @ConfigProperty(name = "quarkus.datasource.password") String password,
+    public DatabaseProbe(Vertx vertx, GuardedPoolCreator poolCreator, Pool pool,
                          @ConfigProperty(name = "bastion.db.probe-timeout", defaultValue = "2") double timeoutSeconds,
                          DatabaseGuardrails guardrails) {
         this.vertx = vertx;
-        this.options = PgConnectOptions.fromUri(url.replaceFirst("^vertx-reactive:", ""))
-                .setUser(username)
-                .setPassword(password)
-                .setConnectTimeout(DatabaseGuardrails.millis(Math.min(timeoutSeconds, guardrails.connectTimeout())));
-        this.options.addProperty("application_name", "bastion-probe");
+        this.poolCreator = poolCreator;
+        this.pool = pool;
+        this.timeoutSeconds = timeoutSeconds;
+        this.connectTimeoutSeconds = Math.min(timeoutSeconds, guardrails.connectTimeout());
         this.timeout = DatabaseGuardrails.seconds(timeoutSeconds);
     }
 
-    /** Round trip of {@code SELECT 1}; fails on any error or after the probe timeout. */
-    public Uni<Duration> roundTrip() {
+    /** One probe: round trip, and whether the node is a standby or read-only; fails after the probe timeout. */
+    public Uni<Result> check() {
         long start = System.nanoTime();
         return connection()
-                .chain(c -> c.query("SELECT 1").execute())
-                .map(rows -> Duration.ofNanos(System.nanoTime() - start))
+                .chain(c -> c.query(CHECK).execute())
+                .map(rows -> {
+                    Row row = rows.iterator().next();
+                    return new Result(Duration.ofNanos(System.nanoTime() - start), row.getBoolean(0), row.getBoolean(1));
+                })
                 .ifNoItem().after(timeout).fail()
                 .onFailure().call(this::discard);
+    }
+
+    /** Round trip of one probe; fails on any error or after the probe timeout. */
+    public Uni<Duration> roundTrip() {
+        return check().map(Result::roundTrip);
     }
 
     /**
@@ -75,11 +102,23 @@ public class DatabaseProbe {
         if (current != null) {
             return Uni.createFrom().item(current);
         }
-        return PgConnection.connect(vertx, options).invoke(opened -> {
+        return PgConnection.connect(vertx, options()).invoke(opened -> {
             if (!connection.compareAndSet(null, opened)) {
                 opened.closeAndForget(); // another probe won the race
             }
         }).map(opened -> connection.get());
+    }
+
+    /** The pool's connect options, with the probe's own name and a connect timeout within the probe's. */
+    private PgConnectOptions options() {
+        PgConnectOptions options = poolCreator.connectOptions().orElseGet(() -> {
+            pool.getDelegate(); // the pool is created on first use of its bean: make it exist
+            return poolCreator.connectOptions().orElseThrow(() -> new IllegalStateException("database pool not created"));
+        });
+        Map<String, String> properties = new HashMap<>(options.getProperties());
+        properties.put("application_name", "bastion-probe");
+        return options.setProperties(properties)
+                .setConnectTimeout(DatabaseGuardrails.millis(connectTimeoutSeconds));
     }
 
     private Uni<Void> discard() {
@@ -87,7 +126,12 @@ public class DatabaseProbe {
         return current == null ? Uni.createFrom().voidItem() : current.close().onFailure().recoverWithNull();
     }
 
+    /** Closes the probe connection at shutdown, without letting a silent network hold shutdown up. */
     void close(@Observes ShutdownEvent shutdown) {
-        discard().await().indefinitely();
+        try {
+            discard().await().atMost(timeout);
+        } catch (RuntimeException e) {
+            LOG.debugf("Probe connection not closed cleanly within %.1fs: %s", timeoutSeconds, e.getMessage());
+        }
     }
 }

@@ -16,7 +16,6 @@ import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.ClosedConnectionException;
 import jakarta.persistence.OptimisticLockException;
 import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenException;
-import org.eclipse.microprofile.faulttolerance.exceptions.TimeoutException;
 import org.hibernate.StaleStateException;
 
 /**
@@ -101,10 +100,6 @@ public final class FailureClassifier {
         }
         if (t instanceof CircuitBreakerOpenException || t instanceof RateLimitException) {
             return FailureKind.CIRCUIT_OPEN;
-        }
-        if (t instanceof TimeoutException) {
-            // the guard stops waiting, not the work: the unit of work decides whether it may still commit
-            return FailureKind.TRANSACTION_TIMEOUT;
         }
         if (t instanceof ConnectionPoolTooBusyException) {
             return FailureKind.POOL_EXHAUSTED;

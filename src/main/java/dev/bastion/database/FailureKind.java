@@ -36,6 +36,14 @@ public enum FailureKind {
             "The transaction was ended because it stayed open too long: retry the request."),
     CONNECTION(true, 503, "database-unavailable", "Database unavailable",
             "The database could not be reached: retry the request after the Retry-After delay."),
+    // a standby not yet promoted, or a demoted primary, behind the writer address during a failover
+    READ_ONLY_NODE(true, 503, "database-read-only", "Database failing over",
+            "The database is switching to another node and refuses writes for a moment: retry the request "
+                    + "after the Retry-After delay."),
+    // DB_REQUEST_TIMEOUT passed before COMMIT was sent: the attempt is rolled back, nothing was saved
+    DEADLINE_EXCEEDED(false, 503, "request-deadline-exceeded", "Database too slow",
+            "The database did not finish within the request deadline and nothing was saved: retry the request "
+                    + "after the Retry-After delay."),
     POOL_EXHAUSTED(false, 503, "pool-exhausted", "Service busy",
             "All database connections are in use: retry the request after the Retry-After delay."),
     CIRCUIT_OPEN(false, 503, "circuit-open", "Database temporarily unavailable",
@@ -97,8 +105,11 @@ public enum FailureKind {
         return this == DEADLOCK || this == SERIALIZATION_FAILURE;
     }
 
-    /** The database (not one request) is unreachable: these count towards opening the circuit breaker. */
+    /**
+     * The database (not one request) cannot serve writes: these count towards opening the circuit
+     * breaker, and the connection that reported them is never handed out again.
+     */
     public boolean isOutage() {
-        return this == CONNECTION;
+        return this == CONNECTION || this == READ_ONLY_NODE;
     }
 }

@@ -3,6 +3,7 @@ package dev.bastion.database;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.TimeUnit;
@@ -19,9 +20,12 @@ import org.jboss.logging.Logger;
 
 /**
  * Builds the Vert.x pg pool with the guardrails Quarkus has no configuration keys for: the bounded
- * wait queue, the wait timeout, the TCP connect timeout and the server-side statement and
- * idle-in-transaction timeouts (sent as start-up parameters, so every pooled connection has them
- * without an extra round trip).
+ * wait queue, the wait timeout, the TCP connect timeout, TCP keepalive and TCP_USER_TIMEOUT (a
+ * silent network), and the server-side statement and idle-in-transaction timeouts (sent as start-up
+ * parameters, so every pooled connection has them without an extra round trip).
+ * <p>
+ * Idle connections are proven alive by TCP keepalive rather than by a validation query before each
+ * use: a dead peer is noticed within idle + interval x count seconds at no cost per request.
  */
 @ApplicationScoped
 public class GuardedPoolCreator implements PgPoolCreator {
@@ -30,6 +34,7 @@ public class GuardedPoolCreator implements PgPoolCreator {
 
     private final DatabaseGuardrails guardrails;
     private final AtomicReference<Pool> created = new AtomicReference<>();
+    private final AtomicReference<PgConnectOptions> connectOptions = new AtomicReference<>();
 
     public GuardedPoolCreator(DatabaseGuardrails guardrails) {
         this.guardrails = guardrails;
@@ -41,6 +46,14 @@ public class GuardedPoolCreator implements PgPoolCreator {
      */
     public OptionalInt openConnections() {
         return created.get() instanceof PoolBase<?> pool ? OptionalInt.of(pool.size()) : OptionalInt.empty();
+    }
+
+    /**
+     * A copy of the options the pool connects with (host, credentials, TLS mode and trust, timeouts,
+     * keepalive), for connections made outside the pool; empty until the pool exists.
+     */
+    public Optional<PgConnectOptions> connectOptions() {
+        return Optional.ofNullable(connectOptions.get()).map(PgConnectOptions::new);
     }
 
     @Override
@@ -56,7 +69,12 @@ public class GuardedPoolCreator implements PgPoolCreator {
                 .setMaxLifetimeUnit(TimeUnit.MILLISECONDS)
                 .setPoolCleanerPeriod(1000);
         for (PgConnectOptions connect : input.pgConnectOptionsList()) {
-            connect.setConnectTimeout(DatabaseGuardrails.millis(guardrails.connectTimeout()));
+            connect.setConnectTimeout(DatabaseGuardrails.millis(guardrails.connectTimeout()))
+                    .setTcpKeepAlive(true)
+                    .setTcpKeepAliveIdleSeconds(guardrails.tcpKeepaliveIdle())
+                    .setTcpKeepAliveIntervalSeconds(guardrails.tcpKeepaliveInterval())
+                    .setTcpKeepAliveCount(guardrails.tcpKeepaliveCount())
+                    .setTcpUserTimeout(DatabaseGuardrails.millis(guardrails.tcpUserTimeout()));
             Map<String, String> startup = new HashMap<>(connect.getProperties());
             startup.put("statement_timeout", Integer.toString(DatabaseGuardrails.millis(guardrails.commandTimeout())));
             startup.put("idle_in_transaction_session_timeout",
@@ -64,10 +82,18 @@ public class GuardedPoolCreator implements PgPoolCreator {
             startup.put("application_name", "bastion");
             connect.setProperties(startup);
         }
+        connectOptions.set(input.pgConnectOptionsList().get(0));
+        if (!input.vertx().isNativeTransportEnabled()) {
+            LOG.warn("Vert.x runs without its native transport: TCP keepalive tuning and TCP_USER_TIMEOUT do not apply, "
+                    + "so a silent network is only bounded by DB_REQUEST_TIMEOUT");
+        }
         LOG.infof("Database pool: %d steady + %d overflow connections, wait queue %d, wait timeout %.1fs, "
-                        + "connect timeout %.1fs, statement timeout %.1fs, session timeout %.1fs",
+                        + "connect timeout %.1fs, request deadline %.1fs, statement timeout %.1fs, session timeout %.1fs, "
+                        + "keepalive %ds+%dsx%d, TCP user timeout %.1fs",
                 guardrails.poolSize(), guardrails.maxOverflow(), guardrails.poolWaitQueue(), guardrails.poolTimeout(),
-                guardrails.connectTimeout(), guardrails.commandTimeout(), guardrails.sessionTimeout());
+                guardrails.connectTimeout(), guardrails.requestTimeout(), guardrails.commandTimeout(),
+                guardrails.sessionTimeout(), guardrails.tcpKeepaliveIdle(), guardrails.tcpKeepaliveInterval(),
+                guardrails.tcpKeepaliveCount(), guardrails.tcpUserTimeout());
         Pool built = PgBuilder.pool()
                 .with(pool)
                 .connectingTo(new ArrayList<SqlConnectOptions>(input.pgConnectOptionsList()))

@@ -35,6 +35,14 @@ public class GuardrailsCheck {
             problems.add("DB_COMMAND_TIMEOUT (" + g.commandTimeout() + ") must not exceed DB_SESSION_TIMEOUT ("
                     + g.sessionTimeout() + ")");
         }
+        if (g.poolTimeout() > g.requestTimeout()) {
+            problems.add("DB_POOL_TIMEOUT (" + g.poolTimeout() + ") must not exceed DB_REQUEST_TIMEOUT ("
+                    + g.requestTimeout() + "): a request would give up before its pool wait ends");
+        }
+        if (g.connectTimeout() > g.requestTimeout()) {
+            problems.add("DB_CONNECT_TIMEOUT (" + g.connectTimeout() + ") must not exceed DB_REQUEST_TIMEOUT ("
+                    + g.requestTimeout() + ")");
+        }
         return problems;
     }
 }

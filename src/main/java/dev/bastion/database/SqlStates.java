@@ -24,7 +24,8 @@ final class SqlStates {
             Map.entry("57P02", FailureKind.CONNECTION),              // crash_shutdown
             Map.entry("57P03", FailureKind.CONNECTION),              // cannot_connect_now (starting up)
             Map.entry("57P05", FailureKind.CONNECTION),              // idle_session_timeout
-            Map.entry("53300", FailureKind.CONNECTION));             // too_many_connections
+            Map.entry("53300", FailureKind.CONNECTION),              // too_many_connections
+            Map.entry("25006", FailureKind.READ_ONLY_NODE));         // read_only_sql_transaction (hot standby)
 
     private static final Map<String, FailureKind> BY_CLASS = Map.of(
             "08", FailureKind.CONNECTION,       // connection exception

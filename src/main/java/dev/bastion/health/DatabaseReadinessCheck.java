@@ -10,8 +10,10 @@ import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
 
 /**
- * Ready when PostgreSQL answers over the probe connection and the circuit breaker is not open.
- * A busy pool does not make the service unready: the probe does not use the pool.
+ * Ready when PostgreSQL answers over the probe connection, can take writes (not a standby still in
+ * recovery, not read-only: during a failover the writer address may point at one for seconds), and
+ * the circuit breaker is not open. A busy pool does not make the service unready: the probe does
+ * not use the pool.
  */
 @Readiness
 @ApplicationScoped
@@ -32,9 +34,10 @@ public class DatabaseReadinessCheck implements AsyncHealthCheck {
             return Uni.createFrom().item(HealthCheckResponse.named("database").down()
                     .withData("circuitBreaker", "open").build());
         }
-        return probe.roundTrip()
-                .map(rtt -> HealthCheckResponse.named("database").up()
-                        .withData("roundTripMs", rtt.toMillis())
+        return probe.check()
+                .map(result -> HealthCheckResponse.named("database").status(result.writable())
+                        .withData("roundTripMs", result.roundTrip().toMillis())
+                        .withData("readOnly", !result.writable())
                         .withData("circuitBreaker", breaker.name().toLowerCase())
                         .build())
                 .onFailure().recoverWithItem(error -> HealthCheckResponse.named("database").down()

@@ -43,6 +43,7 @@ class FailureClassifierTest {
             "57P03, CONNECTION",
             "57P05, CONNECTION",
             "53300, CONNECTION",
+            "25006, READ_ONLY_NODE",
             "08000, CONNECTION",
             "08003, CONNECTION",
             "08006, CONNECTION",

@@ -26,10 +26,20 @@ class GuardrailsCheckTest {
         assertTrue(problems.get(1).contains("DB_COMMAND_TIMEOUT") && problems.get(1).contains("DB_SESSION_TIMEOUT"));
     }
 
+    @Test
+    void waitsLongerThanTheRequestDeadlineAreRefused() {
+        List<String> problems = GuardrailsCheck.problems(guardrails(Map.of(
+                "requestTimeout", 5.0, "poolTimeout", 30.0, "connectTimeout", 10.0)));
+        assertEquals(2, problems.size(), problems.toString());
+        assertTrue(problems.get(0).contains("DB_POOL_TIMEOUT") && problems.get(0).contains("DB_REQUEST_TIMEOUT"));
+        assertTrue(problems.get(1).contains("DB_CONNECT_TIMEOUT") && problems.get(1).contains("DB_REQUEST_TIMEOUT"));
+    }
+
     /** The guardrails with the documented defaults, overridden by {@code values}. */
     static DatabaseGuardrails guardrails(Map<String, Object> values) {
         Map<String, Object> defaults = Map.of("retryBaseDelay", 0.1, "retryMaxDelay", 5.0, "retryDeadline", 30.0,
-                "commandTimeout", 300.0, "sessionTimeout", 1800.0);
+                "commandTimeout", 300.0, "sessionTimeout", 1800.0, "poolTimeout", 30.0, "connectTimeout", 10.0,
+                "requestTimeout", 30.0);
         return (DatabaseGuardrails) Proxy.newProxyInstance(DatabaseGuardrails.class.getClassLoader(),
                 new Class<?>[]{DatabaseGuardrails.class}, (proxy, method, args) -> {
                     Object value = values.getOrDefault(method.getName(), defaults.get(method.getName()));

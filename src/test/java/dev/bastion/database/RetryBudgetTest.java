@@ -4,13 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
+
 import org.junit.jupiter.api.Test;
 
 class RetryBudgetTest {
 
     @Test
     void contentionAndOtherTransientFailuresHaveSeparateBudgets() {
-        RetryBudget budget = new RetryBudget(2, 1, java.time.Duration.ofMinutes(1));
+        RetryBudget budget = budget(2, 1, Duration.ofMinutes(1));
         assertTrue(budget.trySpend(FailureKind.DEADLOCK));
         assertTrue(budget.trySpend(FailureKind.SERIALIZATION_FAILURE));
         assertFalse(budget.trySpend(FailureKind.DEADLOCK), "contention budget of 2 spent");
@@ -20,17 +22,30 @@ class RetryBudgetTest {
 
     @Test
     void noRetryIsGrantedPastTheDeadline() {
-        RetryBudget budget = new RetryBudget(5, 5, java.time.Duration.ZERO);
+        RetryBudget budget = budget(5, 5, Duration.ZERO);
         assertFalse(budget.trySpend(FailureKind.DEADLOCK));
         assertFalse(budget.trySpend(FailureKind.CONNECTION));
     }
 
     @Test
     void nonRetryableKindsNeverSpend() {
-        RetryBudget budget = new RetryBudget(5, 5, java.time.Duration.ofMinutes(1));
+        RetryBudget budget = budget(5, 5, Duration.ofMinutes(1));
         assertFalse(budget.trySpend(FailureKind.UNIQUE_VIOLATION));
         assertFalse(budget.trySpend(FailureKind.COMMIT_OUTCOME_UNKNOWN));
         assertEquals(1, budget.beginAttempt());
         assertEquals(2, budget.beginAttempt());
+    }
+
+    @Test
+    void noRetryIsGrantedWhenItsBackoffCouldNotEndBeforeTheDeadline() {
+        // backoff 1 s, 2 s, 4 s (+ up to 1 s jitter) against a 5 s deadline: the first two fit, the third does not
+        RetryBudget budget = new RetryBudget(5, 5, Duration.ofSeconds(5), Duration.ofSeconds(1), Duration.ofSeconds(10));
+        assertTrue(budget.trySpend(FailureKind.CONNECTION));
+        assertTrue(budget.trySpend(FailureKind.READ_ONLY_NODE));
+        assertFalse(budget.trySpend(FailureKind.DEADLOCK), "a 4 s backoff would end past the deadline");
+    }
+
+    private static RetryBudget budget(int contention, int other, Duration deadline) {
+        return new RetryBudget(contention, other, deadline, Duration.ZERO, Duration.ZERO);
     }
 }

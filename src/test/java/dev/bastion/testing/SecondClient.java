@@ -102,7 +102,7 @@ public final class SecondClient implements AutoCloseable {
         }
     }
 
-    private static List<Integer> pids(String sql) throws SQLException {
+    public static List<Integer> pids(String sql) throws SQLException {
         List<Integer> pids = new ArrayList<>();
         try (Connection c = PostgresResource.connect(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
             while (rs.next()) {
