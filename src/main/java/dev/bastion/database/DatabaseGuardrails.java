@@ -63,7 +63,11 @@ public interface DatabaseGuardrails {
     @WithDefault("30")
     double requestTimeout();
 
-    /** Idle time before TCP keepalive probes start on a database connection (DB_TCP_KEEPALIVE_IDLE). */
+    /**
+     * Idle time before TCP keepalive probes start, on PostgreSQL's side of each connection
+     * (tcp_keepalives_idle; DB_TCP_KEEPALIVE_IDLE). The service's side follows the kernel's
+     * net.ipv4.tcp_keepalive_time, which the Kubernetes manifest sets to the same value.
+     */
     @Min(1) @Max(7200)
     @WithDefault("15")
     int tcpKeepaliveIdle();

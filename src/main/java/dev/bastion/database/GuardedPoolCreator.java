@@ -25,7 +25,9 @@ import org.jboss.logging.Logger;
  * parameters, so every pooled connection has them without an extra round trip).
  * <p>
  * Idle connections are proven alive by TCP keepalive rather than by a validation query before each
- * use: a dead peer is noticed within idle + interval x count seconds at no cost per request.
+ * use: a dead peer is noticed within idle + interval x count seconds at no cost per request
+ * (PostgreSQL's side from the start-up parameters below, the service's side from the kernel settings
+ * the Kubernetes manifest sets), and a connection with unanswered data by TCP_USER_TIMEOUT.
  */
 @ApplicationScoped
 public class GuardedPoolCreator implements PgPoolCreator {
@@ -69,16 +71,21 @@ public class GuardedPoolCreator implements PgPoolCreator {
                 .setMaxLifetimeUnit(TimeUnit.MILLISECONDS)
                 .setPoolCleanerPeriod(1000);
         for (PgConnectOptions connect : input.pgConnectOptionsList()) {
+            // Vert.x 4.5 applies TCP_USER_TIMEOUT to client sockets (on epoll), but not keepalive timing:
+            // this side's keepalive follows the kernel's (pod's) net.ipv4.tcp_keepalive_* settings
             connect.setConnectTimeout(DatabaseGuardrails.millis(guardrails.connectTimeout()))
                     .setTcpKeepAlive(true)
-                    .setTcpKeepAliveIdleSeconds(guardrails.tcpKeepaliveIdle())
-                    .setTcpKeepAliveIntervalSeconds(guardrails.tcpKeepaliveInterval())
-                    .setTcpKeepAliveCount(guardrails.tcpKeepaliveCount())
                     .setTcpUserTimeout(DatabaseGuardrails.millis(guardrails.tcpUserTimeout()));
             Map<String, String> startup = new HashMap<>(connect.getProperties());
             startup.put("statement_timeout", Integer.toString(DatabaseGuardrails.millis(guardrails.commandTimeout())));
             startup.put("idle_in_transaction_session_timeout",
                     Integer.toString(DatabaseGuardrails.millis(guardrails.sessionTimeout())));
+            // PostgreSQL's side of each connection: its backend notices a silent client and ends,
+            // releasing the locks and the transaction it held
+            startup.put("tcp_keepalives_idle", Integer.toString(guardrails.tcpKeepaliveIdle()));
+            startup.put("tcp_keepalives_interval", Integer.toString(guardrails.tcpKeepaliveInterval()));
+            startup.put("tcp_keepalives_count", Integer.toString(guardrails.tcpKeepaliveCount()));
+            startup.put("tcp_user_timeout", Integer.toString(DatabaseGuardrails.millis(guardrails.tcpUserTimeout())));
             startup.put("application_name", "bastion");
             connect.setProperties(startup);
         }

@@ -50,6 +50,11 @@ public class PostgresResource implements QuarkusTestResourceLifecycleManager {
         return server().getJdbcUrl("postgres", "bastion");
     }
 
+    /** Port of the test PostgreSQL. */
+    public static int port() {
+        return server().getPort();
+    }
+
     public static Connection connect() throws SQLException {
         return DriverManager.getConnection(jdbcUrl());
     }
