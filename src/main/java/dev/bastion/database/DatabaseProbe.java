@@ -110,7 +110,7 @@ public class DatabaseProbe {
     }
 
     /** The pool's connect options, with the probe's own name and a connect timeout within the probe's. */
-    private PgConnectOptions options() {
+    PgConnectOptions options() {
         PgConnectOptions options = poolCreator.connectOptions().orElseGet(() -> {
             pool.getDelegate(); // the pool is created on first use of its bean: make it exist
             return poolCreator.connectOptions().orElseThrow(() -> new IllegalStateException("database pool not created"));
