@@ -220,7 +220,7 @@ def main():
 
     os.makedirs(harness.OUT, exist_ok=True)
     harness.ensure_packages({"psql": "postgresql-client", "/usr/lib/postgresql/*/bin/postgres": "postgresql"})
-    pg = harness.Postgres().start()
+    pg = harness.Postgres(name="badinput-postgres").start()
     service = harness.Service(pg.port, name="badinput-service")
     try:
         service.start()

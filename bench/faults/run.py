@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Fault-injection benchmark for Bastion.
 
-Starts a private PostgreSQL (Debian's binaries, as user postgres), a fault proxy in front of it and
-the packaged service behind the proxy, then runs one phase per fault under steady mixed load and
-audits the database directly after each phase: no acknowledged write lost, nothing applied twice,
-credit conserved, the service back to ready on its own. Exits 1 when an invariant breaks.
+Starts a private PostgreSQL (Debian's binaries, as user postgres), a fault proxy in front of it (the
+service's stable address for the database) and the packaged service behind the proxy, then runs one
+phase per fault under steady mixed load: restarts, killed backends, a frozen network, lock storms,
+pool starvation, a failover to a synchronous standby, a silent network and clients that hang up.
+After each phase it audits the database directly: no acknowledged write lost, nothing applied twice,
+credit conserved, no 500 other than commit-outcome-unknown, no answer slower than the request
+deadline allows, no session left in a transaction, the service back to ready on its own. Exits 1
+when an invariant breaks.
 
     python3 bench/faults/run.py [--quick]
 
@@ -15,12 +19,10 @@ import http.client
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -31,26 +33,26 @@ from decimal import Decimal
 from proxy import FaultProxy
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import ensure_packages, free_port, postgres_bin  # noqa: E402
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-OUT = os.path.join(ROOT, "bench", "out")
-APP = os.path.join(ROOT, "target", "quarkus-app")
-PSQL = "/usr/bin/psql"
+from harness import OUT, READINESS_TIMEOUT, Postgres, Service  # noqa: E402
 
 ACCOUNTS = 10
 OPENING_BALANCE = Decimal("1000.00")
 WORKERS = 6
-HTTP_TIMEOUT = 10
 WRITE_RETRIES = 5
 RETRY_STATUSES = {503, 504}
 TRANSFER_OPERATION = "customer.transfer"
 CREATE_OPERATION = "customer.create"
+UNKNOWN_OUTCOME = "commit-outcome-unknown"
+
+REQUEST_DEADLINE = 10                     # DB_REQUEST_TIMEOUT: the most one request may spend on the database
+SLOWEST_ALLOWED = REQUEST_DEADLINE + 3    # invariant: no answer takes longer than the deadline plus a little
+HTTP_TIMEOUT = REQUEST_DEADLINE + 5       # the clients wait past that bound, so a breach is measured, not hidden
+WRITE_RECOVERY_ALLOWED = 10               # after the network returns, a write must succeed within this
+PROMOTE_AFTER = 3                         # seconds the stable address points at a standby still read-only
 
 SERVICE_ENV = {
-    "DB_HOST": "127.0.0.1", "DB_NAME": "bastion", "DB_USERNAME": "postgres", "DB_PASSWORD": "postgres",
     "DB_POOL_SIZE": "10", "DB_MAX_OVERFLOW": "10", "DB_POOL_TIMEOUT": "2", "DB_CONNECT_TIMEOUT": "2",
-    "DB_COMMAND_TIMEOUT": "10", "DB_BREAKER_DELAY": "2", "QUARKUS_LOG_LEVEL": "WARN",
+    "DB_COMMAND_TIMEOUT": "10", "DB_BREAKER_DELAY": "2", "DB_REQUEST_TIMEOUT": str(REQUEST_DEADLINE),
 }
 
 STARTED = time.monotonic()
@@ -64,144 +66,11 @@ def log(message):
 class Timing:
     load_before: float  # seconds of load before the fault is injected
     load_after: float   # seconds of load after the fault has ended
+    blackhole: float    # seconds the network stays silent
 
 
-FULL = Timing(load_before=8, load_after=12)
-QUICK = Timing(load_before=3, load_after=3)
-
-
-# ------------------------------------------------------------------------------------------------
-# PostgreSQL: a throwaway cluster from Debian's binaries
-# ------------------------------------------------------------------------------------------------
-
-def postgres_bin_dir():
-    """Debian's PostgreSQL server binaries, installed from Debian's packages when missing."""
-    ensure_packages({"/usr/lib/postgresql/*/bin/postgres": "postgresql", "psql": "postgresql-client"})
-    return os.path.dirname(postgres_bin("postgres"))
-
-
-class Postgres:
-    def __init__(self):
-        self.bin = postgres_bin_dir()
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="bastion-faults-pg-")
-        self.data = os.path.join(self.dir, "data")
-        self.server_log = os.path.join(self.dir, "postgres.log")
-        self.ctl_log = open(os.path.join(OUT, "faults-pg_ctl.log"), "w")
-        self.started = False
-
-    def start(self):
-        shutil.chown(self.dir, "postgres", "postgres")
-        self._as_postgres("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        with open(os.path.join(self.data, "postgresql.conf"), "a") as conf:
-            conf.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
-                       f"unix_socket_directories = '{self.dir}'\nmax_connections = 100\n"
-                       "deadlock_timeout = '100ms'\nlog_line_prefix = '%m [%p] %a '\n")
-        with open(os.path.join(self.data, "pg_hba.conf"), "w") as hba:
-            hba.write("local all all trust\nhost all all 127.0.0.1/32 trust\n")
-        self._pg_ctl("start", "-l", self.server_log)
-        self.started = True
-        self.psql("CREATE DATABASE bastion", database="postgres")
-
-    def restart(self, mode):
-        self._pg_ctl("restart", "-m", mode, "-l", self.server_log)
-
-    def stop(self):
-        if self.started:
-            try:
-                self._pg_ctl("stop", "-m", "fast")
-            except subprocess.SubprocessError:
-                self._pg_ctl("stop", "-m", "immediate")
-            self.started = False
-
-    def remove(self):
-        if os.path.exists(self.server_log):
-            shutil.copy(self.server_log, os.path.join(OUT, "faults-postgres.log"))
-        shutil.rmtree(self.dir, ignore_errors=True)
-        self.ctl_log.close()
-
-    def psql_command(self, database="bastion", on_error_stop=True):
-        return [PSQL, "-X", "-q", "-A", "-t", "-F", "\t", "-h", "127.0.0.1", "-p", str(self.port),
-                "-U", "postgres", "-d", database, "-v", f"ON_ERROR_STOP={1 if on_error_stop else 0}"]
-
-    def psql(self, sql, database="bastion", timeout=60):
-        """Runs SQL directly against PostgreSQL (never through the proxy); returns the output rows."""
-        result = subprocess.run(self.psql_command(database), input=sql, capture_output=True, text=True,
-                                timeout=timeout, env={**os.environ, "PGCONNECT_TIMEOUT": "5"})
-        if result.returncode != 0:
-            raise RuntimeError(f"psql failed: {result.stderr.strip()}")
-        return [line.split("\t") for line in result.stdout.splitlines() if line]
-
-    def _pg_ctl(self, *args):
-        self._as_postgres("pg_ctl", "-D", self.data, "-w", "-t", "60", *args)
-
-    def _as_postgres(self, tool, *args):
-        # cwd: the postgres user cannot necessarily read the repository directory
-        subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(self.bin, tool), *args], check=True,
-                       cwd=self.dir, stdout=self.ctl_log, stderr=subprocess.STDOUT, timeout=120)
-
-
-# ------------------------------------------------------------------------------------------------
-# The service
-# ------------------------------------------------------------------------------------------------
-
-def wait_for_packaged_app():
-    """Builds the packaged service when it is missing, as the other benchmarks do."""
-    jar = os.path.join(APP, "quarkus-run.jar")
-    if not os.path.exists(jar):
-        log("building the service jar (./mvnw package -DskipTests)")
-        subprocess.run([os.path.join(ROOT, "mvnw"), "-B", "-q", "package", "-DskipTests"], cwd=ROOT, check=True)
-
-
-class Service:
-    def __init__(self, db_port):
-        self.port = free_port()
-        self.db_port = db_port
-        self.log_path = os.path.join(OUT, "faults-service.log")
-        self.app_copy = None
-        self.process = None
-        self.pid = None
-
-    def start(self):
-        wait_for_packaged_app()
-        # run a private copy: a rebuild of target/ during the run must not swap classes under the JVM
-        self.app_copy = tempfile.mkdtemp(prefix="bastion-faults-app-")
-        shutil.copytree(APP, os.path.join(self.app_copy, "quarkus-app"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QUARKUS_DATASOURCE_")}
-        env.update(SERVICE_ENV, DB_PORT=str(self.db_port), PORT=str(self.port))
-        with open(self.log_path, "w") as out:
-            self.process = subprocess.Popen(
-                ["java", "-jar", os.path.join(self.app_copy, "quarkus-app", "quarkus-run.jar")],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.pid = self.process.pid
-        self.wait_ready(60)
-
-    def alive(self):
-        return self.process is not None and self.process.poll() is None and self.process.pid == self.pid
-
-    def ready(self):
-        return call(self.port, "GET", "/q/health/ready", timeout=2).status == 200
-
-    def wait_ready(self, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise RuntimeError(f"service exited during start-up, see {self.log_path}")
-            if self.ready():
-                return
-            time.sleep(0.25)
-        raise RuntimeError(f"service not ready after {timeout}s, see {self.log_path}")
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        if self.app_copy:
-            shutil.rmtree(self.app_copy, ignore_errors=True)
+FULL = Timing(load_before=8, load_after=12, blackhole=35)
+QUICK = Timing(load_before=3, load_after=3, blackhole=12)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -215,6 +84,7 @@ class Reply:
     headers: dict = field(default_factory=dict)
     error: str = ""
     finished: float = 0.0  # time.monotonic() when the answer (or the failure) arrived
+    elapsed: float = 0.0   # seconds from sending the request to that moment
 
     def json(self):
         return json.loads(self.body)
@@ -222,21 +92,37 @@ class Reply:
     def label(self):
         return str(self.status) if self.status is not None else f"conn:{self.error}"
 
+    def kind(self):
+        """The problem+json `kind` of an error answer, None when there is none."""
+        try:
+            return json.loads(self.body).get("kind")
+        except (ValueError, AttributeError):
+            return None
+
+    def unknown_outcome(self):
+        return self.status == 500 and self.kind() == UNKNOWN_OUTCOME
+
 
 def call(port, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT):
+    """One request on its own connection; on a timeout the socket is closed (the client hangs up)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    sent = time.monotonic()
+
+    def reply(*args, **kwargs):
+        now = time.monotonic()
+        return Reply(*args, finished=now, elapsed=now - sent, **kwargs)
+
     try:
         all_headers = {"Accept": "application/json", **(headers or {})}
         if body is not None:
             all_headers["Content-Type"] = "application/json"
         connection.request(method, path, body=body, headers=all_headers)
         response = connection.getresponse()
-        return Reply(response.status, response.read(), {k.lower(): v for k, v in response.getheaders()},
-                     finished=time.monotonic())
+        return reply(response.status, response.read(), {k.lower(): v for k, v in response.getheaders()})
     except socket.timeout:
-        return Reply(None, error="timeout", finished=time.monotonic())
+        return reply(None, error="timeout")
     except (OSError, http.client.HTTPException) as e:
-        return Reply(None, error=type(e).__name__, finished=time.monotonic())
+        return reply(None, error=type(e).__name__)
     finally:
         connection.close()
 
@@ -247,9 +133,8 @@ def call_with_retries(port, path, body, key, on_attempt):
     reply = None
     for attempt in range(WRITE_RETRIES + 1):
         reply = call(port, "POST", path, body=body, headers={"Idempotency-Key": key})
-        on_attempt()
-        unknown_outcome = reply.status == 500 and b"commit-outcome-unknown" in (reply.body or b"")
-        if reply.status is not None and reply.status not in RETRY_STATUSES and not unknown_outcome:
+        on_attempt(reply)
+        if reply.status is not None and reply.status not in RETRY_STATUSES and not reply.unknown_outcome():
             return reply
         if attempt < WRITE_RETRIES:
             time.sleep(min(2.0, 0.2 * 2 ** attempt) * random.uniform(0.75, 1.25))
@@ -263,8 +148,8 @@ def status_class(reply):
         return "2xx"
     if 400 <= reply.status < 500:
         return "4xx"
-    if reply.status == 503:
-        return "503"
+    if reply.status in (500, 503):
+        return str(reply.status)
     return "other"
 
 
@@ -299,18 +184,25 @@ class Acknowledged:
 
 
 class PhaseStats:
+    """What one phase's clients saw: final answers per logical request, and every HTTP attempt."""
+
     def __init__(self, name):
         self.name = name
         self.lock = threading.Lock()
-        self.finals = Counter()    # 2xx / 4xx / 503 / other, one per logical request
+        self.finals = Counter()    # 2xx / 4xx / 503 / 500 / other, one per logical request
         self.statuses = Counter()  # exact final answer, for the detail lines
         self.attempts = 0
+        self.bad_500s = Counter()  # 500 answers (any attempt) whose kind is not commit-outcome-unknown
+        self.slowest = 0.0         # seconds, the slowest HTTP answer (or give-up) of any attempt
         self.replays = 0
         self.successes = []        # monotonic times of 2xx answers
 
-    def attempt(self):
+    def attempt(self, reply):
         with self.lock:
             self.attempts += 1
+            self.slowest = max(self.slowest, reply.elapsed)
+            if reply.status == 500 and not reply.unknown_outcome():
+                self.bad_500s[reply.kind() or "no kind"] += 1
 
     def final(self, operation, reply):
         with self.lock:
@@ -423,19 +315,24 @@ class Load:
             self.events.note(self.stats.name, f"{operation.__name__} raised {type(e).__name__}: {e}")
 
     def _create(self, rng):
+        self.create_once()
+
+    def create_once(self):
+        """One logical create with a fresh key, retried like a careful client; returns the final reply."""
         token = uuid.uuid4().hex
         email = f"load-{token}@example.org"
         body = json.dumps({"name": f"Load {token[:8]}", "email": email}).encode()
         attempts = Counter()
         reply = call_with_retries(self.service.port, "/customers", body, str(uuid.uuid4()),
-                                  lambda: (self.stats.attempt(), attempts.update(["n"])))
+                                  lambda r: (self.stats.attempt(r), attempts.update(["n"])))
         self.stats.final("create", reply)
         if reply.status == 201:
             self.acks.create(email, reply.json()["id"], self.stats.name)
-        elif reply.status not in RETRY_STATUSES and reply.status is not None:
+        elif reply.status not in RETRY_STATUSES and reply.status is not None and not reply.unknown_outcome():
             self.events.write(self.stats.name, f"create {email}", reply, attempts["n"])
-        elif reply.status is None or reply.status == 504:
+        else:
             self.events.write(self.stats.name, f"create {email} gave up", reply, attempts["n"])
+        return reply
 
     def _transfer(self, rng):
         source, target = rng.sample(self.accounts, 2)
@@ -445,40 +342,40 @@ class Load:
         key = str(uuid.uuid4())
         attempts = Counter()
         reply = call_with_retries(self.service.port, "/customers/transfers", body, key,
-                                  lambda: (self.stats.attempt(), attempts.update(["n"])))
+                                  lambda r: (self.stats.attempt(r), attempts.update(["n"])))
         self.stats.final("transfer", reply)
         if reply.status == 200:
             self.acks.transfer(key, TransferAck(reply.json()["id"], source, target, Decimal(amount), self.stats.name))
-        elif reply.status == 422 and _problem_kind(reply) == "insufficient-credit":
+        elif reply.status == 422 and reply.kind() == "insufficient-credit":
             pass  # a valid final answer
-        elif reply.status not in RETRY_STATUSES and reply.status is not None:
+        elif reply.status not in RETRY_STATUSES and reply.status is not None and not reply.unknown_outcome():
             self.events.write(self.stats.name, f"transfer {key}", reply, attempts["n"])
-        elif reply.status is None or reply.status == 504:
+        else:
             self.events.write(self.stats.name, f"transfer {key} gave up", reply, attempts["n"])
 
     def _read(self, rng):
         account = rng.choice(self.accounts)
         reply = call(self.service.port, "GET", f"/customers/{account}")
-        self.stats.attempt()
+        self.stats.attempt(reply)
         self.stats.final("read", reply)
         if reply.status is not None and reply.status not in (200, 503, 504):
             self.events.write(self.stats.name, f"read {account}", reply)
 
 
-def _problem_kind(reply):
-    try:
-        return reply.json().get("kind")
-    except (ValueError, AttributeError):
-        return None
+@dataclass(frozen=True)
+class ReadinessSample:
+    sent: float
+    answered: float
+    status: int | None  # 200 UP, 503 DOWN, None: no answer within the probe timeout
 
 
 class ReadinessMonitor:
-    """Polls /q/health/ready four times a second for the whole run."""
+    """Polls the service's readiness four times a second for the whole run."""
 
     def __init__(self, service):
         self.service = service
         self.lock = threading.Lock()
-        self.samples = []  # (monotonic time, ready?)
+        self.samples = []
         self.stop_flag = threading.Event()
         self.thread = threading.Thread(target=self._poll, daemon=True, name="readiness")
 
@@ -491,18 +388,28 @@ class ReadinessMonitor:
 
     def _poll(self):
         while not self.stop_flag.is_set():
-            ready = self.service.ready()
+            sent = time.monotonic()
+            status = self.service.readiness()
             with self.lock:
-                self.samples.append((time.monotonic(), ready))
+                self.samples.append(ReadinessSample(sent, time.monotonic(), status))
             self.stop_flag.wait(0.25)
 
     def first_ready_after(self, moment):
         with self.lock:
-            return next((t for t, ready in self.samples if t >= moment and ready), None)
+            return next((s.answered for s in self.samples if s.sent >= moment and s.status == 200), None)
 
     def went_down_between(self, start, end):
+        return any(s.status != 200 for s in self.between(start, end))
+
+    def between(self, start, end):
+        """Samples sent at or after `start` and answered by `end`."""
         with self.lock:
-            return any(not ready for t, ready in self.samples if start <= t <= end)
+            return [s for s in self.samples if s.sent >= start and s.answered <= end]
+
+
+def readiness_summary(samples):
+    counts = Counter("UP" if s.status == 200 else "DOWN" if s.status == 503 else "no answer" for s in samples)
+    return "/".join(f"{counts[k]} {k}" for k in ("UP", "DOWN", "no answer") if counts[k]) or "no samples"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -517,7 +424,7 @@ def restart_postgres(pg, mode):
 def terminate_service_backends(pg, rounds=3, pause=1.0):
     killed = []
     for i in range(rounds):
-        rows = pg.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        rows = pg.rows("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                        "WHERE application_name = 'bastion'")
         killed.append(rows[0][0])
         if i < rounds - 1:
@@ -583,7 +490,7 @@ def _finish_psql(client, timeout=15):
 
 
 def deadlock_count(pg):
-    return int(pg.psql("SELECT deadlocks FROM pg_stat_database WHERE datname = 'bastion'")[0][0])
+    return int(pg.rows("SELECT deadlocks FROM pg_stat_database WHERE datname = 'bastion'")[0][0])
 
 
 def starve_pool(pg, load, seconds=6, extra_readers=24):
@@ -600,7 +507,7 @@ def starve_pool(pg, load, seconds=6, extra_readers=24):
                            "COMMIT;\n")
         locker.stdin.close()
         time.sleep(seconds / 2)
-        waiting = pg.psql("SELECT count(*) FROM pg_stat_activity "
+        waiting = pg.rows("SELECT count(*) FROM pg_stat_activity "
                           "WHERE application_name = 'bastion' AND wait_event_type = 'Lock'")[0][0]
         locker.wait(seconds + 30)
     finally:
@@ -610,6 +517,265 @@ def starve_pool(pg, load, seconds=6, extra_readers=24):
     if locker.returncode != 0:
         raise RuntimeError(f"lock holder failed: {locker.stderr.read().strip()}")
     return f"ACCESS EXCLUSIVE {seconds}s, +{extra_readers} readers, {waiting} pool conns waiting"
+
+
+def idle_in_transaction(pg, older_than=1.0):
+    """Service sessions sitting in an open transaction for longer than `older_than` seconds.
+
+    A request's own transaction is never idle that long between two statements; a unit whose
+    client hung up and whose connection went back without COMMIT or ROLLBACK stays so for good.
+    """
+    return int(pg.rows("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bastion' "
+                       "AND state IN ('idle in transaction', 'idle in transaction (aborted)') "
+                       f"AND now() - state_change > interval '{older_than} seconds'")[0][0])
+
+
+def wait_for_no_idle_transactions(pg, timeout=5.0):
+    """Polls until no service session is idle in a transaction; returns how many still are (0: fine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = idle_in_transaction(pg)
+        if left == 0 or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.25)
+
+
+class Phase:
+    """One fault's run: notes and broken invariants of its own, checks that wait for the load to stop."""
+
+    def __init__(self, name, stats):
+        self.name = name
+        self.stats = stats
+        self.notes = []
+        self.failures = []
+        self.fault_end = None  # set by faults whose recovery clock starts before they return
+        self.after_load = []   # callables(phase), run once the load has stopped
+
+    def note(self, text):
+        self.notes.append(text)
+
+    def fail(self, text):
+        self.failures.append(text)
+
+
+@dataclass
+class Fault:
+    name: str
+    inject: object           # callable(phase): blocks for the fault's duration, may return a note
+    prepare: object = None   # callable(): set-up before the phase's load starts
+
+
+def fail_over(bench, phase):
+    """The primary dies; the stable address moves to the synchronous standby at once; the standby
+    stays read-only for PROMOTE_AFTER seconds, then is promoted. The bench goes on with it."""
+    old, standby = bench.pg, bench.standby
+    old.kill()
+    bench.proxy.switch_upstream(standby.port)
+    switched = time.monotonic()
+    if not standby.in_recovery():
+        phase.fail("the standby was not read-only before its promotion")
+    time.sleep(max(0.0, switched + PROMOTE_AFTER - time.monotonic()))
+    promoting = time.monotonic()
+    standby.promote()
+    promoted = phase.fault_end = time.monotonic()
+    bench.pg, bench.standby = standby, None
+    bench.retired.append(old)
+    up_again = wait_until(lambda: bench.monitor.first_ready_after(promoted), timeout=30)
+    if up_again is None:
+        phase.fail("readiness was not UP within 30 s of the promotion")
+    # the first samples after the switch may still be about the dead primary
+    read_only = bench.monitor.between(switched + 0.5, promoting)
+    if not any(s.status == 503 for s in read_only):
+        phase.fail(f"readiness never answered DOWN while only a read-only standby was reachable "
+                   f"({readiness_summary(read_only)})")
+    if any(s.status == 200 for s in read_only):
+        phase.fail(f"readiness answered UP while only a read-only standby was reachable "
+                   f"({readiness_summary(read_only)})")
+    return (f"primary killed, address on the read-only standby {promoting - switched:.1f}s, then promoted; "
+            f"readiness while read-only {readiness_summary(read_only)}, UP "
+            f"{'-' if up_again is None else f'{up_again - promoted:.1f}s'} after the promotion")
+
+
+def wait_until(probe, timeout, interval=0.1):
+    """probe()'s first truthy value within timeout seconds, else None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value or time.monotonic() >= deadline:
+            return value or None
+        time.sleep(interval)
+
+
+def silent_network(bench, phase, seconds):
+    """Blackhole: no byte moves, nothing is closed, new connections are accepted and never answered."""
+    held_before = bench.proxy.connections_held
+    bench.proxy.blackhole()
+    start = time.monotonic()
+    time.sleep(seconds)
+    bench.proxy.restore()
+    restored = phase.fault_end = time.monotonic()
+    silent = bench.monitor.between(start + 0.5, restored)
+    if not any(s.status == 503 for s in silent):
+        phase.fail(f"readiness never answered DOWN during the blackhole ({readiness_summary(silent)})")
+    elif any(s.status != 503 for s in silent):
+        phase.fail(f"readiness was not DOWN within its {READINESS_TIMEOUT}s probe timeout throughout "
+                   f"the blackhole ({readiness_summary(silent)})")
+    write_after = first_write_after(bench.load, restored, give_up=30)
+    if write_after is None or write_after > WRITE_RECOVERY_ALLOWED:
+        phase.fail(f"no write succeeded within {WRITE_RECOVERY_ALLOWED}s of the network's return "
+                   f"({'none in 30s' if write_after is None else f'{write_after:.1f}s'})")
+    return (f"blackhole {seconds:g}s, {bench.proxy.connections_held - held_before} new connections held "
+            f"unanswered; readiness {readiness_summary(silent)}; first write "
+            f"{'-' if write_after is None else f'{write_after:.1f}s'} after restore")
+
+
+def first_write_after(load, moment, give_up):
+    """Creates (each retried like a careful client) until one is acknowledged; seconds since moment."""
+    deadline = moment + give_up
+    while time.monotonic() < deadline:
+        reply = load.create_once()
+        if reply.status == 201:
+            return reply.finished - moment
+        time.sleep(0.1)
+    return None
+
+
+class ClientHangUp:
+    """Clients give up on an import and two transfers that an outside transaction's locks hold.
+
+    The import's second e-mail is inserted (uncommitted) by the outside transaction, so the import
+    waits on the unique index; the transfers wait on the source account's row lock. After the
+    clients have hung up, the outside transaction rolls back. Then: no service session is left idle
+    in a transaction, the next requests succeed, and each abandoned unit is all there or not at all.
+    """
+
+    GIVE_UP = 1.0  # seconds, as `curl --max-time 1`
+    IMPORT_ROWS = 3
+    TRANSFER = Decimal("10.00")
+    KEYED_TRANSFER = Decimal("5.00")
+    FOLLOW_UP = Decimal("1.00")
+    OPENING = Decimal("100.00")
+
+    def __init__(self, bench):
+        self.bench = bench
+        self.port = bench.service.port
+        self.token = uuid.uuid4().hex[:12]
+        self.emails = [f"hangup-{self.token}-{i}@example.org" for i in range(self.IMPORT_ROWS)]
+        self.key = f"hangup-{self.token}"
+        self.source = self.target = None
+        self.follow_up_id = None
+
+    def __call__(self, phase):
+        self.source = self._account("source", self.OPENING, phase)
+        self.target = self._account("target", Decimal("0.00"), phase)
+        locker = subprocess.Popen(self.bench.pg.psql_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        try:
+            locker.stdin.write(
+                "SET application_name = 'bench-hang-up'; BEGIN;\n"
+                f"INSERT INTO customer (name, email) VALUES ('Hang-up blocker', '{self.emails[1]}');\n"
+                f"SELECT id FROM customer WHERE id = {self.source} FOR UPDATE;\nSELECT 'held';\n")
+            locker.stdin.flush()
+            while (line := locker.stdout.readline()) and line.strip() != "held":
+                pass
+            if not line:
+                raise RuntimeError(f"lock holder failed: {locker.stderr.read().strip()}")
+            abandoned = self._abandon()
+            waiting = self.bench.pg.rows("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bastion' "
+                                         "AND wait_event_type = 'Lock'")[0][0]
+            time.sleep(1.0)  # the units stay blocked a moment after their clients have gone
+            locker.stdin.write("ROLLBACK;\n")
+            locker.stdin.close()
+            locker.wait(15)
+        finally:
+            if locker.poll() is None:
+                locker.kill()
+                locker.wait(5)
+        released = phase.fault_end = time.monotonic()
+        for what, reply in abandoned.items():
+            if reply.status is not None:
+                phase.fail(f"the {what} answered {reply.label()} within {self.GIVE_UP}s: the lock did not hold it")
+        # a leaked session shows as idle in transaction for good; the filter needs it idle > 1 s
+        time.sleep(max(0.0, released + 2.0 - time.monotonic()))
+        leaked = wait_for_no_idle_transactions(self.bench.pg)
+        if leaked:
+            phase.fail(f"{leaked} service session(s) left idle in transaction after the clients hung up")
+        self._follow_up(phase)
+        phase.after_load.append(self._verify)
+        return (f"import + 2 transfers abandoned after {self.GIVE_UP:g}s ({waiting} service sessions waiting "
+                f"on the lock), lock released; {leaked} left idle in transaction")
+
+    def _account(self, role, balance, phase):
+        email = f"hangup-{role}-{self.token}@example.org"
+        reply = call(self.port, "POST", "/customers", body=json.dumps(
+            {"name": f"Hang-up {role}", "email": email, "creditBalance": float(balance)}).encode())
+        if reply.status != 201:
+            raise RuntimeError(f"creating the {role} account failed: {reply.label()} {reply.body[:200]!r}")
+        customer_id = reply.json()["id"]
+        self.bench.acks.create(email, customer_id, phase.name)
+        return customer_id
+
+    def _transfer_body(self, amount):
+        return json.dumps({"from": self.source, "to": self.target, "amount": float(amount)}).encode()
+
+    def _abandon(self):
+        rows = [{"name": f"Hang-up import {i}", "email": email} for i, email in enumerate(self.emails)]
+        return {
+            "import": call(self.port, "POST", "/customers/import", body=json.dumps({"customers": rows}).encode(),
+                           timeout=self.GIVE_UP),
+            "transfer": call(self.port, "POST", "/customers/transfers", body=self._transfer_body(self.TRANSFER),
+                             timeout=self.GIVE_UP),
+            "keyed transfer": call(self.port, "POST", "/customers/transfers",
+                                   body=self._transfer_body(self.KEYED_TRANSFER),
+                                   headers={"Idempotency-Key": self.key}, timeout=self.GIVE_UP),
+        }
+
+    def _follow_up(self, phase):
+        """The next import and transfer after the release must simply succeed."""
+        email = f"hangup-{self.token}-next@example.org"
+        reply = call(self.port, "POST", "/customers/import",
+                     body=json.dumps({"customers": [{"name": "Hang-up next", "email": email}]}).encode())
+        if reply.status == 200 and len(reply.json()["created"]) == 1:
+            self.bench.acks.create(email, reply.json()["created"][0]["id"], phase.name)
+        else:
+            phase.fail(f"the import after the release answered {reply.label()} {reply.body[:200]!r}")
+        key = f"{self.key}-next"
+        reply = call(self.port, "POST", "/customers/transfers", body=self._transfer_body(self.FOLLOW_UP),
+                     headers={"Idempotency-Key": key})
+        if reply.status == 200:
+            self.follow_up_id = reply.json()["id"]
+            self.bench.acks.transfer(key, TransferAck(self.follow_up_id, self.source, self.target, self.FOLLOW_UP,
+                                                      phase.name))
+        else:
+            phase.fail(f"the transfer after the release answered {reply.label()} {reply.body[:200]!r}")
+
+    def _verify(self, phase):
+        """Each abandoned unit fully applied or fully absent, read directly from PostgreSQL."""
+        pg = self.bench.pg
+        emails = ", ".join(f"'{e}'" for e in self.emails)
+        imported = int(pg.rows(f"SELECT count(*) FROM customer WHERE lower(email) IN ({emails})")[0][0])
+        if imported not in (0, self.IMPORT_ROWS):
+            phase.fail(f"the abandoned import is half applied: {imported} of {self.IMPORT_ROWS} rows")
+        ledger = [(int(i), Decimal(a)) for i, a in pg.rows(
+            f"SELECT id, amount FROM credit_transfer WHERE from_id = {self.source} AND to_id = {self.target}")]
+        balances = dict((int(i), Decimal(b)) for i, b in pg.rows(
+            f"SELECT id, credit_balance FROM customer WHERE id IN ({self.source}, {self.target})"))
+        amounts = Counter(a for _, a in ledger)
+        if any(n > 1 for n in amounts.values()) or set(amounts) - {self.TRANSFER, self.KEYED_TRANSFER, self.FOLLOW_UP}:
+            phase.fail(f"unexpected ledger rows between the hang-up accounts: {ledger}")
+        moved = sum(amounts.elements(), Decimal("0"))
+        if balances != {self.source: self.OPENING - moved, self.target: moved}:
+            phase.fail(f"hang-up balances {balances} do not match their ledger rows {ledger}: "
+                       "a transfer moved credit without its ledger row, or the reverse")
+        keyed_row = next((i for i, a in ledger if a == self.KEYED_TRANSFER), None)
+        stored = pg.rows("SELECT coalesce(resource_id::text, '') FROM idempotency_key "
+                         f"WHERE operation = '{TRANSFER_OPERATION}' AND idempotency_key = '{self.key}'")
+        stored_id = int(stored[0][0]) if stored and stored[0][0] else None
+        if (keyed_row is None) != (not stored) or (keyed_row is not None and stored_id != keyed_row):
+            phase.fail(f"the abandoned keyed transfer's key ({stored}) and ledger row ({keyed_row}) disagree")
+        state = lambda applied: "applied" if applied else "absent"  # noqa: E731
+        phase.note(f"abandoned import {state(imported)}, transfer {state(self.TRANSFER in amounts)}, "
+                   f"keyed transfer {state(keyed_row is not None)}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -625,7 +791,7 @@ class Snapshot:
 
 def read_snapshot(pg):
     """One REPEATABLE READ transaction, so every check sees the same instant."""
-    rows = pg.psql("""
+    rows = pg.rows("""
         BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
         SELECT 'customer', id, lower(email), credit_balance FROM customer;
         SELECT 'transfer', id, from_id, to_id, amount FROM credit_transfer;
@@ -695,7 +861,9 @@ def audit_transfers(snapshot, acks, accounts, result):
 
     seeded = set(accounts)
     ledger = {i for i, (src, dst, _) in snapshot.transfers.items() if src in seeded and dst in seeded}
-    keyed = [r for (op, _), r in snapshot.keys.items() if op == TRANSFER_OPERATION and r is not None]
+    all_keyed = [r for (op, _), r in snapshot.keys.items() if op == TRANSFER_OPERATION and r is not None]
+    # keys of transfers outside the seeded accounts (the hang-up phase's) are checked there
+    keyed = [r for r in all_keyed if r in ledger or r not in snapshot.transfers]
     keyed_ids = set(keyed)
     # every transfer of the benchmark carries a key: a ledger row no key points at was applied twice
     for ledger_id in sorted(ledger - keyed_ids):
@@ -745,11 +913,17 @@ class PhaseResult:
     note: str
     failures: list
 
+    @property
+    def bad_500s(self):
+        return sum(self.stats.bad_500s.values())
+
 
 class Bench:
     def __init__(self, timing):
         self.timing = timing
-        self.pg = None
+        self.pg = None        # the primary the service reaches through the proxy (the standby after a failover)
+        self.standby = None
+        self.retired = []     # clusters that died in a failover, removed at the end
         self.proxy = None
         self.service = None
         self.monitor = None
@@ -763,15 +937,16 @@ class Bench:
     def set_up(self):
         os.makedirs(OUT, exist_ok=True)
         self.events = EventLog(os.path.join(OUT, "faults-client.log"))
-        self.pg = Postgres()
+        self.pg = Postgres({"max_connections": "100", "log_line_prefix": "'%m [%p] %a '"}, name="faults-postgres")
         self.pg.start()
-        log(f"PostgreSQL {os.path.basename(os.path.dirname(self.pg.bin))} on 127.0.0.1:{self.pg.port}")
+        log(f"PostgreSQL on 127.0.0.1:{self.pg.port}")
         self.proxy = FaultProxy(self.pg.port)
         self.proxy.start()
         log(f"proxy on 127.0.0.1:{self.proxy.port}")
-        self.service = Service(self.proxy.port)
+        self.service = Service(self.proxy.port, env=SERVICE_ENV, name="faults-service")
         self.service.start()
-        log(f"service ready on 127.0.0.1:{self.service.port} (pid {self.service.pid})")
+        log(f"service ready on 127.0.0.1:{self.service.port} (pid {self.service.pid}), "
+            f"DB_REQUEST_TIMEOUT={REQUEST_DEADLINE}s")
         self.accounts = self.seed_accounts()
         self.monitor = ReadinessMonitor(self.service)
         self.monitor.start()
@@ -791,33 +966,48 @@ class Bench:
         return ids
 
     def faults(self):
+        # lambdas read self.pg when they run: after the failover they act on the promoted standby
         return [
-            ("pg restart fast", lambda: restart_postgres(self.pg, "fast")),
-            ("pg restart immediate", lambda: restart_postgres(self.pg, "immediate")),
-            ("terminate backends x3", lambda: terminate_service_backends(self.pg)),
-            ("network freeze+reset", lambda: freeze_network(self.proxy)),
-            ("lock storm/deadlocks", lambda: lock_storm(self.pg, self.accounts)),
-            ("pool starvation", lambda: starve_pool(self.pg, self.load)),
+            Fault("pg restart fast", lambda phase: restart_postgres(self.pg, "fast")),
+            Fault("pg restart immediate", lambda phase: restart_postgres(self.pg, "immediate")),
+            Fault("terminate backends x3", lambda phase: terminate_service_backends(self.pg)),
+            Fault("network freeze+reset", lambda phase: freeze_network(self.proxy)),
+            Fault("lock storm/deadlocks", lambda phase: lock_storm(self.pg, self.accounts)),
+            Fault("pool starvation", lambda phase: starve_pool(self.pg, self.load)),
+            Fault("failover", lambda phase: fail_over(self, phase), prepare=self.add_standby),
+            Fault("silent network", lambda phase: silent_network(self, phase, self.timing.blackhole)),
+            Fault("client hang-up", lambda phase: ClientHangUp(self)(phase)),
         ]
 
-    def run_phase(self, name, inject):
-        log(f"phase '{name}': load for {self.timing.load_before}s")
-        stats = PhaseStats(name)
-        self.load.start(stats)
+    def add_standby(self):
+        started = time.monotonic()
+        self.standby = self.pg.create_standby("faults-standby")
+        log(f"  synchronous standby streaming on 127.0.0.1:{self.standby.port} "
+            f"({time.monotonic() - started:.1f}s)")
+
+    def run_phase(self, fault):
+        if fault.prepare:
+            fault.prepare()
+        log(f"phase '{fault.name}': load for {self.timing.load_before}s")
+        phase = Phase(fault.name, PhaseStats(fault.name))
+        self.load.start(phase.stats)
         time.sleep(self.timing.load_before)
         fault_start = time.monotonic()
         try:
-            note = inject()
-        except Exception as e:  # a fault that could not be injected is reported, not fatal
-            note = f"injection failed: {e}"
-        fault_end = time.monotonic()
-        log(f"  fault done in {fault_end - fault_start:.1f}s ({note}); load for {self.timing.load_after}s more")
+            note = fault.inject(phase)
+            if note:
+                phase.notes.insert(0, note)
+        except Exception as e:  # a fault that could not be injected is reported as a broken phase
+            phase.fail(f"injection failed: {type(e).__name__}: {e}")
+        fault_end = phase.fault_end or time.monotonic()
+        log(f"  fault done in {time.monotonic() - fault_start:.1f}s ({'; '.join(phase.notes)}); "
+            f"load for {self.timing.load_after}s more")
         time.sleep(self.timing.load_after)
         self.load.stop()
-        recovery = self.measure_recovery(stats, fault_end)
+        recovery = self.measure_recovery(phase.stats, fault_end)
         if self.monitor.went_down_between(fault_start, time.monotonic()):
-            note += "; readiness went DOWN"
-        return self.check_phase(name, stats, recovery, note)
+            phase.note("readiness went DOWN")
+        return self.check_phase(phase, recovery)
 
     def measure_recovery(self, stats, fault_end):
         """Seconds from the fault's end until a request succeeded AND readiness was UP again."""
@@ -836,31 +1026,45 @@ class Bench:
             return None
         return max(first_success, first_ready) - fault_end
 
-    def check_phase(self, name, stats, recovery, note):
+    def check_phase(self, phase, recovery):
+        stats = phase.stats
+        for check in phase.after_load:
+            check(phase)
         result = audit(read_snapshot(self.pg), self.acks, self.accounts)
+        failures = phase.failures + result.failures
         if not self.service.alive():
-            result.failures.append("the service process died")
+            failures.append("the service process died (or was replaced)")
         if recovery is None:
-            result.failures.append("the service did not recover within 60 s")
+            failures.append("the service did not recover within 60 s")
+        left_open = wait_for_no_idle_transactions(self.pg)
+        if left_open:
+            failures.append(f"{left_open} service session(s) left idle in transaction after the phase")
+        if stats.bad_500s:
+            failures.append(f"500 answers other than {UNKNOWN_OUTCOME}: {dict(stats.bad_500s)}")
+        if stats.slowest > SLOWEST_ALLOWED:
+            failures.append(f"slowest answer {stats.slowest:.1f}s, more than DB_REQUEST_TIMEOUT + 3 s "
+                            f"({SLOWEST_ALLOWED}s)")
         new_lost = result.lost - self.reported_lost
         new_duplicates = result.duplicates - self.reported_duplicates
         self.reported_lost |= result.lost
         self.reported_duplicates |= result.duplicates
-        held = not result.failures
+        held = not failures
         if stats.replays:
-            note += f"; {stats.replays} replays"
-        for failure in result.failures[:20]:
+            phase.note(f"{stats.replays} replays")
+        for failure in failures[:20]:
             log(f"  INVARIANT: {failure}")
-        log(f"  {stats.requests} requests, {dict(stats.finals)}, recovery "
+        log(f"  {stats.requests} requests, {dict(stats.finals)}, slowest {stats.slowest:.1f}s, recovery "
             f"{'-' if recovery is None else f'{recovery:.1f}s'}, invariant {'held' if held else 'BROKEN'}")
-        return PhaseResult(name, stats, len(new_lost), len(new_duplicates), held, recovery, note, result.failures)
+        return PhaseResult(phase.name, stats, len(new_lost), len(new_duplicates), held, recovery,
+                           "; ".join(phase.notes), failures)
 
     def tear_down(self):
         # each step on its own: one failing must not leave the others running
-        for step in (lambda: self.load and self.load.stop(), lambda: self.monitor and self.monitor.stop(),
-                     lambda: self.service and self.service.stop(), lambda: self.proxy and self.proxy.stop(),
-                     lambda: self.pg and self.pg.stop(), lambda: self.pg and self.pg.remove(),
-                     lambda: self.events and self.events.close()):
+        steps = [lambda: self.load and self.load.stop(), lambda: self.monitor and self.monitor.stop(),
+                 lambda: self.service and self.service.stop(), lambda: self.proxy and self.proxy.stop()]
+        steps += [lambda pg=pg: pg and pg.stop() for pg in (self.standby, self.pg, *self.retired)]
+        steps.append(lambda: self.events and self.events.close())
+        for step in steps:
             try:
                 step()
             except Exception as e:
@@ -868,30 +1072,40 @@ class Bench:
 
 
 def print_table(results):
-    header = ["fault", "requests", "attempts", "2xx", "4xx", "503", "other", "lost", "dups", "invariant",
-              "recovery s", "note"]
+    header = ["fault", "requests", "attempts", "2xx", "4xx", "503", "500", "other", "lost", "dups", "bad 500",
+              "slowest s", "recovery s", "invariant"]
     rows = [[r.fault, r.stats.requests, r.stats.attempts, r.stats.finals["2xx"], r.stats.finals["4xx"],
-             r.stats.finals["503"], r.stats.finals["other"], r.lost, r.duplicates, "yes" if r.invariant else "no",
-             "-" if r.recovery is None else f"{r.recovery:.1f}", r.note] for r in results]
+             r.stats.finals["503"], r.stats.finals["500"], r.stats.finals["other"], r.lost, r.duplicates,
+             r.bad_500s, f"{r.stats.slowest:.1f}", "-" if r.recovery is None else f"{r.recovery:.1f}",
+             "yes" if r.invariant else "no"] for r in results]
     cells = [header] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    left = {0, len(header) - 1}  # text columns left-aligned, numbers right-aligned
     for n, row in enumerate(cells):
-        print("  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        # the fault's name left-aligned, numbers right-aligned
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
         if n == 0:
             print("  ".join("-" * w for w in widths))
     print()
+    print(f"Invariants: 0 lost, 0 dups, 0 bad 500 (a 500 whose kind is not {UNKNOWN_OUTCOME}), slowest answer "
+          f"<= DB_REQUEST_TIMEOUT + 3 s = {SLOWEST_ALLOWED} s, no service session left idle in transaction, "
+          "recovered without a restart, and each phase's own checks. Statuses count final answers; "
+          "\"other\" is a client timeout, a connection error or a 504.")
+    print()
     for r in results:
-        detail = ", ".join(f"{k}×{v}" for k, v in sorted(r.stats.statuses.items()))
-        print(f"{r.fault}: {detail}")
+        print(f"{r.fault}: {r.note}")
+        print(f"  answers: {', '.join(f'{k}×{v}' for k, v in sorted(r.stats.statuses.items()))}")
+        for failure in r.failures[:10]:
+            print(f"  BROKEN: {failure}")
 
 
 def write_results(results, path):
     with open(path, "w") as out:
         json.dump([{"fault": r.fault, "requests": r.stats.requests, "attempts": r.stats.attempts,
                     "finals": dict(r.stats.finals), "statuses": dict(r.stats.statuses), "lost": r.lost,
-                    "duplicates": r.duplicates, "invariant": r.invariant, "recovery_seconds": r.recovery,
-                    "note": r.note, "failures": r.failures} for r in results], out, indent=2)
+                    "duplicates": r.duplicates, "bad_500s": dict(r.stats.bad_500s),
+                    "slowest_seconds": round(r.stats.slowest, 3), "invariant": r.invariant,
+                    "recovery_seconds": r.recovery, "note": r.note, "failures": r.failures} for r in results],
+                  out, indent=2)
 
 
 def interrupt(signum, frame):
@@ -901,7 +1115,7 @@ def interrupt(signum, frame):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short phases (about 1.5 minutes in total)")
+    parser.add_argument("--quick", action="store_true", help="short phases (about 3 minutes in total)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, interrupt)
 
@@ -910,8 +1124,8 @@ def main():
     died = False
     try:
         bench.set_up()
-        for name, inject in bench.faults():
-            results.append(bench.run_phase(name, inject))
+        for fault in bench.faults():
+            results.append(bench.run_phase(fault))
             if not bench.service.alive():
                 died = True
                 log("the service died: stopping here")
@@ -920,7 +1134,7 @@ def main():
         log("interrupted")
         return 130
     except Exception as e:
-        log(f"benchmark could not run: {e}")
+        log(f"benchmark could not run: {type(e).__name__}: {e}")
         return 2
     finally:
         bench.tear_down()
@@ -930,6 +1144,7 @@ def main():
             write_results(results, os.path.join(OUT, "faults-results.json"))
         log(f"logs in {os.path.relpath(OUT, os.getcwd())}/faults-*.log, "
             f"{bench.events.count if bench.events else 0} unexpected client outcomes logged")
+    log(f"total {time.monotonic() - STARTED:.0f}s")
     broken = died or any(r.lost or r.duplicates or not r.invariant for r in results)
     return 1 if broken else 0
 

@@ -126,7 +126,7 @@ def main():
     os.makedirs(harness.OUT, exist_ok=True)
     harness.ensure_packages({"wrk": "wrk", "psql": "postgresql-client", "/usr/lib/postgresql/*/bin/postgres": "postgresql",
                              "/usr/lib/postgresql/*/bin/pgbench": "postgresql"})
-    pg = harness.Postgres().start()
+    pg = harness.Postgres(name="throughput-postgres").start()
     service = harness.Service(pg.port, env={"DB_POOL_SIZE": str(POOL), "DB_MAX_OVERFLOW": "0",
                                             "DB_POOL_WAIT_QUEUE": "2000", "DB_POOL_TIMEOUT": "30"},
                               name="throughput-service")
