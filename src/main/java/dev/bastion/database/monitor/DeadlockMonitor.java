@@ -121,8 +121,8 @@ public class DeadlockMonitor {
         }
         if (serializationFailures > 0) {
             advice.add("Serialization failures come from SERIALIZABLE transactions that read what a concurrent one "
-                    + "writes (the note limit check); they are expected when one customer gets many notes at once "
-                    + "and are retried on fresh data.");
+                    + "writes; they are retried on fresh data. If they reach callers, keep those transactions short "
+                    + "or spread their writes over more rows.");
         }
         if (gaveUp > 0) {
             advice.add(gaveUp + " request(s) failed after all retries: reduce contention on hot rows, or raise "
