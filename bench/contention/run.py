@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Hot-row contention: credit adjustments and transfers on three busy customers, while a second
+PostgreSQL client deadlocks with the service on purpose.
+
+N HTTP clients (keep-alive, one thread each) send a mix of credit adjustments (half of them with an
+Idempotency-Key) and transfers between three hot customers. Beside them, a psql session locks the
+hot rows in descending id order, the opposite of the service's transfers, so real deadlocks happen
+and the service must absorb them. Afterwards the database is audited:
+
+  * no 5xx and no transport error reached a client;
+  * each hot balance = initial + acknowledged adjustments - sent + received acknowledged transfers;
+  * ledger rows between the hot customers = acknowledged transfers (and their ids match);
+  * every keyed adjustment that was acknowledged is stored once under its key.
+
+Prints throughput and latency per operation; exits 1 when an invariant breaks.
+
+    python3 bench/contention/run.py            # 16 clients x 30 s
+    python3 bench/contention/run.py --quick    # 8 clients x 6 s (CI)
+"""
+import argparse
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from decimal import Decimal
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import harness  # noqa: E402
+
+INITIAL = Decimal("100000.00")
+HOT = 3
+OPERATIONS = ("adjustment", "keyed adjustment", "transfer")
+
+
+class Client(threading.Thread):
+    """One keep-alive HTTP connection sending the mix until the deadline; records every outcome."""
+
+    def __init__(self, port, hot_ids, deadline, seed):
+        super().__init__(daemon=True)
+        self.port, self.hot_ids, self.deadline = port, hot_ids, deadline
+        self.rng = random.Random(seed)
+        self.results = []   # (operation, status, latency_s, plan, body or None)
+        self.connection = None
+
+    def run(self):
+        while time.monotonic() < self.deadline:
+            operation = self.rng.choice(OPERATIONS)
+            amount = Decimal(self.rng.randint(1, 5000)) / 100
+            headers = {"Content-Type": "application/json"}
+            if operation == "transfer":
+                source, target = self.rng.sample(self.hot_ids, 2)
+                plan = (source, target, amount)
+                path, body = "/customers/transfers", {"from": source, "to": target, "amount": str(amount)}
+            else:
+                customer = self.rng.choice(self.hot_ids)
+                amount = amount if self.rng.random() < 0.5 else -amount
+                plan = (customer, amount)
+                path, body = f"/customers/{customer}/credit-adjustments", {"amount": str(amount)}
+                if operation == "keyed adjustment":
+                    headers["Idempotency-Key"] = "bench-" + uuid.uuid4().hex
+                    plan = (customer, amount, headers["Idempotency-Key"])
+            started = time.monotonic()
+            status, text = self.post(path, body, headers)
+            self.results.append((operation, status, time.monotonic() - started, plan, text))
+
+    def post(self, path, body, headers):
+        for _ in range(2):   # a keep-alive connection the server closed is reopened once
+            try:
+                if self.connection is None:
+                    self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                self.connection.request("POST", path, json.dumps(body), headers)
+                response = self.connection.getresponse()
+                return response.status, response.read().decode()
+            except (http.client.HTTPException, OSError) as error:
+                self.connection = None
+                last = error
+        return None, str(last)
+
+
+class Deadlocker:
+    """A psql session that locks the hot rows highest id first: the service locks lowest first."""
+
+    def __init__(self, pg, hot_ids, deadline):
+        self.hot_ids, self.deadline = sorted(hot_ids), deadline
+        self.errors = open(os.path.join(harness.OUT, "contention-deadlocker.log"), "w")
+        self.process = subprocess.Popen(["psql", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d", "bastion",
+                                         "-q", "-v", "ON_ERROR_STOP=0"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.DEVNULL, stderr=self.errors, text=True)
+        self.thread = threading.Thread(target=self._feed, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def _feed(self):
+        low, high = self.hot_ids[0], self.hot_ids[-1]
+        try:
+            # the service's backend must be the one that detects (and loses) each deadlock
+            self.process.stdin.write("SET application_name = 'bench-deadlocker'; SET deadlock_timeout = '10s';\n")
+            while time.monotonic() < self.deadline:
+                self.process.stdin.write(
+                    f"BEGIN; SELECT id FROM customer WHERE id = {high} FOR UPDATE; SELECT pg_sleep(0.03);\n"
+                    f"SELECT id FROM customer WHERE id = {low} FOR UPDATE; SELECT pg_sleep(0.01); COMMIT;\n")
+                self.process.stdin.flush()
+                time.sleep(0.25)
+        except (BrokenPipeError, OSError):
+            pass
+
+    def stop(self):
+        self.thread.join(10)
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.errors.close()
+
+
+def percentile(sorted_values, q):
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def metric(service, name, labels):
+    """Sum of a Prometheus series from /q/metrics whose labels include all of labels."""
+    connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+    connection.request("GET", "/q/metrics")
+    text = connection.getresponse().read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def audit(pg, hot_ids, results):
+    """The invariants; returns a list of what broke (empty when everything holds)."""
+    broken = []
+    expected = {customer: INITIAL for customer in hot_ids}
+    transfer_ids = set()
+    keyed = []
+    for operation, status, _, plan, text in results:
+        if status is None or status >= 500:
+            broken.append(f"{operation}: {status} {text[:200]}")
+            continue
+        if status != 200:
+            continue
+        if operation == "transfer":
+            source, target, amount = plan
+            expected[source] -= amount
+            expected[target] += amount
+            transfer_ids.add(json.loads(text)["id"])
+        else:
+            expected[plan[0]] += plan[1]
+            if operation == "keyed adjustment":
+                keyed.append(plan[2])
+    id_list = ",".join(str(i) for i in hot_ids)
+    for customer in hot_ids:
+        actual = Decimal(pg.psql(f"SELECT credit_balance FROM customer WHERE id = {customer}"))
+        if actual != expected[customer]:
+            broken.append(f"balance of {customer}: {actual} in the database, {expected[customer]} acknowledged")
+    ledger = pg.psql(f"SELECT coalesce(string_agg(id::text, ','), '') FROM credit_transfer "
+                     f"WHERE from_id IN ({id_list}) AND to_id IN ({id_list})")
+    ledger_ids = {int(i) for i in ledger.split(",") if i}
+    if ledger_ids != transfer_ids:
+        broken.append(f"ledger: {len(ledger_ids)} rows, {len(transfer_ids)} acknowledged transfers "
+                      f"({len(ledger_ids - transfer_ids)} unacknowledged, {len(transfer_ids - ledger_ids)} missing)")
+    stored = int(pg.psql("SELECT count(*) FROM idempotency_key WHERE operation = 'customer.credit-adjustment' "
+                         "AND idempotency_key LIKE 'bench-%' AND response_status = 200"))
+    if stored != len(keyed):
+        broken.append(f"keys: {stored} stored, {len(keyed)} keyed adjustments acknowledged")
+    return broken, expected, len(transfer_ids)
+
+
+def report(results, seconds, clients, deadlocks, retried, gave_up, broken, expected):
+    print()
+    print(f"Contention: {clients} clients x {seconds}s on {HOT} hot customers, one second client deadlocking on purpose; "
+          f"{harness.machine_description()}")
+    header = f"{'operation':<18} {'requests':>8} {'2xx':>6} {'4xx':>5} {'5xx':>5} {'err':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+    print(header)
+    print("-" * len(header))
+    for operation in OPERATIONS + ("all",):
+        rows = [r for r in results if operation == "all" or r[0] == operation]
+        latencies = sorted(r[2] * 1000 for r in rows)
+        ok = sum(1 for r in rows if r[1] is not None and 200 <= r[1] < 300)
+        client_errors = sum(1 for r in rows if r[1] is not None and 400 <= r[1] < 500)
+        server_errors = sum(1 for r in rows if r[1] is not None and r[1] >= 500)
+        transport = sum(1 for r in rows if r[1] is None)
+        print(f"{operation:<18} {len(rows):>8} {ok:>6} {client_errors:>5} {server_errors:>5} {transport:>4} "
+              f"{ok / seconds:>8.0f} {percentile(latencies, 0.5):>8.1f} {percentile(latencies, 0.99):>8.1f}")
+    print(f"deadlocks detected by PostgreSQL: {deadlocks}; unit-of-work retries after a deadlock: {retried:.0f}, "
+          f"gave up: {gave_up:.0f}")
+    print("final balances: " + ", ".join(f"{c}={v}" for c, v in expected.items()))
+    print(f"0 x 5xx: {'yes' if not any(r[1] is None or r[1] >= 500 for r in results) else 'NO'}; "
+          f"balances = initial + acknowledged adjustments +- transfers, ledger = acknowledged transfers, "
+          f"keyed adjustments stored once: {'yes' if not broken else 'NO'}")
+    for problem in broken[:20]:
+        print(f"  BROKEN: {problem}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a short run for CI")
+    parser.add_argument("--clients", type=int, default=None)
+    parser.add_argument("--seconds", type=int, default=None)
+    args = parser.parse_args()
+    clients = args.clients or (8 if args.quick else 16)
+    seconds = args.seconds or (6 if args.quick else 30)
+
+    os.makedirs(harness.OUT, exist_ok=True)
+    harness.ensure_packages({"psql": "postgresql-client", "/usr/lib/postgresql/*/bin/postgres": "postgresql"})
+    pg = harness.Postgres().start()
+    service = harness.Service(pg.port, env={"DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "0", "DB_POOL_WAIT_QUEUE": "2000"},
+                              name="contention-service")
+    try:
+        service.start()
+        harness.log(f"service ready in {service.startup_seconds:.2f}s")
+        pg.psql(f"INSERT INTO customer (name, email, credit_balance) SELECT 'Hot ' || s, 'hot-' || s || '@bench.example', "
+                f"{INITIAL} FROM generate_series(1, {HOT}) s")
+        hot_ids = [int(i) for i in pg.psql("SELECT id FROM customer ORDER BY id").split()]
+        # warm-up on another customer, so the hot rows start from INITIAL
+        warm_id = int(pg.psql("INSERT INTO customer (name, email, credit_balance) "
+                              "VALUES ('Warm', 'warm@bench.example', 0) RETURNING id"))
+        for _ in range(200):
+            service.request("POST", f"/customers/{warm_id}/credit-adjustments", {"amount": "1"})
+
+        deadlocks_before = int(pg.psql("SELECT deadlocks FROM pg_stat_database WHERE datname = 'bastion'"))
+        retried_before = metric(service, "bastion_db_deadlocks_total", {"kind": "deadlock", "outcome": "retried"})
+        deadline = time.monotonic() + seconds
+        harness.log(f"{clients} clients for {seconds}s, with a deadlocking second client")
+        deadlocker = Deadlocker(pg, hot_ids, deadline)
+        workers = [Client(service.port, hot_ids, deadline, seed) for seed in range(clients)]
+        deadlocker.start()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(seconds + 120)
+        deadlocker.stop()
+
+        results = [r for worker in workers for r in worker.results]
+        deadlocks = int(pg.psql("SELECT deadlocks FROM pg_stat_database WHERE datname = 'bastion'")) - deadlocks_before
+        retried = metric(service, "bastion_db_deadlocks_total", {"kind": "deadlock", "outcome": "retried"}) - retried_before
+        gave_up = metric(service, "bastion_db_deadlocks_total", {"kind": "deadlock", "outcome": "gave_up"})
+        broken, expected, _ = audit(pg, hot_ids, results)
+        if deadlocks == 0:
+            broken.append("the second client caused no deadlock: the run proves nothing about them")
+        report(results, seconds, clients, deadlocks, retried, gave_up, broken, expected)
+        with open(os.path.join(harness.OUT, "contention.json"), "w") as f:
+            json.dump({"clients": clients, "seconds": seconds, "deadlocks": deadlocks, "broken": broken,
+                       "results": [[r[0], r[1], r[2]] for r in results]}, f)
+        return 1 if broken else 0
+    finally:
+        service.stop()
+        pg.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
