@@ -14,8 +14,10 @@ and the service must absorb them. Afterwards the database is audited:
 
 Prints throughput and latency per operation; exits 1 when an invariant breaks.
 
-    python3 bench/contention/run.py            # 16 clients x 30 s
-    python3 bench/contention/run.py --quick    # 8 clients x 6 s (CI)
+Two phases on the same rows, so the deadlocking client's cost shows: without it, then with it.
+
+    python3 bench/contention/run.py            # 16 clients x 30 s per phase
+    python3 bench/contention/run.py --quick    # 8 clients x 6 s per phase (CI, under a minute)
 """
 import argparse
 import http.client
@@ -195,25 +197,68 @@ def audit(pg, hot_ids, results):
     return broken, expected, len(transfer_ids)
 
 
-def report(results, seconds, clients, locker_transactions, deadlocks, retried, gave_up, broken, expected):
+def run_clients(service, ids, seconds, clients, key_prefix, seed_base=0):
+    """clients threads sending the mix to ids for seconds; returns every outcome."""
+    deadline = time.monotonic() + seconds
+    workers = [Client(service.port, ids, deadline, seed_base + seed, key_prefix) for seed in range(clients)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(seconds + 120)
+    return [r for worker in workers for r in worker.results]
+
+
+class Phase:
+    """One measured run on the hot rows, with or without the deadlocking second client."""
+
+    def __init__(self, name, with_deadlocker):
+        self.name, self.with_deadlocker = name, with_deadlocker
+        self.results, self.deadlocks, self.retried, self.gave_up, self.locker_transactions = [], 0, 0.0, 0.0, 0
+
+    def run(self, pg, service, hot_ids, seconds, clients, seed_base):
+        def deadlocks():
+            return int(pg.psql("SELECT deadlocks FROM pg_stat_database WHERE datname = 'bastion'"))
+
+        def deadlock_metric(outcome):
+            return metric(service, "bastion_db_deadlocks_total", {"kind": "deadlock", "outcome": outcome})
+
+        before = (deadlocks(), deadlock_metric("retried"), deadlock_metric("gave_up"))
+        harness.log(f"{self.name}: {clients} clients for {seconds}s")
+        deadlocker = Deadlocker(pg, hot_ids, time.monotonic() + seconds) if self.with_deadlocker else None
+        if deadlocker:
+            deadlocker.start()
+        self.results = run_clients(service, hot_ids, seconds, clients, "bench-", seed_base)
+        if deadlocker:
+            deadlocker.stop()
+            self.locker_transactions = deadlocker.transactions
+        self.deadlocks = deadlocks() - before[0]
+        self.retried = deadlock_metric("retried") - before[1]
+        self.gave_up = deadlock_metric("gave_up") - before[2]
+        return self
+
+
+def report(phases, seconds, clients, broken, expected):
     print()
-    print(f"Contention: {clients} clients x {seconds}s on {HOT} hot customers, one second client deadlocking on purpose; "
-          f"{harness.machine_description()}")
-    header = f"{'operation':<18} {'requests':>8} {'2xx':>6} {'4xx':>5} {'5xx':>5} {'err':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+    print(f"Contention: {clients} clients x {seconds}s per phase on {HOT} hot customers; {harness.machine_description()}")
+    header = (f"{'phase':<24} {'operation':<17} {'requests':>8} {'2xx':>6} {'4xx':>4} {'5xx':>4} {'err':>4} "
+              f"{'req/s':>7} {'p50 ms':>8} {'p99 ms':>8}")
     print(header)
     print("-" * len(header))
-    for operation in OPERATIONS + ("all",):
-        rows = [r for r in results if operation == "all" or r[0] == operation]
-        latencies = sorted(r[2] * 1000 for r in rows)
-        ok = sum(1 for r in rows if r[1] is not None and 200 <= r[1] < 300)
-        client_errors = sum(1 for r in rows if r[1] is not None and 400 <= r[1] < 500)
-        server_errors = sum(1 for r in rows if r[1] is not None and r[1] >= 500)
-        transport = sum(1 for r in rows if r[1] is None)
-        print(f"{operation:<18} {len(rows):>8} {ok:>6} {client_errors:>5} {server_errors:>5} {transport:>4} "
-              f"{ok / seconds:>8.0f} {percentile(latencies, 0.5):>8.1f} {percentile(latencies, 0.99):>8.1f}")
-    print(f"deadlocking client: {locker_transactions} transactions; deadlocks detected by PostgreSQL: {deadlocks}; "
-          f"unit-of-work retries after a deadlock: {retried:.0f}, gave up: {gave_up:.0f}")
+    for phase in phases:
+        for operation in OPERATIONS + ("all",):
+            rows = [r for r in phase.results if operation == "all" or r[0] == operation]
+            latencies = sorted(r[2] * 1000 for r in rows)
+            ok = sum(1 for r in rows if r[1] is not None and 200 <= r[1] < 300)
+            client_errors = sum(1 for r in rows if r[1] is not None and 400 <= r[1] < 500)
+            server_errors = sum(1 for r in rows if r[1] is not None and r[1] >= 500)
+            transport = sum(1 for r in rows if r[1] is None)
+            print(f"{phase.name:<24} {operation:<17} {len(rows):>8} {ok:>6} {client_errors:>4} {server_errors:>4} "
+                  f"{transport:>4} {ok / seconds:>7.0f} {percentile(latencies, 0.5):>8.1f} {percentile(latencies, 0.99):>8.1f}")
+    for phase in phases:
+        print(f"{phase.name}: deadlocking client ran {phase.locker_transactions} transactions; deadlocks detected by "
+              f"PostgreSQL: {phase.deadlocks}; retried by the service: {phase.retried:.0f}; gave up: {phase.gave_up:.0f}")
     print("final balances: " + ", ".join(f"{c}={v}" for c, v in expected.items()))
+    results = [r for phase in phases for r in phase.results]
     print(f"0 x 5xx: {'yes' if not any(r[1] is None or r[1] >= 500 for r in results) else 'NO'}; "
           f"balances = initial + acknowledged adjustments +- transfers, ledger = acknowledged transfers, "
           f"keyed adjustments stored once: {'yes' if not broken else 'NO'}")
@@ -225,8 +270,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a short run for CI")
     parser.add_argument("--clients", type=int, default=None)
-    parser.add_argument("--seconds", type=int, default=None)
-    parser.add_argument("--no-deadlocks", action="store_true", help="without the deadlocking second client (for comparison)")
+    parser.add_argument("--seconds", type=int, default=None, help="duration of each phase")
     args = parser.parse_args()
     clients = args.clients or (8 if args.quick else 16)
     seconds = args.seconds or (6 if args.quick else 30)
@@ -248,37 +292,19 @@ def main():
             f"{INITIAL} FROM generate_series(1, {HOT}) s RETURNING id").split()]
         warm_seconds = 3 if args.quick else 10
         harness.log(f"warming up for {warm_seconds}s")
-        warmers = [Client(service.port, warm_ids, time.monotonic() + warm_seconds, -1 - seed, "warm-")
-                   for seed in range(clients)]
-        for warmer in warmers:
-            warmer.start()
-        for warmer in warmers:
-            warmer.join(warm_seconds + 120)
+        run_clients(service, warm_ids, warm_seconds, clients, "warm-", seed_base=1000)
 
-        deadlocks_before = int(pg.psql("SELECT deadlocks FROM pg_stat_database WHERE datname = 'bastion'"))
-        retried_before = metric(service, "bastion_db_deadlocks_total", {"kind": "deadlock", "outcome": "retried"})
-        deadline = time.monotonic() + seconds
-        harness.log(f"{clients} clients for {seconds}s, with a deadlocking second client")
-        deadlocker = Deadlocker(pg, hot_ids, time.monotonic() if args.no_deadlocks else deadline)
-        workers = [Client(service.port, hot_ids, deadline, seed) for seed in range(clients)]
-        deadlocker.start()
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(seconds + 120)
-        deadlocker.stop()
-
-        results = [r for worker in workers for r in worker.results]
-        deadlocks = int(pg.psql("SELECT deadlocks FROM pg_stat_database WHERE datname = 'bastion'")) - deadlocks_before
-        retried = metric(service, "bastion_db_deadlocks_total", {"kind": "deadlock", "outcome": "retried"}) - retried_before
-        gave_up = metric(service, "bastion_db_deadlocks_total", {"kind": "deadlock", "outcome": "gave_up"})
+        phases = [Phase("hot rows", False).run(pg, service, hot_ids, seconds, clients, 0),
+                  Phase("hot rows + deadlocker", True).run(pg, service, hot_ids, seconds, clients, 100)]
+        results = [r for phase in phases for r in phase.results]
         broken, expected, _ = audit(pg, hot_ids, results)
-        if deadlocks == 0 and not args.no_deadlocks:
+        if phases[1].deadlocks == 0:
             broken.append("the second client caused no deadlock: the run proves nothing about them")
-        report(results, seconds, clients, deadlocker.transactions, deadlocks, retried, gave_up, broken, expected)
+        report(phases, seconds, clients, broken, expected)
         with open(os.path.join(harness.OUT, "contention.json"), "w") as f:
-            json.dump({"clients": clients, "seconds": seconds, "deadlocks": deadlocks, "broken": broken,
-                       "results": [[r[0], r[1], r[2]] for r in results]}, f)
+            json.dump({"clients": clients, "seconds": seconds, "broken": broken,
+                       "phases": {p.name: {"deadlocks": p.deadlocks, "retried": p.retried, "gave_up": p.gave_up,
+                                           "results": [[r[0], r[1], r[2]] for r in p.results]} for p in phases}}, f)
         return 1 if broken else 0
     finally:
         service.stop()

@@ -117,7 +117,8 @@ public class DeadlockMonitor {
             advice.add("Deadlocks need two transactions locking the same rows in opposite orders. The service's own "
                     + "multi-row writes lock in ascending id order and cannot deadlock each other, so the other party "
                     + "is another client (a batch job, a migration, a manual session): find it with "
-                    + "/admin/database/diagnostics (lock waits and their blockers) and make it lock rows in ascending id order.");
+                    + "/admin/database/diagnostics (lock waits and their blockers) and make it take its row locks up front "
+                    + "with SELECT ... FOR UPDATE in ascending id order.");
         }
         if (serializationFailures > 0) {
             advice.add("Serialization failures come from SERIALIZABLE transactions that read what a concurrent one "
