@@ -92,12 +92,16 @@ public class CustomerResource {
 
     /**
      * Creates many customers in one transaction; rows the database refuses are reported and skipped
-     * (each row runs in its own savepoint), the rest commit together.
+     * (each row runs in its own savepoint), the rest commit together. With an Idempotency-Key, a
+     * repeat gets the first report.
      */
     @POST
     @Path("/import")
-    public Uni<ImportResponse> importAll(@NotNull(message = "a JSON body is required") @Valid ImportRequest request) {
-        return importService.importAll(request.customers());
+    public Uni<Response> importAll(@NotNull(message = "a JSON body is required") @Valid ImportRequest request,
+                                   @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey) {
+        return KeyedResponses.respond(idempotencyKey,
+                () -> importService.importAll(request.customers()).map(r -> Response.ok(r).build()),
+                key -> importService.importAllOnce(key, request.customers()), null);
     }
 
     private static URI location(UriInfo uri, long id) {

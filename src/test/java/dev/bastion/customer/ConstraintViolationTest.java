@@ -144,6 +144,27 @@ class ConstraintViolationTest {
     }
 
     @Test
+    void aKeyedImportIsAppliedOnceAndItsRepeatGetsTheFirstReport() throws Exception {
+        String first = uniqueEmail();
+        String second = uniqueEmail();
+        String body = "{\"customers\":[{\"name\":\"One\",\"email\":\"" + first + "\",\"creditBalance\":10},"
+                + "{\"name\":\"Two\",\"email\":\"" + second + "\"}]}";
+        String key = "import-" + first;
+        String report = given().contentType(ContentType.JSON).header("Idempotency-Key", key).body(body)
+                .post("/customers/import").then().statusCode(200)
+                .header("Idempotency-Replayed", (String) null)
+                .body("created.size()", equalTo(2)).body("rejected.size()", equalTo(0))
+                .extract().asString();
+        String repeat = given().contentType(ContentType.JSON).header("Idempotency-Key", key).body(body)
+                .post("/customers/import").then().statusCode(200)
+                .header("Idempotency-Replayed", "true")
+                .extract().asString();
+        assertEquals(report, repeat, "the repeat gets the first report, not two 'email taken' rejections");
+        assertEquals(1, rowsWithEmail(first));
+        assertEquals(1, rowsWithEmail(second));
+    }
+
+    @Test
     void invalidIdempotencyKeysAreRejected() {
         assertProblem(given().contentType(ContentType.JSON).header("Idempotency-Key", "x".repeat(201))
                 .body("{\"name\":\"K\",\"email\":\"" + uniqueEmail() + "\"}").post("/customers").then(), 400, "validation")
