@@ -27,6 +27,14 @@ final class CustomerProblems {
                 .build();
     }
 
+    static ApiProblem tooManyNotes(long customerId, int limit) {
+        return ApiProblem.status(422, "note-limit-reached", "Too many notes")
+                .detail("Customer " + customerId + " already has " + limit + " notes, the most one customer may have.")
+                .field("customerId")
+                .suggestion("Delete notes that are no longer needed (DELETE /customers/" + customerId + "/notes/{noteId}).")
+                .build();
+    }
+
     static ApiProblem duplicateEmail(String email, Throwable cause) {
         return ApiProblem.status(409, "unique-violation", "Duplicate value")
                 .detail("A customer with this email already exists (emails are compared without case).")

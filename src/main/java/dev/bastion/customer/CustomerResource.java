@@ -3,13 +3,13 @@ package dev.bastion.customer;
 import java.net.URI;
 
 import dev.bastion.idempotency.KeyedResponses;
+import dev.bastion.idempotency.ValidIdempotencyKey;
 import io.smallrye.mutiny.Uni;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Email;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
-import jakarta.validation.constraints.Pattern;
 import jakarta.validation.constraints.Size;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -42,15 +42,11 @@ public class CustomerResource {
     /** Creates a customer; with an Idempotency-Key header, repeats of the same request create nothing more. */
     @POST
     public Uni<Response> create(@NotNull(message = "a JSON body is required") @Valid CreateCustomerRequest request,
-                                @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @Size(min = 1, max = 200)
-                                @Pattern(regexp = "[\\x21-\\x7E]+", message = "must be printable ASCII without spaces")
-                                String idempotencyKey,
+                                @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey,
                                 UriInfo uri) {
-        if (idempotencyKey == null) {
-            return service.create(request).map(c -> Response.created(location(uri, c.id())).entity(c).build());
-        }
-        return service.createOnce(idempotencyKey, request).map(stored -> KeyedResponses.toResponse(stored,
-                stored.resourceId() == null ? null : location(uri, stored.resourceId())));
+        return KeyedResponses.respond(idempotencyKey,
+                () -> service.create(request).map(c -> Response.created(location(uri, c.id())).entity(c).build()),
+                key -> service.createOnce(key, request), id -> location(uri, id));
     }
 
     @GET
@@ -80,22 +76,32 @@ public class CustomerResource {
         return service.delete(id).map(v -> Response.noContent().build());
     }
 
-    /** Adds (or, negative, removes) credit; the database refuses a negative balance. */
+    /**
+     * Adds (or, negative, removes) credit; the database refuses a negative balance. With an
+     * Idempotency-Key, a repeated request is applied once.
+     */
     @POST
     @Path("/{id}/credit-adjustments")
-    public Uni<CustomerResponse> adjustCredit(@PathParam("id") long id,
-                                              @NotNull(message = "a JSON body is required") @Valid CreditAdjustmentRequest request) {
-        return service.adjustCredit(id, request.amount());
+    public Uni<Response> adjustCredit(@PathParam("id") long id,
+                                      @NotNull(message = "a JSON body is required") @Valid CreditAdjustmentRequest request,
+                                      @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey) {
+        return KeyedResponses.respond(idempotencyKey,
+                () -> service.adjustCredit(id, request.amount()).map(c -> Response.ok(c).build()),
+                key -> service.adjustCreditOnce(key, id, request.amount()), null);
     }
 
     /**
      * Creates many customers in one transaction; rows the database refuses are reported and skipped
-     * (each row runs in its own savepoint), the rest commit together.
+     * (each row runs in its own savepoint), the rest commit together. With an Idempotency-Key, a
+     * repeat gets the first report.
      */
     @POST
     @Path("/import")
-    public Uni<ImportResponse> importAll(@NotNull(message = "a JSON body is required") @Valid ImportRequest request) {
-        return importService.importAll(request.customers());
+    public Uni<Response> importAll(@NotNull(message = "a JSON body is required") @Valid ImportRequest request,
+                                   @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey) {
+        return KeyedResponses.respond(idempotencyKey,
+                () -> importService.importAll(request.customers()).map(r -> Response.ok(r).build()),
+                key -> importService.importAllOnce(key, request.customers()), null);
     }
 
     private static URI location(UriInfo uri, long id) {

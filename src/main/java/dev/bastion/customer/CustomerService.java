@@ -4,11 +4,8 @@ import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.List;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bastion.database.DatabaseException;
 import dev.bastion.database.FailureKind;
-import dev.bastion.database.Isolation;
 import dev.bastion.database.TransactionSpec;
 import dev.bastion.database.UnitOfWork;
 import dev.bastion.idempotency.IdempotencyKeys;
@@ -25,18 +22,16 @@ import jakarta.enterprise.context.ApplicationScoped;
 public class CustomerService {
 
     static final String CREATE = "customer.create";
+    static final String ADJUST_CREDIT = "customer.credit-adjustment";
 
     private final UnitOfWork unitOfWork;
     private final CustomerRepository customers;
     private final IdempotencyKeys idempotencyKeys;
-    private final ObjectMapper json;
 
-    public CustomerService(UnitOfWork unitOfWork, CustomerRepository customers, IdempotencyKeys idempotencyKeys,
-                           ObjectMapper json) {
+    public CustomerService(UnitOfWork unitOfWork, CustomerRepository customers, IdempotencyKeys idempotencyKeys) {
         this.unitOfWork = unitOfWork;
         this.customers = customers;
         this.idempotencyKeys = idempotencyKeys;
-        this.json = json;
     }
 
     public Uni<CustomerResponse> create(CreateCustomerRequest request) {
@@ -48,9 +43,8 @@ public class CustomerService {
 
     /** Create at most once per key: repeats of the same request get the first response back. */
     public Uni<StoredResponse> createOnce(String idempotencyKey, CreateCustomerRequest request) {
-        return unitOfWork.run(TransactionSpec.write(CREATE).asIdempotent(),
-                        () -> idempotencyKeys.once(CREATE, idempotencyKey, request,
-                                () -> insert(request).map(this::created)))
+        return idempotencyKeys.runOnce(TransactionSpec.write(CREATE), idempotencyKey, request, 201,
+                        CustomerResponse::id, () -> insert(request).map(CustomerResponse::of))
                 .onFailure(e -> DatabaseException.hasKind(e, FailureKind.UNIQUE_VIOLATION))
                 .transform(e -> CustomerProblems.duplicateEmail(request.email(), e));
     }
@@ -108,21 +102,33 @@ public class CustomerService {
     }
 
     /**
-     * Adds {@code amount} to the balance; PostgreSQL's check constraint refuses a negative result.
-     * SERIALIZABLE turns a concurrent change of the same balance into a serialization failure,
-     * which the unit of work retries on fresh data, instead of a 409 the caller could not avoid.
+     * Adds {@code amount} to the balance in one atomic statement at READ COMMITTED: a concurrent
+     * adjustment or transfer of the same customer makes it wait for the row lock, then it adds to
+     * the balance that committed, so hot-row contention costs latency, never an error. PostgreSQL's
+     * check constraint refuses a negative result (422).
      */
     public Uni<CustomerResponse> adjustCredit(long id, BigDecimal amount) {
-        TransactionSpec spec = TransactionSpec.write("customer.credit-adjustment").withIsolation(Isolation.SERIALIZABLE);
-        return unitOfWork.run(spec, () -> customers.findById(id).map(c -> {
-                    if (c == null) {
-                        throw CustomerProblems.notFound(id);
-                    }
-                    c.creditBalance = c.creditBalance.add(amount);
-                    return c;
-                }))
-                .map(CustomerResponse::of)
-                .onFailure(e -> DatabaseException.hasKind(e, FailureKind.CHECK_VIOLATION))
+        return insufficientCreditOf(id, unitOfWork.run(TransactionSpec.write(ADJUST_CREDIT), () -> addCredit(id, amount)));
+    }
+
+    /** An adjustment at most once per key: safe to repeat after a timeout or an unknown commit outcome. */
+    public Uni<StoredResponse> adjustCreditOnce(String idempotencyKey, long id, BigDecimal amount) {
+        // the customer id is part of "the same request": one key cannot adjust two customers
+        return insufficientCreditOf(id, idempotencyKeys.runOnce(TransactionSpec.write(ADJUST_CREDIT), idempotencyKey,
+                List.of(id, new CreditAdjustmentRequest(amount)), 200, response -> null, () -> addCredit(id, amount)));
+    }
+
+    private Uni<CustomerResponse> addCredit(long id, BigDecimal amount) {
+        return customers.addCredit(id, amount).map(c -> {
+            if (c == null) {
+                throw CustomerProblems.notFound(id);
+            }
+            return CustomerResponse.of(c);
+        });
+    }
+
+    private static <T> Uni<T> insufficientCreditOf(long id, Uni<T> adjustment) {
+        return adjustment.onFailure(e -> DatabaseException.hasKind(e, FailureKind.CHECK_VIOLATION))
                 .transform(e -> CustomerProblems.insufficientCredit(id, e));
     }
 
@@ -138,14 +144,6 @@ public class CustomerService {
                 ? BigDecimal.ZERO.setScale(2)
                 : request.creditBalance().setScale(Math.max(2, request.creditBalance().scale()), RoundingMode.UNNECESSARY);
         return customers.persist(customer);
-    }
-
-    private StoredResponse created(Customer customer) {
-        try {
-            return StoredResponse.fresh(201, json.writeValueAsString(CustomerResponse.of(customer)), customer.id);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot serialise customer", e);
-        }
     }
 
     // null-safe: Bean Validation normally rejects nulls first, but the schema is the last word

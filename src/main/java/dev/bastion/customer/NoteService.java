@@ -2,6 +2,7 @@ package dev.bastion.customer;
 
 import dev.bastion.database.DatabaseException;
 import dev.bastion.database.FailureKind;
+import dev.bastion.database.Isolation;
 import dev.bastion.database.TransactionSpec;
 import dev.bastion.database.UnitOfWork;
 import io.smallrye.mutiny.Uni;
@@ -10,6 +11,9 @@ import jakarta.enterprise.context.ApplicationScoped;
 /** Notes about customers. Whether the customer exists is PostgreSQL's foreign key's decision. */
 @ApplicationScoped
 public class NoteService {
+
+    /** Notes one customer may have: bounds what one client can pile onto one customer. */
+    static final int MAX_NOTES_PER_CUSTOMER = 1000;
 
     private final UnitOfWork unitOfWork;
     private final CustomerRepository customers;
@@ -21,13 +25,24 @@ public class NoteService {
         this.notes = notes;
     }
 
+    /**
+     * Adds a note unless the customer already has {@link #MAX_NOTES_PER_CUSTOMER}. "Fewer than N rows
+     * match" is a predicate no row lock protects: two requests could both count N-1 and both insert.
+     * SERIALIZABLE makes PostgreSQL detect that write skew (40001) and the unit of work runs the loser
+     * again, which then counts N and refuses. The only alternative lock is the customer row, which
+     * would make every note queue behind the credit adjustments and transfers of a busy customer.
+     */
     public Uni<NoteResponse> add(long customerId, NoteRequest request) {
-        return unitOfWork.run(TransactionSpec.write("note.create"), () -> {
+        TransactionSpec spec = TransactionSpec.write("note.create").withIsolation(Isolation.SERIALIZABLE);
+        return unitOfWork.run(spec, () -> notes.countFor(customerId).chain(count -> {
+                    if (count >= MAX_NOTES_PER_CUSTOMER) {
+                        throw CustomerProblems.tooManyNotes(customerId, MAX_NOTES_PER_CUSTOMER);
+                    }
                     CustomerNote note = new CustomerNote(); // a new entity per attempt: a retry must not reuse a persisted one
                     note.customerId = customerId;
                     note.body = request.body();
                     return notes.persist(note);
-                })
+                }))
                 .map(NoteResponse::of)
                 .onFailure(e -> DatabaseException.hasKind(e, FailureKind.FOREIGN_KEY_VIOLATION))
                 .transform(e -> CustomerProblems.customerMissingForNote(customerId, e));

@@ -3,8 +3,6 @@ package dev.bastion.customer;
 import io.smallrye.mutiny.Uni;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotNull;
-import jakarta.validation.constraints.Pattern;
-import jakarta.validation.constraints.Size;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
@@ -12,6 +10,7 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import dev.bastion.idempotency.KeyedResponses;
+import dev.bastion.idempotency.ValidIdempotencyKey;
 import org.jboss.resteasy.reactive.RestHeader;
 
 @Path("/customers/transfers")
@@ -28,12 +27,8 @@ public class TransferResource {
     /** Moves credit atomically; with an Idempotency-Key, a retried request is applied once. */
     @POST
     public Uni<Response> transfer(@NotNull(message = "a JSON body is required") @Valid TransferRequest request,
-                                  @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @Size(min = 1, max = 200)
-                                  @Pattern(regexp = "[\\x21-\\x7E]+", message = "must be printable ASCII without spaces")
-                                  String idempotencyKey) {
-        if (idempotencyKey == null) {
-            return service.transfer(request).map(t -> Response.ok(t).build());
-        }
-        return service.transferOnce(idempotencyKey, request).map(stored -> KeyedResponses.toResponse(stored, null));
+                                  @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey) {
+        return KeyedResponses.respond(idempotencyKey, () -> service.transfer(request).map(t -> Response.ok(t).build()),
+                key -> service.transferOnce(key, request), null);
     }
 }

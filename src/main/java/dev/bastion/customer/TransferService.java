@@ -2,8 +2,6 @@ package dev.bastion.customer;
 
 import java.math.RoundingMode;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bastion.api.ApiProblem;
 import dev.bastion.database.DatabaseException;
 import dev.bastion.database.FailureKind;
@@ -30,15 +28,13 @@ public class TransferService {
     private final CustomerRepository customers;
     private final CreditTransferRepository transfers;
     private final IdempotencyKeys idempotencyKeys;
-    private final ObjectMapper json;
 
     public TransferService(UnitOfWork unitOfWork, CustomerRepository customers, CreditTransferRepository transfers,
-                           IdempotencyKeys idempotencyKeys, ObjectMapper json) {
+                           IdempotencyKeys idempotencyKeys) {
         this.unitOfWork = unitOfWork;
         this.customers = customers;
         this.transfers = transfers;
         this.idempotencyKeys = idempotencyKeys;
-        this.json = json;
     }
 
     public Uni<TransferResponse> transfer(TransferRequest request) {
@@ -47,9 +43,8 @@ public class TransferService {
 
     /** A transfer at most once per key: safe to retry after a timeout or an unknown commit outcome. */
     public Uni<StoredResponse> transferOnce(String idempotencyKey, TransferRequest request) {
-        return mapFailures(unitOfWork.run(TransactionSpec.write(OPERATION).asIdempotent(),
-                () -> idempotencyKeys.once(OPERATION, idempotencyKey, request,
-                        () -> move(request).map(this::stored))), request);
+        return mapFailures(idempotencyKeys.runOnce(TransactionSpec.write(OPERATION), idempotencyKey, request, 200,
+                TransferResponse::id, () -> move(request)), request);
     }
 
     private Uni<TransferResponse> move(TransferRequest request) {
@@ -86,14 +81,6 @@ public class TransferService {
     private static <T> Uni<T> mapFailures(Uni<T> transfer, TransferRequest request) {
         return transfer.onFailure(e -> DatabaseException.hasKind(e, FailureKind.CHECK_VIOLATION))
                 .transform(e -> CustomerProblems.insufficientCredit(request.from(), e));
-    }
-
-    private StoredResponse stored(TransferResponse response) {
-        try {
-            return StoredResponse.fresh(200, json.writeValueAsString(response), response.id());
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot serialise transfer", e);
-        }
     }
 
     private static ApiProblem closed(long id, String field) {

@@ -1,39 +1,55 @@
 package dev.bastion.idempotency;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bastion.api.ApiProblem;
+import dev.bastion.database.TransactionSpec;
+import dev.bastion.database.UnitOfWork;
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.SqlConnection;
+import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 /**
- * Exactly-once creation for client retries ({@code Idempotency-Key} header).
+ * At most one application per {@code Idempotency-Key}, for every write that accepts one.
  * <p>
- * {@link #once} must run inside the caller's unit of work. It claims the key with
- * {@code INSERT ... ON CONFLICT}: a concurrent twin blocks on the primary key until the first
- * transaction ends, then sees its committed response and replays it. The response is stored in the
- * same transaction as the resource, so a replay never points at a write that was rolled back.
+ * The request first takes a transaction-scoped advisory lock on its (operation, key) without
+ * waiting: if a twin with the same key still runs, it is answered at once with 409
+ * {@code idempotency-key-in-use} and {@code Retry-After} instead of holding a pool connection until
+ * the twin ends. Holding that lock, it claims the key with {@code INSERT ... ON CONFLICT}; a claim
+ * that finds a committed key replays its response. The response is stored in the same transaction
+ * as the write, so a key is visible if and only if its write committed.
+ * <p>
+ * Only successes are stored: a refusal (4xx) or failure rolls back with its claim, so a repeat is
+ * evaluated again against the data as it is then (see README, "Idempotency").
  */
 @ApplicationScoped
 public class IdempotencyKeys {
 
     private static final Logger LOG = Logger.getLogger(IdempotencyKeys.class);
 
+    /** Advisory lock (bigint space) that lets one replica at a time remove expired keys. */
+    static final long CLEANUP_LOCK = 0x6261737469_6f6eL; // "bastion"
+    /** Seconds a caller is told to wait before repeating a request whose twin is still running. */
+    static final int IN_PROGRESS_RETRY_AFTER = 1;
+
+    private static final String TRY_LOCK = "SELECT pg_try_advisory_xact_lock(:lock)";
     private static final String CLAIM = """
             INSERT INTO idempotency_key (operation, idempotency_key, request_hash, expires_at)
             VALUES (:operation, :key, :hash, now() + make_interval(secs => :ttl))
@@ -47,25 +63,52 @@ public class IdempotencyKeys {
     private static final String COMPLETE = """
             UPDATE idempotency_key SET response_status = :status, response_body = :body, resource_id = :resource
              WHERE operation = :operation AND idempotency_key = :key""";
+    // TID scan over at most $1 expired rows; rows a claim is taking over right now are skipped
+    private static final String DELETE_EXPIRED_BATCH = """
+            DELETE FROM idempotency_key WHERE ctid = ANY (ARRAY(
+                SELECT ctid FROM idempotency_key WHERE expires_at < now() LIMIT $1 FOR UPDATE SKIP LOCKED))""";
 
+    private final UnitOfWork unitOfWork;
     private final ObjectMapper json;
-    private final long ttlSeconds;
+    private final IdempotencySettings settings;
+    private final Pool pool;
 
-    public IdempotencyKeys(ObjectMapper json, @ConfigProperty(name = "bastion.idempotency.ttl") long ttlSeconds) {
+    public IdempotencyKeys(UnitOfWork unitOfWork, ObjectMapper json, IdempotencySettings settings, Pool pool) {
+        this.unitOfWork = unitOfWork;
         this.json = json;
-        this.ttlSeconds = ttlSeconds;
+        this.settings = settings;
+        this.pool = pool;
     }
 
     /**
-     * Runs {@code work} once per (operation, key); repeats with the same request get the stored
-     * response, repeats with a different request get 422. Call inside a unit of work.
+     * Runs {@code work} in its own unit of work at most once per (operation, key). The first run's
+     * result is stored as {@code status} with its JSON body; repeats with the same request get it
+     * back marked replayed, repeats with another request get 422, repeats while it runs get 409.
+     *
+     * @param request    what "the same request" means: everything the work depends on (path ids included)
+     * @param resourceId the id of what the work created, for a Location header (may return null)
      */
-    public Uni<StoredResponse> once(String operation, String key, Object request, Supplier<Uni<StoredResponse>> work) {
+    public <T> Uni<StoredResponse> runOnce(TransactionSpec spec, String key, Object request, int status,
+                                           Function<T, Long> resourceId, Supplier<Uni<T>> work) {
+        return unitOfWork.run(spec.asIdempotent(), () -> once(spec.operation(), key, request,
+                () -> work.get().map(result -> StoredResponse.fresh(status, serialise(result), resourceId.apply(result)))));
+    }
+
+    Uni<StoredResponse> once(String operation, String key, Object request, Supplier<Uni<StoredResponse>> work) {
         String hash = hash(request);
-        return Panache.getSession().chain(session -> session.createNativeQuery(CLAIM)
-                .setParameter("operation", operation).setParameter("key", key)
-                .setParameter("hash", hash).setParameter("ttl", (double) ttlSeconds)
-                .executeUpdate()
+        return Panache.getSession().chain(session -> session.createNativeQuery(TRY_LOCK, Boolean.class)
+                .setParameter("lock", lockId(operation, key))
+                .getSingleResult()
+                .chain(locked -> {
+                    if (!locked) {
+                        // a twin holds the key: a domain answer, so the unit of work neither retries nor waits
+                        throw inProgress();
+                    }
+                    return session.createNativeQuery(CLAIM)
+                            .setParameter("operation", operation).setParameter("key", key)
+                            .setParameter("hash", hash).setParameter("ttl", (double) settings.ttl())
+                            .executeUpdate();
+                })
                 .chain(claimed -> claimed == 1
                         ? work.get().call(response -> session.createNativeQuery(COMPLETE)
                                 .setParameter("status", response.status()).setParameter("body", response.body())
@@ -81,15 +124,12 @@ public class IdempotencyKeys {
     private static StoredResponse replay(List<Object[]> rows, String hash) {
         Optional<Object[]> row = rows.stream().findFirst();
         if (row.isEmpty() || row.get()[1] == null) {
-            // cannot happen while claim and response commit together; refuse rather than guess
-            throw ApiProblem.status(409, "idempotency-key-in-use", "Idempotency key in use")
-                    .detail("A request with this Idempotency-Key is still being processed.")
-                    .suggestion("Retry after a moment with the same key.")
-                    .build();
+            // cannot happen while the advisory lock is held and claim and response commit together
+            throw inProgress();
         }
         if (!hash.equals(((String) row.get()[0]).trim())) {
             throw ApiProblem.status(422, "idempotency-key-reused", "Idempotency key reused")
-                    .detail("This Idempotency-Key was already used with a different request body.")
+                    .detail("This Idempotency-Key was already used with a different request.")
                     .field("Idempotency-Key")
                     .suggestion("Use a new key for a new request; reuse a key only to retry the identical request.")
                     .build();
@@ -99,22 +139,91 @@ public class IdempotencyKeys {
                 resource == null ? null : resource.longValue(), true);
     }
 
+    private static ApiProblem inProgress() {
+        return ApiProblem.status(409, "idempotency-key-in-use", "Request with this key in progress")
+                .detail("A request with this Idempotency-Key is still being processed.")
+                .field("Idempotency-Key")
+                .suggestion("Repeat the request with the same key after the Retry-After delay: it then gets the "
+                        + "first request's response.")
+                .retryAfter(IN_PROGRESS_RETRY_AFTER)
+                .build();
+    }
+
     /** SHA-256 of the request's canonical JSON: what "the same body" means for a repeat. */
     String hash(Object request) {
+        return HexFormat.of().formatHex(sha256(serialise(request)));
+    }
+
+    /** The advisory lock of one (operation, key): the first 64 bits of their SHA-256. */
+    static long lockId(String operation, String key) {
+        return ByteBuffer.wrap(sha256(operation + '\n' + key)).getLong();
+    }
+
+    private static byte[] sha256(String text) {
         try {
-            byte[] digest = MessageDigest.getInstance("SHA-256")
-                    .digest(json.writeValueAsString(request).getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(digest);
-        } catch (JsonProcessingException | NoSuchAlgorithmException e) {
-            throw new IllegalStateException("cannot hash request", e);
+            return MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
         }
     }
 
-    /** Deletes expired keys every ten minutes, outside any request. */
-    void scheduleCleanup(@Observes StartupEvent start, Vertx vertx, Pool pool) {
-        vertx.setPeriodic(600_000L, id -> pool.query("DELETE FROM idempotency_key WHERE expires_at < now()")
-                .execute()
-                .subscribe().with(rows -> LOG.debugf("Removed %d expired idempotency keys", rows.rowCount()),
+    private String serialise(Object value) {
+        try {
+            return json.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialise " + value.getClass().getSimpleName(), e);
+        }
+    }
+
+    /**
+     * Removes expired keys in batches of {@code cleanupBatchSize}, each its own short statement, at most
+     * {@code cleanupMaxBatches} per run. A session advisory lock lets one replica at a time do it: the
+     * others skip the run instead of deleting the same rows at once.
+     */
+    public Uni<CleanupRun> removeExpired() {
+        return pool.withConnection(connection -> connection.preparedQuery("SELECT pg_try_advisory_lock($1)")
+                .execute(Tuple.of(CLEANUP_LOCK))
+                .chain(rows -> {
+                    if (!rows.iterator().next().getBoolean(0)) {
+                        return Uni.createFrom().item(CleanupRun.SKIPPED);
+                    }
+                    return deleteBatches(connection, new CleanupRun(true, 0, 0))
+                            .call(() -> connection.preparedQuery("SELECT pg_advisory_unlock($1)")
+                                    .execute(Tuple.of(CLEANUP_LOCK)))
+                            .onFailure().call(() -> connection.preparedQuery("SELECT pg_advisory_unlock($1)")
+                                    .execute(Tuple.of(CLEANUP_LOCK)).onFailure().recoverWithNull());
+                }));
+    }
+
+    private Uni<CleanupRun> deleteBatches(SqlConnection connection, CleanupRun soFar) {
+        return connection.preparedQuery(DELETE_EXPIRED_BATCH).execute(Tuple.of(settings.cleanupBatchSize()))
+                .chain(rows -> {
+                    CleanupRun run = soFar.plusBatch(rows.rowCount());
+                    boolean more = rows.rowCount() == settings.cleanupBatchSize() && run.batches() < settings.cleanupMaxBatches();
+                    return more ? deleteBatches(connection, run) : Uni.createFrom().item(run);
+                });
+    }
+
+    /**
+     * One cleanup run.
+     *
+     * @param ran     false when another replica held the cleanup lock
+     * @param removed expired keys deleted
+     * @param batches DELETE statements issued
+     */
+    public record CleanupRun(boolean ran, long removed, int batches) {
+
+        static final CleanupRun SKIPPED = new CleanupRun(false, 0, 0);
+
+        CleanupRun plusBatch(int rows) {
+            return new CleanupRun(ran, removed + rows, batches + 1);
+        }
+    }
+
+    /** Removes expired keys every {@code cleanupInterval} seconds, outside any request. */
+    void scheduleCleanup(@Observes StartupEvent start, Vertx vertx) {
+        vertx.setPeriodic(settings.cleanupInterval() * 1000L, id -> removeExpired()
+                .subscribe().with(run -> LOG.debugf("Expired idempotency keys: %s", run),
                         error -> LOG.warnf("Expired idempotency keys not removed: %s", error.getMessage())));
     }
 }

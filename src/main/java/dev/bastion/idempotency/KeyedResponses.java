@@ -1,11 +1,14 @@
 package dev.bastion.idempotency;
 
 import java.net.URI;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
+import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
-/** The HTTP side of keyed requests: header names, and a stored response turned back into a reply. */
+/** The HTTP side of keyed requests: header names, the keyed/unkeyed branch, and stored responses as replies. */
 public final class KeyedResponses {
 
     public static final String IDEMPOTENCY_KEY = "Idempotency-Key";
@@ -13,6 +16,21 @@ public final class KeyedResponses {
     public static final String REPLAYED = "Idempotency-Replayed";
 
     private KeyedResponses() {
+    }
+
+    /**
+     * The one branch of every write that accepts an {@code Idempotency-Key}: without a key the plain
+     * call, with one the call that runs at most once per key.
+     *
+     * @param location the Location of a stored response's resource id, or null for none
+     */
+    public static Uni<Response> respond(String idempotencyKey, Supplier<Uni<Response>> withoutKey,
+                                        Function<String, Uni<StoredResponse>> once, Function<Long, URI> location) {
+        if (idempotencyKey == null) {
+            return withoutKey.get();
+        }
+        return once.apply(idempotencyKey).map(stored -> toResponse(stored,
+                location == null || stored.resourceId() == null ? null : location.apply(stored.resourceId())));
     }
 
     /** The stored status and body, verbatim; {@code location} may be null. */

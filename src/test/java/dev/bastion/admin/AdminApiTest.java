@@ -92,7 +92,8 @@ public class AdminApiTest {
                 .body("severity", in(List.of("low", "medium", "high")))
                 .body("by_operation_24h.'customer.transfer'", greaterThanOrEqualTo(1))
                 .body("recent.operation", hasItem("customer.transfer"))
-                .body("recommendations", hasItem(containsString("FOR UPDATE")));
+                .body("recommendations", hasItem(containsString("FOR UPDATE")))
+                .body("recommendations[0]", containsString("absorbed"));
 
         String metrics = asAdmin().get("/admin/database/metrics").then().statusCode(200)
                 .body("transactions.units_24h", greaterThan(0))

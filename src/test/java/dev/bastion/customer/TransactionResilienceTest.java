@@ -92,24 +92,53 @@ class TransactionResilienceTest {
         assertEquals(1, Http.metric("bastion_db_deadlocks_total", Map.of("kind", "deadlock", "outcome", "retried")) - deadlocksBefore, 0.001);
     }
 
+    /**
+     * Write skew on the note limit, the predicate SERIALIZABLE is there for: the other client counts
+     * the customer's notes and adds one; the service counts (before that commits) and adds one too,
+     * then waits for the customer row the other client locked. When the other commits, PostgreSQL
+     * sees that each read what the other wrote and fails the service with 40001; the retry counts afresh.
+     */
     @Test
     void aSerializationFailureUnderSerializableIsRetried() throws Exception {
-        long id = createCustomer(uniqueEmail(), "10.00");
+        long id = createCustomer(uniqueEmail(), "0");
         double before = Http.metric("bastion_db_deadlocks_total", Map.of("kind", "serialization_failure", "outcome", "retried"));
 
-        CompletableFuture<HttpResponse<String>> adjustment;
+        CompletableFuture<HttpResponse<String>> note;
         try (SecondClient other = new SecondClient()) {
-            other.execute("UPDATE customer SET credit_balance = credit_balance + 1 WHERE id = " + id);
-            adjustment = CompletableFuture.supplyAsync(() -> Http.send(
-                    Http.postJson("/customers/" + id + "/credit-adjustments", "{\"amount\":5}").build()));
-            SecondClient.awaitServiceBlocked(5000);     // the SERIALIZABLE update waits for the other writer
-            other.commit();                             // ...which commits first: 40001 for the service
+            other.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE");
+            other.execute("SELECT count(*) FROM customer_note WHERE customer_id = " + id);
+            other.execute("INSERT INTO customer_note (customer_id, body) VALUES (" + id + ", 'from the other client')");
+            other.lockCustomer(id);                     // the service's foreign key check will wait for this row
+            note = CompletableFuture.supplyAsync(() -> Http.send(
+                    Http.postJson("/customers/" + id + "/notes", "{\"body\":\"from the service\"}").build()));
+            SecondClient.awaitServiceBlocked(5000);     // counted (0), inserted, now waiting
+            other.commit();                             // first committer wins: 40001 for the service
         }
-        HttpResponse<String> response = adjustment.get(30, TimeUnit.SECONDS);
+        HttpResponse<String> response = note.get(30, TimeUnit.SECONDS);
 
-        assertEquals(200, response.statusCode(), response.body());
-        assertEquals(new BigDecimal("16.00"), balance(id), "both changes applied, none lost");
+        assertEquals(201, response.statusCode(), response.body());
+        assertEquals(2, SecondClient.queryLong("SELECT count(*) FROM customer_note WHERE customer_id = " + id), "both notes, once each");
         assertEquals(1, Http.metric("bastion_db_deadlocks_total", Map.of("kind", "serialization_failure", "outcome", "retried")) - before, 0.001);
+    }
+
+    @Test
+    void concurrentNotesNeverExceedTheLimit() throws Exception {
+        long id = createCustomer(uniqueEmail(), "0");
+        try (SecondClient other = new SecondClient()) {
+            other.execute("INSERT INTO customer_note (customer_id, body) SELECT " + id + ", 'n' || s FROM generate_series(1, "
+                    + (NoteService.MAX_NOTES_PER_CUSTOMER - 1) + ") s");
+            other.commit();
+        }
+        List<HttpResponse<String>> responses = Http.concurrently(8, i -> Http.postJson("/customers/" + id + "/notes",
+                "{\"body\":\"racer " + i + "\"}").build());
+
+        Map<Integer, Long> statuses = responses.stream()
+                .collect(java.util.stream.Collectors.groupingBy(HttpResponse::statusCode, java.util.stream.Collectors.counting()));
+        assertEquals(Map.of(201, 1L, 422, 7L), statuses, "one note fits; the others are refused, none is an error");
+        responses.stream().filter(r -> r.statusCode() == 422)
+                .forEach(r -> assertTrue(r.body().contains("\"kind\":\"note-limit-reached\""), r.body()));
+        assertEquals(NoteService.MAX_NOTES_PER_CUSTOMER,
+                SecondClient.queryLong("SELECT count(*) FROM customer_note WHERE customer_id = " + id));
     }
 
     @Test

@@ -82,11 +82,15 @@ public class DeadlockMonitor {
                 recent.newestFirst(20));
     }
 
+    /**
+     * How bad the last hour was for callers: contention the retries absorbed costs latency only
+     * (at most medium, when it is frequent), contention that reached callers as 503s is what hurts.
+     */
     static Severity severity(long lastHour, long gaveUpLastHour) {
-        if (lastHour >= HIGH_PER_HOUR) {
+        if (gaveUpLastHour >= MEDIUM_PER_HOUR || gaveUpLastHour > 0 && lastHour >= HIGH_PER_HOUR) {
             return Severity.HIGH;
         }
-        if (lastHour >= MEDIUM_PER_HOUR || gaveUpLastHour > 0) {
+        if (gaveUpLastHour > 0 || lastHour >= HIGH_PER_HOUR) {
             return Severity.MEDIUM;
         }
         return lastHour > 0 ? Severity.LOW : Severity.NONE;
@@ -97,20 +101,29 @@ public class DeadlockMonitor {
         if (total == 0) {
             return advice;
         }
+        long deadlocks = total - serializationFailures;
+        advice.add("Last 24 h: " + deadlocks + " deadlock(s) and " + serializationFailures + " serialization failure(s); "
+                + (gaveUp == 0
+                ? "every one was absorbed by running the whole transaction again, no caller saw an error."
+                : (total - gaveUp) + " absorbed by retries, " + gaveUp + " reached callers as 503 after all retries."));
         byOperation.entrySet().stream().findFirst().ifPresent(top -> {
             long share = Math.round(100.0 * top.getValue() / total);
             if (share >= 50) {
-                advice.add("'" + top.getKey() + "' is involved in " + share + "% of contention: lock the rows it "
-                        + "touches in one fixed order (ascending id) and keep its transaction short.");
+                advice.add("'" + top.getKey() + "' is involved in " + share + "% of them: the rows it touches are "
+                        + "where other transactions collide with it.");
             }
         });
-        if (total - serializationFailures > 0) {
-            advice.add("Deadlocks come from transactions locking the same rows in different orders: take row locks "
-                    + "up front with SELECT ... FOR UPDATE ordered by primary key.");
+        if (deadlocks > 0) {
+            advice.add("Deadlocks need two transactions locking the same rows in opposite orders. The service's own "
+                    + "multi-row writes lock in ascending id order and cannot deadlock each other, so the other party "
+                    + "is another client (a batch job, a migration, a manual session): find it with "
+                    + "/admin/database/diagnostics (lock waits and their blockers) and make it take its row locks up front "
+                    + "with SELECT ... FOR UPDATE in ascending id order.");
         }
         if (serializationFailures > 0) {
-            advice.add("Serialization failures: run only the transactions that need it at SERIALIZABLE, and keep "
-                    + "them small so concurrent ones overlap less.");
+            advice.add("Serialization failures come from SERIALIZABLE transactions that read what a concurrent one "
+                    + "writes; they are retried on fresh data. If they reach callers, keep those transactions short "
+                    + "or spread their writes over more rows.");
         }
         if (gaveUp > 0) {
             advice.add(gaveUp + " request(s) failed after all retries: reduce contention on hot rows, or raise "

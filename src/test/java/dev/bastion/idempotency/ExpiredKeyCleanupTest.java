@@ -1,0 +1,63 @@
+package dev.bastion.idempotency;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+
+import dev.bastion.idempotency.IdempotencyKeys.CleanupRun;
+import dev.bastion.testing.PostgresResource;
+import dev.bastion.testing.SecondClient;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.Test;
+
+/** Expired keys go in bounded batches, and only one replica (advisory lock holder) removes them at a time. */
+@QuarkusTest
+@WithTestResource(PostgresResource.class)
+class ExpiredKeyCleanupTest {
+
+    private static final String EXPIRED = "SELECT count(*) FROM idempotency_key WHERE expires_at < now()";
+
+    @Inject
+    IdempotencyKeys keys;
+
+    @Inject
+    IdempotencySettings settings;
+
+    @Test
+    void expiredKeysAreRemovedInBatchesByOneReplicaAtATime() throws Exception {
+        int expired = settings.cleanupBatchSize() * 2 + 500;
+        try (SecondClient db = new SecondClient()) {
+            db.execute("INSERT INTO idempotency_key (operation, idempotency_key, request_hash, response_status, expires_at) "
+                    + "SELECT 'test.cleanup', 'expired-' || s, repeat('0', 64), 200, now() - interval '1 minute' "
+                    + "FROM generate_series(1, " + expired + ") s");
+            db.execute("INSERT INTO idempotency_key (operation, idempotency_key, request_hash, response_status, expires_at) "
+                    + "SELECT 'test.cleanup', 'live-' || s, repeat('0', 64), 200, now() + interval '1 hour' "
+                    + "FROM generate_series(1, 10) s");
+            db.commit();
+
+            // another replica is cleaning up: this one skips its run and deletes nothing
+            db.execute("SELECT pg_advisory_lock(" + IdempotencyKeys.CLEANUP_LOCK + ")");
+            CleanupRun skipped = keys.removeExpired().await().atMost(Duration.ofSeconds(30));
+            assertFalse(skipped.ran());
+            assertEquals(0, skipped.batches());
+            assertTrue(SecondClient.queryLong(EXPIRED) >= expired);
+            db.execute("SELECT pg_advisory_unlock(" + IdempotencyKeys.CLEANUP_LOCK + ")");
+            db.commit();
+        }
+
+        long before = SecondClient.queryLong(EXPIRED);
+        CleanupRun run = keys.removeExpired().await().atMost(Duration.ofSeconds(30));
+
+        assertTrue(run.ran());
+        assertEquals(before, run.removed(), "every expired key, and nothing else");
+        assertEquals(run.removed() / settings.cleanupBatchSize() + 1, run.batches(), "bounded batches: " + run);
+        assertEquals(0, SecondClient.queryLong(EXPIRED));
+        assertEquals(10, SecondClient.queryLong("SELECT count(*) FROM idempotency_key WHERE idempotency_key LIKE 'live-%'"));
+        assertEquals(0, SecondClient.queryLong("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"),
+                "the cleanup lock was released");
+    }
+}
