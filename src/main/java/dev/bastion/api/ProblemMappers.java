@@ -124,20 +124,7 @@ public class ProblemMappers {
         if (cause instanceof JsonProcessingException json) {
             return unreadableJson(json, uri);
         }
-        int status = error.getResponse().getStatus();
-        Response.Status known = Response.Status.fromStatusCode(status);
-        String title = known == null ? "HTTP " + status : known.getReasonPhrase();
-        String detail = switch (status) {
-            case 404 -> "No resource at this path.";
-            case 405 -> "This method is not allowed on this resource.";
-            case 406 -> "The requested representation is not available; accept application/json.";
-            case 413 -> "The request body is too large.";
-            case 415 -> "Send the body as application/json.";
-            default -> title + ".";
-        };
-        Problem problem = new Problem(Problem.type("http-" + status), title, status, detail, uri.getPath(),
-                "http-" + status, null, null, null);
-        return respond(problem, null);
+        return respond(FrameworkProblems.problem(error.getResponse().getStatus(), uri.getPath()), null);
     }
 
     @ServerExceptionMapper
