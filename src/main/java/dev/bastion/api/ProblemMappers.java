@@ -4,7 +4,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 
 import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -26,7 +25,6 @@ import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
-import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
 /**
@@ -36,22 +34,25 @@ import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
  */
 public class ProblemMappers {
 
-    private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
-
     private final Instance<ConstraintDescriptions> constraintDescriptions;
     private final DatabaseGuardrails guardrails;
+    private final IncidentLog incidents;
 
-    public ProblemMappers(Instance<ConstraintDescriptions> constraintDescriptions, DatabaseGuardrails guardrails) {
+    public ProblemMappers(Instance<ConstraintDescriptions> constraintDescriptions, DatabaseGuardrails guardrails,
+                          IncidentLog incidents) {
         this.constraintDescriptions = constraintDescriptions;
         this.guardrails = guardrails;
+        this.incidents = incidents;
     }
 
     @ServerExceptionMapper
     public Response apiProblem(ApiProblem problem, UriInfo uri) {
+        Problem body = problem.toProblem(uri.getPath());
         if (problem.status() >= 500) {
-            LOG.warnf(problem.getCause(), "%s %s -> %d: %s", "request", uri.getPath(), problem.status(), problem.getMessage());
+            body = body.withIncident(incidents.failure(problem.status(), body.kind(), uri.getPath(), problem.getMessage(),
+                    problem.getCause()));
         }
-        return respond(problem.toProblem(uri.getPath()), problem.retryAfterSeconds());
+        return respond(body, problem.retryAfterSeconds());
     }
 
     @ServerExceptionMapper
@@ -61,15 +62,16 @@ public class ProblemMappers {
         String detail = described.map(ConstraintDescription::detail).orElse(genericDetail(kind));
         String suggestion = described.map(ConstraintDescription::suggestion).orElse(kind.advice());
         String field = described.map(ConstraintDescription::field).orElse(null);
+        String incident = null;
         if (kind == FailureKind.OTHER) {
-            String incident = UUID.randomUUID().toString();
-            LOG.errorf(error, "Incident %s: unclassified database failure in %s", incident, error.operation());
+            incident = incidents.unexpected(uri.getPath(), "unclassified database failure in " + error.operation()
+                    + " (SQLSTATE " + error.failure().sqlState() + ")", error);
             detail = "Unexpected database error (incident " + incident + ").";
         } else if (kind.httpStatus() >= 500) {
-            LOG.warnf("%s %s -> %d %s in %s", "request", uri.getPath(), kind.httpStatus(), kind, error.operation());
+            incident = incidents.failure(kind.httpStatus(), kind.problemSlug(), uri.getPath(), "in " + error.operation(), null);
         }
         Problem problem = new Problem(Problem.type(kind.problemSlug()), kind.title(), kind.httpStatus(), detail,
-                uri.getPath(), kind.problemSlug(), field, suggestion, null);
+                uri.getPath(), kind.problemSlug(), field, suggestion, null, incident);
         return respond(problem, kind.httpStatus() == 503 ? retryAfter(kind) : null);
     }
 
@@ -114,7 +116,7 @@ public class ProblemMappers {
         }
         Problem problem = new Problem(Problem.type("malformed-request"), "Malformed request body", 400, detail,
                 uri.getPath(), "malformed-request", field == null || field.isEmpty() ? null : field,
-                "Send a JSON object whose fields match the API documentation (/q/openapi).", null);
+                "Send a JSON object whose fields match the API documentation (the OpenAPI document).", null);
         return respond(problem, null);
     }
 
@@ -129,11 +131,10 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response unexpected(RuntimeException error, UriInfo uri) {
-        String incident = UUID.randomUUID().toString();
-        LOG.errorf(error, "Incident %s: unexpected error on %s", incident, uri.getPath());
+        String incident = incidents.unexpected(uri.getPath(), "unexpected " + error.getClass().getSimpleName(), error);
         Problem problem = new Problem(Problem.type("internal-error"), "Internal error", 500,
                 "Unexpected error (incident " + incident + ").", uri.getPath(), "internal-error", null,
-                "Retry later; if it persists, report the incident id.", null);
+                "Retry later; if it persists, report the incident id.", null, incident);
         return respond(problem, null);
     }
 

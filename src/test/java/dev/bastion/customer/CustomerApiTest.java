@@ -15,8 +15,10 @@ import static org.hamcrest.Matchers.notNullValue;
 import static org.hamcrest.Matchers.nullValue;
 import static org.hamcrest.Matchers.startsWith;
 
+import java.util.List;
 import java.util.UUID;
 
+import dev.bastion.testing.Management;
 import dev.bastion.testing.PostgresResource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -269,16 +271,23 @@ public class CustomerApiTest {
     }
 
     @Test
-    void healthMetricsAndOpenApiAreServed() {
-        given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
-        given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"))
+    void healthMetricsAndOpenApiAreServedOnTheManagementPortOnly() {
+        Management.given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
+        Management.given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"))
                 .body("checks.find { it.name == 'database' }.status", is("UP"));
         createCustomer(uniqueEmail());
-        given().get("/q/metrics").then().statusCode(200)
+        Management.given().get("/q/metrics").then().statusCode(200)
                 .body(containsString("sql_pool_"))
                 .body(containsString("bastion_db_transactions_seconds_count"));
-        given().accept("application/json").get("/q/openapi").then().statusCode(200)
+        Management.given().accept("application/json").get("/q/openapi").then().statusCode(200)
                 .body("paths.'/customers'", notNullValue());
+        // the API port, which an ingress exposes, serves none of them
+        for (String path : List.of("/q/health/ready", "/q/health/live", "/q/metrics", "/q/openapi")) {
+            given().get(path).then().statusCode(404).body(not(containsString("checks")))
+                    .body(not(containsString("sql_pool_")));
+        }
+        // and the management port serves no API
+        Management.given().get("/customers").then().statusCode(404);
     }
 
     @Test

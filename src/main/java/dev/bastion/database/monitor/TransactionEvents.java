@@ -8,11 +8,13 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.FailureKind;
+import dev.bastion.logging.BurstLog;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.smallrye.faulttolerance.api.CircuitBreakerState;
+import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
@@ -41,10 +43,14 @@ public class TransactionEvents {
     private final SlidingWindow rollbackFailures = new SlidingWindow(clock);
     private final SlidingWindow savepointRollbacks = new SlidingWindow(clock);
     private final AtomicReference<CircuitBreakerState> breaker = new AtomicReference<>(CircuitBreakerState.CLOSED);
+    // every transaction of an outage loses its connection: one line and a count, not one line each
+    private final BurstLog rollbackLog;
 
     public TransactionEvents(MeterRegistry registry, DeadlockMonitor deadlocks, ConstraintMonitor constraints,
-                             @ConfigProperty(name = "bastion.db.slow-threshold", defaultValue = "1") double slowSeconds) {
+                             @ConfigProperty(name = "bastion.db.slow-threshold", defaultValue = "1") double slowSeconds,
+                             @ConfigProperty(name = "bastion.log.incident-window", defaultValue = "60") double logWindowSeconds) {
         this.registry = registry;
+        this.rollbackLog = new BurstLog(LOG, Logger.Level.WARN, "Lost rollback", Duration.ofMillis(Math.round(logWindowSeconds * 1000)));
         this.deadlocks = deadlocks;
         this.constraints = constraints;
         this.slowThreshold = Duration.ofMillis(Math.round(slowSeconds * 1000));
@@ -90,7 +96,8 @@ public class TransactionEvents {
             unitsWithRetries.increment();
         }
         if (failure.kind() == FailureKind.OTHER) {
-            LOG.warnf("%s failed with an unclassified database error (SQLSTATE %s)", operation, failure.sqlState());
+            // the response's own log line (ERROR, with its incident id) reports it; this one only adds the operation
+            LOG.debugf("%s failed with an unclassified database error (SQLSTATE %s)", operation, failure.sqlState());
         }
     }
 
@@ -101,7 +108,8 @@ public class TransactionEvents {
                 .description("Transactions whose rollback could not run on their connection; the connection was discarded")
                 .tag("operation", operation)
                 .register(registry).increment();
-        LOG.warnf("%s: transaction ended without a clean rollback (%s); its connection is discarded", operation, failure.kind());
+        rollbackLog.record(operation, operation + ": transaction ended without a clean rollback (" + failure.kind()
+                + "); its connection is discarded", null);
     }
 
     /** A nested step was rejected and undone with ROLLBACK TO SAVEPOINT; the outer transaction goes on. */
@@ -122,6 +130,11 @@ public class TransactionEvents {
         if (previous != state) {
             LOG.warnf("Database circuit breaker %s -> %s", previous, state);
         }
+    }
+
+    @PreDestroy
+    void close() {
+        rollbackLog.close();
     }
 
     public CircuitBreakerState breakerState() {
