@@ -45,12 +45,15 @@ public class TransactionEvents {
     private final AtomicReference<CircuitBreakerState> breaker = new AtomicReference<>(CircuitBreakerState.CLOSED);
     // every transaction of an outage loses its connection: one line and a count, not one line each
     private final BurstLog rollbackLog;
+    private final BurstLog breakerLog;
 
     public TransactionEvents(MeterRegistry registry, DeadlockMonitor deadlocks, ConstraintMonitor constraints,
                              @ConfigProperty(name = "bastion.db.slow-threshold", defaultValue = "1") double slowSeconds,
                              @ConfigProperty(name = "bastion.log.incident-window", defaultValue = "60") double logWindowSeconds) {
         this.registry = registry;
-        this.rollbackLog = new BurstLog(LOG, Logger.Level.WARN, "Lost rollback", Duration.ofMillis(Math.round(logWindowSeconds * 1000)));
+        Duration logWindow = Duration.ofMillis(Math.round(logWindowSeconds * 1000));
+        this.rollbackLog = new BurstLog(LOG, Logger.Level.WARN, "Lost rollback", logWindow);
+        this.breakerLog = new BurstLog(LOG, Logger.Level.WARN, "Breaker reopening", logWindow);
         this.deadlocks = deadlocks;
         this.constraints = constraints;
         this.slowThreshold = Duration.ofMillis(Math.round(slowSeconds * 1000));
@@ -127,14 +130,26 @@ public class TransactionEvents {
 
     public void breakerStateChanged(CircuitBreakerState state) {
         CircuitBreakerState previous = breaker.getAndSet(state);
-        if (previous != state) {
-            LOG.warnf("Database circuit breaker %s -> %s", previous, state);
+        if (previous == state) {
+            return;
+        }
+        // while the database stays down the breaker tries a call every DB_BREAKER_DELAY seconds and opens
+        // again: those re-openings are counted, not logged one by one
+        if (previous == CircuitBreakerState.HALF_OPEN && state == CircuitBreakerState.OPEN) {
+            breakerLog.record("reopened", "Database circuit breaker HALF_OPEN -> OPEN: the trial call failed too", null);
+        } else if (state == CircuitBreakerState.OPEN) {
+            LOG.warnf("Database circuit breaker %s -> OPEN: requests fail fast with 503", previous);
+        } else if (state == CircuitBreakerState.CLOSED) {
+            LOG.infof("Database circuit breaker %s -> CLOSED: the database answers again", previous);
+        } else {
+            LOG.debugf("Database circuit breaker %s -> %s", previous, state);
         }
     }
 
     @PreDestroy
     void close() {
         rollbackLog.close();
+        breakerLog.close();
     }
 
     public CircuitBreakerState breakerState() {
