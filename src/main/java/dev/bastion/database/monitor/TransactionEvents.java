@@ -35,7 +35,7 @@ public class TransactionEvents {
     private final Duration slowThreshold;
     private final Clock clock = Clock.systemUTC();
     private final SlidingWindow units = new SlidingWindow(clock);
-    private final SlidingWindow failedUnits = new SlidingWindow(clock);
+    private final SlidingWindow serverFailures = new SlidingWindow(clock);
     private final SlidingWindow unitsWithRetries = new SlidingWindow(clock);
     private final SlidingWindow recoveredUnits = new SlidingWindow(clock);
     private final SlidingWindow slowUnits = new SlidingWindow(clock);
@@ -94,7 +94,10 @@ public class TransactionEvents {
 
     public void unitFailed(String operation, DatabaseFailure failure, int attempts, long nanos) {
         finished(operation, failure.kind().problemSlug(), nanos);
-        failedUnits.increment();
+        // a constraint violation or a stale version is the caller's conflict (4xx), not a database failure
+        if (failure.kind().httpStatus() >= 500) {
+            serverFailures.increment();
+        }
         if (attempts > 1) {
             unitsWithRetries.increment();
         }
@@ -160,9 +163,9 @@ public class TransactionEvents {
         Duration day = Duration.ofHours(24);
         long count = units.sum(day);
         long retried = unitsWithRetries.sum(day);
-        return new TransactionStatistics(count, failedUnits.sum(Duration.ofHours(1)),
+        return new TransactionStatistics(count, serverFailures.sum(Duration.ofHours(1)),
                 count == 0 ? 0.0 : durationMicros.sum(day) / 1000.0 / count,
-                slowUnits.sum(day), retried, retried == 0 ? 1.0 : (double) recoveredUnits.sum(day) / retried,
+                slowUnits.sum(day), retried, retried == 0 ? null : (Double) ((double) recoveredUnits.sum(day) / retried),
                 rollbackFailures.sum(day), savepointRollbacks.sum(day), breaker.get().name().toLowerCase());
     }
 
