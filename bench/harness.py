@@ -96,6 +96,8 @@ class Service:
 
     def __init__(self, db_port, env=None, name="service"):
         self.port = free_port()
+        # health, metrics and OpenAPI (/q/*) are served on the management port only
+        self.management_port = free_port()
         self.db_port = db_port
         self.env = env or {}
         self.name = name
@@ -112,6 +114,7 @@ class Service:
         shutil.copytree(source, app)
         env = {**os.environ, "DB_HOST": "127.0.0.1", "DB_PORT": str(self.db_port), "DB_NAME": "bastion",
                "DB_USERNAME": "postgres", "DB_PASSWORD": "postgres", "PORT": str(self.port),
+               "MANAGEMENT_PORT": str(self.management_port),
                "QUARKUS_LOG_LEVEL": "WARN", **self.env}
         self.log_path = os.path.join(OUT, f"{self.name}.log")
         started = time.monotonic()
@@ -124,6 +127,9 @@ class Service:
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def management_url(self, path):
+        return f"http://127.0.0.1:{self.management_port}{path}"
+
     def wait_ready(self, timeout):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -135,8 +141,10 @@ class Service:
         raise RuntimeError(f"service not ready after {timeout}s, see {self.log_path}")
 
     def status(self, path):
+        """Status of a GET; /q/* paths (health, metrics) go to the management port, the rest to the API."""
+        url = self.management_url(path) if path.startswith("/q/") else self.url(path)
         try:
-            with urllib.request.urlopen(self.url(path), timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2) as response:
                 return response.status
         except urllib.error.HTTPError as e:
             return e.code
