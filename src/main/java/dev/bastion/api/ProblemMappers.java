@@ -16,6 +16,9 @@ import dev.bastion.api.ConstraintDescriptions.ConstraintDescription;
 import dev.bastion.database.DatabaseException;
 import dev.bastion.database.DatabaseGuardrails;
 import dev.bastion.database.FailureKind;
+import io.quarkus.security.AuthenticationFailedException;
+import io.quarkus.security.ForbiddenException;
+import io.quarkus.security.UnauthorizedException;
 import jakarta.enterprise.inject.Instance;
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.ConstraintViolationException;
@@ -127,6 +130,23 @@ public class ProblemMappers {
             return unreadableJson(json, uri);
         }
         return respond(FrameworkProblems.problem(error.getResponse().getStatus(), uri.getPath()), null);
+    }
+
+    /** No token, or one that failed verification (signature, issuer, audience, expiry): 401 with the challenge. */
+    @ServerExceptionMapper({UnauthorizedException.class, AuthenticationFailedException.class})
+    public Response unauthenticated(RuntimeException error, UriInfo uri) {
+        Problem problem = new Problem(Problem.type("unauthorized"), "Unauthorized", 401,
+                "A valid bearer token is required.", uri.getPath(), "unauthorized", "Authorization",
+                "Send Authorization: Bearer <token> with a token your identity provider issued for this service.", null);
+        return Response.fromResponse(respond(problem, null)).header(HttpHeaders.WWW_AUTHENTICATE, "Bearer").build();
+    }
+
+    @ServerExceptionMapper
+    public Response forbidden(ForbiddenException error, UriInfo uri) {
+        Problem problem = new Problem(Problem.type("forbidden"), "Forbidden", 403,
+                "The token is valid but lacks the role this resource requires.", uri.getPath(), "forbidden", null,
+                "Ask for a token whose groups claim contains the required role (admin).", null);
+        return respond(problem, null);
     }
 
     @ServerExceptionMapper

@@ -45,9 +45,11 @@ public class AdminApiTest {
     void refusesCallersWithoutTheAdminRole() {
         for (String path : List.of("/admin/database/health", "/admin/database/metrics", "/admin/database/connection-pool",
                 "/admin/database/deadlocks")) {
-            given().get(path).then().statusCode(401);
+            given().get(path).then().statusCode(401)
+                    .contentType("application/problem+json").body("kind", equalTo("unauthorized"));
             given().auth().oauth2("not-a-jwt").get(path).then().statusCode(401);
-            given().auth().oauth2(AdminTokens.withGroups("user")).get(path).then().statusCode(403);
+            given().auth().oauth2(AdminTokens.withGroups("user")).get(path).then().statusCode(403)
+                    .contentType("application/problem+json").body("kind", equalTo("forbidden"));
         }
         given().post("/admin/database/diagnostics").then().statusCode(401);
         given().auth().oauth2(AdminTokens.withGroups("user")).post("/admin/database/diagnostics").then().statusCode(403);
@@ -62,8 +64,11 @@ public class AdminApiTest {
                 "expired", AdminTokens.expired(),
                 "for another audience", AdminTokens.forAudience("https://another-service.example"));
         refused.forEach((why, token) -> {
-            int status = given().auth().oauth2(token).get("/admin/database/health").statusCode();
-            assertEquals(401, status, "a token " + why + " must be refused with 401");
+            var response = given().auth().oauth2(token).get("/admin/database/health");
+            assertEquals(401, response.statusCode(), "a token " + why + " must be refused with 401");
+            assertEquals("application/problem+json", response.contentType(), why);
+            assertEquals("unauthorized", response.jsonPath().getString("kind"), why);
+            assertEquals("Bearer", response.header("WWW-Authenticate"), why);
             assertEquals(401, given().auth().oauth2(token).post("/admin/database/diagnostics").statusCode(), why);
         });
     }
