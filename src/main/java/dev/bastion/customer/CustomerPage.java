@@ -1,6 +1,7 @@
 package dev.bastion.customer;
 
 import dev.bastion.api.ApiProblem;
+import io.quarkus.runtime.annotations.RegisterForReflection;
 
 /**
  * Which customers one list request reads. OFFSET makes PostgreSQL read and discard every row before
@@ -11,6 +12,7 @@ import dev.bastion.api.ApiProblem;
  * @param page  offset page, 0-based (null with {@code after})
  * @param after keyset: the items with an id above this one (null for offset paging)
  */
+@RegisterForReflection // not serialised itself, but NativeImageConfigTest holds every record here to it
 public record CustomerPage(Integer page, int size, Long after, boolean count) {
 
     public static final int MAX_OFFSET = 10_000;
