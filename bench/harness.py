@@ -232,6 +232,8 @@ class Service:
 
     def __init__(self, db_port, env=None, name="service"):
         self.port = free_port()
+        # health, metrics and OpenAPI (/q/*) are served on the management port only
+        self.management_port = free_port()
         self.db_port = db_port
         self.env = env or {}
         self.name = name
@@ -250,6 +252,7 @@ class Service:
         env = {k: v for k, v in os.environ.items() if not k.startswith("QUARKUS_DATASOURCE_")}
         env.update({"DB_HOST": "127.0.0.1", "DB_PORT": str(self.db_port), "DB_NAME": "bastion",
                     "DB_USERNAME": "postgres", "DB_PASSWORD": "postgres", "PORT": str(self.port),
+                    "MANAGEMENT_PORT": str(self.management_port),
                     "QUARKUS_LOG_LEVEL": "WARN", **self.env})
         started = time.monotonic()
         with open(self.log_path, "w") as out:
@@ -264,8 +267,11 @@ class Service:
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def management_url(self, path):
+        return f"http://127.0.0.1:{self.management_port}{path}"
+
     def readiness_url(self):
-        return self.url("/q/health/ready")
+        return self.management_url("/q/health/ready")
 
     def readiness(self):
         """The readiness endpoint's HTTP status, or None when it did not answer in READINESS_TIMEOUT."""
@@ -289,7 +295,8 @@ class Service:
         raise RuntimeError(f"service not ready after {timeout}s, see {self.log_path}")
 
     def status(self, path):
-        return self._status_of(self.url(path), 2)
+        """Status of a GET; /q/* paths (health, metrics) go to the management port, the rest to the API."""
+        return self._status_of(self.management_url(path) if path.startswith("/q/") else self.url(path), 2)
 
     @staticmethod
     def _status_of(url, timeout):

@@ -148,7 +148,7 @@ def percentile(sorted_values, q):
 
 def metric(service, name, labels):
     """Sum of a Prometheus series from /q/metrics whose labels include all of labels."""
-    connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+    connection = http.client.HTTPConnection("127.0.0.1", service.management_port, timeout=10)
     connection.request("GET", "/q/metrics")
     text = connection.getresponse().read().decode()
     total = 0.0

@@ -104,8 +104,9 @@ public class OperatorReports {
                 new DatabaseHealthView.ConnectionPool(p.total(), p.active(), p.idle(), p.waiting(), p.utilizationPercent(),
                         p.overflow(), guardrails.poolSize(), guardrails.maxOverflow(), p.maxSize(), p.rejected()),
                 new DatabaseHealthView.Performance(Math.round(t.avgDurationMs() * 100) / 100.0, t.slow24h(),
-                        t.failedLastHour(), t.units24h(), longTransactions.reportedLast24h()),
-                new DatabaseHealthView.Reliability(d.last24h(), d.severity(), Math.round(t.recoverySuccessRate() * 1000) / 1000.0,
+                        t.serverFailuresLastHour(), t.units24h(), longTransactions.reportedLast24h()),
+                new DatabaseHealthView.Reliability(d.last24h(), d.severity(),
+                        t.recoverySuccessRate() == null ? null : Math.round(t.recoverySuccessRate() * 1000) / 1000.0,
                         t.retried24h(), t.rollbackFailures24h(), t.savepointRollbacks24h(), constraints.last24hByKind()),
                 recommendations, alerts);
     }

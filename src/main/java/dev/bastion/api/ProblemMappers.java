@@ -4,7 +4,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 
 import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -17,6 +16,9 @@ import dev.bastion.api.ConstraintDescriptions.ConstraintDescription;
 import dev.bastion.database.DatabaseException;
 import dev.bastion.database.DatabaseGuardrails;
 import dev.bastion.database.FailureKind;
+import io.quarkus.security.AuthenticationFailedException;
+import io.quarkus.security.ForbiddenException;
+import io.quarkus.security.UnauthorizedException;
 import jakarta.enterprise.inject.Instance;
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.ConstraintViolationException;
@@ -26,7 +28,6 @@ import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
-import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
 /**
@@ -36,22 +37,25 @@ import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
  */
 public class ProblemMappers {
 
-    private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
-
     private final Instance<ConstraintDescriptions> constraintDescriptions;
     private final DatabaseGuardrails guardrails;
+    private final IncidentLog incidents;
 
-    public ProblemMappers(Instance<ConstraintDescriptions> constraintDescriptions, DatabaseGuardrails guardrails) {
+    public ProblemMappers(Instance<ConstraintDescriptions> constraintDescriptions, DatabaseGuardrails guardrails,
+                          IncidentLog incidents) {
         this.constraintDescriptions = constraintDescriptions;
         this.guardrails = guardrails;
+        this.incidents = incidents;
     }
 
     @ServerExceptionMapper
     public Response apiProblem(ApiProblem problem, UriInfo uri) {
+        Problem body = problem.toProblem(uri.getPath());
         if (problem.status() >= 500) {
-            LOG.warnf(problem.getCause(), "%s %s -> %d: %s", "request", uri.getPath(), problem.status(), problem.getMessage());
+            body = body.withIncident(incidents.failure(problem.status(), body.kind(), uri.getPath(), problem.getMessage(),
+                    problem.getCause()));
         }
-        return respond(problem.toProblem(uri.getPath()), problem.retryAfterSeconds());
+        return respond(body, problem.retryAfterSeconds());
     }
 
     @ServerExceptionMapper
@@ -61,15 +65,16 @@ public class ProblemMappers {
         String detail = described.map(ConstraintDescription::detail).orElse(genericDetail(kind));
         String suggestion = described.map(ConstraintDescription::suggestion).orElse(kind.advice());
         String field = described.map(ConstraintDescription::field).orElse(null);
+        String incident = null;
         if (kind == FailureKind.OTHER) {
-            String incident = UUID.randomUUID().toString();
-            LOG.errorf(error, "Incident %s: unclassified database failure in %s", incident, error.operation());
+            incident = incidents.unexpected(uri.getPath(), "unclassified database failure in " + error.operation()
+                    + " (SQLSTATE " + error.failure().sqlState() + ")", error);
             detail = "Unexpected database error (incident " + incident + ").";
         } else if (kind.httpStatus() >= 500) {
-            LOG.warnf("%s %s -> %d %s in %s", "request", uri.getPath(), kind.httpStatus(), kind, error.operation());
+            incident = incidents.failure(kind.httpStatus(), kind.problemSlug(), uri.getPath(), "in " + error.operation(), null);
         }
         Problem problem = new Problem(Problem.type(kind.problemSlug()), kind.title(), kind.httpStatus(), detail,
-                uri.getPath(), kind.problemSlug(), field, suggestion, null);
+                uri.getPath(), kind.problemSlug(), field, suggestion, null, incident);
         return respond(problem, kind.httpStatus() == 503 ? retryAfter(kind) : null);
     }
 
@@ -114,7 +119,7 @@ public class ProblemMappers {
         }
         Problem problem = new Problem(Problem.type("malformed-request"), "Malformed request body", 400, detail,
                 uri.getPath(), "malformed-request", field == null || field.isEmpty() ? null : field,
-                "Send a JSON object whose fields match the API documentation (/q/openapi).", null);
+                "Send a JSON object whose fields match the API documentation (the OpenAPI document).", null);
         return respond(problem, null);
     }
 
@@ -124,29 +129,32 @@ public class ProblemMappers {
         if (cause instanceof JsonProcessingException json) {
             return unreadableJson(json, uri);
         }
-        int status = error.getResponse().getStatus();
-        Response.Status known = Response.Status.fromStatusCode(status);
-        String title = known == null ? "HTTP " + status : known.getReasonPhrase();
-        String detail = switch (status) {
-            case 404 -> "No resource at this path.";
-            case 405 -> "This method is not allowed on this resource.";
-            case 406 -> "The requested representation is not available; accept application/json.";
-            case 413 -> "The request body is too large.";
-            case 415 -> "Send the body as application/json.";
-            default -> title + ".";
-        };
-        Problem problem = new Problem(Problem.type("http-" + status), title, status, detail, uri.getPath(),
-                "http-" + status, null, null, null);
+        return respond(FrameworkProblems.problem(error.getResponse().getStatus(), uri.getPath()), null);
+    }
+
+    /** No token, or one that failed verification (signature, issuer, audience, expiry): 401 with the challenge. */
+    @ServerExceptionMapper({UnauthorizedException.class, AuthenticationFailedException.class})
+    public Response unauthenticated(RuntimeException error, UriInfo uri) {
+        Problem problem = new Problem(Problem.type("unauthorized"), "Unauthorized", 401,
+                "A valid bearer token is required.", uri.getPath(), "unauthorized", "Authorization",
+                "Send Authorization: Bearer <token> with a token your identity provider issued for this service.", null);
+        return Response.fromResponse(respond(problem, null)).header(HttpHeaders.WWW_AUTHENTICATE, "Bearer").build();
+    }
+
+    @ServerExceptionMapper
+    public Response forbidden(ForbiddenException error, UriInfo uri) {
+        Problem problem = new Problem(Problem.type("forbidden"), "Forbidden", 403,
+                "The token is valid but lacks the role this resource requires.", uri.getPath(), "forbidden", null,
+                "Ask for a token whose groups claim contains the required role (admin).", null);
         return respond(problem, null);
     }
 
     @ServerExceptionMapper
     public Response unexpected(RuntimeException error, UriInfo uri) {
-        String incident = UUID.randomUUID().toString();
-        LOG.errorf(error, "Incident %s: unexpected error on %s", incident, uri.getPath());
+        String incident = incidents.unexpected(uri.getPath(), "unexpected " + error.getClass().getSimpleName(), error);
         Problem problem = new Problem(Problem.type("internal-error"), "Internal error", 500,
                 "Unexpected error (incident " + incident + ").", uri.getPath(), "internal-error", null,
-                "Retry later; if it persists, report the incident id.", null);
+                "Retry later; if it persists, report the incident id.", null, incident);
         return respond(problem, null);
     }
 

@@ -36,6 +36,11 @@ public class CustomerRepository implements PanacheRepository<Customer> {
              WHERE id = :id
             RETURNING id, name, email, phone, status, credit_balance, version, created_at, updated_at""";
 
+    /** The next {@code size} customers after the one with id {@code after}: a range scan of the primary key. */
+    public Uni<List<Customer>> after(long after, int size) {
+        return find("id > ?1", Sort.by("id"), after).page(Page.ofSize(size)).list();
+    }
+
     public Uni<List<Customer>> byEmail(String email) {
         return list("lower(email) = lower(?1)", Sort.by("id"), email);
     }

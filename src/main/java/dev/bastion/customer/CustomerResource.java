@@ -55,12 +55,17 @@ public class CustomerResource {
         return service.get(id);
     }
 
-    /** Lists customers in id order, or finds the one with an email (case-insensitive). */
+    /**
+     * Lists customers in id order (by offset page up to {@link CustomerPage#MAX_OFFSET} rows, or by key
+     * with {@code after}; the total only with {@code count=true}), or finds the one with an email.
+     */
     @GET
-    public Uni<PageResponse<CustomerResponse>> list(@QueryParam("page") @DefaultValue("0") @Min(0) @Max(1_000_000) int page,
+    public Uni<PageResponse<CustomerResponse>> list(@QueryParam("page") @DefaultValue("0") @Min(0) @Max(CustomerPage.MAX_OFFSET) int page,
                                                     @QueryParam("size") @DefaultValue("20") @Min(1) @Max(100) int size,
+                                                    @QueryParam("after") @Min(0) Long after,
+                                                    @QueryParam("count") @DefaultValue("false") boolean count,
                                                     @QueryParam("email") @Size(max = 320) @Email String email) {
-        return email == null ? service.list(page, size) : service.findByEmail(email);
+        return email == null ? service.list(CustomerPage.of(page, size, after, count)) : service.findByEmail(email);
     }
 
     @PUT

@@ -59,9 +59,16 @@ public class CustomerService {
                 });
     }
 
-    public Uni<PageResponse<CustomerResponse>> list(int page, int size) {
-        return unitOfWork.run(TransactionSpec.read("customer.list"), () -> customers.page(page, size)
-                .chain(items -> customers.count().map(total -> PageResponse.of(responses(items), page, size, total))));
+    public Uni<PageResponse<CustomerResponse>> list(CustomerPage request) {
+        return unitOfWork.run(TransactionSpec.read("customer.list"), () -> (request.after() != null
+                ? customers.after(request.after(), request.size())
+                : customers.page(request.page(), request.size()))
+                .chain(items -> {
+                    List<CustomerResponse> page = responses(items);
+                    Long nextAfter = items.size() < request.size() ? null : items.get(items.size() - 1).id;
+                    Uni<Long> total = request.count() ? customers.count() : Uni.createFrom().nullItem();
+                    return total.map(count -> PageResponse.of(page, request.page(), request.size(), count, nextAfter));
+                }));
     }
 
     public Uni<PageResponse<CustomerResponse>> findByEmail(String email) {

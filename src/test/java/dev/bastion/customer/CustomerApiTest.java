@@ -15,8 +15,10 @@ import static org.hamcrest.Matchers.notNullValue;
 import static org.hamcrest.Matchers.nullValue;
 import static org.hamcrest.Matchers.startsWith;
 
+import java.util.List;
 import java.util.UUID;
 
+import dev.bastion.testing.Management;
 import dev.bastion.testing.PostgresResource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -100,7 +102,7 @@ public class CustomerApiTest {
         createCustomer(uniqueEmail());
         createCustomer(uniqueEmail());
 
-        var page0 = given().queryParam("page", 0).queryParam("size", 2).get("/customers")
+        var page0 = given().queryParam("page", 0).queryParam("size", 2).queryParam("count", true).get("/customers")
                 .then().statusCode(200)
                 .body("items", hasSize(2))
                 .body("size", equalTo(2))
@@ -269,16 +271,67 @@ public class CustomerApiTest {
     }
 
     @Test
-    void healthMetricsAndOpenApiAreServed() {
-        given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
-        given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"))
+    void listingIsBoundedAndContinuesByKey() {
+        List<Long> created = new java.util.ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            created.add(createCustomer(uniqueEmail()));
+        }
+        long before = created.get(0) - 1;
+
+        // by key: every customer after `before`, in id order, 2 at a time, with no count unless asked
+        List<Long> seen = new java.util.ArrayList<>();
+        Long after = before;
+        while (after != null && seen.size() < created.size()) {
+            var page = given().queryParam("after", after).queryParam("size", 2).get("/customers")
+                    .then().statusCode(200)
+                    .body("page", nullValue())
+                    .body("totalItems", nullValue())
+                    .body("totalPages", nullValue())
+                    .extract().jsonPath();
+            List<Long> ids = page.getList("items.id", Long.class);
+            seen.addAll(ids);
+            after = page.getObject("nextAfter", Long.class);
+            if (after != null) {
+                org.junit.jupiter.api.Assertions.assertEquals(ids.get(ids.size() - 1), after);
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertEquals(created, seen.subList(0, created.size()),
+                "keyset pages continue exactly where the previous one ended");
+
+        given().queryParam("after", before).queryParam("size", 2).queryParam("count", true).get("/customers")
+                .then().statusCode(200).body("totalItems", greaterThan(4)).body("totalPages", greaterThan(1));
+
+        // offset paging stops at 10,000 rows deep: beyond it a clear 400, pointing at keyset paging
+        given().queryParam("page", 100).queryParam("size", 100).get("/customers").then().statusCode(200);
+        assertProblem(given().queryParam("page", 101).queryParam("size", 100).get("/customers").then(), 400, "page-too-deep")
+                .body("field", equalTo("page"))
+                .body("suggestion", containsString("after="));
+        assertProblem(given().queryParam("page", 1_000_000).queryParam("size", 100).get("/customers").then(), 400, "validation")
+                .body("field", equalTo("page"));
+        assertProblem(given().queryParam("page", 2).queryParam("after", before).get("/customers").then(), 400, "validation")
+                .body("field", equalTo("after"));
+        assertProblem(given().queryParam("after", -1).get("/customers").then(), 400, "validation")
+                .body("field", equalTo("after"));
+    }
+
+    @Test
+    void healthMetricsAndOpenApiAreServedOnTheManagementPortOnly() {
+        Management.given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
+        Management.given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"))
                 .body("checks.find { it.name == 'database' }.status", is("UP"));
         createCustomer(uniqueEmail());
-        given().get("/q/metrics").then().statusCode(200)
+        Management.given().get("/q/metrics").then().statusCode(200)
                 .body(containsString("sql_pool_"))
                 .body(containsString("bastion_db_transactions_seconds_count"));
-        given().accept("application/json").get("/q/openapi").then().statusCode(200)
+        Management.given().accept("application/json").get("/q/openapi").then().statusCode(200)
                 .body("paths.'/customers'", notNullValue());
+        // the API port, which an ingress exposes, serves none of them
+        for (String path : List.of("/q/health/ready", "/q/health/live", "/q/metrics", "/q/openapi")) {
+            given().get(path).then().statusCode(404).body(not(containsString("checks")))
+                    .body(not(containsString("sql_pool_")));
+        }
+        // and the management port serves no API
+        Management.given().get("/customers").then().statusCode(404);
     }
 
     @Test

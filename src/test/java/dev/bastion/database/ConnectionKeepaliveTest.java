@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import dev.bastion.testing.Management;
 import dev.bastion.testing.PostgresResource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -37,7 +38,7 @@ class ConnectionKeepaliveTest {
     void connectionsBetweenServiceAndPostgresCarryKeepaliveOnBothSides() throws Exception {
         assertTrue(vertx.isNativeTransportEnabled(), "Vert.x must run on epoll to apply TCP_USER_TIMEOUT");
         given().get("/customers/0").then().statusCode(404);  // a pooled connection
-        given().get("/q/health/ready").then().statusCode(200); // the probe connection
+        Management.given().get("/q/health/ready").then().statusCode(200); // the probe connection
         long serviceSessions = dev.bastion.testing.SecondClient.queryLong(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name IN ('bastion', 'bastion-probe')");
 

@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import dev.bastion.testing.AdminTokens;
 import dev.bastion.testing.Http;
 import dev.bastion.testing.Incidents;
+import dev.bastion.testing.Management;
 import dev.bastion.testing.PostgresResource;
 import dev.bastion.testing.SecondClient;
 import io.quarkus.test.common.WithTestResource;
@@ -66,8 +67,8 @@ class PoolGuardrailsTest {
                             "{\"from\":" + hot + ",\"to\":" + target + ",\"amount\":1}").build()));
             SecondClient.awaitServiceBlocked(5000);
             Thread.sleep(1500);                      // past DB_POOL_TIMEOUT: every queued caller has been answered
-            given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));
-            given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
+            Management.given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));
+            Management.given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
             given().auth().oauth2(AdminTokens.admin()).get("/admin/database/connection-pool").then().statusCode(200)
                     .body("pool.active", equalTo(2))
                     .body("pool.max_size", equalTo(2))

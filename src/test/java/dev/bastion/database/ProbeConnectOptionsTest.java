@@ -1,11 +1,11 @@
 package dev.bastion.database;
 
-import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
 
+import dev.bastion.testing.Management;
 import dev.bastion.testing.PostgresResource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -43,7 +43,7 @@ class ProbeConnectOptionsTest {
 
     @Test
     void theProbeConnectsWithThePoolsTlsAndCredentials() {
-        given().get("/q/health/ready").then().statusCode(200);
+        Management.given().get("/q/health/ready").then().statusCode(200);
 
         PgConnectOptions pooled = pool.connectOptions().orElseThrow();
         PgConnectOptions probed = probe.options();

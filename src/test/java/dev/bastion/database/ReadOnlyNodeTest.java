@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 import dev.bastion.testing.Http;
+import dev.bastion.testing.Management;
 import dev.bastion.testing.PostgresResource;
 import dev.bastion.testing.SecondClient;
 import dev.bastion.testing.ServerSettings;
@@ -55,11 +56,11 @@ class ReadOnlyNodeTest {
                 "SELECT count(*) FROM customer WHERE email = 'refused-by-standby@example.org'"));
         awaitGone(before.get(0));
 
-        given().get("/q/health/ready").then().statusCode(503)
+        Management.given().get("/q/health/ready").then().statusCode(503)
                 .body("checks.find { it.name == 'database' }.data.readOnly", equalTo(true));
 
         ServerSettings.reset("default_transaction_read_only", "off");
-        given().get("/q/health/ready").then().statusCode(200);
+        Management.given().get("/q/health/ready").then().statusCode(200);
         given().contentType(ContentType.JSON).body("{\"name\":\"Accepted\",\"email\":\"accepted-after-promotion@example.org\"}")
                 .post("/customers").then().statusCode(201);
     }

@@ -18,12 +18,15 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -43,6 +46,8 @@ class DockerfilesTest {
     private static final String FAST_JAR = "target/quarkus-app/";
     private static final String RUNNER = "target/*-runner";
     private static final String MANDREL_BUILDER = "ubi9-quarkus-mandrel-builder-image";
+    /** The builder tag for the JDK that Quarkus 3.34's native build targets (graalvm.version). */
+    private static final String MANDREL_JDK = "jdk-25";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -99,12 +104,14 @@ class DockerfilesTest {
     }
 
     @Test
-    void everyImageExposes8080() {
+    void everyImageExposesTheApiAndTheManagementPort() {
         for (Path file : ALL) {
-            boolean exposed = finalStage(file).all("EXPOSE").stream()
+            List<String> exposed = finalStage(file).all("EXPOSE").stream()
                     .flatMap(i -> tokens(i.args()).stream())
-                    .anyMatch(port -> port.equals("8080") || port.equals("8080/tcp"));
-            assertTrue(exposed, file + ": EXPOSE 8080 missing in the final stage");
+                    .map(port -> port.replace("/tcp", ""))
+                    .collect(Collectors.toList());
+            assertTrue(exposed.contains("8080"), file + ": EXPOSE 8080 (the API) missing in the final stage");
+            assertTrue(exposed.contains("9000"), file + ": EXPOSE 9000 (health and metrics) missing in the final stage");
         }
     }
 
@@ -182,6 +189,21 @@ class DockerfilesTest {
         assertRunsCopiedRunner(NATIVE_MICRO, stage, null, RUNNER);
     }
 
+    /**
+     * The Mandrel version Quarkus builds for, as {@code ./mvnw package -Dnative -Dquarkus.native.sources-only=true}
+     * writes it to target/native-sources/graalvm.version (CI generates it before the native check); the
+     * builder's tag must be the matching JDK.
+     */
+    @Test
+    void multistageBuilderMatchesTheGeneratedGraalVmVersion() throws IOException {
+        Path version = Path.of("target/native-sources/graalvm.version");
+        Assumptions.assumeTrue(Files.exists(version), "no native sources generated in this build");
+        String text = Files.readString(version).trim();
+        Matcher javaVersion = Pattern.compile("(?m)^java\\.version=(\\d+)").matcher(text);
+        String jdk = javaVersion.find() ? javaVersion.group(1) : text.replaceAll("(?s)^(\\d+).*", "$1");
+        assertEquals(MANDREL_JDK, "jdk-" + jdk, "graalvm.version says " + text);
+    }
+
     @Test
     void multistageBuildsInMandrelAndCopiesTheRunnerIntoAMicroImage() {
         List<Stage> stages = stages(NATIVE_MULTISTAGE);
@@ -191,6 +213,8 @@ class DockerfilesTest {
                 .findFirst()
                 .orElseThrow(() -> new AssertionError(NATIVE_MULTISTAGE + ": no FROM " + MANDREL_BUILDER));
         assertNotNull(builder.alias(), NATIVE_MULTISTAGE + ": the builder stage needs a name (FROM ... AS build)");
+        assertTrue(builder.image().endsWith(":" + MANDREL_JDK), NATIVE_MULTISTAGE + ": the builder must be Mandrel for "
+                + MANDREL_JDK + ", the JDK Quarkus generates native sources for; was " + builder.image());
         Stage runtime = stages.get(stages.size() - 1);
         assertTrue(runtime != builder, NATIVE_MULTISTAGE + ": the final stage must not be the builder");
         assertTrue(runtime.image().contains("quarkus-micro-image") || runtime.image().contains("ubi-minimal"),

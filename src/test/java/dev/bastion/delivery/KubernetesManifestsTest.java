@@ -18,6 +18,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Predicate;
@@ -64,6 +65,10 @@ class KubernetesManifestsTest {
 
     private static final String APP_CONTAINER = "bastion";
     private static final int HTTP_PORT = 8080;
+    /** Quarkus's management interface: health, metrics, OpenAPI. Never the API port. */
+    private static final int MANAGEMENT_PORT = 9000;
+    /** The request deadline (DB_REQUEST_TIMEOUT's default): shutdown must let such a request finish. */
+    private static final int DEFAULT_REQUEST_DEADLINE_SECONDS = 30;
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final KubernetesSerialization KUBERNETES = new KubernetesSerialization();
@@ -165,14 +170,11 @@ class KubernetesManifestsTest {
     // ------------------------------------------------------------------------------------------------
 
     @Test
-    void probesUseTheQuarkusHealthEndpointsOnTheHttpPort() {
+    void probesUseTheQuarkusHealthEndpointsOnTheManagementPort() {
         Container container = appContainer(single(Deployment.class));
 
-        ContainerPort http = container.getPorts().stream()
-                .filter(p -> "http".equals(p.getName()))
-                .findFirst()
-                .orElseThrow(() -> new AssertionError("no container port named http"));
-        assertEquals(HTTP_PORT, http.getContainerPort());
+        assertEquals(HTTP_PORT, resolvePort(new IntOrString("http"), container), "container port http");
+        assertEquals(MANAGEMENT_PORT, resolvePort(new IntOrString("management"), container), "container port management");
 
         assertProbe("startup", container.getStartupProbe(), "/q/health/started", container);
         assertProbe("liveness", container.getLivenessProbe(), "/q/health/live", container);
@@ -198,6 +200,71 @@ class KubernetesManifestsTest {
 
         Map<String, String> podLabels = spec.getTemplate().getMetadata().getLabels();
         assertSubset(spec.getSelector().getMatchLabels(), podLabels, "Deployment selector");
+    }
+
+    @Test
+    void shutdownOutlastsTheRequestDeadlineAndPreStopNeedsNoBinaryInTheImage() throws IOException {
+        Deployment deployment = single(Deployment.class);
+        Container container = appContainer(deployment);
+
+        // the native-micro image has no sleep (nor any other) binary: no exec hooks, only the kubelet's sleep
+        long preStopSeconds = 0;
+        var lifecycle = container.getLifecycle();
+        if (lifecycle != null) {
+            assertTrue(lifecycle.getPostStart() == null || lifecycle.getPostStart().getExec() == null,
+                    "postStart must not exec a binary: the native-micro image has none");
+            var preStop = lifecycle.getPreStop();
+            if (preStop != null) {
+                assertTrue(preStop.getExec() == null, "preStop must not exec a binary (native-micro has no sleep): "
+                        + "use the sleep action");
+                assertNotNull(preStop.getSleep(), "preStop: the sleep action is the only hook every image supports");
+                preStopSeconds = preStop.getSleep().getSeconds();
+                assertTrue(preStopSeconds > 0 && preStopSeconds <= 15, "preStop sleep of " + preStopSeconds + " s");
+            }
+        }
+        for (Probe probe : new Probe[] {container.getStartupProbe(), container.getLivenessProbe(), container.getReadinessProbe()}) {
+            assertTrue(probe == null || probe.getExec() == null, "probes must not exec a binary");
+        }
+
+        long shutdownSeconds = shutdownTimeoutSeconds(container);
+        long requestDeadline = configMapValue("DB_REQUEST_TIMEOUT").map(Long::parseLong).orElse((long) DEFAULT_REQUEST_DEADLINE_SECONDS);
+        assertTrue(shutdownSeconds > requestDeadline, "the shutdown timeout (" + shutdownSeconds
+                + " s) must exceed the request deadline (" + requestDeadline + " s), or requests are cut off");
+        long grace = deployment.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds();
+        assertTrue(grace >= preStopSeconds + shutdownSeconds + 5, "terminationGracePeriodSeconds " + grace
+                + " must cover preStop (" + preStopSeconds + " s) + shutdown (" + shutdownSeconds + " s) + a margin");
+    }
+
+    /** QUARKUS_SHUTDOWN_TIMEOUT from the container or its ConfigMap, else quarkus.shutdown.timeout of the application. */
+    private static long shutdownTimeoutSeconds(Container container) throws IOException {
+        Optional<String> fromEnv = container.getEnv() == null ? Optional.empty() : container.getEnv().stream()
+                .filter(e -> "QUARKUS_SHUTDOWN_TIMEOUT".equals(e.getName())).map(e -> e.getValue()).findFirst();
+        String value = fromEnv.or(() -> configMapValue("QUARKUS_SHUTDOWN_TIMEOUT"))
+                .orElseGet(() -> {
+                    Matcher m = Pattern.compile("(?m)^quarkus\\.shutdown\\.timeout=(\\S+)$").matcher(readProperties());
+                    assertTrue(m.find(), "quarkus.shutdown.timeout is not set: Quarkus would not wait for requests at all");
+                    return m.group(1);
+                });
+        Matcher duration = Pattern.compile("(?i)(?:PT)?(\\d+)S?").matcher(value.trim());
+        assertTrue(duration.matches(), "shutdown timeout in seconds expected, was " + value);
+        return Long.parseLong(duration.group(1));
+    }
+
+    private static String readProperties() {
+        try {
+            return Files.readString(APPLICATION_PROPERTIES);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static Optional<String> configMapValue(String key) {
+        return documents().stream().filter(d -> "ConfigMap".equals(d.kind()))
+                .map(d -> typed(d, ConfigMap.class).getData())
+                .filter(Objects::nonNull)
+                .map(data -> data.get(key))
+                .filter(Objects::nonNull)
+                .findFirst();
     }
 
     @Test
@@ -267,7 +334,8 @@ class KubernetesManifestsTest {
         assertNotNull(annotations, "pod template annotations missing");
         assertEquals("true", annotations.get("prometheus.io/scrape"));
         assertEquals("/q/metrics", annotations.get("prometheus.io/path"));
-        assertEquals(String.valueOf(HTTP_PORT), annotations.get("prometheus.io/port"));
+        assertEquals(String.valueOf(MANAGEMENT_PORT), annotations.get("prometheus.io/port"),
+                "/q/metrics is served on the management port only");
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -330,6 +398,10 @@ class KubernetesManifestsTest {
             if (port != null) {
                 assertEquals(String.valueOf(HTTP_PORT), port, "PORT must match the container port");
             }
+            String management = named(ConfigMap.class, name).getData().get("MANAGEMENT_PORT");
+            if (management != null) {
+                assertEquals(String.valueOf(MANAGEMENT_PORT), management, "MANAGEMENT_PORT must match the container port");
+            }
         }
     }
 
@@ -343,10 +415,12 @@ class KubernetesManifestsTest {
         Service service = single(Service.class);
         var spec = service.getSpec();
         assertEquals("ClusterIP", spec.getType());
-        assertEquals(1, spec.getPorts().size(), "one service port");
-        ServicePort port = spec.getPorts().get(0);
-        assertEquals(80, port.getPort());
-        assertEquals(HTTP_PORT, resolvePort(port.getTargetPort(), appContainer(deployment)), "Service targetPort");
+        Map<String, ServicePort> ports = spec.getPorts().stream().collect(Collectors.toMap(ServicePort::getName, p -> p));
+        assertEquals(Set.of("http", "management"), ports.keySet(), "service ports");
+        assertEquals(80, ports.get("http").getPort());
+        assertEquals(HTTP_PORT, resolvePort(ports.get("http").getTargetPort(), appContainer(deployment)), "Service http targetPort");
+        assertEquals(MANAGEMENT_PORT, resolvePort(ports.get("management").getTargetPort(), appContainer(deployment)),
+                "Service management targetPort");
         assertSubset(spec.getSelector(), deployment.getSpec().getTemplate().getMetadata().getLabels(), "Service selector");
     }
 
@@ -392,10 +466,10 @@ class KubernetesManifestsTest {
                 "ServiceMonitor selector");
         List<Map<String, Object>> endpoints = (List<Map<String, Object>>) spec.get("endpoints");
         assertFalse(endpoints == null || endpoints.isEmpty(), "ServiceMonitor has no endpoints");
-        assertTrue(endpoints.stream().anyMatch(e -> "http".equals(e.get("port")) && "/q/metrics".equals(e.get("path"))),
-                "ServiceMonitor must scrape /q/metrics on port http");
-        assertTrue(service.getSpec().getPorts().stream().anyMatch(p -> "http".equals(p.getName())),
-                "the Service port must be named http for the ServiceMonitor");
+        assertTrue(endpoints.stream().anyMatch(e -> "management".equals(e.get("port")) && "/q/metrics".equals(e.get("path"))),
+                "ServiceMonitor must scrape /q/metrics on port management (it is not served on the API port)");
+        assertTrue(service.getSpec().getPorts().stream().anyMatch(p -> "management".equals(p.getName())),
+                "the Service port must be named management for the ServiceMonitor");
     }
 
     @Test
@@ -622,7 +696,8 @@ class KubernetesManifestsTest {
         var get = probe.getHttpGet();
         assertNotNull(get, kind + " probe must be an HTTP GET");
         assertEquals(path, get.getPath(), kind + " probe path");
-        assertEquals(HTTP_PORT, resolvePort(get.getPort(), container), kind + " probe port");
+        assertEquals(MANAGEMENT_PORT, resolvePort(get.getPort(), container),
+                kind + " probe port: /q/health is served on the management port only");
     }
 
     private static void assertSubset(Map<String, String> selector, Map<String, String> labels, String what) {

@@ -48,7 +48,7 @@ public final class Http {
 
     /** Sum of a Prometheus series whose labels include all of {@code labels}; 0 when absent. */
     public static double metric(String name, Map<String, String> labels) {
-        String scrape = RestAssured.get("/q/metrics").asString();
+        String scrape = Management.given().get("/q/metrics").asString();
         double total = 0;
         Matcher line = Pattern.compile("(?m)^" + Pattern.quote(name) + "\\{([^}]*)\\} ([0-9.eE+-]+)$").matcher(scrape);
         while (line.find()) {

@@ -64,13 +64,16 @@ public class PostgresResource implements QuarkusTestResourceLifecycleManager {
         return datasource(server().getPort());
     }
 
-    /** Datasource settings for a server on {@code port}, plus the admin API's test JWT key. */
+    /** Datasource settings for a server on {@code port}, the admin API's test JWT key and the management port. */
     public static Map<String, String> datasource(int port) {
         Map<String, String> config = new java.util.HashMap<>(AdminTokens.verification());
         config.put("quarkus.datasource.reactive.url", "postgresql://localhost:" + port + "/bastion");
         config.put("quarkus.datasource.jdbc.url", "jdbc:postgresql://localhost:" + port + "/bastion");
         config.put("quarkus.datasource.username", "postgres");
         config.put("quarkus.datasource.password", "postgres");
+        // @QuarkusTest binds the management test port; the packaged artifact of *IT binds the normal one
+        config.put("quarkus.management.test-port", String.valueOf(Management.PORT));
+        config.put("quarkus.management.port", String.valueOf(Management.PORT));
         return config;
     }
 

@@ -8,11 +8,13 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.FailureKind;
+import dev.bastion.logging.BurstLog;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.smallrye.faulttolerance.api.CircuitBreakerState;
+import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
@@ -33,7 +35,7 @@ public class TransactionEvents {
     private final Duration slowThreshold;
     private final Clock clock = Clock.systemUTC();
     private final SlidingWindow units = new SlidingWindow(clock);
-    private final SlidingWindow failedUnits = new SlidingWindow(clock);
+    private final SlidingWindow serverFailures = new SlidingWindow(clock);
     private final SlidingWindow unitsWithRetries = new SlidingWindow(clock);
     private final SlidingWindow recoveredUnits = new SlidingWindow(clock);
     private final SlidingWindow slowUnits = new SlidingWindow(clock);
@@ -41,10 +43,17 @@ public class TransactionEvents {
     private final SlidingWindow rollbackFailures = new SlidingWindow(clock);
     private final SlidingWindow savepointRollbacks = new SlidingWindow(clock);
     private final AtomicReference<CircuitBreakerState> breaker = new AtomicReference<>(CircuitBreakerState.CLOSED);
+    // every transaction of an outage loses its connection: one line and a count, not one line each
+    private final BurstLog rollbackLog;
+    private final BurstLog breakerLog;
 
     public TransactionEvents(MeterRegistry registry, DeadlockMonitor deadlocks, ConstraintMonitor constraints,
-                             @ConfigProperty(name = "bastion.db.slow-threshold", defaultValue = "1") double slowSeconds) {
+                             @ConfigProperty(name = "bastion.db.slow-threshold", defaultValue = "1") double slowSeconds,
+                             @ConfigProperty(name = "bastion.log.incident-window", defaultValue = "60") double logWindowSeconds) {
         this.registry = registry;
+        Duration logWindow = Duration.ofMillis(Math.round(logWindowSeconds * 1000));
+        this.rollbackLog = new BurstLog(LOG, Logger.Level.WARN, "Lost rollback", logWindow);
+        this.breakerLog = new BurstLog(LOG, Logger.Level.WARN, "Breaker reopening", logWindow);
         this.deadlocks = deadlocks;
         this.constraints = constraints;
         this.slowThreshold = Duration.ofMillis(Math.round(slowSeconds * 1000));
@@ -85,12 +94,16 @@ public class TransactionEvents {
 
     public void unitFailed(String operation, DatabaseFailure failure, int attempts, long nanos) {
         finished(operation, failure.kind().problemSlug(), nanos);
-        failedUnits.increment();
+        // a constraint violation or a stale version is the caller's conflict (4xx), not a database failure
+        if (failure.kind().httpStatus() >= 500) {
+            serverFailures.increment();
+        }
         if (attempts > 1) {
             unitsWithRetries.increment();
         }
         if (failure.kind() == FailureKind.OTHER) {
-            LOG.warnf("%s failed with an unclassified database error (SQLSTATE %s)", operation, failure.sqlState());
+            // the response's own log line (ERROR, with its incident id) reports it; this one only adds the operation
+            LOG.debugf("%s failed with an unclassified database error (SQLSTATE %s)", operation, failure.sqlState());
         }
     }
 
@@ -101,7 +114,8 @@ public class TransactionEvents {
                 .description("Transactions whose rollback could not run on their connection; the connection was discarded")
                 .tag("operation", operation)
                 .register(registry).increment();
-        LOG.warnf("%s: transaction ended without a clean rollback (%s); its connection is discarded", operation, failure.kind());
+        rollbackLog.record(operation, operation + ": transaction ended without a clean rollback (" + failure.kind()
+                + "); its connection is discarded", null);
     }
 
     /** A nested step was rejected and undone with ROLLBACK TO SAVEPOINT; the outer transaction goes on. */
@@ -119,9 +133,26 @@ public class TransactionEvents {
 
     public void breakerStateChanged(CircuitBreakerState state) {
         CircuitBreakerState previous = breaker.getAndSet(state);
-        if (previous != state) {
-            LOG.warnf("Database circuit breaker %s -> %s", previous, state);
+        if (previous == state) {
+            return;
         }
+        // while the database stays down the breaker tries a call every DB_BREAKER_DELAY seconds and opens
+        // again: those re-openings are counted, not logged one by one
+        if (previous == CircuitBreakerState.HALF_OPEN && state == CircuitBreakerState.OPEN) {
+            breakerLog.record("reopened", "Database circuit breaker HALF_OPEN -> OPEN: the trial call failed too", null);
+        } else if (state == CircuitBreakerState.OPEN) {
+            LOG.warnf("Database circuit breaker %s -> OPEN: requests fail fast with 503", previous);
+        } else if (state == CircuitBreakerState.CLOSED) {
+            LOG.infof("Database circuit breaker %s -> CLOSED: the database answers again", previous);
+        } else {
+            LOG.debugf("Database circuit breaker %s -> %s", previous, state);
+        }
+    }
+
+    @PreDestroy
+    void close() {
+        rollbackLog.close();
+        breakerLog.close();
     }
 
     public CircuitBreakerState breakerState() {
@@ -132,9 +163,9 @@ public class TransactionEvents {
         Duration day = Duration.ofHours(24);
         long count = units.sum(day);
         long retried = unitsWithRetries.sum(day);
-        return new TransactionStatistics(count, failedUnits.sum(Duration.ofHours(1)),
+        return new TransactionStatistics(count, serverFailures.sum(Duration.ofHours(1)),
                 count == 0 ? 0.0 : durationMicros.sum(day) / 1000.0 / count,
-                slowUnits.sum(day), retried, retried == 0 ? 1.0 : (double) recoveredUnits.sum(day) / retried,
+                slowUnits.sum(day), retried, retried == 0 ? null : (Double) ((double) recoveredUnits.sum(day) / retried),
                 rollbackFailures.sum(day), savepointRollbacks.sum(day), breaker.get().name().toLowerCase());
     }
 

@@ -7,13 +7,19 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import io.quarkus.runtime.annotations.RegisterForReflection;
 
 /**
- * Units of work over the last 24 hours (failures: last hour).
+ * Units of work (transactions, with their statements and retries) over the last 24 hours.
  *
- * @param recoverySuccessRate share of units that hit a retryable failure and still succeeded (1.0 when none did)
+ * @param serverFailuresLastHour units that ended in a server-side failure (a 5xx: database unreachable,
+ *                               contention that outlasted the retries, timeouts) in the last hour;
+ *                               constraint violations and stale versions are the caller's conflicts, not counted
+ * @param avgDurationMs          mean duration of a unit of work, retries and backoff included
+ * @param slow24h                units slower than {@code bastion.db.slow-threshold} (1 s)
+ * @param recoverySuccessRate    share of the units that hit a retryable failure and still succeeded; null
+ *                               when no unit needed a retry (there is nothing to rate)
  */
 @RegisterForReflection // serialised to JSON inside a generic or untyped response
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
-public record TransactionStatistics(@JsonProperty("units_24h") long units24h, long failedLastHour, double avgDurationMs, @JsonProperty("slow_24h") long slow24h,
-                                    @JsonProperty("retried_24h") long retried24h, double recoverySuccessRate, @JsonProperty("rollback_failures_24h") long rollbackFailures24h,
+public record TransactionStatistics(@JsonProperty("units_24h") long units24h, long serverFailuresLastHour, double avgDurationMs, @JsonProperty("slow_24h") long slow24h,
+                                    @JsonProperty("retried_24h") long retried24h, Double recoverySuccessRate, @JsonProperty("rollback_failures_24h") long rollbackFailures24h,
                                     @JsonProperty("savepoint_rollbacks_24h") long savepointRollbacks24h, String breakerState) {
 }
