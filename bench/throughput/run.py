@@ -11,7 +11,7 @@ Besides req/s, latency percentiles and non-2xx, each service run reports the ser
 request: utime + stime of the JVM (all threads) from /proc/PID/stat around the measured interval,
 divided by the requests wrk completed. On a shared machine that is the figure noise moves least.
 
-    nice -n 5 python3 bench/throughput/run.py            # 2 rounds x 10 s, ~7 minutes on 2 cores
+    nice -n 5 python3 bench/throughput/run.py            # 30 s warm-up, 2 rounds x 10 s: ~8 minutes
     nice -n 5 python3 bench/throughput/run.py --quick    # 1 round x 3 s, ~2 minutes smoke run
 """
 import argparse
@@ -153,13 +153,14 @@ def main():
     parser.add_argument("--quick", action="store_true", help="one short round: a smoke run")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 2, quick 1)")
     parser.add_argument("--seconds", type=int, default=None, help="each measured run (default 10, quick 3)")
-    parser.add_argument("--warmup", type=int, default=None, help="warm-up seconds per service (default 10, quick 4)")
+    parser.add_argument("--warmup", type=int, default=None, help="warm-up seconds per service (default 30, quick 4)")
     args = parser.parse_args()
     rounds = args.rounds or (1 if args.quick else 2)
     seconds = args.seconds or (3 if args.quick else 10)
-    warmup = args.warmup or (4 if args.quick else 10)
+    warmup = args.warmup or (4 if args.quick else 30)
 
     os.makedirs(harness.OUT, exist_ok=True)
+    harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}")
     harness.ensure_packages({"wrk": "wrk", "psql": "postgresql-client", "/usr/lib/postgresql/*/bin/postgres": "postgresql",
                              "/usr/lib/postgresql/*/bin/pgbench": "postgresql"})
     pg = harness.Postgres(name="throughput-postgres").start()
@@ -211,11 +212,12 @@ def main():
 
 
 def fmt(value, pattern):
-    return "—" if value is None else format(value, pattern)
+    return format("—", pattern.replace(".0f", "").replace(".2f", "")) if value is None else format(value, pattern)
 
 
 def report(results, memory, rounds, seconds, warmup):
     print()
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (the machine is shared)")
     print(f"pgbench / reference / Bastion: {harness.machine_description()}; {POOL} pool connections = pgbench "
           f"clients; {warmup}s warm-up per service; median of {rounds} interleaved round(s) x {seconds}s")
     print("latencies in ms; CPU = service utime+stime per request served, in µs; "
