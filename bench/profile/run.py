@@ -244,7 +244,7 @@ def profile_path(pg, service, workload, seconds, accounts, out):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=20, help="each recording under load")
-    parser.add_argument("--warmup", type=int, default=60, help="JIT warm-up before the first recording, seconds")
+    parser.add_argument("--warmup", type=int, default=60, help="JIT warm-up before the first recording: at least this many seconds, at most 3x, until CPU/request settles")
     args = parser.parse_args()
     harness.ensure_packages({"wrk": "wrk", "jcmd": "openjdk-17-jdk-headless", "jfr": "openjdk-17-jdk-headless"})
     pg = harness.Postgres({"shared_preload_libraries": "'pg_stat_statements'"}, name="profile-postgres").start()
@@ -258,7 +258,7 @@ def main():
         pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         accounts = throughput.seed(pg)
         workloads = {w.name: w for w in throughput.WORKLOADS}
-        throughput.warm_up(service, ("read by id", "create"), args.warmup, accounts)
+        throughput.warm_up(service, ("read by id", "create"), args.warmup, 3 * args.warmup, accounts)
         with open(os.path.join(harness.OUT, "profile.txt"), "w") as out:
             out.write(f"{harness.machine_description()}; load average {os.getloadavg()[0]:.1f}; "
                       f"warm-up {args.warmup}s; recordings {args.seconds}s each\n")

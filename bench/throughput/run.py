@@ -11,8 +11,8 @@ Besides req/s, latency percentiles and non-2xx, each service run reports the ser
 request: utime + stime of the JVM (all threads) from /proc/PID/stat around the measured interval,
 divided by the requests wrk completed. On a shared machine that is the figure noise moves least.
 
-    nice -n 5 python3 bench/throughput/run.py            # 30 s warm-up, 2 rounds x 10 s: ~8 minutes
-    nice -n 5 python3 bench/throughput/run.py --quick    # 1 round x 3 s, ~2 minutes smoke run
+    nice -n 5 python3 bench/throughput/run.py            # warm-up 30-180 s per service, 2 rounds x 10 s: ~8-12 min
+    nice -n 5 python3 bench/throughput/run.py --quick    # warm-up 4-8 s, 1 round x 3 s: ~2 minutes smoke run
 """
 import argparse
 import glob
@@ -141,11 +141,31 @@ def measure(service, workload, seconds, accounts, rss_samples):
         sampler.join()
 
 
-def warm_up(service, names, seconds, accounts):
-    """JIT warm-up: the service's workloads, `seconds` in all, not measured."""
-    each = max(1, round(seconds / len(names)))
-    for name in names:
-        run_wrk(service, next(w for w in WORKLOADS if w.name == name), each, accounts)
+def reset_versions(pg, accounts):
+    """update.lua starts every run from version 0 for its rows, as its client-side state does."""
+    pg.psql(f"UPDATE customer SET version = 0 WHERE id BETWEEN {HOT_ROWS + 1} AND {accounts}")
+
+
+def warm_up(service, names, min_seconds, max_seconds, accounts, chunk=5, pg=None):
+    """JIT warm-up, not measured: the service's workloads in turns of `chunk` seconds until each one's
+    CPU per request has settled (two turns in a row within 15 %) and `min_seconds` have passed, or
+    until `max_seconds`. On a busy 2-core machine C2 needs far longer than on a quiet one: a fixed
+    30 s left Bastion at 1342 µs per read in round 1 and 342 µs in round 2."""
+    started = time.monotonic()
+    history = {name: [] for name in names}
+    while True:
+        for name in names:
+            workload = next(w for w in WORKLOADS if w.name == name)
+            if workload.lua == "update.lua":
+                reset_versions(pg, accounts)
+            history[name].append(run_wrk(service, workload, min(chunk, max_seconds), accounts)["cpu_us_per_request"])
+        elapsed = time.monotonic() - started
+        settled = all(len(h) >= 2 and abs(h[-1] - h[-2]) <= 0.15 * h[-2] for h in history.values())
+        if elapsed >= max_seconds or (settled and elapsed >= min_seconds):
+            harness.log(f"{service.name} warmed up in {elapsed:.0f}s ({'settled' if settled else 'not settled'}); "
+                        "CPU µs/request per turn: " + "; ".join(
+                            f"{name}: {' '.join(f'{v:.0f}' for v in h)}" for name, h in history.items()))
+            return elapsed
 
 
 def main():
@@ -153,11 +173,15 @@ def main():
     parser.add_argument("--quick", action="store_true", help="one short round: a smoke run")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 2, quick 1)")
     parser.add_argument("--seconds", type=int, default=None, help="each measured run (default 10, quick 3)")
-    parser.add_argument("--warmup", type=int, default=None, help="warm-up seconds per service (default 30, quick 4)")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help="minimum warm-up seconds per service (default 30, quick 4)")
+    parser.add_argument("--max-warmup", type=int, default=None,
+                        help="maximum warm-up seconds per service (default 180, quick 8)")
     args = parser.parse_args()
     rounds = args.rounds or (1 if args.quick else 2)
     seconds = args.seconds or (3 if args.quick else 10)
     warmup = args.warmup or (4 if args.quick else 30)
+    max_warmup = max(warmup, args.max_warmup or (8 if args.quick else 180))
 
     os.makedirs(harness.OUT, exist_ok=True)
     harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}")
@@ -176,8 +200,10 @@ def main():
             services[key].start()
             harness.log(f"{key} ready in {services[key].startup_seconds:.2f}s")
         accounts = seed(pg)
-        warm_up(services["bastion"], ("read by id", "create", "transfer (hot rows)", "update (optimistic)"), warmup, accounts)
-        warm_up(services["reference"], ("read by id", "create"), warmup, accounts)
+        warmed = {"bastion": warm_up(services["bastion"], ("read by id", "create", "update (optimistic)"),
+                                     warmup, max_warmup, accounts, chunk=2 if args.quick else 5, pg=pg),
+                  "reference": warm_up(services["reference"], ("read by id", "create"),
+                                       warmup, max_warmup, accounts, chunk=2 if args.quick else 5)}
         rss_warm = {key: s.rss_mb() for key, s in services.items()}
 
         results = {w.name: {"pgbench": [], "reference": [], "bastion": []} for w in WORKLOADS}
@@ -193,11 +219,10 @@ def main():
                     if key == "reference" and not workload.reference:
                         continue
                     if workload.lua == "update.lua":
-                        # each wrk run starts from version 0 for its rows, as its client-side state does
-                        pg.psql(f"UPDATE customer SET version = 0 WHERE id BETWEEN {HOT_ROWS + 1} AND {accounts}")
+                        reset_versions(pg, accounts)
                     samples = rss_overload[key] if workload.name.startswith("overload") else rss_load[key]
                     results[workload.name][key].append(measure(services[key], workload, seconds, accounts, samples))
-        memory = {key: {"startup_s": s.startup_seconds, "rss_warm_mb": rss_warm[key],
+        memory = {key: {"startup_s": s.startup_seconds, "warmup_s": warmed[key], "rss_warm_mb": rss_warm[key],
                         "rss_load_max_mb": max(rss_load[key] + rss_overload[key]),
                         "rss_overload_max_mb": max(rss_overload[key]), "peak_rss_mb": s.peak_rss_mb()}
                   for key, s in services.items()}
@@ -219,7 +244,7 @@ def report(results, memory, rounds, seconds, warmup):
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (the machine is shared)")
     print(f"pgbench / reference / Bastion: {harness.machine_description()}; {POOL} pool connections = pgbench "
-          f"clients; {warmup}s warm-up per service; median of {rounds} interleaved round(s) x {seconds}s")
+          f"clients; warm-up per service until CPU/request settles; median of {rounds} interleaved round(s) x {seconds}s")
     print("latencies in ms; CPU = service utime+stime per request served, in µs; "
           "pgbench of 'read by id' is the ceiling of every read row")
     header = (f"{'workload':<22} {'service':<9} {'req/s':>7} {'p50':>7} {'p99':>7} {'p999':>7} {'non-2xx':>7} "
@@ -244,7 +269,7 @@ def report(results, memory, rounds, seconds, warmup):
             if runs[key]:
                 print(f"  {name:<22} {key:<9} {json.dumps(runs[key][-1]['statuses'], sort_keys=True)}")
     for key, m in memory.items():
-        print(f"{key}: start-up to first 200 {m['startup_s']:.2f}s; RSS after warm-up {m['rss_warm_mb']:.0f} MB; "
+        print(f"{key}: start-up to first 200 {m['startup_s']:.2f}s; warm-up {m['warmup_s']:.0f}s; RSS after warm-up {m['rss_warm_mb']:.0f} MB; "
               f"max sampled RSS under load {m['rss_load_max_mb']:.0f} MB (overload {m['rss_overload_max_mb']:.0f} MB); "
               f"peak RSS (VmHWM) {m['peak_rss_mb']:.0f} MB")
 
