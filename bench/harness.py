@@ -19,6 +19,8 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
 APP = os.path.join(ROOT, "target", "quarkus-app")
+REFERENCE = os.path.join(ROOT, "bench", "reference")
+MAVEN_LOCK = "/tmp/bastion-maven.lock"  # one Maven build at a time on these shared machines
 PSQL = "/usr/bin/psql"
 
 
@@ -221,22 +223,27 @@ class Postgres:
 READINESS_TIMEOUT = 3  # seconds, as the readinessProbe's timeoutSeconds in k8s/deployment.yaml
 
 
-def build_app_when_missing():
-    if not os.path.exists(os.path.join(APP, "quarkus-run.jar")):
-        log("building the service jar (./mvnw package -DskipTests)")
-        subprocess.run([os.path.join(ROOT, "mvnw"), "-B", "-q", "package", "-DskipTests"], cwd=ROOT, check=True)
+def build_app_when_missing(app=APP, pom=None):
+    if not os.path.exists(os.path.join(app, "quarkus-run.jar")):
+        extra = ["-f", pom] if pom else []
+        log(f"building {app} (./mvnw package -DskipTests {' '.join(extra)})")
+        subprocess.run(["flock", MAVEN_LOCK, os.path.join(ROOT, "mvnw"), "-B", "-q", *extra, "package", "-DskipTests"],
+                       cwd=ROOT, check=True)
 
 
 class Service:
     """The packaged service (JVM jar) against a given PostgreSQL port (or a proxy in front of it)."""
 
-    def __init__(self, db_port, env=None, name="service"):
+    app = APP  # the quarkus-app directory this class runs
+
+    def __init__(self, db_port, env=None, name="service", java_options=()):
         self.port = free_port()
         # health, metrics and OpenAPI (/q/*) are served on the management port only
         self.management_port = free_port()
         self.db_port = db_port
         self.env = env or {}
         self.name = name
+        self.java_options = list(java_options)  # e.g. a JFR recording for a profile
         self.log_path = os.path.join(OUT, f"{name}.log")
         self.app_copy = None
         self.process = None
@@ -244,11 +251,11 @@ class Service:
         self.startup_seconds = None
 
     def start(self, timeout=120):
-        build_app_when_missing()
+        self.build_when_missing()
         os.makedirs(OUT, exist_ok=True)
         # a private copy: a rebuild of target/ during the run must not swap classes under the JVM
         self.app_copy = tempfile.mkdtemp(prefix=f"bastion-bench-{self.name}-")
-        shutil.copytree(APP, os.path.join(self.app_copy, "quarkus-app"))
+        shutil.copytree(self.app, os.path.join(self.app_copy, "quarkus-app"))
         env = {k: v for k, v in os.environ.items() if not k.startswith("QUARKUS_DATASOURCE_")}
         env.update({"DB_HOST": "127.0.0.1", "DB_PORT": str(self.db_port), "DB_NAME": "bastion",
                     "DB_USERNAME": "postgres", "DB_PASSWORD": "postgres", "PORT": str(self.port),
@@ -257,12 +264,15 @@ class Service:
         started = time.monotonic()
         with open(self.log_path, "w") as out:
             self.process = subprocess.Popen(
-                ["java", "-jar", os.path.join(self.app_copy, "quarkus-app", "quarkus-run.jar")],
+                ["java", *self.java_options, "-jar", os.path.join(self.app_copy, "quarkus-app", "quarkus-run.jar")],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.pid = self.process.pid
         self.wait_ready(timeout)
         self.startup_seconds = time.monotonic() - started
         return self
+
+    def build_when_missing(self):
+        build_app_when_missing()
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
@@ -325,6 +335,22 @@ class Service:
                     return int(line.split()[1]) / 1024
         return None
 
+    def peak_rss_mb(self):
+        """The kernel's high-water mark of the process's resident set (VmHWM) since it started."""
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return None
+
+    def cpu_seconds(self):
+        """CPU time the process has used so far, all threads (JIT and GC included): utime + stime."""
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            # the command name (field 2) may hold spaces: count fields from after its closing parenthesis
+            fields = stat.read().rsplit(")", 1)[1].split()
+        utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+        return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
     def stop(self):
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -336,6 +362,21 @@ class Service:
         if self.app_copy:
             shutil.rmtree(self.app_copy, ignore_errors=True)
             self.app_copy = None
+
+
+class ReferenceService(Service):
+    """bench/reference: the same two endpoints on the raw reactive pg client, the floor of the stack.
+
+    It has no schema of its own: start it on a database the product (its Flyway) has already migrated.
+    """
+
+    app = os.path.join(REFERENCE, "target", "quarkus-app")
+
+    def build_when_missing(self):
+        build_app_when_missing(self.app, os.path.join(REFERENCE, "pom.xml"))
+
+    def readiness_url(self):
+        return self.url("/ready")  # 200 once its pool has answered a query
 
 
 def machine_description():

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Bastion against PostgreSQL's own ceiling, on the same machine and in the same run.
+"""Bastion against the ceiling (pgbench) and the floor (bench/reference) of its stack, in one run.
 
-Each workload runs twice, back to back: as raw SQL with pgbench (the ceiling: the statements the
-service issues, prepared, with as many clients as the service has pool connections), then through
-the service's HTTP API with wrk. Several rounds; the table shows medians and the service/pgbench
-ratio. Absolute numbers depend on the machine; the ratios are the point.
+Per round and per workload, back to back: the raw SQL with pgbench (the ceiling: the statements the
+service sends, 20 client connections like the service's 20 pool connections), then bench/reference
+(the same JSON on the raw reactive pg client: what this stack costs when written carefully; it serves
+reads and creates only), then Bastion, both through HTTP with wrk. Odd rounds run the reference
+before Bastion, even rounds after it, so neither always follows pgbench. The table shows medians.
 
-    python3 bench/throughput/run.py            # ~8 minutes on 2 cores
-    python3 bench/throughput/run.py --quick    # ~1 minute smoke run
+Besides req/s, latency percentiles and non-2xx, each service run reports the service's CPU per
+request: utime + stime of the JVM (all threads) from /proc/PID/stat around the measured interval,
+divided by the requests wrk completed. On a shared machine that is the figure noise moves least.
+
+    nice -n 5 python3 bench/throughput/run.py            # warm-up 30-180 s per service, 2 rounds x 10 s: ~8-12 min
+    nice -n 5 python3 bench/throughput/run.py --quick    # warm-up 4-8 s, 1 round x 3 s: ~2 minutes smoke run
 """
 import argparse
 import glob
@@ -25,29 +30,35 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-POOL = 20            # service pool connections = pgbench clients = wrk connections
+POOL = 20            # service pool connections = pgbench clients = wrk connections (unless a workload says otherwise)
 ROWS_PER_CLIENT = 400
 HOT_ROWS = 10
 
 
 class Workload:
-    def __init__(self, name, sql, lua, wrk_threads, wrk_connections):
+    """One load shape. ceiling: whether pgbench runs it (the 100-connection and overload reads send the
+    same statement as "read by id" through the same 20 connections, so "read by id" is their ceiling)."""
+
+    def __init__(self, name, sql, lua, wrk_threads, wrk_connections, reference, ceiling=True):
         self.name, self.sql, self.lua = name, sql, lua
         self.wrk_threads, self.wrk_connections = wrk_threads, wrk_connections
+        self.reference, self.ceiling = reference, ceiling
 
 
 WORKLOADS = [
-    Workload("read by id", "read.sql", "read.lua", 2, POOL),
-    Workload("create", "create.sql", "create.lua", 2, POOL),
-    Workload("update (optimistic)", "update.sql", "update.lua", POOL, POOL),
-    Workload("transfer (hot rows)", "transfer.sql", "transfer.lua", 2, POOL),
-    Workload("overload 10x (read)", "read.sql", "read.lua", 4, POOL * 10),
+    Workload("read by id", "read.sql", "read.lua", 2, POOL, reference=True),
+    Workload("read by id, 100 conn.", "read.sql", "read.lua", 2, 100, reference=True, ceiling=False),
+    Workload("create", "create.sql", "create.lua", 2, POOL, reference=True),
+    Workload("update (optimistic)", "update.sql", "update.lua", POOL, POOL, reference=False),
+    Workload("transfer (hot rows)", "transfer.sql", "transfer.lua", 2, POOL, reference=False),
+    Workload("overload 10x (read)", "read.sql", "read.lua", 4, POOL * 10, reference=True, ceiling=False),
 ]
+SERVICES = ("reference", "bastion")
 
 
 def seed(pg):
-    """Hot rows 1..10 with a large balance, then 400 rows per client for the service, then as many
-    for pgbench's updates. Returns the number of rows the service's workloads address."""
+    """Hot rows 1..10 with a large balance, then 400 rows per client for the services, then as many
+    for pgbench's updates. Returns the number of rows the services' workloads address."""
     accounts = HOT_ROWS + POOL * ROWS_PER_CLIENT
     pg.psql(f"""INSERT INTO customer (name, email, credit_balance)
                 SELECT 'Seed ' || s, 'seed-' || s || '@bench.example',
@@ -79,10 +90,13 @@ def run_pgbench(pg, workload, seconds, accounts):
 
 
 def run_wrk(service, workload, seconds, accounts):
+    """wrk against the service; with the service's CPU seconds around the run, per request served."""
     env = {**os.environ, "BENCH_LUA": os.path.join(HERE, "lua"), "BENCH_ACCOUNTS": str(accounts)}
+    cpu_before = service.cpu_seconds()
     out = subprocess.run(["wrk", "-t", str(workload.wrk_threads), "-c", str(workload.wrk_connections),
                           "-d", f"{seconds}s", "--timeout", "30s", "-s", os.path.join(HERE, "lua", workload.lua),
                           service.url("")], capture_output=True, text=True, env=env)
+    cpu = service.cpu_seconds() - cpu_before
     line = next((l for l in out.stdout.splitlines() if l.startswith("WRK_RESULT ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result: {out.stdout} {out.stderr}")
@@ -91,7 +105,9 @@ def run_wrk(service, workload, seconds, accounts):
     non_2xx = sum(n for code, n in statuses.items() if not code.startswith("2"))
     return {"rps": result["requests"] / (result["duration_us"] / 1e6), "p50": result["p50_us"] / 1000,
             "p99": result["p99_us"] / 1000, "p999": result["p999_us"] / 1000,
-            "errors": non_2xx + sum(result["errors"].values()), "statuses": statuses}
+            "errors": non_2xx + sum(result["errors"].values()), "statuses": statuses,
+            "requests": result["requests"], "cpu_s": cpu,
+            "cpu_us_per_request": cpu * 1e6 / result["requests"] if result["requests"] else float("nan")}
 
 
 def percentiles(sorted_us):
@@ -105,7 +121,7 @@ def percentiles(sorted_us):
 
 
 def median_of(runs, key):
-    return statistics.median(r[key] for r in runs)
+    return statistics.median(r[key] for r in runs) if runs else None
 
 
 def sample_rss(service, stop, samples):
@@ -114,73 +130,148 @@ def sample_rss(service, stop, samples):
         time.sleep(0.5)
 
 
+def measure(service, workload, seconds, accounts, rss_samples):
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_rss, args=(service, stop, rss_samples))
+    sampler.start()
+    try:
+        return run_wrk(service, workload, seconds, accounts)
+    finally:
+        stop.set()
+        sampler.join()
+
+
+def reset_versions(pg, accounts):
+    """update.lua starts every run from version 0 for its rows, as its client-side state does."""
+    pg.psql(f"UPDATE customer SET version = 0 WHERE id BETWEEN {HOT_ROWS + 1} AND {accounts}")
+
+
+def warm_up(service, names, min_seconds, max_seconds, accounts, chunk=5, pg=None):
+    """JIT warm-up, not measured: the service's workloads in turns of `chunk` seconds until each one's
+    CPU per request has settled (two turns in a row within 15 %) and `min_seconds` have passed, or
+    until `max_seconds`. On a busy 2-core machine C2 needs far longer than on a quiet one: a fixed
+    30 s left Bastion at 1342 µs per read in round 1 and 342 µs in round 2."""
+    started = time.monotonic()
+    history = {name: [] for name in names}
+    while True:
+        for name in names:
+            workload = next(w for w in WORKLOADS if w.name == name)
+            if workload.lua == "update.lua":
+                reset_versions(pg, accounts)
+            history[name].append(run_wrk(service, workload, min(chunk, max_seconds), accounts)["cpu_us_per_request"])
+        elapsed = time.monotonic() - started
+        settled = all(len(h) >= 2 and abs(h[-1] - h[-2]) <= 0.15 * h[-2] for h in history.values())
+        if elapsed >= max_seconds or (settled and elapsed >= min_seconds):
+            harness.log(f"{service.name} warmed up in {elapsed:.0f}s ({'settled' if settled else 'not settled'}); "
+                        "CPU µs/request per turn: " + "; ".join(
+                            f"{name}: {' '.join(f'{v:.0f}' for v in h)}" for name, h in history.items()))
+            return elapsed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one short round: a smoke run")
-    parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--seconds", type=int, default=None, help="duration of each measured run")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 2, quick 1)")
+    parser.add_argument("--seconds", type=int, default=None, help="each measured run (default 10, quick 3)")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help="minimum warm-up seconds per service (default 30, quick 4)")
+    parser.add_argument("--max-warmup", type=int, default=None,
+                        help="maximum warm-up seconds per service (default 180, quick 8)")
     args = parser.parse_args()
-    rounds = args.rounds or (1 if args.quick else 3)
+    rounds = args.rounds or (1 if args.quick else 2)
     seconds = args.seconds or (3 if args.quick else 10)
+    warmup = args.warmup or (4 if args.quick else 30)
+    max_warmup = max(warmup, args.max_warmup or (8 if args.quick else 180))
 
     os.makedirs(harness.OUT, exist_ok=True)
+    harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}")
     harness.ensure_packages({"wrk": "wrk", "psql": "postgresql-client", "/usr/lib/postgresql/*/bin/postgres": "postgresql",
                              "/usr/lib/postgresql/*/bin/pgbench": "postgresql"})
     pg = harness.Postgres(name="throughput-postgres").start()
-    service = harness.Service(pg.port, env={"DB_POOL_SIZE": str(POOL), "DB_MAX_OVERFLOW": "0",
-                                            "DB_POOL_WAIT_QUEUE": "2000", "DB_POOL_TIMEOUT": "30"},
-                              name="throughput-service")
+    # Bastion first: its Flyway creates the schema the reference (which has no migrations) then uses
+    services = {
+        "bastion": harness.Service(pg.port, env={"DB_POOL_SIZE": str(POOL), "DB_MAX_OVERFLOW": "0",
+                                                 "DB_POOL_WAIT_QUEUE": "2000", "DB_POOL_TIMEOUT": "30"},
+                                   name="throughput-bastion"),
+        "reference": harness.ReferenceService(pg.port, env={"DB_POOL_SIZE": str(POOL)}, name="throughput-reference"),
+    }
     try:
-        service.start()
-        harness.log(f"service ready in {service.startup_seconds:.2f}s")
+        for key in ("bastion", "reference"):
+            services[key].start()
+            harness.log(f"{key} ready in {services[key].startup_seconds:.2f}s")
         accounts = seed(pg)
-        warm = 2 if args.quick else 5
-        for name in ("read by id", "create", "transfer (hot rows)"):
-            run_wrk(service, next(w for w in WORKLOADS if w.name == name), warm, accounts)
-        rss_warm = service.rss_mb()
+        warmed = {"bastion": warm_up(services["bastion"], ("read by id", "create", "update (optimistic)"),
+                                     warmup, max_warmup, accounts, chunk=2 if args.quick else 5, pg=pg),
+                  "reference": warm_up(services["reference"], ("read by id", "create"),
+                                       warmup, max_warmup, accounts, chunk=2 if args.quick else 5)}
+        rss_warm = {key: s.rss_mb() for key, s in services.items()}
 
-        results = {w.name: {"pgbench": [], "service": []} for w in WORKLOADS}
-        rss_load = []
+        results = {w.name: {"pgbench": [], "reference": [], "bastion": []} for w in WORKLOADS}
+        rss_load = {key: [] for key in services}
+        rss_overload = {key: [] for key in services}
         for round_no in range(1, rounds + 1):
+            order = SERVICES if round_no % 2 else tuple(reversed(SERVICES))
             for workload in WORKLOADS:
                 harness.log(f"round {round_no}/{rounds}: {workload.name}")
-                results[workload.name]["pgbench"].append(run_pgbench(pg, workload, seconds, accounts))
-                if workload.lua == "update.lua":
-                    # each wrk run starts from version 0 for its rows, as its client-side state does
-                    pg.psql(f"UPDATE customer SET version = 0 WHERE id BETWEEN {HOT_ROWS + 1} AND {accounts}")
-                stop = threading.Event()
-                sampler = threading.Thread(target=sample_rss, args=(service, stop, rss_load))
-                sampler.start()
-                results[workload.name]["service"].append(run_wrk(service, workload, seconds, accounts))
-                stop.set()
-                sampler.join()
-        report(results, service.startup_seconds, rss_warm, max(rss_load), rounds, seconds)
+                if workload.ceiling:
+                    results[workload.name]["pgbench"].append(run_pgbench(pg, workload, seconds, accounts))
+                for key in order:
+                    if key == "reference" and not workload.reference:
+                        continue
+                    if workload.lua == "update.lua":
+                        reset_versions(pg, accounts)
+                    samples = rss_overload[key] if workload.name.startswith("overload") else rss_load[key]
+                    results[workload.name][key].append(measure(services[key], workload, seconds, accounts, samples))
+        memory = {key: {"startup_s": s.startup_seconds, "warmup_s": warmed[key], "rss_warm_mb": rss_warm[key],
+                        "rss_load_max_mb": max(rss_load[key] + rss_overload[key]),
+                        "rss_overload_max_mb": max(rss_overload[key]), "peak_rss_mb": s.peak_rss_mb()}
+                  for key, s in services.items()}
+        report(results, memory, rounds, seconds, warmup)
         with open(os.path.join(harness.OUT, "throughput.json"), "w") as f:
-            json.dump(results, f, indent=1)
+            json.dump({"results": results, "services": memory, "rounds": rounds, "seconds": seconds,
+                       "warmup": warmup, "machine": harness.machine_description()}, f, indent=1)
     finally:
-        service.stop()
+        for service in services.values():
+            service.stop()
         pg.stop()
 
 
-def report(results, startup, rss_warm, rss_load, rounds, seconds):
+def fmt(value, pattern):
+    return format("—", pattern.replace(".0f", "").replace(".2f", "")) if value is None else format(value, pattern)
+
+
+def report(results, memory, rounds, seconds, warmup):
     print()
-    print(f"Bastion vs pgbench: {harness.machine_description()}; {POOL} pool connections = pgbench clients; "
-          f"median of {rounds} round(s) x {seconds}s")
-    header = (f"{'workload':<22} {'pgbench req/s':>13} {'p50':>7} {'p99':>7} {'p999':>7} | {'service req/s':>13} "
-              f"{'p50':>7} {'p99':>7} {'p999':>7} {'non-2xx+err':>11} | {'ratio':>6}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (the machine is shared)")
+    print(f"pgbench / reference / Bastion: {harness.machine_description()}; {POOL} pool connections = pgbench "
+          f"clients; warm-up per service until CPU/request settles; median of {rounds} interleaved round(s) x {seconds}s")
+    print("latencies in ms; CPU = service utime+stime per request served, in µs; "
+          "pgbench of 'read by id' is the ceiling of every read row")
+    header = (f"{'workload':<22} {'service':<9} {'req/s':>7} {'p50':>7} {'p99':>7} {'p999':>7} {'non-2xx':>7} "
+              f"{'CPU µs/req':>10} {'/pgbench':>8}")
     print(header)
     print("-" * len(header))
+    read_ceiling = median_of(results["read by id"]["pgbench"], "rps")
     for name, runs in results.items():
-        p, s = runs["pgbench"], runs["service"]
-        ratio = median_of(s, "rps") / median_of(p, "rps")
-        print(f"{name:<22} {median_of(p, 'rps'):>13.0f} {median_of(p, 'p50'):>7.2f} {median_of(p, 'p99'):>7.2f} "
-              f"{median_of(p, 'p999'):>7.2f} | {median_of(s, 'rps'):>13.0f} {median_of(s, 'p50'):>7.2f} "
-              f"{median_of(s, 'p99'):>7.2f} {median_of(s, 'p999'):>7.2f} {median_of(s, 'errors'):>11.0f} | {ratio:>6.2f}")
-    print("latencies in ms; statuses of the last service round:")
+        ceiling = median_of(runs["pgbench"], "rps") or read_ceiling
+        for key in ("pgbench", "reference", "bastion"):
+            r = runs[key]
+            if not r:
+                continue
+            cpu = median_of(r, "cpu_us_per_request") if key != "pgbench" else None
+            ratio = median_of(r, "rps") / ceiling if key != "pgbench" else None
+            print(f"{name:<22} {key:<9} {median_of(r, 'rps'):>7.0f} {median_of(r, 'p50'):>7.2f} "
+                  f"{median_of(r, 'p99'):>7.2f} {median_of(r, 'p999'):>7.2f} {median_of(r, 'errors'):>7.0f} "
+                  f"{fmt(cpu, '>10.0f')} {fmt(ratio, '>8.2f')}")
+    print("statuses of the last round:")
     for name, runs in results.items():
-        print(f"  {name:<22} {json.dumps(runs['service'][-1]['statuses'], sort_keys=True)}")
-    print(f"service start-up to ready: {startup:.2f}s; RSS after warm-up: {rss_warm:.0f} MB; "
-          f"peak RSS under load: {rss_load:.0f} MB")
+        for key in SERVICES:
+            if runs[key]:
+                print(f"  {name:<22} {key:<9} {json.dumps(runs[key][-1]['statuses'], sort_keys=True)}")
+    for key, m in memory.items():
+        print(f"{key}: start-up to first 200 {m['startup_s']:.2f}s; warm-up {m['warmup_s']:.0f}s; RSS after warm-up {m['rss_warm_mb']:.0f} MB; "
+              f"max sampled RSS under load {m['rss_load_max_mb']:.0f} MB (overload {m['rss_overload_max_mb']:.0f} MB); "
+              f"peak RSS (VmHWM) {m['peak_rss_mb']:.0f} MB")
 
 
 if __name__ == "__main__":
