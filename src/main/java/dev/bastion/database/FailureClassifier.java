@@ -37,14 +37,14 @@ public final class FailureClassifier {
                 return classified.failure();
             }
             if (t instanceof PgException pg) {
-                return new DatabaseFailure(SqlStates.kindOf(pg.getSqlState()), pg.getSqlState(),
+                return new DatabaseFailure(SqlStates.kindOf(pg.getSqlState(), pg.getMessage()), pg.getSqlState(),
                         pg.getConstraint(), pg.getTable(), pg.getColumn());
             }
             if (t instanceof org.hibernate.exception.ConstraintViolationException cve) {
                 constraintFromHibernate = cve.getConstraintName();
             }
             if (t instanceof SQLException sql && sql.getSQLState() != null) {
-                return new DatabaseFailure(SqlStates.kindOf(sql.getSQLState()), sql.getSQLState(),
+                return new DatabaseFailure(SqlStates.kindOf(sql.getSQLState(), sql.getMessage()), sql.getSQLState(),
                         constraintFromHibernate, null, null);
             }
             FailureKind kind = kindOfNonSql(t);

@@ -36,6 +36,18 @@ final class SqlStates {
     private SqlStates() {
     }
 
+    /**
+     * As {@link #kindOf(String)}, except that a hot standby's query cancelled "due to conflict with
+     * recovery" (reported as 40001) means the session is on a standby, not that it lost a race with
+     * another transaction: an outage of the writer, whose connection must not be reused.
+     */
+    static FailureKind kindOf(String sqlState, String message) {
+        if ("40001".equals(sqlState) && message != null && message.contains("conflict with recovery")) {
+            return FailureKind.READ_ONLY_NODE;
+        }
+        return kindOf(sqlState);
+    }
+
     static FailureKind kindOf(String sqlState) {
         if (sqlState == null || sqlState.length() != 5) {
             return FailureKind.OTHER;

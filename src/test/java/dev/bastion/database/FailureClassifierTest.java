@@ -67,6 +67,18 @@ class FailureClassifierTest {
     }
 
     @Test
+    void aHotStandbyConflictIsAReadOnlyNodeNotAContentionRetry() {
+        var cancelled = new PgException("canceling statement due to conflict with recovery", "ERROR", "40001",
+                "User query might have needed to see row versions that must be removed.");
+        assertEquals(FailureKind.READ_ONLY_NODE, FailureClassifier.classify(cancelled).kind());
+        var terminated = new SQLException("FATAL: terminating connection due to conflict with recovery", "40001");
+        assertEquals(FailureKind.READ_ONLY_NODE, FailureClassifier.classify(new CompletionException(terminated)).kind());
+        assertEquals(FailureKind.SERIALIZATION_FAILURE,
+                FailureClassifier.classify(new PgException("could not serialize access due to concurrent update",
+                        "ERROR", "40001", null)).kind());
+    }
+
+    @Test
     void classifiesHibernateReactiveWrappedSqlExceptionsWithTheConstraintName() {
         var sql = new SQLException("duplicate key", "23505");
         var hibernate = new ConstraintViolationException("could not execute statement", sql, "customer_email_lower_key");
