@@ -3,7 +3,6 @@ package dev.bastion.database;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
-import dev.bastion.database.monitor.TransactionEvents;
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.Context;
@@ -23,9 +22,9 @@ import jakarta.enterprise.context.ApplicationScoped;
 public class Savepoints {
 
     private final AtomicLong sequence = new AtomicLong();
-    private final TransactionEvents events;
+    private final TransactionListeners events;
 
-    public Savepoints(TransactionEvents events) {
+    public Savepoints(TransactionListeners events) {
         this.events = events;
     }
 

@@ -2,10 +2,9 @@ package dev.bastion.database;
 
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
-import dev.bastion.database.monitor.LongTransactionDetector;
-import dev.bastion.database.monitor.TransactionEvents;
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.smallrye.faulttolerance.api.TypedGuard;
 import io.smallrye.mutiny.Uni;
@@ -39,14 +38,13 @@ public class UnitOfWork {
     private static final String TERMINATE_OWN_BACKEND = "SELECT pg_terminate_backend(pg_backend_pid())";
 
     private final DatabaseGuardrails guardrails;
-    private final TransactionEvents events;
-    private final LongTransactionDetector longTransactions;
+    private final TransactionListeners events;
+    private final AtomicLong attemptIds = new AtomicLong();
     private final TypedGuard<Uni<Object>> guard;
 
-    public UnitOfWork(DatabaseGuardrails guardrails, TransactionEvents events, LongTransactionDetector longTransactions) {
+    public UnitOfWork(DatabaseGuardrails guardrails, TransactionListeners events) {
         this.guardrails = guardrails;
         this.events = events;
-        this.longTransactions = longTransactions;
         this.guard = TypedGuard.create(new TypeLiteral<Uni<Object>>() {
                 })
                 .withDescription("database unit of work")
@@ -133,8 +131,9 @@ public class UnitOfWork {
             gate.abandon();
             bounded = Uni.createFrom().failure(() -> deadlineExceeded(spec, gate));
         } else {
-            long tracked = longTransactions.started(spec.operation(), attempt);
-            Uni<T> running = session(spec, work, gate).onTermination().invoke(() -> longTransactions.finished(tracked));
+            long attemptId = attemptIds.incrementAndGet();
+            events.attemptStarted(attemptId, spec.operation(), attempt);
+            Uni<T> running = session(spec, work, gate).onTermination().invoke(() -> events.attemptEnded(attemptId));
             bounded = runToCompletion(running)
                     .ifNoItem().after(Duration.ofNanos(remaining)).failWith(() -> deadlineExceeded(spec, gate));
         }

@@ -1,7 +1,7 @@
 package dev.bastion.health;
 
 import dev.bastion.database.DatabaseProbe;
-import dev.bastion.database.monitor.TransactionEvents;
+import dev.bastion.database.TransactionListeners;
 import io.smallrye.faulttolerance.api.CircuitBreakerState;
 import io.smallrye.health.api.AsyncHealthCheck;
 import io.smallrye.mutiny.Uni;
@@ -20,9 +20,9 @@ import org.eclipse.microprofile.health.Readiness;
 public class DatabaseReadinessCheck implements AsyncHealthCheck {
 
     private final DatabaseProbe probe;
-    private final TransactionEvents transactions;
+    private final TransactionListeners transactions;
 
-    public DatabaseReadinessCheck(DatabaseProbe probe, TransactionEvents transactions) {
+    public DatabaseReadinessCheck(DatabaseProbe probe, TransactionListeners transactions) {
         this.probe = probe;
         this.transactions = transactions;
     }

@@ -12,9 +12,9 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 
 import dev.bastion.database.DatabaseGuardrails;
+import dev.bastion.database.TransactionListener;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -31,12 +31,11 @@ import org.jboss.logging.Logger;
  * idle-in-transaction timeouts end such work; this makes it visible before and after they do.
  */
 @ApplicationScoped
-public class LongTransactionDetector {
+public class LongTransactionDetector implements TransactionListener {
 
     private static final Logger LOG = Logger.getLogger(LongTransactionDetector.class);
 
     private final Map<Long, Running> running = new ConcurrentHashMap<>();
-    private final AtomicLong ids = new AtomicLong();
     private final MeterRegistry registry;
     private final Duration threshold;
     private final Clock clock = Clock.systemUTC();
@@ -50,15 +49,14 @@ public class LongTransactionDetector {
                 .register(registry);
     }
 
-    /** Called when an attempt opens its session; returns the handle to pass to {@link #finished}. */
-    public long started(String operation, int attempt) {
-        long id = ids.incrementAndGet();
-        running.put(id, new Running(operation, attempt, Instant.now(clock)));
-        return id;
+    @Override
+    public void attemptStarted(long attemptId, String operation, int attempt) {
+        running.put(attemptId, new Running(operation, attempt, Instant.now(clock)));
     }
 
-    public void finished(long handle) {
-        running.remove(handle);
+    @Override
+    public void attemptEnded(long attemptId) {
+        running.remove(attemptId);
     }
 
     /** Reports attempts past the threshold that were not reported yet. */

@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.FailureKind;
+import dev.bastion.database.TransactionListener;
 import dev.bastion.logging.BurstLog;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -25,7 +26,7 @@ import org.jboss.logging.Logger;
  * on the event loop in the request's path.
  */
 @ApplicationScoped
-public class TransactionEvents {
+public class TransactionEvents implements TransactionListener {
 
     private static final Logger LOG = Logger.getLogger(TransactionEvents.class);
 
@@ -67,6 +68,7 @@ public class TransactionEvents {
     }
 
     /** An attempt failed; {@code willRetry} says whether the unit runs again. */
+    @Override
     public void attemptFailed(String operation, DatabaseFailure failure, int attempt, boolean willRetry) {
         FailureKind kind = failure.kind();
         if (kind.isContention()) {
@@ -84,6 +86,7 @@ public class TransactionEvents {
         }
     }
 
+    @Override
     public void unitSucceeded(String operation, int attempts, long nanos) {
         finished(operation, "success", nanos);
         if (attempts > 1) {
@@ -92,6 +95,7 @@ public class TransactionEvents {
         }
     }
 
+    @Override
     public void unitFailed(String operation, DatabaseFailure failure, int attempts, long nanos) {
         finished(operation, failure.kind().problemSlug(), nanos);
         // a constraint violation or a stale version is the caller's conflict (4xx), not a database failure
@@ -108,6 +112,7 @@ public class TransactionEvents {
     }
 
     /** A transaction could not be rolled back on its connection (lost mid-transaction, or ROLLBACK failed). */
+    @Override
     public void rollbackFailed(String operation, DatabaseFailure failure) {
         rollbackFailures.increment();
         Counter.builder("bastion.db.rollback.failures")
@@ -119,6 +124,7 @@ public class TransactionEvents {
     }
 
     /** A nested step was rejected and undone with ROLLBACK TO SAVEPOINT; the outer transaction goes on. */
+    @Override
     public void savepointRolledBack(String operation, DatabaseFailure failure) {
         savepointRollbacks.increment();
         Counter.builder("bastion.db.savepoint.rollbacks")
@@ -131,6 +137,7 @@ public class TransactionEvents {
         }
     }
 
+    @Override
     public void breakerStateChanged(CircuitBreakerState state) {
         CircuitBreakerState previous = breaker.getAndSet(state);
         if (previous == state) {
@@ -153,10 +160,6 @@ public class TransactionEvents {
     void close() {
         rollbackLog.close();
         breakerLog.close();
-    }
-
-    public CircuitBreakerState breakerState() {
-        return breaker.get();
     }
 
     public TransactionStatistics statistics() {
