@@ -11,6 +11,14 @@ final class CustomerProblems {
     private CustomerProblems() {
     }
 
+    /** {@code customer} when it exists; the 404 problem for {@code id} when the lookup found nothing. */
+    static Customer existing(Customer customer, long id) {
+        if (customer == null) {
+            throw notFound(id);
+        }
+        return customer;
+    }
+
     static ApiProblem notFound(long id) {
         return ApiProblem.status(404, "customer-not-found", "Customer not found")
                 .detail("No customer with id " + id + ".")

@@ -51,12 +51,7 @@ public class CustomerService {
 
     public Uni<CustomerResponse> get(long id) {
         return unitOfWork.run(TransactionSpec.read("customer.get"), () -> customers.findById(id))
-                .map(c -> {
-                    if (c == null) {
-                        throw CustomerProblems.notFound(id);
-                    }
-                    return CustomerResponse.of(c);
-                });
+                .map(c -> CustomerResponse.of(CustomerProblems.existing(c, id)));
     }
 
     public Uni<PageResponse<CustomerResponse>> list(CustomerPage request) {
@@ -77,10 +72,8 @@ public class CustomerService {
     }
 
     public Uni<CustomerResponse> update(long id, UpdateCustomerRequest request) {
-        return unitOfWork.run(TransactionSpec.write("customer.update"), () -> customers.findById(id).map(c -> {
-                    if (c == null) {
-                        throw CustomerProblems.notFound(id);
-                    }
+        return unitOfWork.run(TransactionSpec.write("customer.update"), () -> customers.findById(id).map(found -> {
+                    Customer c = CustomerProblems.existing(found, id);
                     if (c.version != request.version()) {
                         throw CustomerProblems.staleVersion(id, request.version(), c.version);
                     }
@@ -126,12 +119,7 @@ public class CustomerService {
     }
 
     private Uni<CustomerResponse> addCredit(long id, BigDecimal amount) {
-        return customers.addCredit(id, amount).map(c -> {
-            if (c == null) {
-                throw CustomerProblems.notFound(id);
-            }
-            return CustomerResponse.of(c);
-        });
+        return customers.addCredit(id, amount).map(c -> CustomerResponse.of(CustomerProblems.existing(c, id)));
     }
 
     private static <T> Uni<T> insufficientCreditOf(long id, Uni<T> adjustment) {

@@ -50,9 +50,7 @@ public class NoteService {
 
     public Uni<PageResponse<NoteResponse>> list(long customerId, int page, int size) {
         return unitOfWork.run(TransactionSpec.read("note.list"), () -> customers.findById(customerId).chain(c -> {
-            if (c == null) {
-                throw CustomerProblems.notFound(customerId);
-            }
+            CustomerProblems.existing(c, customerId);
             return notes.page(customerId, page, size).chain(items -> notes.countFor(customerId)
                     .map(total -> PageResponse.of(items.stream().map(NoteResponse::of).toList(), page, size, total)));
         }));

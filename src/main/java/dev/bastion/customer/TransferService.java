@@ -53,14 +53,8 @@ public class TransferService {
         return customers.findById(first, LockModeType.PESSIMISTIC_WRITE)
                 .chain(a -> customers.findById(second, LockModeType.PESSIMISTIC_WRITE).chain(b -> {
                     boolean fromIsFirst = request.from() == first;
-                    Customer from = fromIsFirst ? a : b;
-                    Customer to = fromIsFirst ? b : a;
-                    if (from == null) {
-                        throw CustomerProblems.notFound(request.from());
-                    }
-                    if (to == null) {
-                        throw CustomerProblems.notFound(request.to());
-                    }
+                    Customer from = CustomerProblems.existing(fromIsFirst ? a : b, request.from());
+                    Customer to = CustomerProblems.existing(fromIsFirst ? b : a, request.to());
                     if (from.status == CustomerStatus.CLOSED) {
                         throw closed(from.id, "from");
                     }
