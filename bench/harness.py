@@ -329,17 +329,17 @@ class Service:
             return e.code, e.read().decode()
 
     def rss_mb(self):
-        with open(f"/proc/{self.process.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return None
+        return self._status_mb("VmRSS")
 
     def peak_rss_mb(self):
         """The kernel's high-water mark of the process's resident set (VmHWM) since it started."""
+        return self._status_mb("VmHWM")
+
+    def _status_mb(self, field):
+        """A memory figure of /proc/PID/status (reported in kB), in MB; None when absent."""
         with open(f"/proc/{self.process.pid}/status") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
         return None
 

@@ -190,7 +190,7 @@ public class UnitOfWork {
     }
 
     private static boolean isOutage(Throwable error) {
-        return FailureClassifier.isDatabaseFailure(error) && FailureClassifier.classify(error).kind().isOutage();
+        return FailureClassifier.classify(error).kind().isOutage(); // anything unclassified is OTHER, not an outage
     }
 
     /**

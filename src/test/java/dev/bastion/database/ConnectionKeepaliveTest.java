@@ -12,6 +12,7 @@ import java.util.regex.Pattern;
 
 import dev.bastion.testing.Management;
 import dev.bastion.testing.PostgresResource;
+import dev.bastion.testing.SecondClient;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.vertx.core.Vertx;
@@ -39,7 +40,7 @@ class ConnectionKeepaliveTest {
         assertTrue(vertx.isNativeTransportEnabled(), "Vert.x must run on epoll to apply TCP_USER_TIMEOUT");
         given().get("/customers/0").then().statusCode(404);  // a pooled connection
         Management.given().get("/q/health/ready").then().statusCode(200); // the probe connection
-        long serviceSessions = dev.bastion.testing.SecondClient.queryLong(
+        long serviceSessions = SecondClient.queryLong(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name IN ('bastion', 'bastion-probe')");
 
         List<Integer> postgresSide = keepaliveSeconds("sport = :" + PostgresResource.port());
