@@ -12,7 +12,7 @@ final class CustomerProblems {
     }
 
     /** {@code customer} when it exists; the 404 problem for {@code id} when the lookup found nothing. */
-    static Customer existing(Customer customer, long id) {
+    static <T> T existing(T customer, long id) {
         if (customer == null) {
             throw notFound(id);
         }

@@ -1,7 +1,6 @@
 package dev.bastion.customer;
 
 import java.math.BigDecimal;
-import java.math.RoundingMode;
 import java.util.List;
 
 import dev.bastion.database.DatabaseException;
@@ -34,9 +33,10 @@ public class CustomerService {
         this.idempotencyKeys = idempotencyKeys;
     }
 
+    /** One autocommit INSERT ... RETURNING: a single statement needs no transaction block. */
     public Uni<CustomerResponse> create(CreateCustomerRequest request) {
-        return unitOfWork.run(TransactionSpec.write(CREATE), () -> insert(request))
-                .map(CustomerResponse::of)
+        NewCustomer customer = NewCustomer.of(request);
+        return unitOfWork.runStatement(TransactionSpec.write(CREATE), connection -> customers.insert(connection, customer))
                 .onFailure(e -> DatabaseException.hasKind(e, FailureKind.UNIQUE_VIOLATION))
                 .transform(e -> CustomerProblems.duplicateEmail(request.email(), e));
     }
@@ -50,8 +50,8 @@ public class CustomerService {
     }
 
     public Uni<CustomerResponse> get(long id) {
-        return unitOfWork.run(TransactionSpec.read("customer.get"), () -> customers.findById(id))
-                .map(c -> CustomerResponse.of(CustomerProblems.existing(c, id)));
+        return unitOfWork.runStatement(TransactionSpec.read("customer.get"), connection -> customers.findResponse(connection, id))
+                .map(c -> CustomerProblems.existing(c, id));
     }
 
     public Uni<PageResponse<CustomerResponse>> list(CustomerPage request) {
@@ -77,8 +77,8 @@ public class CustomerService {
                     if (c.version != request.version()) {
                         throw CustomerProblems.staleVersion(id, request.version(), c.version);
                     }
-                    c.name = strip(request.name());
-                    c.email = strip(request.email());
+                    c.name = NewCustomer.strip(request.name());
+                    c.email = NewCustomer.strip(request.email());
                     c.phone = request.phone();
                     c.status = request.status();
                     return c;
@@ -127,23 +127,9 @@ public class CustomerService {
                 .transform(e -> CustomerProblems.insufficientCredit(id, e));
     }
 
-    /** Persists a new customer in the caller's transaction. */
+    /** Persists a new customer in the caller's transaction (a unit with more than this one statement). */
     Uni<Customer> insert(CreateCustomerRequest request) {
-        Customer customer = new Customer();
-        customer.name = strip(request.name());
-        customer.email = strip(request.email());
-        customer.phone = request.phone();
-        customer.status = request.status() == null ? CustomerStatus.ACTIVE : request.status();
-        // scale 2 like NUMERIC(14,2), so the create response shows what a later GET shows
-        customer.creditBalance = request.creditBalance() == null
-                ? BigDecimal.ZERO.setScale(2)
-                : request.creditBalance().setScale(Math.max(2, request.creditBalance().scale()), RoundingMode.UNNECESSARY);
-        return customers.persist(customer);
-    }
-
-    // null-safe: Bean Validation normally rejects nulls first, but the schema is the last word
-    private static String strip(String value) {
-        return value == null ? null : value.strip();
+        return customers.persist(NewCustomer.of(request).toEntity());
     }
 
     private static List<CustomerResponse> responses(List<Customer> items) {

@@ -3,11 +3,14 @@ package dev.bastion.database;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.smallrye.faulttolerance.api.TypedGuard;
 import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.SqlConnection;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.util.TypeLiteral;
 import org.hibernate.reactive.mutiny.Mutiny;
@@ -16,7 +19,8 @@ import org.hibernate.reactive.mutiny.Mutiny;
  * The gate every transactional database interaction goes through.
  * <p>
  * Each attempt opens a fresh Hibernate Reactive session and transaction, runs the work, flushes, and
- * commits. A failure is classified once ({@link FailureClassifier}); retryable kinds run the
+ * commits; or, for work that is a single statement ({@link #runStatement}), borrows a pooled
+ * connection and sends that one statement in autocommit, one round trip. A failure is classified once ({@link FailureClassifier}); retryable kinds run the
  * <em>whole</em> unit again with exponential backoff and jitter, bounded by per-kind retry budgets
  * and a total deadline (SmallRye Fault Tolerance guard). A circuit breaker counts outages only, so a
  * dead database makes callers fail fast instead of queueing. Constraint violations are never retried.
@@ -39,12 +43,14 @@ public class UnitOfWork {
 
     private final DatabaseGuardrails guardrails;
     private final TransactionListeners events;
+    private final Pool pool;
     private final AtomicLong attemptIds = new AtomicLong();
     private final TypedGuard<Uni<Object>> guard;
 
-    public UnitOfWork(DatabaseGuardrails guardrails, TransactionListeners events) {
+    public UnitOfWork(DatabaseGuardrails guardrails, TransactionListeners events, Pool pool) {
         this.guardrails = guardrails;
         this.events = events;
+        this.pool = pool; // the pool Hibernate Reactive uses too (GuardedPoolCreator): one set of limits
         this.guard = TypedGuard.create(new TypeLiteral<Uni<Object>>() {
                 })
                 .withDescription("database unit of work")
@@ -77,14 +83,40 @@ public class UnitOfWork {
     }
 
     /** Runs {@code work} in a transaction described by {@code spec}; see the class comment. */
-    @SuppressWarnings("unchecked")
     public <T> Uni<T> run(TransactionSpec spec, Supplier<Uni<T>> work) {
+        return guarded(spec, !spec.autocommitRead(), gate -> session(spec, work, gate));
+    }
+
+    /**
+     * Runs work that is exactly one SQL statement on a pooled connection, in autocommit: no session,
+     * no BEGIN/COMMIT, since PostgreSQL makes a single statement atomic on its own. Same retry,
+     * breaker, deadline and monitors as {@link #run}. A write's statement is its own commit, so the
+     * gate counts it as committing from the moment it is sent: a connection lost before its answer
+     * leaves the outcome unknown, and a request deadline that passed earlier keeps it from being sent.
+     */
+    public <T> Uni<T> runStatement(TransactionSpec spec, Function<SqlConnection, Uni<T>> statement) {
+        if (spec.savepoints() || spec.isolation() != Isolation.READ_COMMITTED) {
+            throw new IllegalArgumentException(spec.operation() + ": a single statement runs at READ COMMITTED, without savepoints");
+        }
+        return guarded(spec, false, gate -> pool.withConnection(connection -> {
+            if (spec.readOnly()) {
+                gate.ensureRunning();
+            } else {
+                gate.enterCommit();
+            }
+            return statement.apply(connection)
+                    .onFailure(UnitOfWork::isOutage).call(() -> terminateBackend(connection));
+        }));
+    }
+
+    @SuppressWarnings("unchecked")
+    private <T> Uni<T> guarded(TransactionSpec spec, boolean transactionBlock, Function<CommitGate, Uni<T>> attempt) {
         long started = System.nanoTime();
         long deadline = started + DatabaseGuardrails.seconds(guardrails.requestTimeout()).toNanos();
         RetryBudget budget = new RetryBudget(guardrails.deadlockRetryCount(), guardrails.maxRetries(),
                 DatabaseGuardrails.seconds(retryWindowSeconds(guardrails)),
                 DatabaseGuardrails.seconds(guardrails.retryBaseDelay()), DatabaseGuardrails.seconds(guardrails.retryMaxDelay()));
-        Uni<Object> guarded = guard.get(() -> (Uni<Object>) (Uni<?>) attempt(spec, work, budget, deadline));
+        Uni<Object> guarded = guard.get(() -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, attempt, budget, deadline));
         return ((Uni<T>) guarded)
                 .onItem().invoke(() -> events.unitSucceeded(spec.operation(), budget.attempts(), System.nanoTime() - started))
                 .onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
@@ -122,7 +154,8 @@ public class UnitOfWork {
                         .eventually(Savepoints::leaveExplicitTransaction)));
     }
 
-    private <T> Uni<T> attempt(TransactionSpec spec, Supplier<Uni<T>> work, RetryBudget budget, long deadline) {
+    private <T> Uni<T> attempt(TransactionSpec spec, boolean transactionBlock, Function<CommitGate, Uni<T>> work,
+                               RetryBudget budget, long deadline) {
         int attempt = budget.beginAttempt();
         CommitGate gate = new CommitGate();
         long remaining = deadline - System.nanoTime();
@@ -133,12 +166,12 @@ public class UnitOfWork {
         } else {
             long attemptId = attemptIds.incrementAndGet();
             events.attemptStarted(attemptId, spec.operation(), attempt);
-            Uni<T> running = session(spec, work, gate).onTermination().invoke(() -> events.attemptEnded(attemptId));
+            Uni<T> running = work.apply(gate).onTermination().invoke(() -> events.attemptEnded(attemptId));
             bounded = runToCompletion(running)
                     .ifNoItem().after(Duration.ofNanos(remaining)).failWith(() -> deadlineExceeded(spec, gate));
         }
         return bounded.onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
-            DatabaseFailure failure = classifyAttemptFailure(spec, error, gate.commitStarted());
+            DatabaseFailure failure = classifyAttemptFailure(spec, transactionBlock, error, gate.commitStarted());
             boolean retry = budget.trySpend(failure.kind());
             events.attemptFailed(spec.operation(), failure, attempt, retry);
             return retry
@@ -204,14 +237,21 @@ public class UnitOfWork {
                 .onFailure().recoverWithNull();
     }
 
+    /** {@link #closeConnection} for a connection borrowed without a session. */
+    private static Uni<Void> terminateBackend(SqlConnection connection) {
+        return connection.query(TERMINATE_OWN_BACKEND).execute()
+                .replaceWithVoid()
+                .onFailure().recoverWithNull();
+    }
+
     /** The failure of one attempt, refined by when it happened: during COMMIT, or with no clean rollback. */
-    private DatabaseFailure classifyAttemptFailure(TransactionSpec spec, Throwable error, boolean commitStarted) {
+    private DatabaseFailure classifyAttemptFailure(TransactionSpec spec, boolean transactionBlock, Throwable error,
+                                                   boolean commitStarted) {
         DatabaseFailure failure = FailureClassifier.classify(error);
         if (commitStarted && failure.kind() == FailureKind.CONNECTION && !spec.idempotent()) {
             return failure.withKind(FailureKind.COMMIT_OUTCOME_UNKNOWN);
         }
-        boolean inTransaction = !spec.autocommitRead();
-        if (inTransaction && (failure.kind() == FailureKind.CONNECTION || FailureClassifier.rollbackFailed(error))) {
+        if (transactionBlock && (failure.kind() == FailureKind.CONNECTION || FailureClassifier.rollbackFailed(error))) {
             // The rollback could not run on this connection. PostgreSQL rolls back a dead session
             // itself, and the pool never hands out a closed connection again.
             events.rollbackFailed(spec.operation(), failure);

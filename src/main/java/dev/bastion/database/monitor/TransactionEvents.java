@@ -3,17 +3,13 @@ package dev.bastion.database.monitor;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.TransactionListener;
 import dev.bastion.logging.BurstLog;
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import io.smallrye.faulttolerance.api.CircuitBreakerState;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -22,27 +18,21 @@ import org.jboss.logging.Logger;
 
 /**
  * Receives what the unit of work saw (failed attempts, finished units, breaker transitions) and
- * fans it out to the monitors and to Micrometer. Every method is cheap and never blocks: it runs
- * on the event loop in the request's path.
+ * hands it on: contention and constraint events to their monitors, counts to
+ * {@link TransactionWindows} (the admin figures) and {@link TransactionMeters} (Prometheus), and
+ * breaker transitions to the log. Every method is cheap and never blocks: it runs on the event loop
+ * in the request's path.
  */
 @ApplicationScoped
 public class TransactionEvents implements TransactionListener {
 
     private static final Logger LOG = Logger.getLogger(TransactionEvents.class);
 
-    private final MeterRegistry registry;
     private final DeadlockMonitor deadlocks;
     private final ConstraintMonitor constraints;
-    private final Duration slowThreshold;
     private final Clock clock = Clock.systemUTC();
-    private final SlidingWindow units = new SlidingWindow(clock);
-    private final SlidingWindow serverFailures = new SlidingWindow(clock);
-    private final SlidingWindow unitsWithRetries = new SlidingWindow(clock);
-    private final SlidingWindow recoveredUnits = new SlidingWindow(clock);
-    private final SlidingWindow slowUnits = new SlidingWindow(clock);
-    private final SlidingWindow durationMicros = new SlidingWindow(clock);
-    private final SlidingWindow rollbackFailures = new SlidingWindow(clock);
-    private final SlidingWindow savepointRollbacks = new SlidingWindow(clock);
+    private final TransactionWindows windows;
+    private final TransactionMeters meters;
     private final AtomicReference<CircuitBreakerState> breaker = new AtomicReference<>(CircuitBreakerState.CLOSED);
     // every transaction of an outage loses its connection: one line and a count, not one line each
     private final BurstLog rollbackLog;
@@ -51,20 +41,13 @@ public class TransactionEvents implements TransactionListener {
     public TransactionEvents(MeterRegistry registry, DeadlockMonitor deadlocks, ConstraintMonitor constraints,
                              @ConfigProperty(name = "bastion.db.slow-threshold", defaultValue = "1") double slowSeconds,
                              @ConfigProperty(name = "bastion.log.incident-window", defaultValue = "60") double logWindowSeconds) {
-        this.registry = registry;
         Duration logWindow = Duration.ofMillis(Math.round(logWindowSeconds * 1000));
         this.rollbackLog = new BurstLog(LOG, Logger.Level.WARN, "Lost rollback", logWindow);
         this.breakerLog = new BurstLog(LOG, Logger.Level.WARN, "Breaker reopening", logWindow);
         this.deadlocks = deadlocks;
         this.constraints = constraints;
-        this.slowThreshold = Duration.ofMillis(Math.round(slowSeconds * 1000));
-        Gauge.builder("bastion.db.circuit.breaker.state", breaker, b -> switch (b.get()) {
-                    case CLOSED -> 0;
-                    case HALF_OPEN -> 1;
-                    case OPEN -> 2;
-                })
-                .description("Database circuit breaker: 0 closed, 1 half-open, 2 open")
-                .register(registry);
+        this.windows = new TransactionWindows(clock, Duration.ofMillis(Math.round(slowSeconds * 1000)));
+        this.meters = new TransactionMeters(registry, breaker);
     }
 
     /** An attempt failed; {@code willRetry} says whether the unit runs again. */
@@ -78,33 +61,20 @@ public class TransactionEvents implements TransactionListener {
             constraints.record(new ConstraintViolationEvent(Instant.now(clock), operation, kind.name(), failure.constraint()));
         }
         if (willRetry) {
-            Counter.builder("bastion.db.retries")
-                    .description("Transactions run again after a transient failure")
-                    .tag("kind", kind.problemSlug())
-                    .register(registry).increment();
+            meters.retried(kind.problemSlug());
             LOG.debugf("%s: attempt %d failed with %s, retrying", operation, attempt, kind);
         }
     }
 
     @Override
     public void unitSucceeded(String operation, int attempts, long nanos) {
-        finished(operation, "success", nanos);
-        if (attempts > 1) {
-            unitsWithRetries.increment();
-            recoveredUnits.increment();
-        }
+        finished(operation, "success", nanos, attempts, true, false);
     }
 
     @Override
     public void unitFailed(String operation, DatabaseFailure failure, int attempts, long nanos) {
-        finished(operation, failure.kind().problemSlug(), nanos);
         // a constraint violation or a stale version is the caller's conflict (4xx), not a database failure
-        if (failure.kind().httpStatus() >= 500) {
-            serverFailures.increment();
-        }
-        if (attempts > 1) {
-            unitsWithRetries.increment();
-        }
+        finished(operation, failure.kind().problemSlug(), nanos, attempts, false, failure.kind().httpStatus() >= 500);
         if (failure.kind() == FailureKind.OTHER) {
             // the response's own log line (ERROR, with its incident id) reports it; this one only adds the operation
             LOG.debugf("%s failed with an unclassified database error (SQLSTATE %s)", operation, failure.sqlState());
@@ -114,11 +84,8 @@ public class TransactionEvents implements TransactionListener {
     /** A transaction could not be rolled back on its connection (lost mid-transaction, or ROLLBACK failed). */
     @Override
     public void rollbackFailed(String operation, DatabaseFailure failure) {
-        rollbackFailures.increment();
-        Counter.builder("bastion.db.rollback.failures")
-                .description("Transactions whose rollback could not run on their connection; the connection was discarded")
-                .tag("operation", operation)
-                .register(registry).increment();
+        windows.rollbackFailed();
+        meters.rollbackFailed(operation);
         rollbackLog.record(operation, operation + ": transaction ended without a clean rollback (" + failure.kind()
                 + "); its connection is discarded", null);
     }
@@ -126,12 +93,8 @@ public class TransactionEvents implements TransactionListener {
     /** A nested step was rejected and undone with ROLLBACK TO SAVEPOINT; the outer transaction goes on. */
     @Override
     public void savepointRolledBack(String operation, DatabaseFailure failure) {
-        savepointRollbacks.increment();
-        Counter.builder("bastion.db.savepoint.rollbacks")
-                .description("Nested steps undone by rolling back to their savepoint")
-                .tag("operation", operation)
-                .tag("kind", failure.kind().problemSlug())
-                .register(registry).increment();
+        windows.savepointRolledBack();
+        meters.savepointRolledBack(operation, failure.kind().problemSlug());
         if (failure.kind().isConstraintViolation()) {
             constraints.record(new ConstraintViolationEvent(Instant.now(clock), operation, failure.kind().name(), failure.constraint()));
         }
@@ -163,30 +126,13 @@ public class TransactionEvents implements TransactionListener {
     }
 
     public TransactionStatistics statistics() {
-        Duration day = Duration.ofHours(24);
-        long count = units.sum(day);
-        long retried = unitsWithRetries.sum(day);
-        return new TransactionStatistics(count, serverFailures.sum(Duration.ofHours(1)),
-                count == 0 ? 0.0 : durationMicros.sum(day) / 1000.0 / count,
-                slowUnits.sum(day), retried, retried == 0 ? null : (Double) ((double) recoveredUnits.sum(day) / retried),
-                rollbackFailures.sum(day), savepointRollbacks.sum(day), breaker.get().name().toLowerCase());
+        return windows.statistics(breaker.get().name().toLowerCase());
     }
 
-    private void finished(String operation, String outcome, long nanos) {
-        units.increment();
-        durationMicros.add(nanos / 1000);
-        if (nanos > slowThreshold.toNanos()) {
-            slowUnits.increment();
-            Counter.builder("bastion.db.slow.transactions")
-                    .description("Units of work slower than bastion.db.slow-threshold")
-                    .tag("operation", operation)
-                    .register(registry).increment();
+    private void finished(String operation, String outcome, long nanos, int attempts, boolean succeeded, boolean serverFailure) {
+        if (windows.unitFinished(nanos, attempts, succeeded, serverFailure)) {
+            meters.slowUnit(operation);
         }
-        Timer.builder("bastion.db.transactions")
-                .description("Units of work by operation and outcome, including retries")
-                .tag("operation", operation)
-                .tag("outcome", outcome)
-                .register(registry)
-                .record(nanos, TimeUnit.NANOSECONDS);
+        meters.unitFinished(operation, outcome, nanos);
     }
 }
