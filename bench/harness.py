@@ -52,6 +52,19 @@ def wait_until(probe, timeout, interval=0.1):
         time.sleep(interval)
 
 
+def start_all(threads):
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def join_all(threads, timeout):
+    """Waits for each thread for up to timeout seconds (daemon threads left over die with the bench)."""
+    for thread in threads:
+        thread.join(timeout)
+    return threads
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -87,7 +100,23 @@ def postgres_bin(tool):
 # PostgreSQL
 # ------------------------------------------------------------------------------------------------
 
-class Postgres:
+class _Process:
+    """Something a bench starts and must stop: `with X(...) as x` starts it and stops it at the end,
+    and stops it again when it failed half-way through starting (a JVM not ready, a cluster up
+    without its database)."""
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Postgres(_Process):
     """A throwaway PostgreSQL cluster from Debian's binaries, as user postgres, on a free port.
 
     Its server log is copied to bench/out/<name>.log and pg_ctl's output goes to
@@ -106,12 +135,6 @@ class Postgres:
         os.makedirs(OUT, exist_ok=True)
         self.ctl_log = open(os.path.join(OUT, f"{name}-pg_ctl.log"), "w")
         self.running = False
-
-    def __enter__(self):
-        return _started(self)
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def start(self):
         """initdb (trust auth for local and 127.0.0.1, replication included), start, CREATE DATABASE bastion."""
@@ -303,7 +326,7 @@ def build_app_when_missing(app=APP, pom=None):
                        cwd=ROOT, check=True)
 
 
-class Service:
+class Service(_Process):
     """The packaged service (JVM jar) against a given PostgreSQL port (or a proxy in front of it)."""
 
     app = APP  # the quarkus-app directory this class runs
@@ -322,12 +345,6 @@ class Service:
         self.process = None
         self.pid = None
         self.startup_seconds = None
-
-    def __enter__(self):
-        return _started(self)
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def start(self, timeout=120):
         self.build_when_missing()
@@ -462,15 +479,6 @@ class ReferenceService(Service):
         return self.url("/ready")  # 200 once its pool has answered a query
 
 
-def _started(process):
-    """start() for a `with` block: what failed to start is stopped again (a half-started JVM or cluster)."""
-    try:
-        return process.start()
-    except BaseException:
-        process.stop()
-        raise
-
-
 def _cpu_ticks(stat_path):
     """utime + stime of a /proc/.../stat file, in clock ticks."""
     with open(stat_path) as stat:
@@ -561,6 +569,28 @@ def run(main):
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt()
+
+
+class Columns:
+    """A table of fixed-width columns, each a title and a format spec (`<24`, `>7.0f`); the header is
+    underlined by one rule, and a value None prints as a dash in its column's width."""
+
+    def __init__(self, *columns):
+        self.columns = columns
+
+    def print_header(self):
+        header = " ".join(format(title, _width(spec)) for title, spec in self.columns)
+        print(header)
+        print("-" * len(header))
+
+    def print_row(self, *values):
+        print(" ".join(format("—", _width(spec)) if value is None else format(value, spec)
+                       for value, (_, spec) in zip(values, self.columns)))
+
+
+def _width(spec):
+    """A format spec without its precision and type: `>7.2f` -> `>7`."""
+    return re.sub(r"(\.\d+)?[a-z%]$", "", spec)
 
 
 def print_table(header, rows):

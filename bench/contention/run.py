@@ -36,6 +36,8 @@ from httpload import KeepAlive, percentile  # noqa: E402
 INITIAL = Decimal("100000.00")
 HOT = 3
 OPERATIONS = ("adjustment", "keyed adjustment", "transfer")
+TABLE = harness.Columns(("phase", "<24"), ("operation", "<17"), ("requests", ">8"), ("2xx", ">6"), ("4xx", ">4"),
+                        ("5xx", ">4"), ("err", ">4"), ("req/s", ">7.0f"), ("p50 ms", ">8.1f"), ("p99 ms", ">8.1f"))
 
 
 class Client(threading.Thread):
@@ -152,10 +154,7 @@ def run_clients(service, ids, seconds, clients, key_prefix, seed_base=0):
     """clients threads sending the mix to ids for seconds; returns every outcome."""
     deadline = time.monotonic() + seconds
     workers = [Client(service.port, ids, deadline, seed_base + seed, key_prefix) for seed in range(clients)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(seconds + 120)
+    harness.join_all(harness.start_all(workers), seconds + 120)
     return [r for worker in workers for r in worker.results]
 
 
@@ -188,10 +187,7 @@ class Phase:
 def report(phases, seconds, clients, broken, expected):
     print()
     print(f"Contention: {clients} clients x {seconds}s per phase on {HOT} hot customers; {harness.machine_description()}")
-    header = (f"{'phase':<24} {'operation':<17} {'requests':>8} {'2xx':>6} {'4xx':>4} {'5xx':>4} {'err':>4} "
-              f"{'req/s':>7} {'p50 ms':>8} {'p99 ms':>8}")
-    print(header)
-    print("-" * len(header))
+    TABLE.print_header()
     for phase in phases:
         for operation in OPERATIONS + ("all",):
             rows = [r for r in phase.results if operation == "all" or r[0] == operation]
@@ -200,8 +196,8 @@ def report(phases, seconds, clients, broken, expected):
             client_errors = sum(1 for r in rows if r[1] is not None and 400 <= r[1] < 500)
             server_errors = sum(1 for r in rows if r[1] is not None and r[1] >= 500)
             transport = sum(1 for r in rows if r[1] is None)
-            print(f"{phase.name:<24} {operation:<17} {len(rows):>8} {ok:>6} {client_errors:>4} {server_errors:>4} "
-                  f"{transport:>4} {ok / seconds:>7.0f} {percentile(latencies, 0.5):>8.1f} {percentile(latencies, 0.99):>8.1f}")
+            TABLE.print_row(phase.name, operation, len(rows), ok, client_errors, server_errors, transport, ok / seconds,
+                            percentile(latencies, 0.5), percentile(latencies, 0.99))
     for phase in phases:
         print(f"{phase.name}: deadlocking client ran {phase.locker_transactions} transactions; deadlocks detected by "
               f"PostgreSQL: {phase.deadlocks}; retried by the service: {phase.retried:.0f}; gave up: {phase.gave_up:.0f}")

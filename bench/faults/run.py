@@ -209,11 +209,8 @@ class EventLog:
 
 def start_threads(target, count, name):
     """Daemon threads running target(rng), each with its own random sequence."""
-    threads = [threading.Thread(target=target, args=(random.Random(),), daemon=True, name=f"{name}-{i}")
-               for i in range(count)]
-    for thread in threads:
-        thread.start()
-    return threads
+    return harness.start_all([threading.Thread(target=target, args=(random.Random(),), daemon=True, name=f"{name}-{i}")
+                              for i in range(count)])
 
 
 class Load:
@@ -236,8 +233,7 @@ class Load:
     def stop(self):
         """Lets every worker finish its current logical request (including its retries)."""
         self.stop_flag.set()
-        for thread in self.threads:
-            thread.join(120)
+        harness.join_all(self.threads, 120)
 
     def add_readers(self, count):
         """Extra read-only threads on top of the mixed workers, until remove_readers()."""
@@ -246,8 +242,7 @@ class Load:
 
     def remove_readers(self):
         self.readers_stop.set()
-        for thread in self.readers:
-            thread.join(30)
+        harness.join_all(self.readers, 30)
         self.readers = []
 
     def _work(self, rng):
@@ -353,10 +348,7 @@ def lock_storm(pg, accounts, seconds=5, sessions=3):
     feeders = [threading.Thread(target=_feed_lock_transactions, args=(client, accounts, deadline), daemon=True)
                for client in clients]
     try:
-        for feeder in feeders:
-            feeder.start()
-        for feeder in feeders:
-            feeder.join(seconds + 5)
+        harness.join_all(harness.start_all(feeders), seconds + 5)
     finally:
         for client in clients:
             client.finish()

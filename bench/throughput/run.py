@@ -56,6 +56,8 @@ WORKLOADS = [
 ]
 SERVICES = ("reference", "bastion")
 PERCENTILES = {"p50": 0.50, "p99": 0.99, "p999": 0.999}
+TABLE = harness.Columns(("workload", "<22"), ("service", "<9"), ("req/s", ">7.0f"), ("p50", ">7.2f"), ("p99", ">7.2f"),
+                        ("p999", ">7.2f"), ("non-2xx", ">7.0f"), ("CPU µs/req", ">10.0f"), ("/pgbench", ">8.2f"))
 
 
 def seed(pg):
@@ -222,10 +224,6 @@ def main():
                        "warmup": warmup, "machine": harness.machine_description()}, f, indent=1)
 
 
-def fmt(value, pattern):
-    return format("—", pattern.replace(".0f", "").replace(".2f", "")) if value is None else format(value, pattern)
-
-
 def report(results, memory, rounds, seconds, warmup):
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (the machine is shared)")
@@ -233,10 +231,7 @@ def report(results, memory, rounds, seconds, warmup):
           f"clients; warm-up per service until CPU/request settles; median of {rounds} interleaved round(s) x {seconds}s")
     print("latencies in ms; CPU = service utime+stime per request served, in µs; "
           "pgbench of 'read by id' is the ceiling of every read row")
-    header = (f"{'workload':<22} {'service':<9} {'req/s':>7} {'p50':>7} {'p99':>7} {'p999':>7} {'non-2xx':>7} "
-              f"{'CPU µs/req':>10} {'/pgbench':>8}")
-    print(header)
-    print("-" * len(header))
+    TABLE.print_header()
     read_ceiling = median_of(results["read by id"]["pgbench"], "rps")
     for name, runs in results.items():
         ceiling = median_of(runs["pgbench"], "rps") or read_ceiling
@@ -246,9 +241,7 @@ def report(results, memory, rounds, seconds, warmup):
                 continue
             cpu = median_of(r, "cpu_us_per_request") if key != "pgbench" else None
             ratio = median_of(r, "rps") / ceiling if key != "pgbench" else None
-            print(f"{name:<22} {key:<9} {median_of(r, 'rps'):>7.0f} {median_of(r, 'p50'):>7.2f} "
-                  f"{median_of(r, 'p99'):>7.2f} {median_of(r, 'p999'):>7.2f} {median_of(r, 'errors'):>7.0f} "
-                  f"{fmt(cpu, '>10.0f')} {fmt(ratio, '>8.2f')}")
+            TABLE.print_row(name, key, *(median_of(r, k) for k in ("rps", "p50", "p99", "p999", "errors")), cpu, ratio)
     print("statuses of the last round:")
     for name, runs in results.items():
         for key in SERVICES:
