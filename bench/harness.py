@@ -1,5 +1,5 @@
 """Shared pieces of the benchmarks: PostgreSQL clusters of their own, second psql clients, the
-packaged service and its readiness, process figures, the command line and the printed table.
+packaged service and its readiness, client threads, process figures, the command line and tables.
 
 Everything runs on loopback. PostgreSQL comes from Debian's packages and runs as user postgres (a
 primary, and when a benchmark needs a failover, a synchronous streaming standby of it); the service
@@ -11,6 +11,7 @@ import collections
 import glob
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -52,19 +53,6 @@ def wait_until(probe, timeout, interval=0.1):
         time.sleep(interval)
 
 
-def start_all(threads):
-    for thread in threads:
-        thread.start()
-    return threads
-
-
-def join_all(threads, timeout):
-    """Waits for each thread for up to timeout seconds (daemon threads left over die with the bench)."""
-    for thread in threads:
-        thread.join(timeout)
-    return threads
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -94,6 +82,43 @@ def postgres_bin(tool):
     if not found:
         raise RuntimeError(f"{tool} not found under /usr/lib/postgresql")
     return found[-1]
+
+
+# ------------------------------------------------------------------------------------------------
+# Threads of the benches' clients
+# ------------------------------------------------------------------------------------------------
+
+def start_all(threads):
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def join_all(threads, timeout):
+    """Waits for each thread for up to timeout seconds (daemon threads left over die with the bench)."""
+    for thread in threads:
+        thread.join(timeout)
+    return threads
+
+
+class Workers:
+    """A group of daemon threads, each running target(rng) with its own random sequence until stop()."""
+
+    def __init__(self, name):
+        self.name = name
+        self.stopping = threading.Event()  # what target checks between two requests
+        self.threads = []
+
+    def start(self, target, count):
+        self.stopping.clear()
+        self.threads = start_all([threading.Thread(target=target, args=(random.Random(),), daemon=True,
+                                                   name=f"{self.name}-{i}") for i in range(count)])
+
+    def stop(self, timeout):
+        """Lets each thread finish what it is doing (up to timeout seconds each)."""
+        self.stopping.set()
+        join_all(self.threads, timeout)
+        self.threads = []
 
 
 # ------------------------------------------------------------------------------------------------

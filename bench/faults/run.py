@@ -207,52 +207,39 @@ class EventLog:
 # Load: workers creating customers, transferring credit and reading
 # ------------------------------------------------------------------------------------------------
 
-def start_threads(target, count, name):
-    """Daemon threads running target(rng), each with its own random sequence."""
-    return harness.start_all([threading.Thread(target=target, args=(random.Random(),), daemon=True, name=f"{name}-{i}")
-                              for i in range(count)])
-
-
 class Load:
     def __init__(self, service, accounts, acks, events):
         self.service = service
         self.accounts = accounts
         self.acks = acks
         self.events = events
-        self.stop_flag = threading.Event()
-        self.threads = []
-        self.readers_stop = threading.Event()
-        self.readers = []
+        self.workers = harness.Workers("load")
+        self.readers = harness.Workers("reader")
         self.stats = None
 
     def start(self, stats):
         self.stats = stats
-        self.stop_flag.clear()
-        self.threads = start_threads(self._work, WORKERS, "load")
+        self.workers.start(self._work, WORKERS)
 
     def stop(self):
         """Lets every worker finish its current logical request (including its retries)."""
-        self.stop_flag.set()
-        harness.join_all(self.threads, 120)
+        self.workers.stop(120)
 
     def add_readers(self, count):
         """Extra read-only threads on top of the mixed workers, until remove_readers()."""
-        self.readers_stop.clear()
-        self.readers = start_threads(self._read_only, count, "reader")
+        self.readers.start(self._read_only, count)
 
     def remove_readers(self):
-        self.readers_stop.set()
-        harness.join_all(self.readers, 30)
-        self.readers = []
+        self.readers.stop(30)
 
     def _work(self, rng):
         operations = [self._create, self._transfer, self._read]
-        while not self.stop_flag.is_set():
+        while not self.workers.stopping.is_set():
             self._guarded(rng.choices(operations, weights=[25, 45, 30])[0], rng)
             time.sleep(rng.uniform(0.005, 0.02))  # a little think time: the machine is shared
 
     def _read_only(self, rng):
-        while not self.readers_stop.is_set() and not self.stop_flag.is_set():
+        while not self.readers.stopping.is_set() and not self.workers.stopping.is_set():
             self._guarded(self._read, rng)
             time.sleep(rng.uniform(0.005, 0.02))
 
