@@ -1,20 +1,29 @@
-"""Shared pieces of the benchmarks: PostgreSQL clusters of their own, the packaged service, free ports.
+"""Shared pieces of the benchmarks: PostgreSQL clusters of their own, second psql clients, the
+packaged service and its readiness, client threads, process figures, the command line and tables.
 
 Everything runs on loopback. PostgreSQL comes from Debian's packages and runs as user postgres (a
 primary, and when a benchmark needs a failover, a synchronous streaming standby of it); the service
 is the JVM jar built by ./mvnw package, copied aside so a rebuild cannot pull it away from under a
-running benchmark.
+running benchmark. HTTP itself (requests, keep-alive clients, percentiles) is in httpload.py.
 """
+import argparse
+import collections
 import glob
 import json
 import os
+import random
+import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
-import urllib.error
-import urllib.request
+from dataclasses import dataclass
+
+import httpload
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
@@ -26,6 +35,22 @@ PSQL = "/usr/bin/psql"
 
 def log(message):
     print(f"[bench] {message}", flush=True)
+
+
+def out_path(name):
+    """A file in bench/out/ (git-ignored), the folder made when missing."""
+    os.makedirs(OUT, exist_ok=True)
+    return os.path.join(OUT, name)
+
+
+def wait_until(probe, timeout, interval=0.1):
+    """probe()'s first truthy value within timeout seconds (probed at least once), else None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value or time.monotonic() >= deadline:
+            return value or None
+        time.sleep(interval)
 
 
 def free_port():
@@ -60,10 +85,63 @@ def postgres_bin(tool):
 
 
 # ------------------------------------------------------------------------------------------------
+# Threads of the benches' clients
+# ------------------------------------------------------------------------------------------------
+
+def start_all(threads):
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def join_all(threads, timeout):
+    """Waits for each thread for up to timeout seconds (daemon threads left over die with the bench)."""
+    for thread in threads:
+        thread.join(timeout)
+    return threads
+
+
+class Workers:
+    """A group of daemon threads, each running target(rng) with its own random sequence until stop()."""
+
+    def __init__(self, name):
+        self.name = name
+        self.stopping = threading.Event()  # what target checks between two requests
+        self.threads = []
+
+    def start(self, target, count):
+        self.stopping.clear()
+        self.threads = start_all([threading.Thread(target=target, args=(random.Random(),), daemon=True,
+                                                   name=f"{self.name}-{i}") for i in range(count)])
+
+    def stop(self, timeout):
+        """Lets each thread finish what it is doing (up to timeout seconds each)."""
+        self.stopping.set()
+        join_all(self.threads, timeout)
+        self.threads = []
+
+
+# ------------------------------------------------------------------------------------------------
 # PostgreSQL
 # ------------------------------------------------------------------------------------------------
 
-class Postgres:
+class _Process:
+    """Something a bench starts and must stop: `with X(...) as x` starts it and stops it at the end,
+    and stops it again when it failed half-way through starting (a JVM not ready, a cluster up
+    without its database)."""
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Postgres(_Process):
     """A throwaway PostgreSQL cluster from Debian's binaries, as user postgres, on a free port.
 
     Its server log is copied to bench/out/<name>.log and pg_ctl's output goes to
@@ -150,6 +228,14 @@ class Postgres:
         """Like psql(), split into rows of tab-separated fields."""
         return [line.split("\t") for line in self.psql(sql, database, timeout).splitlines() if line]
 
+    def session(self, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, on_error_stop=True):
+        """A second client of the database beside the service: a psql process fed SQL on stdin."""
+        return PsqlSession(self.psql_command(on_error_stop=on_error_stop), stdout, stderr)
+
+    def deadlocks(self):
+        """Deadlocks PostgreSQL has detected in the database bastion so far (pg_stat_database)."""
+        return int(self.psql("SELECT deadlocks FROM pg_stat_database WHERE datname = 'bastion'"))
+
     # --- streaming replication --------------------------------------------------------------------
 
     def create_standby(self, name):
@@ -174,12 +260,9 @@ class Postgres:
         return standby
 
     def _wait_for_standby(self, name, wanted, column, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.psql(f"SELECT {column} FROM pg_stat_replication WHERE application_name = '{name}'") == wanted:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"standby {name} did not reach {column}={wanted} within {timeout}s")
+        query = f"SELECT {column} FROM pg_stat_replication WHERE application_name = '{name}'"
+        if not wait_until(lambda: self.psql(query) == wanted, timeout):
+            raise RuntimeError(f"standby {name} did not reach {column}={wanted} within {timeout}s")
 
     def in_recovery(self):
         return self.psql("SELECT pg_is_in_recovery()") == "t"
@@ -214,6 +297,43 @@ class Postgres:
                        cwd=self.dir, stdout=self.ctl_log, stderr=subprocess.STDOUT, timeout=120)
 
 
+class PsqlSession:
+    """A psql process fed SQL on stdin: a lock holder or a deadlocking client. Its stdout and stderr
+    go where subprocess is told (DEVNULL, PIPE or a file)."""
+
+    def __init__(self, command, stdout, stderr):
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, text=True)
+
+    def send(self, sql):
+        self.process.stdin.write(sql)
+        self.process.stdin.flush()
+
+    def wait_for(self, marker):
+        """Reads psql's output up to a line `marker` (say, from `SELECT 'held'`); False when psql ended first."""
+        while line := self.process.stdout.readline():
+            if line.strip() == marker:
+                return True
+        return False
+
+    def finish(self, timeout=15):
+        """Ends the input: psql runs what it was sent, then exits (killed after timeout seconds).
+        Returns psql's exit status."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        return self.process.returncode
+
+    def errors(self):
+        """What psql wrote to stderr (with stderr=PIPE), once it has ended."""
+        return self.process.stderr.read().strip()
+
+
 # ------------------------------------------------------------------------------------------------
 # The service
 # ------------------------------------------------------------------------------------------------
@@ -231,12 +351,12 @@ def build_app_when_missing(app=APP, pom=None):
                        cwd=ROOT, check=True)
 
 
-class Service:
+class Service(_Process):
     """The packaged service (JVM jar) against a given PostgreSQL port (or a proxy in front of it)."""
 
     app = APP  # the quarkus-app directory this class runs
 
-    def __init__(self, db_port, env=None, name="service", java_options=()):
+    def __init__(self, db_port, env=None, name="service", java_options=(), http_timeout=10):
         self.port = free_port()
         # health, metrics and OpenAPI (/q/*) are served on the management port only
         self.management_port = free_port()
@@ -244,6 +364,7 @@ class Service:
         self.env = env or {}
         self.name = name
         self.java_options = list(java_options)  # e.g. a JFR recording for a profile
+        self.http_timeout = http_timeout  # seconds call() waits for an answer, unless told otherwise
         self.log_path = os.path.join(OUT, f"{name}.log")
         self.app_copy = None
         self.process = None
@@ -285,7 +406,7 @@ class Service:
 
     def readiness(self):
         """The readiness endpoint's HTTP status, or None when it did not answer in READINESS_TIMEOUT."""
-        return self._status_of(self.readiness_url(), READINESS_TIMEOUT)
+        return httpload.get(self.readiness_url(), READINESS_TIMEOUT).status
 
     def ready(self):
         return self.readiness() == 200
@@ -295,38 +416,34 @@ class Service:
         return self.process is not None and self.process.poll() is None and self.process.pid == self.pid
 
     def wait_ready(self, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def ready_or_exited():
             if not self.alive():
                 raise RuntimeError(f"service exited, see {self.log_path}")
-            if self.ready():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"service not ready after {timeout}s, see {self.log_path}")
+            return self.ready()
+
+        if not wait_until(ready_or_exited, timeout):
+            raise RuntimeError(f"service not ready after {timeout}s, see {self.log_path}")
 
     def status(self, path):
         """Status of a GET; /q/* paths (health, metrics) go to the management port, the rest to the API."""
-        return self._status_of(self.management_url(path) if path.startswith("/q/") else self.url(path), 2)
+        return httpload.get(self.management_url(path) if path.startswith("/q/") else self.url(path), 2).status
 
-    @staticmethod
-    def _status_of(url, timeout):
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
-                return response.status
-        except urllib.error.HTTPError as e:
-            return e.code
-        except OSError:
-            return None
+    def call(self, method, path, body=None, headers=None, timeout=None):
+        """One JSON request to the API on its own connection (httpload.Reply). body: a value to send as
+        JSON, or bytes sent as they are."""
+        if body is not None and not isinstance(body, bytes):
+            body = json.dumps(body).encode()
+        all_headers = {"Accept": "application/json", **(headers or {})}
+        if body is not None:
+            all_headers["Content-Type"] = "application/json"
+        return httpload.call(self.port, method, path, body, all_headers, timeout or self.http_timeout)
 
-    def request(self, method, path, body=None, headers=None, timeout=10):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url(path), data=data, method=method,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
+    def metric(self, name, labels):
+        """Sum of a Prometheus series from /q/metrics whose labels include all of labels."""
+        reply = httpload.call(self.management_port, "GET", "/q/metrics", timeout=10)
+        if reply.status != 200:
+            raise RuntimeError(f"/q/metrics answered {reply.label()}")
+        return httpload.prometheus_sum(reply.text, name, labels)
 
     def rss_mb(self):
         return self._status_mb("VmRSS")
@@ -345,11 +462,19 @@ class Service:
 
     def cpu_seconds(self):
         """CPU time the process has used so far, all threads (JIT and GC included): utime + stime."""
-        with open(f"/proc/{self.process.pid}/stat") as stat:
-            # the command name (field 2) may hold spaces: count fields from after its closing parenthesis
-            fields = stat.read().rsplit(")", 1)[1].split()
-        utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
-        return (utime + stime) / os.sysconf("SC_CLK_TCK")
+        return _cpu_ticks(f"/proc/{self.process.pid}/stat") / os.sysconf("SC_CLK_TCK")
+
+    def thread_cpu_seconds(self):
+        """CPU seconds so far per thread group (by /proc comm name, digits dropped): event loops, JIT, GC."""
+        ticks = collections.Counter()
+        for tid in os.listdir(f"/proc/{self.pid}/task"):
+            try:
+                with open(f"/proc/{self.pid}/task/{tid}/comm") as f:
+                    name = re.sub(r"[#\-]?\d+$", "", f.read().strip())
+                ticks[name] += _cpu_ticks(f"/proc/{self.pid}/task/{tid}/stat")
+            except FileNotFoundError:
+                continue  # a thread that ended meanwhile
+        return {name: n / os.sysconf("SC_CLK_TCK") for name, n in ticks.items()}
 
     def stop(self):
         if self.process and self.process.poll() is None:
@@ -377,6 +502,130 @@ class ReferenceService(Service):
 
     def readiness_url(self):
         return self.url("/ready")  # 200 once its pool has answered a query
+
+
+def _cpu_ticks(stat_path):
+    """utime + stime of a /proc/.../stat file, in clock ticks."""
+    with open(stat_path) as stat:
+        # the command name (field 2) may hold spaces: count fields from after its closing parenthesis
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+
+
+# ------------------------------------------------------------------------------------------------
+# Readiness over a whole run
+# ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReadinessSample:
+    sent: float
+    answered: float
+    status: int | None  # 200 UP, 503 DOWN, None: no answer within the probe timeout
+
+
+class ReadinessMonitor:
+    """Polls a service's readiness four times a second until stopped, keeping every answer."""
+
+    def __init__(self, service):
+        self.service = service
+        self.lock = threading.Lock()
+        self.samples = []
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True, name="readiness")
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stop_flag.set()
+        self.thread.join(5)
+
+    def _poll(self):
+        while not self.stop_flag.is_set():
+            sent = time.monotonic()
+            status = self.service.readiness()
+            with self.lock:
+                self.samples.append(ReadinessSample(sent, time.monotonic(), status))
+            self.stop_flag.wait(0.25)
+
+    def first_ready_after(self, moment):
+        with self.lock:
+            return next((s.answered for s in self.samples if s.sent >= moment and s.status == 200), None)
+
+    def went_down_between(self, start, end):
+        return any(s.status != 200 for s in self.between(start, end))
+
+    def between(self, start, end):
+        """Samples sent at or after `start` and answered by `end`."""
+        with self.lock:
+            return [s for s in self.samples if s.sent >= start and s.answered <= end]
+
+
+def readiness_summary(samples):
+    counts = collections.Counter("UP" if s.status == 200 else "DOWN" if s.status == 503 else "no answer"
+                                 for s in samples)
+    return "/".join(f"{counts[k]} {k}" for k in ("UP", "DOWN", "no answer") if counts[k]) or "no samples"
+
+
+# ------------------------------------------------------------------------------------------------
+# The command line and the report
+# ------------------------------------------------------------------------------------------------
+
+def argument_parser(doc, quick_help=None):
+    """A bench's command line: its docstring as --help, and --quick (a short run) when quick_help says what it is."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if quick_help:
+        parser.add_argument("--quick", action="store_true", help=quick_help)
+    return parser
+
+
+def run(main):
+    """Exits with main()'s status (None: 0). SIGTERM behaves like Ctrl-C, so every finally and `with`
+    block still stops the bench's PostgreSQL and service; an interrupted bench exits 130."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        log("interrupted")
+        status = 130
+    sys.exit(status or 0)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt()
+
+
+class Columns:
+    """A table of fixed-width columns, each a title and a format spec (`<24`, `>7.0f`); the header is
+    underlined by one rule, and a value None prints as a dash in its column's width."""
+
+    def __init__(self, *columns):
+        self.columns = columns
+
+    def print_header(self):
+        header = " ".join(format(title, _width(spec)) for title, spec in self.columns)
+        print(header)
+        print("-" * len(header))
+
+    def print_row(self, *values):
+        print(" ".join(format("—", _width(spec)) if value is None else format(value, spec)
+                       for value, (_, spec) in zip(values, self.columns)))
+
+
+def _width(spec):
+    """A format spec without its precision and type: `>7.2f` -> `>7`."""
+    return re.sub(r"(\.\d+)?[a-z%]$", "", spec)
+
+
+def print_table(header, rows):
+    """Columns as wide as their widest cell: the first left-aligned, the others (numbers) right-aligned."""
+    cells = [header] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
 
 
 def machine_description():

@@ -9,9 +9,7 @@ response contains SQL, a stack trace or an internal name.
     python3 bench/badinput/run.py            # ~5000 requests
     python3 bench/badinput/run.py --quick    # ~800 requests
 """
-import argparse
 import collections
-import http.client
 import json
 import os
 import random
@@ -19,6 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402
+import httpload  # noqa: E402
 
 # Text that must never reach a client: SQL, driver and framework internals, schema names.
 LEAKS = ["SQLSTATE", "syntax error", "INSERT INTO", "SELECT ", "UPDATE customer", "org.hibernate", "io.vertx",
@@ -198,49 +197,29 @@ def strings_in(value):
             yield from strings_in(v)
 
 
-def send(service, method, path, headers, body):
-    conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
-    try:
-        encoded_headers = {k: v.encode("utf-8", "surrogatepass").decode("latin-1") for k, v in headers.items()}
-        conn.request(method, path, body=body, headers=encoded_headers)
-        response = conn.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    except (http.client.HTTPException, OSError) as e:
-        return f"error:{type(e).__name__}", ""
-    finally:
-        conn.close()
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
+    parser = harness.argument_parser(__doc__, "about 800 requests")
     parser.add_argument("--count", type=int, default=None)
     args = parser.parse_args()
     count = args.count or (800 if args.quick else 5000)
 
-    os.makedirs(harness.OUT, exist_ok=True)
-    harness.ensure_packages({"psql": "postgresql-client", "/usr/lib/postgresql/*/bin/postgres": "postgresql"})
-    pg = harness.Postgres(name="badinput-postgres").start()
-    service = harness.Service(pg.port, name="badinput-service")
-    try:
-        service.start()
-        ids = [json.loads(service.request("POST", "/customers", {"name": "Target", "email": f"t{i}@example.org",
-                                                                  "creditBalance": 100})[1])["id"] for i in range(5)]
+    with harness.Postgres(name="badinput-postgres") as pg, \
+            harness.Service(pg.port, name="badinput-service") as service:
+        ids = [service.call("POST", "/customers", {"name": "Target", "email": f"t{i}@example.org",
+                                                   "creditBalance": 100}).json()["id"] for i in range(5)]
         rng = random.Random(20261126)
         by_status = collections.Counter()
         by_category = collections.defaultdict(collections.Counter)
         failures = []
         for category, method, path, headers, body in cases(rng, count, ids):
-            status, text = send(service, method, path, headers, body)
+            reply = httpload.call(service.port, method, path, body, headers)
+            status, text = reply.status or f"error:{reply.error}", reply.text
             by_status[status] += 1
             by_category[category][status] += 1
             leaked = [leak for leak in LEAKS if leak in without_echoes(text, path, body)]
             if isinstance(status, str) or status >= 500 or leaked:
                 failures.append((category, method, path[:80], status, leaked, text[:300]))
         alive = service.status("/q/health/ready")
-    finally:
-        service.stop()
-        pg.stop()
 
     print()
     print(f"Bad input: {count} requests, {harness.machine_description()}")
@@ -251,8 +230,8 @@ def main():
     print(f"failures (5xx, connection errors or leaked internals): {len(failures)}")
     for failure in failures[:20]:
         print(f"  {failure}")
-    sys.exit(1 if failures or alive != 200 else 0)
+    return 1 if failures or alive != 200 else 0
 
 
 if __name__ == "__main__":
-    main()
+    harness.run(main)

@@ -19,12 +19,9 @@ Two phases on the same rows, so the deadlocking client's cost shows: without it,
     python3 bench/contention/run.py            # 16 clients x 30 s per phase
     python3 bench/contention/run.py --quick    # 8 clients x 6 s per phase (CI, under a minute)
 """
-import argparse
-import http.client
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -34,10 +31,13 @@ from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402
+from httpload import KeepAlive, percentile  # noqa: E402
 
 INITIAL = Decimal("100000.00")
 HOT = 3
 OPERATIONS = ("adjustment", "keyed adjustment", "transfer")
+TABLE = harness.Columns(("phase", "<24"), ("operation", "<17"), ("requests", ">8"), ("2xx", ">6"), ("4xx", ">4"),
+                        ("5xx", ">4"), ("err", ">4"), ("req/s", ">7.0f"), ("p50 ms", ">8.1f"), ("p99 ms", ">8.1f"))
 
 
 class Client(threading.Thread):
@@ -46,10 +46,10 @@ class Client(threading.Thread):
     def __init__(self, port, hot_ids, deadline, seed, key_prefix="bench-"):
         super().__init__(daemon=True)
         self.key_prefix = key_prefix
-        self.port, self.hot_ids, self.deadline = port, hot_ids, deadline
+        self.hot_ids, self.deadline = hot_ids, deadline
         self.rng = random.Random(seed)
-        self.results = []   # (operation, status, latency_s, plan, body or None)
-        self.connection = None
+        self.results = []   # (operation, status, latency_s, plan, body or the transport error)
+        self.connection = KeepAlive(port)
 
     def run(self):
         while time.monotonic() < self.deadline:
@@ -68,26 +68,9 @@ class Client(threading.Thread):
                 if operation == "keyed adjustment":
                     headers["Idempotency-Key"] = self.key_prefix + uuid.uuid4().hex
                     plan = (customer, amount, headers["Idempotency-Key"])
-            started = time.monotonic()
-            status, text = self.post(path, body, headers)
-            self.results.append((operation, status, time.monotonic() - started, plan, text))
-
-    def post(self, path, body, headers):
-        for _ in range(2):   # a keep-alive connection the server closed is reopened once
-            try:
-                if self.connection is None:
-                    self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                    self.connection.connect()
-                    # http.client writes headers and body separately: without this, Nagle's algorithm
-                    # and delayed ACKs add ~40 ms to every request
-                    self.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                self.connection.request("POST", path, json.dumps(body), headers)
-                response = self.connection.getresponse()
-                return response.status, response.read().decode()
-            except (http.client.HTTPException, OSError) as error:
-                self.connection = None
-                last = error
-        return None, str(last)
+            reply = self.connection.request("POST", path, json.dumps(body), headers)
+            self.results.append((operation, reply.status, reply.elapsed, plan,
+                                 reply.text if reply.status is not None else reply.error))
 
 
 class Deadlocker:
@@ -99,10 +82,8 @@ class Deadlocker:
     def __init__(self, pg, hot_ids, deadline):
         self.hot_ids, self.deadline = sorted(hot_ids), deadline
         self.transactions = 0
-        self.errors = open(os.path.join(harness.OUT, "contention-deadlocker.log"), "w")
-        self.process = subprocess.Popen(["psql", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d", "bastion",
-                                         "-qAt", "-v", "ON_ERROR_STOP=0"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self.errors, text=True)
+        self.errors = open(harness.out_path("contention-deadlocker.log"), "w")
+        self.psql = pg.session(stdout=subprocess.PIPE, stderr=self.errors, on_error_stop=False)
         self.thread = threading.Thread(target=self._feed, daemon=True)
 
     def start(self):
@@ -113,15 +94,12 @@ class Deadlocker:
         try:
             # the service's backends (100 ms) usually detect, and lose, the deadlock; PostgreSQL checks
             # once per wait, so a cycle that closes after their check is found here, 300 ms in
-            self.process.stdin.write("\\o /dev/null\nSET application_name = 'bench-deadlocker';\n"
-                                     "SET deadlock_timeout = '300ms';\n")
+            self.psql.send("\\o /dev/null\nSET application_name = 'bench-deadlocker';\n"
+                           "SET deadlock_timeout = '300ms';\n")
             while time.monotonic() < self.deadline:
-                self.process.stdin.write(
-                    f"BEGIN; SELECT id FROM customer WHERE id = {high} FOR UPDATE; SELECT pg_sleep(0.03);\n"
-                    f"SELECT id FROM customer WHERE id = {low} FOR UPDATE; COMMIT;\n\\echo done\n")
-                self.process.stdin.flush()
-                while self.process.stdout.readline().strip() not in ("done", ""):
-                    pass
+                self.psql.send(f"BEGIN; SELECT id FROM customer WHERE id = {high} FOR UPDATE; SELECT pg_sleep(0.03);\n"
+                               f"SELECT id FROM customer WHERE id = {low} FOR UPDATE; COMMIT;\n\\echo done\n")
+                self.psql.wait_for("done")
                 self.transactions += 1
                 time.sleep(self.PAUSE)
         except (BrokenPipeError, OSError):
@@ -129,33 +107,8 @@ class Deadlocker:
 
     def stop(self):
         self.thread.join(30)
-        try:
-            self.process.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        self.psql.finish()
         self.errors.close()
-
-
-def percentile(sorted_values, q):
-    if not sorted_values:
-        return 0.0
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
-
-
-def metric(service, name, labels):
-    """Sum of a Prometheus series from /q/metrics whose labels include all of labels."""
-    connection = http.client.HTTPConnection("127.0.0.1", service.management_port, timeout=10)
-    connection.request("GET", "/q/metrics")
-    text = connection.getresponse().read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def audit(pg, hot_ids, results):
@@ -201,10 +154,7 @@ def run_clients(service, ids, seconds, clients, key_prefix, seed_base=0):
     """clients threads sending the mix to ids for seconds; returns every outcome."""
     deadline = time.monotonic() + seconds
     workers = [Client(service.port, ids, deadline, seed_base + seed, key_prefix) for seed in range(clients)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(seconds + 120)
+    harness.join_all(harness.start_all(workers), seconds + 120)
     return [r for worker in workers for r in worker.results]
 
 
@@ -216,13 +166,10 @@ class Phase:
         self.results, self.deadlocks, self.retried, self.gave_up, self.locker_transactions = [], 0, 0.0, 0.0, 0
 
     def run(self, pg, service, hot_ids, seconds, clients, seed_base):
-        def deadlocks():
-            return int(pg.psql("SELECT deadlocks FROM pg_stat_database WHERE datname = 'bastion'"))
-
         def deadlock_metric(outcome):
-            return metric(service, "bastion_db_deadlocks_total", {"kind": "deadlock", "outcome": outcome})
+            return service.metric("bastion_db_deadlocks_total", {"kind": "deadlock", "outcome": outcome})
 
-        before = (deadlocks(), deadlock_metric("retried"), deadlock_metric("gave_up"))
+        before = (pg.deadlocks(), deadlock_metric("retried"), deadlock_metric("gave_up"))
         harness.log(f"{self.name}: {clients} clients for {seconds}s")
         deadlocker = Deadlocker(pg, hot_ids, time.monotonic() + seconds) if self.with_deadlocker else None
         if deadlocker:
@@ -231,7 +178,7 @@ class Phase:
         if deadlocker:
             deadlocker.stop()
             self.locker_transactions = deadlocker.transactions
-        self.deadlocks = deadlocks() - before[0]
+        self.deadlocks = pg.deadlocks() - before[0]
         self.retried = deadlock_metric("retried") - before[1]
         self.gave_up = deadlock_metric("gave_up") - before[2]
         return self
@@ -240,10 +187,7 @@ class Phase:
 def report(phases, seconds, clients, broken, expected):
     print()
     print(f"Contention: {clients} clients x {seconds}s per phase on {HOT} hot customers; {harness.machine_description()}")
-    header = (f"{'phase':<24} {'operation':<17} {'requests':>8} {'2xx':>6} {'4xx':>4} {'5xx':>4} {'err':>4} "
-              f"{'req/s':>7} {'p50 ms':>8} {'p99 ms':>8}")
-    print(header)
-    print("-" * len(header))
+    TABLE.print_header()
     for phase in phases:
         for operation in OPERATIONS + ("all",):
             rows = [r for r in phase.results if operation == "all" or r[0] == operation]
@@ -252,8 +196,8 @@ def report(phases, seconds, clients, broken, expected):
             client_errors = sum(1 for r in rows if r[1] is not None and 400 <= r[1] < 500)
             server_errors = sum(1 for r in rows if r[1] is not None and r[1] >= 500)
             transport = sum(1 for r in rows if r[1] is None)
-            print(f"{phase.name:<24} {operation:<17} {len(rows):>8} {ok:>6} {client_errors:>4} {server_errors:>4} "
-                  f"{transport:>4} {ok / seconds:>7.0f} {percentile(latencies, 0.5):>8.1f} {percentile(latencies, 0.99):>8.1f}")
+            TABLE.print_row(phase.name, operation, len(rows), ok, client_errors, server_errors, transport, ok / seconds,
+                            percentile(latencies, 0.5), percentile(latencies, 0.99))
     for phase in phases:
         print(f"{phase.name}: deadlocking client ran {phase.locker_transactions} transactions; deadlocks detected by "
               f"PostgreSQL: {phase.deadlocks}; retried by the service: {phase.retried:.0f}; gave up: {phase.gave_up:.0f}")
@@ -267,21 +211,15 @@ def report(phases, seconds, clients, broken, expected):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a short run for CI")
+    parser = harness.argument_parser(__doc__, "a short run for CI")
     parser.add_argument("--clients", type=int, default=None)
     parser.add_argument("--seconds", type=int, default=None, help="duration of each phase")
     args = parser.parse_args()
     clients = args.clients or (8 if args.quick else 16)
     seconds = args.seconds or (6 if args.quick else 30)
 
-    os.makedirs(harness.OUT, exist_ok=True)
-    harness.ensure_packages({"psql": "postgresql-client", "/usr/lib/postgresql/*/bin/postgres": "postgresql"})
-    pg = harness.Postgres().start()
-    service = harness.Service(pg.port, env={"DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "0", "DB_POOL_WAIT_QUEUE": "2000"},
-                              name="contention-service")
-    try:
-        service.start()
+    service_env = {"DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "0", "DB_POOL_WAIT_QUEUE": "2000"}
+    with harness.Postgres() as pg, harness.Service(pg.port, env=service_env, name="contention-service") as service:
         harness.log(f"service ready in {service.startup_seconds:.2f}s")
         pg.psql(f"INSERT INTO customer (name, email, credit_balance) SELECT 'Hot ' || s, 'hot-' || s || '@bench.example', "
                 f"{INITIAL} FROM generate_series(1, {HOT}) s")
@@ -301,15 +239,12 @@ def main():
         if phases[1].deadlocks == 0:
             broken.append("the second client caused no deadlock: the run proves nothing about them")
         report(phases, seconds, clients, broken, expected)
-        with open(os.path.join(harness.OUT, "contention.json"), "w") as f:
+        with open(harness.out_path("contention.json"), "w") as f:
             json.dump({"clients": clients, "seconds": seconds, "broken": broken,
                        "phases": {p.name: {"deadlocks": p.deadlocks, "retried": p.retried, "gave_up": p.gave_up,
                                            "results": [[r[0], r[1], r[2]] for r in p.results]} for p in phases}}, f)
         return 1 if broken else 0
-    finally:
-        service.stop()
-        pg.stop()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

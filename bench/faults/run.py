@@ -12,15 +12,13 @@ when an invariant breaks.
 
     python3 bench/faults/run.py [--quick]
 
-Python 3.11 standard library only. Logs go to bench/out/ (git-ignored).
+PostgreSQL, the service, their readiness and HTTP come from the shared harness (bench/harness.py,
+bench/httpload.py); this file holds the load, the faults and the audit. Python 3.11 standard library
+only. Logs go to bench/out/ (git-ignored).
 """
-import argparse
-import http.client
 import json
 import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,7 +31,9 @@ from decimal import Decimal
 from proxy import FaultProxy
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from harness import OUT, READINESS_TIMEOUT, Postgres, Service  # noqa: E402
+import harness  # noqa: E402
+from harness import (OUT, READINESS_TIMEOUT, Postgres, ReadinessMonitor, Service,  # noqa: E402
+                     readiness_summary, wait_until)
 
 ACCOUNTS = 10
 OPENING_BALANCE = Decimal("1000.00")
@@ -74,67 +74,21 @@ QUICK = Timing(load_before=3, load_after=3, blackhole=12)
 
 
 # ------------------------------------------------------------------------------------------------
-# HTTP: one connection per request, retries like a careful client
+# HTTP: retries like a careful client
 # ------------------------------------------------------------------------------------------------
 
-@dataclass
-class Reply:
-    status: int | None  # None: timeout or connection error
-    body: bytes = b""
-    headers: dict = field(default_factory=dict)
-    error: str = ""
-    finished: float = 0.0  # time.monotonic() when the answer (or the failure) arrived
-    elapsed: float = 0.0   # seconds from sending the request to that moment
-
-    def json(self):
-        return json.loads(self.body)
-
-    def label(self):
-        return str(self.status) if self.status is not None else f"conn:{self.error}"
-
-    def kind(self):
-        """The problem+json `kind` of an error answer, None when there is none."""
-        try:
-            return json.loads(self.body).get("kind")
-        except (ValueError, AttributeError):
-            return None
-
-    def unknown_outcome(self):
-        return self.status == 500 and self.kind() == UNKNOWN_OUTCOME
+def unknown_outcome(reply):
+    return reply.status == 500 and reply.kind() == UNKNOWN_OUTCOME
 
 
-def call(port, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT):
-    """One request on its own connection; on a timeout the socket is closed (the client hangs up)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    sent = time.monotonic()
-
-    def reply(*args, **kwargs):
-        now = time.monotonic()
-        return Reply(*args, finished=now, elapsed=now - sent, **kwargs)
-
-    try:
-        all_headers = {"Accept": "application/json", **(headers or {})}
-        if body is not None:
-            all_headers["Content-Type"] = "application/json"
-        connection.request(method, path, body=body, headers=all_headers)
-        response = connection.getresponse()
-        return reply(response.status, response.read(), {k.lower(): v for k, v in response.getheaders()})
-    except socket.timeout:
-        return reply(None, error="timeout")
-    except (OSError, http.client.HTTPException) as e:
-        return reply(None, error=type(e).__name__)
-    finally:
-        connection.close()
-
-
-def call_with_retries(port, path, body, key, on_attempt):
+def call_with_retries(service, path, body, key, on_attempt):
     """POST with an Idempotency-Key; on 503/504/timeout/connection error or an unknown commit outcome,
     the same key and body again (the key makes every repeat safe)."""
     reply = None
     for attempt in range(WRITE_RETRIES + 1):
-        reply = call(port, "POST", path, body=body, headers={"Idempotency-Key": key})
+        reply = service.call("POST", path, body, headers={"Idempotency-Key": key})
         on_attempt(reply)
-        if reply.status is not None and reply.status not in RETRY_STATUSES and not reply.unknown_outcome():
+        if reply.status is not None and reply.status not in RETRY_STATUSES and not unknown_outcome(reply):
             return reply
         if attempt < WRITE_RETRIES:
             time.sleep(min(2.0, 0.2 * 2 ** attempt) * random.uniform(0.75, 1.25))
@@ -201,7 +155,7 @@ class PhaseStats:
         with self.lock:
             self.attempts += 1
             self.slowest = max(self.slowest, reply.elapsed)
-            if reply.status == 500 and not reply.unknown_outcome():
+            if reply.status == 500 and not unknown_outcome(reply):
                 self.bad_500s[reply.kind() or "no kind"] += 1
 
     def final(self, operation, reply):
@@ -253,57 +207,39 @@ class EventLog:
 # Load: workers creating customers, transferring credit and reading
 # ------------------------------------------------------------------------------------------------
 
-def start_threads(target, count, name):
-    """Daemon threads running target(rng), each with its own random sequence."""
-    threads = [threading.Thread(target=target, args=(random.Random(),), daemon=True, name=f"{name}-{i}")
-               for i in range(count)]
-    for thread in threads:
-        thread.start()
-    return threads
-
-
 class Load:
     def __init__(self, service, accounts, acks, events):
         self.service = service
         self.accounts = accounts
         self.acks = acks
         self.events = events
-        self.stop_flag = threading.Event()
-        self.threads = []
-        self.readers_stop = threading.Event()
-        self.readers = []
+        self.workers = harness.Workers("load")
+        self.readers = harness.Workers("reader")
         self.stats = None
 
     def start(self, stats):
         self.stats = stats
-        self.stop_flag.clear()
-        self.threads = start_threads(self._work, WORKERS, "load")
+        self.workers.start(self._work, WORKERS)
 
     def stop(self):
         """Lets every worker finish its current logical request (including its retries)."""
-        self.stop_flag.set()
-        for thread in self.threads:
-            thread.join(120)
+        self.workers.stop(120)
 
     def add_readers(self, count):
         """Extra read-only threads on top of the mixed workers, until remove_readers()."""
-        self.readers_stop.clear()
-        self.readers = start_threads(self._read_only, count, "reader")
+        self.readers.start(self._read_only, count)
 
     def remove_readers(self):
-        self.readers_stop.set()
-        for thread in self.readers:
-            thread.join(30)
-        self.readers = []
+        self.readers.stop(30)
 
     def _work(self, rng):
         operations = [self._create, self._transfer, self._read]
-        while not self.stop_flag.is_set():
+        while not self.workers.stopping.is_set():
             self._guarded(rng.choices(operations, weights=[25, 45, 30])[0], rng)
             time.sleep(rng.uniform(0.005, 0.02))  # a little think time: the machine is shared
 
     def _read_only(self, rng):
-        while not self.readers_stop.is_set() and not self.stop_flag.is_set():
+        while not self.readers.stopping.is_set() and not self.workers.stopping.is_set():
             self._guarded(self._read, rng)
             time.sleep(rng.uniform(0.005, 0.02))
 
@@ -321,14 +257,14 @@ class Load:
         """One logical create with a fresh key, retried like a careful client; returns the final reply."""
         token = uuid.uuid4().hex
         email = f"load-{token}@example.org"
-        body = json.dumps({"name": f"Load {token[:8]}", "email": email}).encode()
+        body = {"name": f"Load {token[:8]}", "email": email}
         attempts = Counter()
-        reply = call_with_retries(self.service.port, "/customers", body, str(uuid.uuid4()),
+        reply = call_with_retries(self.service, "/customers", body, str(uuid.uuid4()),
                                   lambda r: (self.stats.attempt(r), attempts.update(["n"])))
         self.stats.final("create", reply)
         if reply.status == 201:
             self.acks.create(email, reply.json()["id"], self.stats.name)
-        elif reply.status not in RETRY_STATUSES and reply.status is not None and not reply.unknown_outcome():
+        elif reply.status not in RETRY_STATUSES and reply.status is not None and not unknown_outcome(reply):
             self.events.write(self.stats.name, f"create {email}", reply, attempts["n"])
         else:
             self.events.write(self.stats.name, f"create {email} gave up", reply, attempts["n"])
@@ -341,75 +277,25 @@ class Load:
         body = f'{{"from":{source},"to":{target},"amount":{amount}}}'.encode()
         key = str(uuid.uuid4())
         attempts = Counter()
-        reply = call_with_retries(self.service.port, "/customers/transfers", body, key,
+        reply = call_with_retries(self.service, "/customers/transfers", body, key,
                                   lambda r: (self.stats.attempt(r), attempts.update(["n"])))
         self.stats.final("transfer", reply)
         if reply.status == 200:
             self.acks.transfer(key, TransferAck(reply.json()["id"], source, target, Decimal(amount), self.stats.name))
         elif reply.status == 422 and reply.kind() == "insufficient-credit":
             pass  # a valid final answer
-        elif reply.status not in RETRY_STATUSES and reply.status is not None and not reply.unknown_outcome():
+        elif reply.status not in RETRY_STATUSES and reply.status is not None and not unknown_outcome(reply):
             self.events.write(self.stats.name, f"transfer {key}", reply, attempts["n"])
         else:
             self.events.write(self.stats.name, f"transfer {key} gave up", reply, attempts["n"])
 
     def _read(self, rng):
         account = rng.choice(self.accounts)
-        reply = call(self.service.port, "GET", f"/customers/{account}")
+        reply = self.service.call("GET", f"/customers/{account}")
         self.stats.attempt(reply)
         self.stats.final("read", reply)
         if reply.status is not None and reply.status not in (200, 503, 504):
             self.events.write(self.stats.name, f"read {account}", reply)
-
-
-@dataclass(frozen=True)
-class ReadinessSample:
-    sent: float
-    answered: float
-    status: int | None  # 200 UP, 503 DOWN, None: no answer within the probe timeout
-
-
-class ReadinessMonitor:
-    """Polls the service's readiness four times a second for the whole run."""
-
-    def __init__(self, service):
-        self.service = service
-        self.lock = threading.Lock()
-        self.samples = []
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self._poll, daemon=True, name="readiness")
-
-    def start(self):
-        self.thread.start()
-
-    def stop(self):
-        self.stop_flag.set()
-        self.thread.join(5)
-
-    def _poll(self):
-        while not self.stop_flag.is_set():
-            sent = time.monotonic()
-            status = self.service.readiness()
-            with self.lock:
-                self.samples.append(ReadinessSample(sent, time.monotonic(), status))
-            self.stop_flag.wait(0.25)
-
-    def first_ready_after(self, moment):
-        with self.lock:
-            return next((s.answered for s in self.samples if s.sent >= moment and s.status == 200), None)
-
-    def went_down_between(self, start, end):
-        return any(s.status != 200 for s in self.between(start, end))
-
-    def between(self, start, end):
-        """Samples sent at or after `start` and answered by `end`."""
-        with self.lock:
-            return [s for s in self.samples if s.sent >= start and s.answered <= end]
-
-
-def readiness_summary(samples):
-    counts = Counter("UP" if s.status == 200 else "DOWN" if s.status == 503 else "no answer" for s in samples)
-    return "/".join(f"{counts[k]} {k}" for k in ("UP", "DOWN", "no answer") if counts[k]) or "no samples"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -442,55 +328,34 @@ def freeze_network(proxy, seconds=5):
 
 def lock_storm(pg, accounts, seconds=5, sessions=3):
     """Second clients lock account rows in descending id order (the service locks ascending): deadlocks."""
-    before = deadlock_count(pg)
-    errors = open(os.path.join(OUT, "faults-lock-storm.log"), "w")
-    clients = [subprocess.Popen(pg.psql_command(on_error_stop=False), stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=errors, text=True) for _ in range(sessions)]
+    before = pg.deadlocks()
+    errors = open(harness.out_path("faults-lock-storm.log"), "w")
+    clients = [pg.session(stderr=errors, on_error_stop=False) for _ in range(sessions)]
     deadline = time.monotonic() + seconds
     feeders = [threading.Thread(target=_feed_lock_transactions, args=(client, accounts, deadline), daemon=True)
                for client in clients]
     try:
-        for feeder in feeders:
-            feeder.start()
-        for feeder in feeders:
-            feeder.join(seconds + 5)
+        harness.join_all(harness.start_all(feeders), seconds + 5)
     finally:
         for client in clients:
-            _finish_psql(client)
+            client.finish()
         errors.close()
-    return f"{sessions} lockers, {deadlock_count(pg) - before} deadlocks"
+    return f"{sessions} lockers, {pg.deadlocks() - before} deadlocks"
 
 
 def _feed_lock_transactions(client, accounts, deadline):
     rng = random.Random()
     try:
-        client.stdin.write("SET application_name = 'bench-lock-storm'; SET lock_timeout = '3s';\n")
+        client.send("SET application_name = 'bench-lock-storm'; SET lock_timeout = '3s';\n")
         while time.monotonic() < deadline:
             high, low = sorted(rng.sample(accounts, 2), reverse=True)
             # hold the higher id while reaching for the lower one: the opposite of the service's order
-            client.stdin.write(
+            client.send(
                 f"BEGIN; SELECT id FROM customer WHERE id = {high} FOR UPDATE; SELECT pg_sleep(0.05);\n"
                 f"SELECT id FROM customer WHERE id = {low} FOR UPDATE; SELECT pg_sleep(0.1); COMMIT;\n")
-            client.stdin.flush()
             time.sleep(0.2)  # roughly the transaction's own length, so psql never falls far behind
     except (BrokenPipeError, OSError):
         pass
-
-
-def _finish_psql(client, timeout=15):
-    try:
-        client.stdin.close()
-    except OSError:
-        pass
-    try:
-        client.wait(timeout)
-    except subprocess.TimeoutExpired:
-        client.kill()
-        client.wait(5)
-
-
-def deadlock_count(pg):
-    return int(pg.rows("SELECT deadlocks FROM pg_stat_database WHERE datname = 'bastion'")[0][0])
 
 
 def starve_pool(pg, load, seconds=6, extra_readers=24):
@@ -499,24 +364,23 @@ def starve_pool(pg, load, seconds=6, extra_readers=24):
     Six workers alone never fill a pool of 10 + 10 overflow, so extra readers join while the lock is
     held: requests beyond the pool's 20 connections must get a fast 503 (pool timeout 2 s).
     """
-    locker = subprocess.Popen(pg.psql_command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+    locker = pg.session()
     load.add_readers(extra_readers)
     try:
-        locker.stdin.write(f"BEGIN; LOCK TABLE customer IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({seconds}); "
-                           "COMMIT;\n")
-        locker.stdin.close()
+        locker.send(f"BEGIN; LOCK TABLE customer IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({seconds}); COMMIT;\n")
         time.sleep(seconds / 2)
-        waiting = pg.rows("SELECT count(*) FROM pg_stat_activity "
-                          "WHERE application_name = 'bastion' AND wait_event_type = 'Lock'")[0][0]
-        locker.wait(seconds + 30)
+        waiting = service_sessions(pg, "wait_event_type = 'Lock'")
     finally:
+        status = locker.finish(seconds + 30)
         load.remove_readers()
-        if locker.poll() is None:
-            locker.kill()
-    if locker.returncode != 0:
-        raise RuntimeError(f"lock holder failed: {locker.stderr.read().strip()}")
+    if status != 0:
+        raise RuntimeError(f"lock holder failed: {locker.errors()}")
     return f"ACCESS EXCLUSIVE {seconds}s, +{extra_readers} readers, {waiting} pool conns waiting"
+
+
+def service_sessions(pg, condition):
+    """How many of the service's sessions (application_name 'bastion') match an SQL condition."""
+    return int(pg.psql(f"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bastion' AND {condition}"))
 
 
 def idle_in_transaction(pg, older_than=1.0):
@@ -525,19 +389,13 @@ def idle_in_transaction(pg, older_than=1.0):
     A request's own transaction is never idle that long between two statements; a unit whose
     client hung up and whose connection went back without COMMIT or ROLLBACK stays so for good.
     """
-    return int(pg.rows("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bastion' "
-                       "AND state IN ('idle in transaction', 'idle in transaction (aborted)') "
-                       f"AND now() - state_change > interval '{older_than} seconds'")[0][0])
+    return service_sessions(pg, "state IN ('idle in transaction', 'idle in transaction (aborted)') "
+                                f"AND now() - state_change > interval '{older_than} seconds'")
 
 
 def wait_for_no_idle_transactions(pg, timeout=5.0):
     """Polls until no service session is idle in a transaction; returns how many still are (0: fine)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = idle_in_transaction(pg)
-        if left == 0 or time.monotonic() >= deadline:
-            return left
-        time.sleep(0.25)
+    return 0 if wait_until(lambda: idle_in_transaction(pg) == 0, timeout, 0.25) else idle_in_transaction(pg)
 
 
 class Phase:
@@ -580,7 +438,7 @@ def fail_over(bench, phase):
     promoted = phase.fault_end = time.monotonic()
     bench.pg, bench.standby = standby, None
     bench.retired.append(old)
-    up_again = wait_until(lambda: bench.monitor.first_ready_after(promoted), timeout=30)
+    up_again = wait_until(lambda: bench.monitor.first_ready_after(promoted), 30)
     if up_again is None:
         phase.fail("readiness was not UP within 30 s of the promotion")
     # the first samples after the switch may still be about the dead primary
@@ -594,16 +452,6 @@ def fail_over(bench, phase):
     return (f"primary killed, address on the read-only standby {promoting - switched:.1f}s, then promoted; "
             f"readiness while read-only {readiness_summary(read_only)}, UP "
             f"{'-' if up_again is None else f'{up_again - promoted:.1f}s'} after the promotion")
-
-
-def wait_until(probe, timeout, interval=0.1):
-    """probe()'s first truthy value within timeout seconds, else None."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value or time.monotonic() >= deadline:
-            return value or None
-        time.sleep(interval)
 
 
 def silent_network(bench, phase, seconds):
@@ -658,7 +506,7 @@ class ClientHangUp:
 
     def __init__(self, bench):
         self.bench = bench
-        self.port = bench.service.port
+        self.service = bench.service
         self.token = uuid.uuid4().hex[:12]
         self.emails = [f"hangup-{self.token}-{i}@example.org" for i in range(self.IMPORT_ROWS)]
         self.key = f"hangup-{self.token}"
@@ -668,29 +516,19 @@ class ClientHangUp:
     def __call__(self, phase):
         self.source = self._account("source", self.OPENING, phase)
         self.target = self._account("target", Decimal("0.00"), phase)
-        locker = subprocess.Popen(self.bench.pg.psql_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+        locker = self.bench.pg.session(stdout=subprocess.PIPE)
         try:
-            locker.stdin.write(
-                "SET application_name = 'bench-hang-up'; BEGIN;\n"
-                f"INSERT INTO customer (name, email) VALUES ('Hang-up blocker', '{self.emails[1]}');\n"
-                f"SELECT id FROM customer WHERE id = {self.source} FOR UPDATE;\nSELECT 'held';\n")
-            locker.stdin.flush()
-            while (line := locker.stdout.readline()) and line.strip() != "held":
-                pass
-            if not line:
-                raise RuntimeError(f"lock holder failed: {locker.stderr.read().strip()}")
+            locker.send("SET application_name = 'bench-hang-up'; BEGIN;\n"
+                        f"INSERT INTO customer (name, email) VALUES ('Hang-up blocker', '{self.emails[1]}');\n"
+                        f"SELECT id FROM customer WHERE id = {self.source} FOR UPDATE;\nSELECT 'held';\n")
+            if not locker.wait_for("held"):
+                raise RuntimeError(f"lock holder failed: {locker.errors()}")
             abandoned = self._abandon()
-            waiting = self.bench.pg.rows("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bastion' "
-                                         "AND wait_event_type = 'Lock'")[0][0]
+            waiting = service_sessions(self.bench.pg, "wait_event_type = 'Lock'")
             time.sleep(1.0)  # the units stay blocked a moment after their clients have gone
-            locker.stdin.write("ROLLBACK;\n")
-            locker.stdin.close()
-            locker.wait(15)
+            locker.send("ROLLBACK;\n")
         finally:
-            if locker.poll() is None:
-                locker.kill()
-                locker.wait(5)
+            locker.finish()
         released = phase.fault_end = time.monotonic()
         for what, reply in abandoned.items():
             if reply.status is not None:
@@ -707,8 +545,8 @@ class ClientHangUp:
 
     def _account(self, role, balance, phase):
         email = f"hangup-{role}-{self.token}@example.org"
-        reply = call(self.port, "POST", "/customers", body=json.dumps(
-            {"name": f"Hang-up {role}", "email": email, "creditBalance": float(balance)}).encode())
+        reply = self.service.call("POST", "/customers",
+                                  {"name": f"Hang-up {role}", "email": email, "creditBalance": float(balance)})
         if reply.status != 201:
             raise RuntimeError(f"creating the {role} account failed: {reply.label()} {reply.body[:200]!r}")
         customer_id = reply.json()["id"]
@@ -716,32 +554,31 @@ class ClientHangUp:
         return customer_id
 
     def _transfer_body(self, amount):
-        return json.dumps({"from": self.source, "to": self.target, "amount": float(amount)}).encode()
+        return {"from": self.source, "to": self.target, "amount": float(amount)}
 
     def _abandon(self):
         rows = [{"name": f"Hang-up import {i}", "email": email} for i, email in enumerate(self.emails)]
         return {
-            "import": call(self.port, "POST", "/customers/import", body=json.dumps({"customers": rows}).encode(),
-                           timeout=self.GIVE_UP),
-            "transfer": call(self.port, "POST", "/customers/transfers", body=self._transfer_body(self.TRANSFER),
-                             timeout=self.GIVE_UP),
-            "keyed transfer": call(self.port, "POST", "/customers/transfers",
-                                   body=self._transfer_body(self.KEYED_TRANSFER),
-                                   headers={"Idempotency-Key": self.key}, timeout=self.GIVE_UP),
+            "import": self.service.call("POST", "/customers/import", {"customers": rows}, timeout=self.GIVE_UP),
+            "transfer": self.service.call("POST", "/customers/transfers", self._transfer_body(self.TRANSFER),
+                                          timeout=self.GIVE_UP),
+            "keyed transfer": self.service.call("POST", "/customers/transfers",
+                                                self._transfer_body(self.KEYED_TRANSFER),
+                                                headers={"Idempotency-Key": self.key}, timeout=self.GIVE_UP),
         }
 
     def _follow_up(self, phase):
         """The next import and transfer after the release must simply succeed."""
         email = f"hangup-{self.token}-next@example.org"
-        reply = call(self.port, "POST", "/customers/import",
-                     body=json.dumps({"customers": [{"name": "Hang-up next", "email": email}]}).encode())
+        reply = self.service.call("POST", "/customers/import",
+                                  {"customers": [{"name": "Hang-up next", "email": email}]})
         if reply.status == 200 and len(reply.json()["created"]) == 1:
             self.bench.acks.create(email, reply.json()["created"][0]["id"], phase.name)
         else:
             phase.fail(f"the import after the release answered {reply.label()} {reply.body[:200]!r}")
         key = f"{self.key}-next"
-        reply = call(self.port, "POST", "/customers/transfers", body=self._transfer_body(self.FOLLOW_UP),
-                     headers={"Idempotency-Key": key})
+        reply = self.service.call("POST", "/customers/transfers", self._transfer_body(self.FOLLOW_UP),
+                                  headers={"Idempotency-Key": key})
         if reply.status == 200:
             self.follow_up_id = reply.json()["id"]
             self.bench.acks.transfer(key, TransferAck(self.follow_up_id, self.source, self.target, self.FOLLOW_UP,
@@ -935,30 +772,27 @@ class Bench:
         self.reported_duplicates = set()
 
     def set_up(self):
-        os.makedirs(OUT, exist_ok=True)
-        self.events = EventLog(os.path.join(OUT, "faults-client.log"))
+        self.events = EventLog(harness.out_path("faults-client.log"))
         self.pg = Postgres({"max_connections": "100", "log_line_prefix": "'%m [%p] %a '"}, name="faults-postgres")
         self.pg.start()
         log(f"PostgreSQL on 127.0.0.1:{self.pg.port}")
         self.proxy = FaultProxy(self.pg.port)
         self.proxy.start()
         log(f"proxy on 127.0.0.1:{self.proxy.port}")
-        self.service = Service(self.proxy.port, env=SERVICE_ENV, name="faults-service")
+        self.service = Service(self.proxy.port, env=SERVICE_ENV, name="faults-service", http_timeout=HTTP_TIMEOUT)
         self.service.start()
         log(f"service ready on 127.0.0.1:{self.service.port} (pid {self.service.pid}), "
             f"DB_REQUEST_TIMEOUT={REQUEST_DEADLINE}s")
         self.accounts = self.seed_accounts()
-        self.monitor = ReadinessMonitor(self.service)
-        self.monitor.start()
+        self.monitor = ReadinessMonitor(self.service).start()
         self.load = Load(self.service, self.accounts, self.acks, self.events)
 
     def seed_accounts(self):
         run = uuid.uuid4().hex[:8]
         ids = []
         for i in range(ACCOUNTS):
-            body = json.dumps({"name": f"Account {i}", "email": f"account-{i}-{run}@example.org",
-                               "creditBalance": 1000.00}).encode()
-            reply = call(self.service.port, "POST", "/customers", body=body)
+            reply = self.service.call("POST", "/customers", {
+                "name": f"Account {i}", "email": f"account-{i}-{run}@example.org", "creditBalance": 1000.00})
             if reply.status != 201:
                 raise RuntimeError(f"seeding account {i} failed: {reply.label()} {reply.body[:300]!r}")
             ids.append(reply.json()["id"])
@@ -1017,7 +851,7 @@ class Bench:
         while (first_success is None or first_ready is None) and time.monotonic() < deadline and self.service.alive():
             # the load window ended before recovery: keep probing on our own
             if first_success is None:
-                reply = call(self.service.port, "GET", f"/customers/{self.accounts[0]}", timeout=5)
+                reply = self.service.call("GET", f"/customers/{self.accounts[0]}", timeout=5)
                 if reply.status == 200:
                     first_success = reply.finished
             first_ready = first_ready or self.monitor.first_ready_after(fault_end)
@@ -1078,13 +912,7 @@ def print_table(results):
              r.stats.finals["503"], r.stats.finals["500"], r.stats.finals["other"], r.lost, r.duplicates,
              r.bad_500s, f"{r.stats.slowest:.1f}", "-" if r.recovery is None else f"{r.recovery:.1f}",
              "yes" if r.invariant else "no"] for r in results]
-    cells = [header] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    for n, row in enumerate(cells):
-        # the fault's name left-aligned, numbers right-aligned
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
+    harness.print_table(header, rows)
     print()
     print(f"Invariants: 0 lost, 0 dups, 0 bad 500 (a 500 whose kind is not {UNKNOWN_OUTCOME}), slowest answer "
           f"<= DB_REQUEST_TIMEOUT + 3 s = {SLOWEST_ALLOWED} s, no service session left idle in transaction, "
@@ -1108,16 +936,8 @@ def write_results(results, path):
                   out, indent=2)
 
 
-def interrupt(signum, frame):
-    """SIGTERM behaves like Ctrl-C, so main's finally block still cleans up."""
-    raise KeyboardInterrupt()
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short phases (about 3 minutes in total)")
-    args = parser.parse_args()
-    signal.signal(signal.SIGTERM, interrupt)
+    args = harness.argument_parser(__doc__, "short phases (about 3 minutes in total)").parse_args()
 
     bench = Bench(QUICK if args.quick else FULL)
     results = []
@@ -1130,9 +950,6 @@ def main():
                 died = True
                 log("the service died: stopping here")
                 break
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
     except Exception as e:
         log(f"benchmark could not run: {type(e).__name__}: {e}")
         return 2
@@ -1150,4 +967,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

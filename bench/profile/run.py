@@ -16,7 +16,6 @@ started and stopped with jcmd so the warm-up stays out of it):
     nice -n 5 python3 bench/profile/run.py                 # ~2 minutes; output in bench/out/profile-*.txt
     nice -n 5 python3 bench/profile/run.py --seconds 10    # shorter recordings
 """
-import argparse
 import collections
 import os
 import re
@@ -161,23 +160,8 @@ def allocated_bytes(recording):
 
 
 # ------------------------------------------------------------------------------------------------
-# threads and statements
+# statements
 # ------------------------------------------------------------------------------------------------
-
-def thread_cpu(pid):
-    """CPU seconds per thread group (by /proc comm name, digits dropped) of a process, so far."""
-    ticks = collections.Counter()
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                name = re.sub(r"[#\-]?\d+$", "", f.read().strip())
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue  # a thread that ended meanwhile
-        ticks[name] += int(fields[11]) + int(fields[12])
-    return {name: n / os.sysconf("SC_CLK_TCK") for name, n in ticks.items()}
-
 
 def statements(pg):
     return pg.rows("SELECT calls, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements "
@@ -190,12 +174,12 @@ def profile_path(pg, service, workload, seconds, accounts, out):
     name = workload.name.split()[0]
     recording = os.path.join(harness.OUT, f"profile-{name}.jfr")
     pg.psql("SELECT pg_stat_statements_reset()")
-    threads_before = thread_cpu(service.pid)
+    threads_before = service.thread_cpu_seconds()
     subprocess.run(["jcmd", str(service.pid), "JFR.start", f"name={name}", "settings=profile",
                     f"filename={recording}"], check=True, stdout=subprocess.DEVNULL)
     result = throughput.run_wrk(service, workload, seconds, accounts)
     subprocess.run(["jcmd", str(service.pid), "JFR.stop", f"name={name}"], check=True, stdout=subprocess.DEVNULL)
-    threads_after = thread_cpu(service.pid)
+    threads_after = service.thread_cpu_seconds()
     requests = result["requests"]
     stmts = statements(pg)
 
@@ -242,32 +226,27 @@ def profile_path(pg, service, workload, seconds, accounts, out):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.argument_parser(__doc__)
     parser.add_argument("--seconds", type=int, default=20, help="each recording under load")
     parser.add_argument("--warmup", type=int, default=60, help="JIT warm-up before the first recording: at least this many seconds, at most 3x, until CPU/request settles")
     args = parser.parse_args()
     harness.ensure_packages({"wrk": "wrk", "jcmd": "openjdk-17-jdk-headless", "jfr": "openjdk-17-jdk-headless"})
-    pg = harness.Postgres({"shared_preload_libraries": "'pg_stat_statements'"}, name="profile-postgres").start()
-    service = harness.Service(pg.port, env={"DB_POOL_SIZE": str(throughput.POOL), "DB_MAX_OVERFLOW": "0",
-                                            "DB_POOL_WAIT_QUEUE": "2000", "DB_POOL_TIMEOUT": "30"},
-                              name="profile-bastion",
-                              java_options=["-XX:FlightRecorderOptions=stackdepth=%d" % STACK_DEPTH,
-                                            "-XX:+UnlockDiagnosticVMOptions", "-XX:+DebugNonSafepoints"])
-    try:
-        service.start()
+    pg = harness.Postgres({"shared_preload_libraries": "'pg_stat_statements'"}, name="profile-postgres")
+    service_env = {"DB_POOL_SIZE": str(throughput.POOL), "DB_MAX_OVERFLOW": "0", "DB_POOL_WAIT_QUEUE": "2000",
+                   "DB_POOL_TIMEOUT": "30"}
+    java_options = ["-XX:FlightRecorderOptions=stackdepth=%d" % STACK_DEPTH, "-XX:+UnlockDiagnosticVMOptions",
+                    "-XX:+DebugNonSafepoints"]
+    with pg, harness.Service(pg.port, env=service_env, name="profile-bastion", java_options=java_options) as service:
         pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         accounts = throughput.seed(pg)
         workloads = {w.name: w for w in throughput.WORKLOADS}
         throughput.warm_up(service, ("read by id", "create"), args.warmup, 3 * args.warmup, accounts)
-        with open(os.path.join(harness.OUT, "profile.txt"), "w") as out:
+        with open(harness.out_path("profile.txt"), "w") as out:
             out.write(f"{harness.machine_description()}; load average {os.getloadavg()[0]:.1f}; "
                       f"warm-up {args.warmup}s; recordings {args.seconds}s each\n")
             for name in ("create", "read by id"):
                 profile_path(pg, service, workloads[name], args.seconds, accounts, out)
-    finally:
-        service.stop()
-        pg.stop()
 
 
 if __name__ == "__main__":
-    main()
+    harness.run(main)

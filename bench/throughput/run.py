@@ -14,7 +14,7 @@ divided by the requests wrk completed. On a shared machine that is the figure no
     nice -n 5 python3 bench/throughput/run.py            # warm-up 30-180 s per service, 2 rounds x 10 s: ~8-12 min
     nice -n 5 python3 bench/throughput/run.py --quick    # warm-up 4-8 s, 1 round x 3 s: ~2 minutes smoke run
 """
-import argparse
+import contextlib
 import glob
 import json
 import os
@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402
+from httpload import percentile  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POOL = 20            # service pool connections = pgbench clients = wrk connections (unless a workload says otherwise)
@@ -54,6 +55,9 @@ WORKLOADS = [
     Workload("overload 10x (read)", "read.sql", "read.lua", 4, POOL * 10, reference=True, ceiling=False),
 ]
 SERVICES = ("reference", "bastion")
+PERCENTILES = {"p50": 0.50, "p99": 0.99, "p999": 0.999}
+TABLE = harness.Columns(("workload", "<22"), ("service", "<9"), ("req/s", ">7.0f"), ("p50", ">7.2f"), ("p99", ">7.2f"),
+                        ("p999", ">7.2f"), ("non-2xx", ">7.0f"), ("CPU µs/req", ">10.0f"), ("/pgbench", ">8.2f"))
 
 
 def seed(pg):
@@ -86,7 +90,8 @@ def run_pgbench(pg, workload, seconds, accounts):
             latencies.extend(int(line.split()[2]) for line in f if line.strip())
     subprocess.run(["rm", "-rf", logs])
     latencies.sort()
-    return {"rps": tps, **percentiles(latencies), "errors": int(failed.group(1)) if failed else 0, "statuses": {}}
+    return {"rps": tps, **{key: percentile(latencies, q) / 1000 for key, q in PERCENTILES.items()},
+            "errors": int(failed.group(1)) if failed else 0, "statuses": {}}
 
 
 def run_wrk(service, workload, seconds, accounts):
@@ -108,16 +113,6 @@ def run_wrk(service, workload, seconds, accounts):
             "errors": non_2xx + sum(result["errors"].values()), "statuses": statuses,
             "requests": result["requests"], "cpu_s": cpu,
             "cpu_us_per_request": cpu * 1e6 / result["requests"] if result["requests"] else float("nan")}
-
-
-def percentiles(sorted_us):
-    if not sorted_us:
-        return {"p50": 0.0, "p99": 0.0, "p999": 0.0}
-
-    def at(q):
-        return sorted_us[min(len(sorted_us) - 1, int(q * len(sorted_us)))] / 1000
-
-    return {"p50": at(0.50), "p99": at(0.99), "p999": at(0.999)}
 
 
 def median_of(runs, key):
@@ -169,8 +164,7 @@ def warm_up(service, names, min_seconds, max_seconds, accounts, chunk=5, pg=None
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one short round: a smoke run")
+    parser = harness.argument_parser(__doc__, "one short round: a smoke run")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 2, quick 1)")
     parser.add_argument("--seconds", type=int, default=None, help="each measured run (default 10, quick 3)")
     parser.add_argument("--warmup", type=int, default=None,
@@ -188,22 +182,20 @@ def main():
     warmup = args.warmup or (4 if args.quick else 30)
     max_warmup = max(warmup, args.max_warmup or (8 if args.quick else 180))
 
-    os.makedirs(harness.OUT, exist_ok=True)
     harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}")
-    harness.ensure_packages({"wrk": "wrk", "psql": "postgresql-client", "/usr/lib/postgresql/*/bin/postgres": "postgresql",
-                             "/usr/lib/postgresql/*/bin/pgbench": "postgresql"})
-    pg = harness.Postgres(name="throughput-postgres").start()
-    # Bastion first: its Flyway creates the schema the reference (which has no migrations) then uses
-    services = {
-        "bastion": harness.Service(pg.port, env={"DB_POOL_SIZE": str(POOL), "DB_MAX_OVERFLOW": "0",
-                                                 "DB_POOL_WAIT_QUEUE": "2000", "DB_POOL_TIMEOUT": "30"},
-                                   name="throughput-bastion"),
-        "reference": harness.ReferenceService(pg.port, env={"DB_POOL_SIZE": str(POOL)}, name="throughput-reference"),
-    }
-    try:
-        for key in ("bastion", "reference"):
-            services[key].start()
-            harness.log(f"{key} ready in {services[key].startup_seconds:.2f}s")
+    harness.ensure_packages({"wrk": "wrk", "/usr/lib/postgresql/*/bin/pgbench": "postgresql"})
+    with contextlib.ExitStack() as running:
+        pg = running.enter_context(harness.Postgres(name="throughput-postgres"))
+        # Bastion first: its Flyway creates the schema the reference (which has no migrations) then uses
+        services = {
+            "bastion": harness.Service(pg.port, env={"DB_POOL_SIZE": str(POOL), "DB_MAX_OVERFLOW": "0",
+                                                     "DB_POOL_WAIT_QUEUE": "2000", "DB_POOL_TIMEOUT": "30"},
+                                       name="throughput-bastion"),
+            "reference": harness.ReferenceService(pg.port, env={"DB_POOL_SIZE": str(POOL)}, name="throughput-reference"),
+        }
+        for key, service in services.items():
+            running.enter_context(service)
+            harness.log(f"{key} ready in {service.startup_seconds:.2f}s")
         accounts = seed(pg)
         names = [w.name for w in WORKLOADS]
         warmed = {"bastion": warm_up(services["bastion"], [n for n in ("read by id", "create", "update (optimistic)") if n in names],
@@ -233,17 +225,9 @@ def main():
                         "rss_overload_max_mb": max(rss_overload[key]), "peak_rss_mb": s.peak_rss_mb()}
                   for key, s in services.items()}
         report(results, memory, rounds, seconds, warmup)
-        with open(os.path.join(harness.OUT, "throughput.json"), "w") as f:
+        with open(harness.out_path("throughput.json"), "w") as f:
             json.dump({"results": results, "services": memory, "rounds": rounds, "seconds": seconds,
                        "warmup": warmup, "machine": harness.machine_description()}, f, indent=1)
-    finally:
-        for service in services.values():
-            service.stop()
-        pg.stop()
-
-
-def fmt(value, pattern):
-    return format("—", pattern.replace(".0f", "").replace(".2f", "")) if value is None else format(value, pattern)
 
 
 def report(results, memory, rounds, seconds, warmup):
@@ -253,10 +237,7 @@ def report(results, memory, rounds, seconds, warmup):
           f"clients; warm-up per service until CPU/request settles; median of {rounds} interleaved round(s) x {seconds}s")
     print("latencies in ms; CPU = service utime+stime per request served, in µs; "
           "pgbench of 'read by id' is the ceiling of every read row")
-    header = (f"{'workload':<22} {'service':<9} {'req/s':>7} {'p50':>7} {'p99':>7} {'p999':>7} {'non-2xx':>7} "
-              f"{'CPU µs/req':>10} {'/pgbench':>8}")
-    print(header)
-    print("-" * len(header))
+    TABLE.print_header()
     read_ceiling = median_of(results["read by id"]["pgbench"], "rps") if "read by id" in results else None
     for name, runs in results.items():
         ceiling = median_of(runs["pgbench"], "rps") or read_ceiling
@@ -266,9 +247,7 @@ def report(results, memory, rounds, seconds, warmup):
                 continue
             cpu = median_of(r, "cpu_us_per_request") if key != "pgbench" else None
             ratio = median_of(r, "rps") / ceiling if key != "pgbench" else None
-            print(f"{name:<22} {key:<9} {median_of(r, 'rps'):>7.0f} {median_of(r, 'p50'):>7.2f} "
-                  f"{median_of(r, 'p99'):>7.2f} {median_of(r, 'p999'):>7.2f} {median_of(r, 'errors'):>7.0f} "
-                  f"{fmt(cpu, '>10.0f')} {fmt(ratio, '>8.2f')}")
+            TABLE.print_row(name, key, *(median_of(r, k) for k in ("rps", "p50", "p99", "p999", "errors")), cpu, ratio)
     print("statuses of the last round:")
     for name, runs in results.items():
         for key in SERVICES:
@@ -281,4 +260,4 @@ def report(results, memory, rounds, seconds, warmup):
 
 
 if __name__ == "__main__":
-    main()
+    harness.run(main)
