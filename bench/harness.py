@@ -351,6 +351,22 @@ def build_app_when_missing(app=APP, pom=None):
                        cwd=ROOT, check=True)
 
 
+def container_jvm_options():
+    """The JVM flags of the container image (src/main/docker/Dockerfile.jvm) under the memory limit of
+    k8s/deployment.yaml, for running the jar here as it runs in a pod: JAVA_MAX_MEM_RATIO becomes
+    -XX:MaxRAMPercentage as run-java.sh makes it, GC_CONTAINER_OPTIONS and the -XX/-Xss flags of
+    JAVA_OPTS_APPEND are taken as they are, and -XX:MaxRAM stands in for the cgroup limit. Returns
+    (flags, environment) so that MALLOC_ARENA_MAX reaches the process too."""
+    with open(os.path.join(ROOT, "src", "main", "docker", "Dockerfile.jvm")) as f:
+        env = {key: quoted or bare for key, quoted, bare in re.findall(r'^ENV (\w+)=(?:"([^"]*)"|(\S+))$', f.read(), re.M)}
+    with open(os.path.join(ROOT, "k8s", "deployment.yaml")) as f:
+        limit = re.search(r"limits:\s*\n(?:\s+cpu:.*\n)?\s+memory:\s*(\d+)Mi", f.read()).group(1)
+    flags = [f"-XX:MaxRAM={limit}m", f"-XX:MaxRAMPercentage={env['JAVA_MAX_MEM_RATIO']}",
+             *env.get("GC_CONTAINER_OPTIONS", "").split(),
+             *(flag for flag in env.get("JAVA_OPTS_APPEND", "").split() if flag.startswith(("-XX:", "-Xss")))]
+    return flags, {k: env[k] for k in ("MALLOC_ARENA_MAX",) if k in env}
+
+
 class Service(_Process):
     """The packaged service (JVM jar) against a given PostgreSQL port (or a proxy in front of it)."""
 
@@ -370,6 +386,7 @@ class Service(_Process):
         self.process = None
         self.pid = None
         self.startup_seconds = None
+        self.startup_cpu_seconds = None  # CPU the JVM spent until ready: what load on a shared machine moves least
 
     def start(self, timeout=120):
         self.build_when_missing()
@@ -390,6 +407,7 @@ class Service(_Process):
         self.pid = self.process.pid
         self.wait_ready(timeout)
         self.startup_seconds = time.monotonic() - started
+        self.startup_cpu_seconds = self.cpu_seconds()
         return self
 
     def build_when_missing(self):

@@ -186,16 +186,20 @@ def main():
     harness.ensure_packages({"wrk": "wrk", "/usr/lib/postgresql/*/bin/pgbench": "postgresql"})
     with contextlib.ExitStack() as running:
         pg = running.enter_context(harness.Postgres(name="throughput-postgres"))
+        # both JVMs run as the container image runs them, under the pod's memory limit
+        jvm_flags, jvm_env = harness.container_jvm_options()
+        harness.log("JVM flags of the container image: " + " ".join(jvm_flags))
         # Bastion first: its Flyway creates the schema the reference (which has no migrations) then uses
         services = {
             "bastion": harness.Service(pg.port, env={"DB_POOL_SIZE": str(POOL), "DB_MAX_OVERFLOW": "0",
-                                                     "DB_POOL_WAIT_QUEUE": "2000", "DB_POOL_TIMEOUT": "30"},
-                                       name="throughput-bastion"),
-            "reference": harness.ReferenceService(pg.port, env={"DB_POOL_SIZE": str(POOL)}, name="throughput-reference"),
+                                                     "DB_POOL_WAIT_QUEUE": "2000", "DB_POOL_TIMEOUT": "30", **jvm_env},
+                                       name="throughput-bastion", java_options=jvm_flags),
+            "reference": harness.ReferenceService(pg.port, env={"DB_POOL_SIZE": str(POOL), **jvm_env},
+                                                  name="throughput-reference", java_options=jvm_flags),
         }
         for key, service in services.items():
             running.enter_context(service)
-            harness.log(f"{key} ready in {service.startup_seconds:.2f}s")
+            harness.log(f"{key} ready in {service.startup_seconds:.2f}s ({service.startup_cpu_seconds:.2f}s CPU)")
         accounts = seed(pg)
         names = [w.name for w in WORKLOADS]
         warmed = {"bastion": warm_up(services["bastion"], [n for n in ("read by id", "create", "update (optimistic)") if n in names],
@@ -220,7 +224,7 @@ def main():
                         reset_versions(pg, accounts)
                     samples = rss_overload[key] if workload.name.startswith("overload") else rss_load[key]
                     results[workload.name][key].append(measure(services[key], workload, seconds, accounts, samples))
-        memory = {key: {"startup_s": s.startup_seconds, "warmup_s": warmed[key], "rss_warm_mb": rss_warm[key],
+        memory = {key: {"startup_s": s.startup_seconds, "startup_cpu_s": s.startup_cpu_seconds, "warmup_s": warmed[key], "rss_warm_mb": rss_warm[key],
                         "rss_load_max_mb": max(rss_load[key] + rss_overload[key]),
                         "rss_overload_max_mb": max(rss_overload[key]), "peak_rss_mb": s.peak_rss_mb()}
                   for key, s in services.items()}
@@ -254,7 +258,7 @@ def report(results, memory, rounds, seconds, warmup):
             if runs[key]:
                 print(f"  {name:<22} {key:<9} {json.dumps(runs[key][-1]['statuses'], sort_keys=True)}")
     for key, m in memory.items():
-        print(f"{key}: start-up to first 200 {m['startup_s']:.2f}s; warm-up {m['warmup_s']:.0f}s; RSS after warm-up {m['rss_warm_mb']:.0f} MB; "
+        print(f"{key}: start-up to first 200 {m['startup_s']:.2f}s ({m['startup_cpu_s']:.2f}s CPU); warm-up {m['warmup_s']:.0f}s; RSS after warm-up {m['rss_warm_mb']:.0f} MB; "
               f"max sampled RSS under load {m['rss_load_max_mb']:.0f} MB (overload {m['rss_overload_max_mb']:.0f} MB); "
               f"peak RSS (VmHWM) {m['peak_rss_mb']:.0f} MB")
 
