@@ -1,5 +1,6 @@
 package dev.bastion.admin;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -60,6 +61,24 @@ public class OperatorReports {
         DeadlockStatistics d = deadlocks.statistics();
         long openTooLong = longTransactions.open().stream().filter(o -> o.overThreshold()).count();
 
+        List<String> alerts = alerts(roundTripMs, p, t, d, openTooLong, longTransactions.threshold());
+        List<String> recommendations = recommendations(p, t, d);
+        String status = status(roundTripMs, t, alerts);
+        return new DatabaseHealthView(
+                new DatabaseHealthView.Summary(status, Instant.now(), roundTripMs != null, roundTripMs, t.breakerState()),
+                new DatabaseHealthView.ConnectionPool(p.total(), p.active(), p.idle(), p.waiting(), p.utilizationPercent(),
+                        p.overflow(), guardrails.poolSize(), guardrails.maxOverflow(), p.maxSize(), p.rejected()),
+                new DatabaseHealthView.Performance(Math.round(t.avgDurationMs() * 100) / 100.0, t.slow24h(),
+                        t.serverFailuresLastHour(), t.units24h(), longTransactions.reportedLast24h()),
+                new DatabaseHealthView.Reliability(d.last24h(), d.severity(),
+                        t.recoverySuccessRate() == null ? null : Math.round(t.recoverySuccessRate() * 1000) / 1000.0,
+                        t.retried24h(), t.rollbackFailures24h(), t.savepointRollbacks24h(), constraints.last24hByKind()),
+                recommendations, alerts);
+    }
+
+    /** What needs an operator now; {@code roundTripMs} is null when the probe got no answer. */
+    static List<String> alerts(Long roundTripMs, PoolStatistics.PoolSnapshot p, TransactionStatistics t, DeadlockStatistics d,
+                               long openTooLong, Duration leakThreshold) {
         List<String> alerts = new ArrayList<>();
         if (roundTripMs == null) {
             alerts.add("PostgreSQL does not answer the probe connection.");
@@ -78,9 +97,13 @@ public class OperatorReports {
         }
         if (openTooLong > 0) {
             alerts.add(openTooLong + " transaction(s) are held longer than the leak threshold ("
-                    + longTransactions.threshold().toSeconds() + " s).");
+                    + leakThreshold.toSeconds() + " s).");
         }
+        return alerts;
+    }
 
+    /** What to look at or change, from the pool now and the last 24 hours. */
+    static List<String> recommendations(PoolStatistics.PoolSnapshot p, TransactionStatistics t, DeadlockStatistics d) {
         List<String> recommendations = new ArrayList<>();
         if (p.rejected() > 0 || p.waiting() > 0 || p.utilizationPercent() >= UTILIZATION_ALERT_PERCENT) {
             recommendations.add("The pool is saturated: look for slow or long transactions first "
@@ -96,19 +119,13 @@ public class OperatorReports {
         if (d.last24h() > 0) {
             recommendations.addAll(d.recommendations());
         }
+        return recommendations;
+    }
 
-        String status = roundTripMs == null || "open".equals(t.breakerState()) ? "unhealthy"
+    /** Unhealthy when the database cannot be used at all, degraded while anything needs attention. */
+    static String status(Long roundTripMs, TransactionStatistics t, List<String> alerts) {
+        return roundTripMs == null || "open".equals(t.breakerState()) ? "unhealthy"
                 : alerts.isEmpty() ? "healthy" : "degraded";
-        return new DatabaseHealthView(
-                new DatabaseHealthView.Summary(status, Instant.now(), roundTripMs != null, roundTripMs, t.breakerState()),
-                new DatabaseHealthView.ConnectionPool(p.total(), p.active(), p.idle(), p.waiting(), p.utilizationPercent(),
-                        p.overflow(), guardrails.poolSize(), guardrails.maxOverflow(), p.maxSize(), p.rejected()),
-                new DatabaseHealthView.Performance(Math.round(t.avgDurationMs() * 100) / 100.0, t.slow24h(),
-                        t.serverFailuresLastHour(), t.units24h(), longTransactions.reportedLast24h()),
-                new DatabaseHealthView.Reliability(d.last24h(), d.severity(),
-                        t.recoverySuccessRate() == null ? null : Math.round(t.recoverySuccessRate() * 1000) / 1000.0,
-                        t.retried24h(), t.rollbackFailures24h(), t.savepointRollbacks24h(), constraints.last24hByKind()),
-                recommendations, alerts);
     }
 
     /** Everything the monitors know, raw: pool, transactions, deadlocks, constraints, long transactions. */

@@ -247,18 +247,10 @@ public class UnitOfWork {
     /** The failure of one attempt, refined by when it happened: during COMMIT, or with no clean rollback. */
     private DatabaseFailure classifyAttemptFailure(TransactionSpec spec, boolean transactionBlock, Throwable error,
                                                    boolean commitStarted) {
-        DatabaseFailure failure = FailureClassifier.classify(error);
-        if (commitStarted && failure.kind() == FailureKind.CONNECTION && !spec.idempotent()) {
-            return failure.withKind(FailureKind.COMMIT_OUTCOME_UNKNOWN);
+        AttemptFailure failure = AttemptFailure.of(spec, transactionBlock, error, commitStarted);
+        if (failure.rollbackFailed()) {
+            events.rollbackFailed(spec.operation(), failure.classified());
         }
-        if (transactionBlock && (failure.kind() == FailureKind.CONNECTION || FailureClassifier.rollbackFailed(error))) {
-            // The rollback could not run on this connection. PostgreSQL rolls back a dead session
-            // itself, and the pool never hands out a closed connection again.
-            events.rollbackFailed(spec.operation(), failure);
-            if (!failure.kind().retryable()) {
-                return failure.withKind(FailureKind.ROLLBACK_FAILED);
-            }
-        }
-        return failure;
+        return failure.reported();
     }
 }

@@ -1,7 +1,7 @@
 package dev.bastion.admin;
 
-import static dev.bastion.customer.CustomerApiTest.createCustomer;
-import static dev.bastion.customer.CustomerApiTest.uniqueEmail;
+import static dev.bastion.testing.Customers.createCustomer;
+import static dev.bastion.testing.Customers.uniqueEmail;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;

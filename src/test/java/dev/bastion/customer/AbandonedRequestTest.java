@@ -1,17 +1,18 @@
 package dev.bastion.customer;
 
-import static dev.bastion.customer.CustomerApiTest.createCustomer;
+import static dev.bastion.testing.Customers.createCustomer;
+import static dev.bastion.testing.Transfers.transferBody;
 import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.List;
 
+import dev.bastion.testing.Customers;
 import dev.bastion.testing.HangingUpClient;
 import dev.bastion.testing.PostgresResource;
 import dev.bastion.testing.SecondClient;
@@ -43,7 +44,7 @@ class AbandonedRequestTest {
         try (SecondClient locker = new SecondClient()) {
             locker.lockCustomer(from);
             try (HangingUpClient client = HangingUpClient.post("/customers/transfers",
-                    "{\"from\":" + from + ",\"to\":" + to + ",\"amount\":10}")) {
+                    transferBody(from, to, "10"))) {
                 SecondClient.awaitServiceBlocked(5000);
                 Thread.sleep(1000); // the client gives up after a second, as curl --max-time 1 does
             }
@@ -102,7 +103,7 @@ class AbandonedRequestTest {
             locker.lockCustomer(to);
             long start = System.nanoTime();
             response = given().contentType(ContentType.JSON)
-                    .body("{\"from\":" + from + ",\"to\":" + to + ",\"amount\":10}").post("/customers/transfers");
+                    .body(transferBody(from, to, "10")).post("/customers/transfers");
             millis = (System.nanoTime() - start) / 1_000_000;
             locker.rollback(); // the abandoned attempt gets its lock now, and must not commit
         }
@@ -148,8 +149,7 @@ class AbandonedRequestTest {
     }
 
     private static String balance(long id) throws SQLException {
-        return new BigDecimal(SecondClient.queryString("SELECT credit_balance FROM customer WHERE id = " + id))
-                .setScale(2).toPlainString();
+        return Customers.balance(id).setScale(2).toPlainString();
     }
 
     /** No service session stays inside a transaction (idle in transaction, or still working on one). */

@@ -1,8 +1,9 @@
 package dev.bastion.customer;
 
-import static dev.bastion.customer.CustomerApiTest.assertProblem;
-import static dev.bastion.customer.CustomerApiTest.createCustomer;
-import static dev.bastion.customer.CustomerApiTest.uniqueEmail;
+import static dev.bastion.testing.Customers.createCustomer;
+import static dev.bastion.testing.Customers.rowsWithEmail;
+import static dev.bastion.testing.Customers.uniqueEmail;
+import static dev.bastion.testing.Problems.assertProblem;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -12,12 +13,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 
 import dev.bastion.testing.Http;
+import dev.bastion.testing.IdempotencyKeys;
 import dev.bastion.testing.PostgresResource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -123,7 +124,7 @@ class ConstraintViolationTest {
         String key = "fail-then-retry-" + taken;
         given().contentType(ContentType.JSON).header("Idempotency-Key", key)
                 .body("{\"name\":\"Dup\",\"email\":\"" + taken + "\"}").post("/customers").then().statusCode(409);
-        assertFalse(keyExists(key), "the key rolled back with the failed create");
+        assertFalse(IdempotencyKeys.isStored(key), "the key rolled back with the failed create");
     }
 
     @Test
@@ -169,26 +170,5 @@ class ConstraintViolationTest {
         assertProblem(given().contentType(ContentType.JSON).header("Idempotency-Key", "x".repeat(201))
                 .body("{\"name\":\"K\",\"email\":\"" + uniqueEmail() + "\"}").post("/customers").then(), 400, "validation")
                 .body("field", equalTo("Idempotency-Key"));
-    }
-
-    static int rowsWithEmail(String email) throws Exception {
-        try (Connection c = PostgresResource.connect();
-             PreparedStatement s = c.prepareStatement("SELECT count(*) FROM customer WHERE lower(email) = lower(?)")) {
-            s.setString(1, email);
-            try (ResultSet rs = s.executeQuery()) {
-                rs.next();
-                return rs.getInt(1);
-            }
-        }
-    }
-
-    static boolean keyExists(String key) throws Exception {
-        try (Connection c = PostgresResource.connect();
-             PreparedStatement s = c.prepareStatement("SELECT 1 FROM idempotency_key WHERE idempotency_key = ?")) {
-            s.setString(1, key);
-            try (ResultSet rs = s.executeQuery()) {
-                return rs.next();
-            }
-        }
     }
 }

@@ -1,10 +1,10 @@
 package dev.bastion.customer;
 
-import static dev.bastion.customer.CustomerApiTest.assertProblem;
-import static dev.bastion.customer.CustomerApiTest.createCustomer;
-import static dev.bastion.customer.CustomerApiTest.uniqueEmail;
-import static dev.bastion.customer.TransactionResilienceTest.balance;
-import static dev.bastion.customer.TransactionResilienceTest.transferBody;
+import static dev.bastion.testing.Customers.balance;
+import static dev.bastion.testing.Customers.createCustomer;
+import static dev.bastion.testing.Customers.uniqueEmail;
+import static dev.bastion.testing.Problems.assertProblem;
+import static dev.bastion.testing.Transfers.transferBody;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -25,6 +25,7 @@ import java.util.stream.Collectors;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bastion.testing.Http;
+import dev.bastion.testing.IdempotencyKeys;
 import dev.bastion.testing.PostgresResource;
 import dev.bastion.testing.SecondClient;
 import io.quarkus.test.common.WithTestResource;
@@ -41,9 +42,8 @@ import org.junit.jupiter.api.Test;
 class CreditContentionTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String OPERATION = "customer.credit-adjustment";
 
-    static HttpRequest adjustment(long id, String amount, String key) {
+    private static HttpRequest adjustment(long id, String amount, String key) {
         HttpRequest.Builder request = Http.postJson("/customers/" + id + "/credit-adjustments", "{\"amount\":" + amount + "}");
         if (key != null) {
             request.header("Idempotency-Key", key);
@@ -51,12 +51,8 @@ class CreditContentionTest {
         return request.build();
     }
 
-    static double contentionRetries() {
+    private static double contentionRetries() {
         return Http.metric("bastion_db_deadlocks_total", Map.of());
-    }
-
-    static boolean keyStored(String key) throws Exception {
-        return SecondClient.queryLong("SELECT count(*) FROM idempotency_key WHERE idempotency_key = '" + key + "'") > 0;
     }
 
     @Test
@@ -268,10 +264,10 @@ class CreditContentionTest {
         HttpResponse<String> refused = Http.send(adjustment(id, "-2.00", key));
         assertEquals(422, refused.statusCode(), refused.body());
         assertEquals("insufficient-credit", JSON.readTree(refused.body()).get("kind").asText());
-        assertFalse(keyStored(key), "a refusal is not stored with the key");
+        assertFalse(IdempotencyKeys.isStored(key), "a refusal is not stored with the key");
         HttpResponse<String> unknownCustomer = Http.send(adjustment(987654321L, "1.00", "missing-" + id));
         assertEquals(404, unknownCustomer.statusCode());
-        assertFalse(keyStored("missing-" + id));
+        assertFalse(IdempotencyKeys.isStored("missing-" + id));
 
         // the data changed: the same request with the same key is evaluated again, and applied once
         given().contentType(ContentType.JSON).body("{\"amount\":5}").post("/customers/" + id + "/credit-adjustments")
@@ -279,7 +275,7 @@ class CreditContentionTest {
         HttpResponse<String> applied = Http.send(adjustment(id, "-2.00", key));
         assertEquals(200, applied.statusCode(), applied.body());
         assertTrue(applied.headers().firstValue("Idempotency-Replayed").isEmpty());
-        assertTrue(keyStored(key));
+        assertTrue(IdempotencyKeys.isStored(key));
         HttpResponse<String> replayed = Http.send(adjustment(id, "-2.00", key));
         assertEquals("true", replayed.headers().firstValue("Idempotency-Replayed").orElseThrow());
         assertEquals(new BigDecimal("4.00"), balance(id));

@@ -1,9 +1,11 @@
 package dev.bastion.customer;
 
+import static dev.bastion.testing.Customers.createCustomer;
+import static dev.bastion.testing.Customers.uniqueEmail;
+import static dev.bastion.testing.Problems.assertProblem;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.allOf;
 import static org.hamcrest.Matchers.containsString;
-import static org.hamcrest.Matchers.endsWith;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.everyItem;
 import static org.hamcrest.Matchers.greaterThan;
@@ -16,48 +18,18 @@ import static org.hamcrest.Matchers.nullValue;
 import static org.hamcrest.Matchers.startsWith;
 
 import java.util.List;
-import java.util.UUID;
 
 import dev.bastion.testing.Management;
 import dev.bastion.testing.PostgresResource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
-import io.restassured.response.ValidatableResponse;
 import org.junit.jupiter.api.Test;
 
 /** The customer API end to end against a real PostgreSQL: happy paths and every bad-input error. */
 @QuarkusTest
 @WithTestResource(PostgresResource.class)
 public class CustomerApiTest {
-
-    public static String uniqueEmail() {
-        return "c-" + UUID.randomUUID() + "@example.org";
-    }
-
-    public static long createCustomer(String email) {
-        return createCustomer(email, "0");
-    }
-
-    public static long createCustomer(String email, String credit) {
-        return given().contentType(ContentType.JSON)
-                .body("{\"name\":\"Ada Lovelace\",\"email\":\"" + email + "\",\"creditBalance\":" + credit + "}")
-                .post("/customers")
-                .then().statusCode(201)
-                .extract().jsonPath().getLong("id");
-    }
-
-    public static ValidatableResponse assertProblem(ValidatableResponse response, int status, String kind) {
-        return response.statusCode(status)
-                .contentType("application/problem+json")
-                .body("status", equalTo(status))
-                .body("type", endsWith("/" + kind))
-                .body("kind", equalTo(kind))
-                .body("title", notNullValue())
-                .body("detail", notNullValue())
-                .body(not(containsString("SQL")), not(containsString("Exception")), not(containsString("at dev.")),
-                        not(containsString("customer_email_lower_key")), not(containsString("select ")));
-    }
 
     @Test
     void createsReadsUpdatesAndDeletesACustomer() {

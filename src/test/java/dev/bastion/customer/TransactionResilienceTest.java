@@ -1,8 +1,12 @@
 package dev.bastion.customer;
 
-import static dev.bastion.customer.CustomerApiTest.assertProblem;
-import static dev.bastion.customer.CustomerApiTest.createCustomer;
-import static dev.bastion.customer.CustomerApiTest.uniqueEmail;
+import static dev.bastion.testing.Customers.balance;
+import static dev.bastion.testing.Customers.createCustomer;
+import static dev.bastion.testing.Customers.rowsWithEmail;
+import static dev.bastion.testing.Customers.uniqueEmail;
+import static dev.bastion.testing.Problems.assertProblem;
+import static dev.bastion.testing.Transfers.ledgerEntries;
+import static dev.bastion.testing.Transfers.transferBody;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasSize;
@@ -40,22 +44,6 @@ import org.junit.jupiter.api.Test;
 class TransactionResilienceTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-
-    static String transferBody(long from, long to, String amount) {
-        return "{\"from\":" + from + ",\"to\":" + to + ",\"amount\":" + amount + "}";
-    }
-
-    static CompletableFuture<HttpResponse<String>> transferAsync(long from, long to, String amount) {
-        return Incidents.transferAsync(from, to, amount);
-    }
-
-    static BigDecimal balance(long id) throws Exception {
-        return new BigDecimal(SecondClient.queryString("SELECT credit_balance FROM customer WHERE id = " + id));
-    }
-
-    static long ledgerEntries(long from, long to) throws Exception {
-        return SecondClient.queryLong("SELECT count(*) FROM credit_transfer WHERE from_id = " + from + " AND to_id = " + to);
-    }
 
     @Test
     void transfersMoveCreditAtomicallyAndRefuseOverdrafts() throws Exception {
@@ -161,7 +149,7 @@ class TransactionResilienceTest {
         CompletableFuture<HttpResponse<String>> transfer;
         try (SecondClient other = new SecondClient()) {
             other.lockCustomer(b);
-            transfer = transferAsync(a, b, "5.00");
+            transfer = Incidents.transferAsync(a, b, "5.00");
             SecondClient.terminate(SecondClient.awaitServiceBlocked(5000)); // the backend dies holding A's lock
             other.rollback();
         }
@@ -179,7 +167,7 @@ class TransactionResilienceTest {
         CompletableFuture<HttpResponse<String>> transfer;
         try (SecondClient other = new SecondClient()) {
             other.lockCustomer(b);
-            transfer = transferAsync(a, b, "5.00");
+            transfer = Incidents.transferAsync(a, b, "5.00");
             long deadline = System.currentTimeMillis() + 20_000;
             while (!transfer.isDone() && System.currentTimeMillis() < deadline) {
                 SecondClient.terminate(SecondClient.serviceBackendsWaitingForLocks());
@@ -209,14 +197,14 @@ class TransactionResilienceTest {
     }
 
     /** A deferred trigger makes COMMIT of a 7.77 transfer take seconds, so a test can kill the backend inside it. */
-    static final String SLOW_COMMIT = """
+    private static final String SLOW_COMMIT = """
             CREATE OR REPLACE FUNCTION bastion_test_slow_commit() RETURNS trigger AS $$
             BEGIN IF NEW.amount = 7.77 THEN PERFORM pg_sleep(3); END IF; RETURN NULL; END $$ LANGUAGE plpgsql;
             DROP TRIGGER IF EXISTS bastion_test_slow_commit ON credit_transfer;
             CREATE CONSTRAINT TRIGGER bastion_test_slow_commit AFTER INSERT ON credit_transfer
               DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bastion_test_slow_commit();""";
 
-    static HttpResponse<String> transferKilledDuringCommit(long a, long b, String idempotencyKey) throws Exception {
+    private static HttpResponse<String> transferKilledDuringCommit(long a, long b, String idempotencyKey) throws Exception {
         var request = Http.postJson("/customers/transfers", transferBody(a, b, "7.77"));
         if (idempotencyKey != null) {
             request.header("Idempotency-Key", idempotencyKey);
@@ -279,9 +267,9 @@ class TransactionResilienceTest {
                 .body("rejected[0].kind", equalTo("unique-violation"))
                 .body("rejected[0].field", equalTo("email"))
                 .body("rejected[1].index", equalTo(3));
-        assertEquals(1, ConstraintViolationTest.rowsWithEmail(first));
-        assertEquals(1, ConstraintViolationTest.rowsWithEmail(third));
-        assertEquals(1, ConstraintViolationTest.rowsWithEmail(taken));
+        assertEquals(1, rowsWithEmail(first));
+        assertEquals(1, rowsWithEmail(third));
+        assertEquals(1, rowsWithEmail(taken));
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.bastion.database;
 
+import static dev.bastion.testing.PgErrors.pg;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -136,8 +137,82 @@ class FailureClassifierTest {
         assertFalse(FailureKind.POOL_EXHAUSTED.retryable());
     }
 
-    static PgException pg(String sqlState, String constraint, String table, String column) {
-        return new PgException("message", "ERROR", sqlState, "detail", null, null, null, null, null, null, null, null,
-                "public", table, column, null, constraint);
+    @ParameterizedTest(name = "SQLSTATE {0} (no exact entry) -> {1} by its class")
+    @CsvSource({
+            "08P01, CONNECTION",
+            "22012, INVALID_DATA",
+            "23001, CHECK_VIOLATION",
+            "40002, SERIALIZATION_FAILURE",
+            "25001, OTHER",
+            "57P04, OTHER",
+    })
+    void codesWithoutAnExactEntryFallBackToTheirClass(String sqlState, FailureKind expected) {
+        assertEquals(expected, SqlStates.kindOf(sqlState));
+        assertEquals(expected, FailureClassifier.classify(pg(sqlState, null, null, null)).kind());
+    }
+
+    @Test
+    void missingOrMalformedSqlStatesAreOther() {
+        assertEquals(FailureKind.OTHER, SqlStates.kindOf(null));
+        assertEquals(FailureKind.OTHER, SqlStates.kindOf(""));
+        assertEquals(FailureKind.OTHER, SqlStates.kindOf("4000"));
+        assertEquals(FailureKind.OTHER, SqlStates.kindOf("40P011"));
+        assertEquals(FailureKind.OTHER, FailureClassifier.classify(new SQLException("no code")).kind());
+    }
+
+    @Test
+    void onlyASerializationFailureThatNamesARecoveryConflictMeansAStandby() {
+        assertEquals(FailureKind.SERIALIZATION_FAILURE, SqlStates.kindOf("40001", null));
+        assertEquals(FailureKind.SERIALIZATION_FAILURE,
+                SqlStates.kindOf("40001", "could not serialize access due to read/write dependencies among transactions"));
+        assertEquals(FailureKind.READ_ONLY_NODE, SqlStates.kindOf("40001", "canceling statement due to conflict with recovery"));
+        assertEquals(FailureKind.READ_ONLY_NODE, SqlStates.kindOf("25006", "cannot execute INSERT in a read-only transaction"));
+        assertEquals(FailureKind.READ_ONLY_NODE, FailureClassifier.classify(
+                pg("FATAL", "40001", "terminating connection due to conflict with recovery")).kind());
+    }
+
+    /** The policy table, kind by kind: a change to any entry must be deliberate. */
+    @ParameterizedTest(name = "{0}: retryable={1}, HTTP {2}, outage={3}, contention={4}, constraint={5}")
+    @CsvSource({
+            "UNIQUE_VIOLATION,       false, 409, false, false, true",
+            "FOREIGN_KEY_VIOLATION,  false, 409, false, false, true",
+            "NOT_NULL_VIOLATION,     false, 422, false, false, true",
+            "CHECK_VIOLATION,        false, 422, false, false, true",
+            "EXCLUSION_VIOLATION,    false, 409, false, false, true",
+            "INVALID_DATA,           false, 422, false, false, false",
+            "OPTIMISTIC_LOCK,        false, 409, false, false, false",
+            "DEADLOCK,               true,  503, false, true,  false",
+            "SERIALIZATION_FAILURE,  true,  503, false, true,  false",
+            "LOCK_NOT_AVAILABLE,     true,  503, false, false, false",
+            "STATEMENT_TIMEOUT,      false, 504, false, false, false",
+            "TRANSACTION_TIMEOUT,    false, 504, false, false, false",
+            "CONNECTION,             true,  503, true,  false, false",
+            "READ_ONLY_NODE,         true,  503, true,  false, false",
+            "DEADLINE_EXCEEDED,      false, 503, false, false, false",
+            "POOL_EXHAUSTED,         false, 503, false, false, false",
+            "CIRCUIT_OPEN,           false, 503, false, false, false",
+            "COMMIT_OUTCOME_UNKNOWN, false, 500, false, false, false",
+            "ROLLBACK_FAILED,        false, 503, false, false, false",
+            "OTHER,                  false, 500, false, false, false",
+    })
+    void eachKindHasItsPolicy(FailureKind kind, boolean retryable, int status, boolean outage, boolean contention,
+                              boolean constraint) {
+        assertEquals(retryable, kind.retryable(), "retryable");
+        assertEquals(status, kind.httpStatus(), "HTTP status");
+        assertEquals(outage, kind.isOutage(), "outage");
+        assertEquals(contention, kind.isContention(), "contention");
+        assertEquals(constraint, kind.isConstraintViolation(), "constraint violation");
+    }
+
+    @Test
+    void everyKindIsInThePolicyTableAndTellsTheCallerWhatToDo() {
+        assertEquals(20, FailureKind.values().length, "a new kind needs its row in eachKindHasItsPolicy");
+        java.util.Set<String> slugs = new java.util.HashSet<>();
+        for (FailureKind kind : FailureKind.values()) {
+            assertTrue(slugs.add(kind.problemSlug()), "unique problem slug: " + kind.problemSlug());
+            assertTrue(kind.problemSlug().matches("[a-z]+(-[a-z]+)*"), kind.problemSlug());
+            assertFalse(kind.title().isBlank(), kind + " title");
+            assertFalse(kind.advice().isBlank(), kind + " advice");
+        }
     }
 }

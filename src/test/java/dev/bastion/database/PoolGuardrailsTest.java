@@ -1,7 +1,8 @@
 package dev.bastion.database;
 
-import static dev.bastion.customer.CustomerApiTest.createCustomer;
-import static dev.bastion.customer.CustomerApiTest.uniqueEmail;
+import static dev.bastion.testing.Customers.createCustomer;
+import static dev.bastion.testing.Customers.uniqueEmail;
+import static dev.bastion.testing.Transfers.transferBody;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.greaterThanOrEqualTo;
@@ -64,7 +65,7 @@ class PoolGuardrailsTest {
             long start = System.nanoTime();
             CompletableFuture<List<HttpResponse<String>>> flood = CompletableFuture.supplyAsync(() ->
                     Http.concurrently(50, i -> Http.postJson("/customers/transfers",
-                            "{\"from\":" + hot + ",\"to\":" + target + ",\"amount\":1}").build()));
+                            transferBody(hot, target, "1")).build()));
             SecondClient.awaitServiceBlocked(5000);
             Thread.sleep(1500);                      // past DB_POOL_TIMEOUT: every queued caller has been answered
             Management.given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));
@@ -93,7 +94,7 @@ class PoolGuardrailsTest {
                 "the detector reported the transactions held past the leak threshold");
 
         // full recovery: the pool serves again and every acknowledged transfer is in the balance
-        given().contentType(ContentType.JSON).body("{\"from\":" + hot + ",\"to\":" + target + ",\"amount\":1}")
+        given().contentType(ContentType.JSON).body(transferBody(hot, target, "1"))
                 .post("/customers/transfers").then().statusCode(200);
         given().get("/customers/" + target).then().statusCode(200).body("creditBalance", equalTo((float) (ok + 1)));
     }

@@ -11,7 +11,7 @@ public final class Incidents {
     }
 
     public static CompletableFuture<HttpResponse<String>> transferAsync(long from, long to, String amount) {
-        String body = "{\"from\":" + from + ",\"to\":" + to + ",\"amount\":" + amount + "}";
+        String body = Transfers.transferBody(from, to, amount);
         return CompletableFuture.supplyAsync(() -> Http.send(Http.postJson("/customers/transfers", body).build()));
     }
 

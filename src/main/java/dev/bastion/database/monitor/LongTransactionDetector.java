@@ -22,6 +22,7 @@ import io.quarkus.runtime.StartupEvent;
 import io.vertx.mutiny.core.Vertx;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
 /**
@@ -38,12 +39,19 @@ public class LongTransactionDetector implements TransactionListener {
     private final Map<Long, Running> running = new ConcurrentHashMap<>();
     private final MeterRegistry registry;
     private final Duration threshold;
-    private final Clock clock = Clock.systemUTC();
-    private final SlidingWindow reported = new SlidingWindow(clock);
+    private final Clock clock;
+    private final SlidingWindow reported;
 
+    @Inject
     public LongTransactionDetector(MeterRegistry registry, DatabaseGuardrails guardrails) {
+        this(registry, DatabaseGuardrails.seconds(guardrails.leakThreshold()), Clock.systemUTC());
+    }
+
+    LongTransactionDetector(MeterRegistry registry, Duration threshold, Clock clock) {
         this.registry = registry;
-        this.threshold = DatabaseGuardrails.seconds(guardrails.leakThreshold());
+        this.threshold = threshold;
+        this.clock = clock;
+        this.reported = new SlidingWindow(clock);
         Gauge.builder("bastion.db.transactions.open", running, Map::size)
                 .description("Units of work currently holding a session")
                 .register(registry);
