@@ -225,8 +225,8 @@ def main():
                     samples = rss_overload[key] if workload.name.startswith("overload") else rss_load[key]
                     results[workload.name][key].append(measure(services[key], workload, seconds, accounts, samples))
         memory = {key: {"startup_s": s.startup_seconds, "startup_cpu_s": s.startup_cpu_seconds, "warmup_s": warmed[key], "rss_warm_mb": rss_warm[key],
-                        "rss_load_max_mb": max(rss_load[key] + rss_overload[key]),
-                        "rss_overload_max_mb": max(rss_overload[key]), "peak_rss_mb": s.peak_rss_mb()}
+                        "rss_load_max_mb": max(rss_load[key] + rss_overload[key], default=0),
+                        "rss_overload_max_mb": max(rss_overload[key], default=0), "peak_rss_mb": s.peak_rss_mb()}
                   for key, s in services.items()}
         report(results, memory, rounds, seconds, warmup)
         with open(harness.out_path("throughput.json"), "w") as f:
