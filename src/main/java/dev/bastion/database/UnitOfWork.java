@@ -1,7 +1,7 @@
 package dev.bastion.database;
 
-import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -9,6 +9,7 @@ import java.util.function.Supplier;
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.smallrye.faulttolerance.api.TypedGuard;
 import io.smallrye.mutiny.Uni;
+import io.vertx.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -44,13 +45,15 @@ public class UnitOfWork {
     private final DatabaseGuardrails guardrails;
     private final TransactionListeners events;
     private final Pool pool;
+    private final Vertx vertx;
     private final AtomicLong attemptIds = new AtomicLong();
     private final TypedGuard<Uni<Object>> guard;
 
-    public UnitOfWork(DatabaseGuardrails guardrails, TransactionListeners events, Pool pool) {
+    public UnitOfWork(DatabaseGuardrails guardrails, TransactionListeners events, Pool pool, Vertx vertx) {
         this.guardrails = guardrails;
         this.events = events;
         this.pool = pool; // the pool Hibernate Reactive uses too (GuardedPoolCreator): one set of limits
+        this.vertx = vertx;
         this.guard = TypedGuard.create(new TypeLiteral<Uni<Object>>() {
                 })
                 .withDescription("database unit of work")
@@ -167,8 +170,7 @@ public class UnitOfWork {
             long attemptId = attemptIds.incrementAndGet();
             events.attemptStarted(attemptId, spec.operation(), attempt);
             Uni<T> running = work.apply(gate).onTermination().invoke(() -> events.attemptEnded(attemptId));
-            bounded = runToCompletion(running)
-                    .ifNoItem().after(Duration.ofNanos(remaining)).failWith(() -> deadlineExceeded(spec, gate));
+            bounded = runToCompletion(running, remaining, () -> deadlineExceeded(spec, gate));
         }
         return bounded.onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
             DatabaseFailure failure = classifyAttemptFailure(spec, transactionBlock, error, gate.commitStarted());
@@ -183,10 +185,24 @@ public class UnitOfWork {
     /**
      * The attempt's own subscription, which the caller's cancellation (deadline, hung-up client)
      * does not reach: the transaction always ends with COMMIT or ROLLBACK before its connection is
-     * returned, and its result is dropped when nobody waits for it any more.
+     * returned, and its result is dropped when nobody waits for it any more. The caller stops
+     * waiting after {@code remainingNanos}. The deadline is a Vert.x timer on the event loop,
+     * cancelled as soon as the attempt ends: Mutiny's {@code ifNoItem()} would queue every attempt's
+     * timeout in one shared scheduler that keeps cancelled tasks (and the request they reference)
+     * until they would have fired, 30 s later by default.
      */
-    private static <T> Uni<T> runToCompletion(Uni<T> attempt) {
-        return Uni.createFrom().emitter(emitter -> attempt.subscribe().with(emitter::complete, emitter::fail));
+    private <T> Uni<T> runToCompletion(Uni<T> attempt, long remainingNanos, Supplier<DatabaseException> deadlineExceeded) {
+        return Uni.createFrom().emitter(emitter -> {
+            long timer = vertx.setTimer(Math.max(1, TimeUnit.NANOSECONDS.toMillis(remainingNanos)),
+                    fired -> emitter.fail(deadlineExceeded.get()));
+            attempt.subscribe().with(item -> {
+                vertx.cancelTimer(timer);
+                emitter.complete(item);
+            }, failure -> {
+                vertx.cancelTimer(timer);
+                emitter.fail(failure);
+            });
+        });
     }
 
     /** The deadline passed during an attempt: nothing saved, unless its COMMIT was already sent. */
