@@ -43,7 +43,7 @@ public class LongTransactionDetector implements TransactionListener {
 
     public LongTransactionDetector(MeterRegistry registry, DatabaseGuardrails guardrails) {
         this.registry = registry;
-        this.threshold = DatabaseGuardrails.seconds(guardrails.leakThreshold());
+        this.threshold = guardrails.leakThreshold();
         Gauge.builder("bastion.db.transactions.open", running, Map::size)
                 .description("Units of work currently holding a session")
                 .register(registry);

@@ -7,9 +7,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 import dev.bastion.database.DatabaseFailure;
+import dev.bastion.database.DatabaseGuardrails;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.TransactionListener;
 import dev.bastion.logging.BurstLog;
+import dev.bastion.logging.LogSettings;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -17,7 +19,6 @@ import io.micrometer.core.instrument.Timer;
 import io.smallrye.faulttolerance.api.CircuitBreakerState;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 /**
@@ -49,15 +50,14 @@ public class TransactionEvents implements TransactionListener {
     private final BurstLog breakerLog;
 
     public TransactionEvents(MeterRegistry registry, DeadlockMonitor deadlocks, ConstraintMonitor constraints,
-                             @ConfigProperty(name = "bastion.db.slow-threshold", defaultValue = "1") double slowSeconds,
-                             @ConfigProperty(name = "bastion.log.incident-window", defaultValue = "60") double logWindowSeconds) {
+                             DatabaseGuardrails guardrails, LogSettings logSettings) {
         this.registry = registry;
-        Duration logWindow = Duration.ofMillis(Math.round(logWindowSeconds * 1000));
+        Duration logWindow = logSettings.incidentWindow();
         this.rollbackLog = new BurstLog(LOG, Logger.Level.WARN, "Lost rollback", logWindow);
         this.breakerLog = new BurstLog(LOG, Logger.Level.WARN, "Breaker reopening", logWindow);
         this.deadlocks = deadlocks;
         this.constraints = constraints;
-        this.slowThreshold = Duration.ofMillis(Math.round(slowSeconds * 1000));
+        this.slowThreshold = guardrails.slowThreshold();
         Gauge.builder("bastion.db.circuit.breaker.state", breaker, b -> switch (b.get()) {
                     case CLOSED -> 0;
                     case HALF_OPEN -> 1;
