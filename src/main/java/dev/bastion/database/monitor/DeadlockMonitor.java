@@ -12,7 +12,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.inject.Inject;
 
 /**
  * Deadlocks and serialization failures: how often, where, whether retries absorbed them, how bad
@@ -34,14 +33,9 @@ public class DeadlockMonitor {
     private final RecentEvents<ContentionEvent> recent = new RecentEvents<>(100);
     private final Clock clock;
 
-    @Inject
     public DeadlockMonitor(MeterRegistry registry) {
-        this(registry, Clock.systemUTC());
-    }
-
-    DeadlockMonitor(MeterRegistry registry, Clock clock) {
         this.registry = registry;
-        this.clock = clock;
+        this.clock = Clock.systemUTC();
         this.all = new SlidingWindow(clock);
         this.gaveUp = new SlidingWindow(clock);
         this.serialization = new SlidingWindow(clock);
