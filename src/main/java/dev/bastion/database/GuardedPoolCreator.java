@@ -35,6 +35,7 @@ import org.jboss.logging.Logger;
 public class GuardedPoolCreator implements PgPoolCreator {
 
     private static final Logger LOG = Logger.getLogger(GuardedPoolCreator.class);
+    private static final Duration INT_MILLIS = Duration.ofMillis(Integer.MAX_VALUE);
 
     private final DatabaseGuardrails guardrails;
     private final AtomicReference<Pool> created = new AtomicReference<>();
@@ -119,6 +120,6 @@ public class GuardedPoolCreator implements PgPoolCreator {
      * duration (only the settings without an upper bound can be) means "never", so it is capped.
      */
     private static int millis(Duration duration) {
-        return (int) Math.min(Integer.MAX_VALUE, duration.toMillis());
+        return duration.compareTo(INT_MILLIS) >= 0 ? Integer.MAX_VALUE : (int) duration.toMillis();
     }
 }
