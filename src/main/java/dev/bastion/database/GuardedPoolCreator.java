@@ -116,8 +116,8 @@ public class GuardedPoolCreator implements PgPoolCreator {
     }
 
     /**
-     * Milliseconds for the Vert.x options and PostgreSQL's settings, which take an int; a longer
-     * duration (only the settings without an upper bound can be) means "never", so it is capped.
+     * Milliseconds for the Vert.x options and PostgreSQL's settings, which take an int. Only the
+     * settings without an upper bound can be longer; they are capped at about 24 days.
      */
     private static int millis(Duration duration) {
         return duration.compareTo(INT_MILLIS) >= 0 ? Integer.MAX_VALUE : (int) duration.toMillis();
