@@ -50,7 +50,7 @@ public class DatabaseDiagnostics {
     }
 
     public Uni<Report> run() {
-        double longAfter = Math.min(guardrails.leakThreshold(), 5.0);
+        double longAfter = Math.min(guardrails.leakThreshold().toMillis() / 1000.0, 5.0);
         return probe.roundTrip().chain(rtt -> probe.query("SHOW server_version")
                 .chain(version -> probe.query(CONNECTIONS)
                         .chain(connections -> probe.query(LONG_RUNNING, longAfter)

@@ -145,10 +145,10 @@ public class OperatorReports {
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("pool_size", guardrails.poolSize());
         settings.put("max_overflow", guardrails.maxOverflow());
-        settings.put("pool_timeout_seconds", guardrails.poolTimeout());
+        settings.put("pool_timeout_seconds", guardrails.poolTimeout().toMillis() / 1000.0);
         settings.put("wait_queue_size", guardrails.poolWaitQueue());
-        settings.put("recycle_seconds", guardrails.poolRecycle());
-        settings.put("leak_threshold_seconds", guardrails.leakThreshold());
+        settings.put("recycle_seconds", guardrails.poolRecycle().toMillis() / 1000.0);
+        settings.put("leak_threshold_seconds", guardrails.leakThreshold().toMillis() / 1000.0);
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("pool", pool.snapshot());
         out.put("settings", settings);

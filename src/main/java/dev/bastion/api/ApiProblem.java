@@ -1,7 +1,5 @@
 package dev.bastion.api;
 
-import java.util.List;
-
 /**
  * An error the API reports as a problem document: thrown by the domain with everything the caller
  * needs to know, mapped to HTTP by {@link ProblemMappers}.
@@ -13,7 +11,6 @@ public class ApiProblem extends RuntimeException {
     private final String title;
     private final String field;
     private final String suggestion;
-    private final List<Problem.FieldError> errors;
     private final Integer retryAfterSeconds;
 
     private ApiProblem(Builder b, Throwable cause) {
@@ -23,7 +20,6 @@ public class ApiProblem extends RuntimeException {
         this.title = b.title;
         this.field = b.field;
         this.suggestion = b.suggestion;
-        this.errors = b.errors;
         this.retryAfterSeconds = b.retryAfterSeconds;
     }
 
@@ -40,7 +36,7 @@ public class ApiProblem extends RuntimeException {
     }
 
     Problem toProblem(String instance) {
-        return new Problem(Problem.type(slug), title, status, getMessage(), instance, slug, field, suggestion, errors);
+        return new Problem(Problem.type(slug), title, status, getMessage(), instance, slug, field, suggestion, null);
     }
 
     public static final class Builder {
@@ -50,7 +46,6 @@ public class ApiProblem extends RuntimeException {
         private String detail;
         private String field;
         private String suggestion;
-        private List<Problem.FieldError> errors;
         private Integer retryAfterSeconds;
 
         private Builder(int status, String slug, String title) {
@@ -71,11 +66,6 @@ public class ApiProblem extends RuntimeException {
 
         public Builder suggestion(String suggestion) {
             this.suggestion = suggestion;
-            return this;
-        }
-
-        public Builder errors(List<Problem.FieldError> errors) {
-            this.errors = errors;
             return this;
         }
 

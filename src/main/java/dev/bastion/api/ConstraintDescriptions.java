@@ -1,7 +1,5 @@
 package dev.bastion.api;
 
-import io.quarkus.runtime.annotations.RegisterForReflection;
-
 import java.util.Optional;
 
 /**
@@ -13,7 +11,6 @@ public interface ConstraintDescriptions {
 
     Optional<ConstraintDescription> describe(String constraintName);
 
-    @RegisterForReflection // serialised to JSON inside a generic or untyped response
     record ConstraintDescription(String field, String detail, String suggestion) {
     }
 }

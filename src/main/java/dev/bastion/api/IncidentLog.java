@@ -3,15 +3,15 @@ package dev.bastion.api;
 import java.time.Duration;
 
 import dev.bastion.logging.BurstLog;
+import dev.bastion.logging.LogSettings;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 /**
  * The log lines of server-side failures (5xx). Each response gets an incident id that its problem
  * body shows and its log line carries; alike failures within {@code bastion.log.incident-window}
- * seconds (an outage) share one WARN line and one summary with their count (see {@link BurstLog}).
+ * (an outage) share one WARN line and one summary with their count (see {@link BurstLog}).
  */
 @ApplicationScoped
 public class IncidentLog {
@@ -21,8 +21,8 @@ public class IncidentLog {
     private final BurstLog classified;
     private final BurstLog unexpected;
 
-    public IncidentLog(@ConfigProperty(name = "bastion.log.incident-window", defaultValue = "60") double windowSeconds) {
-        Duration window = Duration.ofMillis(Math.round(windowSeconds * 1000));
+    public IncidentLog(LogSettings settings) {
+        Duration window = settings.incidentWindow();
         this.classified = new BurstLog(LOG, Logger.Level.WARN, "Incident", window);
         this.unexpected = new BurstLog(LOG, Logger.Level.ERROR, "Incident", window);
     }

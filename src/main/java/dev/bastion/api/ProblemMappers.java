@@ -167,7 +167,8 @@ public class ProblemMappers {
     }
 
     private int retryAfter(FailureKind kind) {
-        return kind == FailureKind.CIRCUIT_OPEN ? (int) Math.max(1, Math.ceil(guardrails.breakerDelay())) : 1;
+        return kind == FailureKind.CIRCUIT_OPEN
+                ? (int) Math.max(1, Math.ceil(guardrails.breakerDelay().toMillis() / 1000.0)) : 1;
     }
 
     private Optional<ConstraintDescription> describe(String constraint) {

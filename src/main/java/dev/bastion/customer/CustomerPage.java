@@ -1,7 +1,6 @@
 package dev.bastion.customer;
 
 import dev.bastion.api.ApiProblem;
-import io.quarkus.runtime.annotations.RegisterForReflection;
 
 /**
  * Which customers one list request reads. OFFSET makes PostgreSQL read and discard every row before
@@ -12,7 +11,6 @@ import io.quarkus.runtime.annotations.RegisterForReflection;
  * @param page  offset page, 0-based (null with {@code after})
  * @param after keyset: the items with an id above this one (null for offset paging)
  */
-@RegisterForReflection // not serialised itself, but NativeImageConfigTest holds every record here to it
 public record CustomerPage(Integer page, int size, Long after, boolean count) {
 
     public static final int MAX_OFFSET = 10_000;
@@ -39,9 +37,5 @@ public record CustomerPage(Integer page, int size, Long after, boolean count) {
                     .build();
         }
         return new CustomerPage(page, size, null, count);
-    }
-
-    int offset() {
-        return page == null ? 0 : page * size;
     }
 }

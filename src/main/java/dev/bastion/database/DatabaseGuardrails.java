@@ -2,18 +2,23 @@ package dev.bastion.database;
 
 import java.time.Duration;
 
+import dev.bastion.config.SecondsConverter;
 import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithConverter;
 import io.smallrye.config.WithDefault;
 import jakarta.validation.constraints.DecimalMax;
 import jakarta.validation.constraints.DecimalMin;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
-import jakarta.validation.constraints.Positive;
+import org.hibernate.validator.constraints.time.DurationMax;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 /**
  * The database guardrails, from the {@code DB_*} environment variables (see application.properties
- * and the README). Durations are in seconds, as operators write them ({@code DB_RETRY_BASE_DELAY=0.1}).
- * Quarkus validates the constraints at start-up and refuses to start with a message naming the key.
+ * and the README). Durations are written in seconds, as operators write them
+ * ({@code DB_RETRY_BASE_DELAY=0.1}, see {@link SecondsConverter}), and read as {@link Duration}s.
+ * Quarkus validates each value's range at start-up and refuses to start with a message naming the
+ * variable; {@link GuardrailsCheck} refuses contradictory combinations.
  */
 @ConfigMapping(prefix = "bastion.db")
 public interface DatabaseGuardrails {
@@ -29,9 +34,10 @@ public interface DatabaseGuardrails {
     int maxOverflow();
 
     /** Longest wait for a free connection before the caller gets 503 (DB_POOL_TIMEOUT). */
-    @DecimalMin("0.001") @DecimalMax("3600")
-    @WithDefault("30")
-    double poolTimeout();
+    @DurationMin(millis = 1, message = "DB_POOL_TIMEOUT must be from 0.001 to 3600 seconds")
+    @DurationMax(hours = 1, message = "DB_POOL_TIMEOUT must be from 0.001 to 3600 seconds")
+    @WithDefault("30") @WithConverter(SecondsConverter.class)
+    Duration poolTimeout();
 
     /** Callers allowed to wait for a connection; more are refused at once (DB_POOL_WAIT_QUEUE). */
     @Min(0) @Max(100000)
@@ -39,40 +45,46 @@ public interface DatabaseGuardrails {
     int poolWaitQueue();
 
     /** Maximum lifetime of a connection before it is replaced (DB_POOL_RECYCLE). */
-    @DecimalMin("1") @WithDefault("3600")
-    double poolRecycle();
+    @DurationMin(seconds = 1, message = "DB_POOL_RECYCLE must be at least 1 second")
+    @WithDefault("3600") @WithConverter(SecondsConverter.class)
+    Duration poolRecycle();
 
     /** Idle time after which connections above the need are closed (DB_POOL_IDLE_TIMEOUT). */
-    @DecimalMin("1") @WithDefault("300")
-    double poolIdleTimeout();
+    @DurationMin(seconds = 1, message = "DB_POOL_IDLE_TIMEOUT must be at least 1 second")
+    @WithDefault("300") @WithConverter(SecondsConverter.class)
+    Duration poolIdleTimeout();
 
     /** TCP connect timeout (DB_CONNECT_TIMEOUT). */
-    @DecimalMin("0.1") @DecimalMax("600")
-    @WithDefault("10")
-    double connectTimeout();
+    @DurationMin(millis = 100, message = "DB_CONNECT_TIMEOUT must be from 0.1 to 600 seconds")
+    @DurationMax(minutes = 10, message = "DB_CONNECT_TIMEOUT must be from 0.1 to 600 seconds")
+    @WithDefault("10") @WithConverter(SecondsConverter.class)
+    Duration connectTimeout();
 
     /** statement_timeout, enforced by PostgreSQL (DB_COMMAND_TIMEOUT). */
-    @DecimalMin("0.1") @WithDefault("300")
-    double commandTimeout();
+    @DurationMin(millis = 100, message = "DB_COMMAND_TIMEOUT must be at least 0.1 seconds")
+    @WithDefault("300") @WithConverter(SecondsConverter.class)
+    Duration commandTimeout();
 
     /**
      * The most one request may spend on the database: pool wait, every attempt and every backoff
      * (DB_REQUEST_TIMEOUT).
      */
-    @DecimalMin("0.1") @DecimalMax("3600")
-    @WithDefault("30")
-    double requestTimeout();
+    @DurationMin(millis = 100, message = "DB_REQUEST_TIMEOUT must be from 0.1 to 3600 seconds")
+    @DurationMax(hours = 1, message = "DB_REQUEST_TIMEOUT must be from 0.1 to 3600 seconds")
+    @WithDefault("30") @WithConverter(SecondsConverter.class)
+    Duration requestTimeout();
 
     /**
      * Idle time before TCP keepalive probes start, on PostgreSQL's side of each connection
      * (tcp_keepalives_idle; DB_TCP_KEEPALIVE_IDLE). The service's side follows the kernel's
-     * net.ipv4.tcp_keepalive_time, which the Kubernetes manifest sets to the same value.
+     * net.ipv4.tcp_keepalive_time, which the Kubernetes manifest sets to the same value. Whole
+     * seconds, not a {@link Duration}: both PostgreSQL's setting and the kernel's take nothing finer.
      */
     @Min(1) @Max(7200)
     @WithDefault("15")
     int tcpKeepaliveIdle();
 
-    /** Time between TCP keepalive probes (DB_TCP_KEEPALIVE_INTERVAL). */
+    /** Time between TCP keepalive probes, whole seconds like the idle time (DB_TCP_KEEPALIVE_INTERVAL). */
     @Min(1) @Max(600)
     @WithDefault("5")
     int tcpKeepaliveInterval();
@@ -87,13 +99,15 @@ public interface DatabaseGuardrails {
      * (TCP_USER_TIMEOUT): bounds a query, and the start-up handshake, sent into a silent network
      * (DB_TCP_USER_TIMEOUT).
      */
-    @DecimalMin("1") @DecimalMax("3600")
-    @WithDefault("30")
-    double tcpUserTimeout();
+    @DurationMin(seconds = 1, message = "DB_TCP_USER_TIMEOUT must be from 1 to 3600 seconds")
+    @DurationMax(hours = 1, message = "DB_TCP_USER_TIMEOUT must be from 1 to 3600 seconds")
+    @WithDefault("30") @WithConverter(SecondsConverter.class)
+    Duration tcpUserTimeout();
 
     /** Longest a session/transaction may stay open; idle_in_transaction_session_timeout too (DB_SESSION_TIMEOUT). */
-    @DecimalMin("1") @WithDefault("1800")
-    double sessionTimeout();
+    @DurationMin(seconds = 1, message = "DB_SESSION_TIMEOUT must be at least 1 second")
+    @WithDefault("1800") @WithConverter(SecondsConverter.class)
+    Duration sessionTimeout();
 
     /** Retries of a transaction after a transient failure (DB_MAX_RETRIES). */
     @Min(0) @Max(100)
@@ -106,22 +120,26 @@ public interface DatabaseGuardrails {
     int deadlockRetryCount();
 
     /** First retry delay; doubles each attempt (DB_RETRY_BASE_DELAY). */
-    @DecimalMin("0.001") @DecimalMax("60")
-    @WithDefault("0.1")
-    double retryBaseDelay();
+    @DurationMin(millis = 1, message = "DB_RETRY_BASE_DELAY must be from 0.001 to 60 seconds")
+    @DurationMax(minutes = 1, message = "DB_RETRY_BASE_DELAY must be from 0.001 to 60 seconds")
+    @WithDefault("0.1") @WithConverter(SecondsConverter.class)
+    Duration retryBaseDelay();
 
     /** Cap of the exponential backoff (DB_RETRY_MAX_DELAY). */
-    @DecimalMin("0.001") @DecimalMax("600")
-    @WithDefault("5.0")
-    double retryMaxDelay();
+    @DurationMin(millis = 1, message = "DB_RETRY_MAX_DELAY must be from 0.001 to 600 seconds")
+    @DurationMax(minutes = 10, message = "DB_RETRY_MAX_DELAY must be from 0.001 to 600 seconds")
+    @WithDefault("5.0") @WithConverter(SecondsConverter.class)
+    Duration retryMaxDelay();
 
     /** Total time a unit of work may spend retrying (DB_RETRY_DEADLINE). */
-    @DecimalMin("0.01") @WithDefault("30")
-    double retryDeadline();
+    @DurationMin(millis = 10, message = "DB_RETRY_DEADLINE must be at least 0.01 seconds")
+    @WithDefault("30") @WithConverter(SecondsConverter.class)
+    Duration retryDeadline();
 
     /** A connection or transaction held longer than this is reported as a possible leak (DB_LEAK_THRESHOLD). */
-    @DecimalMin("0.01") @WithDefault("30")
-    double leakThreshold();
+    @DurationMin(millis = 10, message = "DB_LEAK_THRESHOLD must be at least 0.01 seconds")
+    @WithDefault("30") @WithConverter(SecondsConverter.class)
+    Duration leakThreshold();
 
     /** Share of failing calls in the window that opens the breaker (DB_BREAKER_FAILURE_RATIO). */
     @DecimalMin("0.01") @DecimalMax("1")
@@ -133,19 +151,26 @@ public interface DatabaseGuardrails {
     int breakerRequestVolume();
 
     /** How long the breaker stays open before letting a trial call through (DB_BREAKER_DELAY). */
-    @DecimalMin("0.01") @WithDefault("5")
-    double breakerDelay();
+    @DurationMin(millis = 10, message = "DB_BREAKER_DELAY must be at least 0.01 seconds")
+    @WithDefault("5") @WithConverter(SecondsConverter.class)
+    Duration breakerDelay();
+
+    /**
+     * Longest wait of the readiness probe and the admin diagnostics for their own connection and
+     * query (bastion.db.probe-timeout).
+     */
+    @DurationMin(millis = 10, message = "BASTION_DB_PROBE_TIMEOUT must be from 0.01 to 600 seconds")
+    @DurationMax(minutes = 10, message = "BASTION_DB_PROBE_TIMEOUT must be from 0.01 to 600 seconds")
+    @WithDefault("2") @WithConverter(SecondsConverter.class)
+    Duration probeTimeout();
+
+    /** A unit of work that takes longer is counted as slow (bastion.db.slow-threshold). */
+    @DurationMin(millis = 1, message = "BASTION_DB_SLOW_THRESHOLD must be at least 0.001 seconds")
+    @WithDefault("1") @WithConverter(SecondsConverter.class)
+    Duration slowThreshold();
 
     /** Largest pool size: steady connections plus overflow. */
     default int poolMaxSize() {
         return poolSize() + maxOverflow();
-    }
-
-    static Duration seconds(double seconds) {
-        return Duration.ofNanos(Math.round(seconds * 1_000_000_000d));
-    }
-
-    static int millis(double seconds) {
-        return (int) Math.min(Integer.MAX_VALUE, Math.round(seconds * 1000d));
     }
 }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 
+import dev.bastion.config.SecondsConverter;
 import io.quarkus.runtime.ShutdownEvent;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
@@ -17,7 +18,6 @@ import io.vertx.mutiny.sqlclient.Tuple;
 import io.vertx.pgclient.PgConnectOptions;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 /**
@@ -47,20 +47,16 @@ public class DatabaseProbe {
     private final Vertx vertx;
     private final GuardedPoolCreator poolCreator;
     private final Pool pool;
-    private final double timeoutSeconds;
-    private final double connectTimeoutSeconds;
     private final Duration timeout;
+    private final Duration connectTimeout;
     private final AtomicReference<PgConnection> connection = new AtomicReference<>();
 
-    public DatabaseProbe(Vertx vertx, GuardedPoolCreator poolCreator, Pool pool,
-                         @ConfigProperty(name = "bastion.db.probe-timeout", defaultValue = "2") double timeoutSeconds,
-                         DatabaseGuardrails guardrails) {
+    public DatabaseProbe(Vertx vertx, GuardedPoolCreator poolCreator, Pool pool, DatabaseGuardrails guardrails) {
         this.vertx = vertx;
         this.poolCreator = poolCreator;
         this.pool = pool;
-        this.timeoutSeconds = timeoutSeconds;
-        this.connectTimeoutSeconds = Math.min(timeoutSeconds, guardrails.connectTimeout());
-        this.timeout = DatabaseGuardrails.seconds(timeoutSeconds);
+        this.timeout = guardrails.probeTimeout();
+        this.connectTimeout = timeout.compareTo(guardrails.connectTimeout()) < 0 ? timeout : guardrails.connectTimeout();
     }
 
     /** One probe: round trip, and whether the node is a standby or read-only; fails after the probe timeout. */
@@ -118,7 +114,7 @@ public class DatabaseProbe {
         Map<String, String> properties = new HashMap<>(options.getProperties());
         properties.put("application_name", "bastion-probe");
         return options.setProperties(properties)
-                .setConnectTimeout(DatabaseGuardrails.millis(connectTimeoutSeconds));
+                .setConnectTimeout((int) connectTimeout.toMillis()); // both bounded to 600 s
     }
 
     private Uni<Void> discard() {
@@ -131,7 +127,8 @@ public class DatabaseProbe {
         try {
             discard().await().atMost(timeout);
         } catch (RuntimeException e) {
-            LOG.debugf("Probe connection not closed cleanly within %.1fs: %s", timeoutSeconds, e.getMessage());
+            LOG.debugf("Probe connection not closed cleanly within %s: %s", SecondsConverter.format(timeout),
+                    e.getMessage());
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.bastion.database;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Map;
@@ -8,6 +9,7 @@ import java.util.OptionalInt;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.TimeUnit;
 
+import dev.bastion.config.SecondsConverter;
 import io.quarkus.reactive.pg.client.PgPoolCreator;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
@@ -33,6 +35,7 @@ import org.jboss.logging.Logger;
 public class GuardedPoolCreator implements PgPoolCreator {
 
     private static final Logger LOG = Logger.getLogger(GuardedPoolCreator.class);
+    private static final Duration INT_MILLIS = Duration.ofMillis(Integer.MAX_VALUE);
 
     private final DatabaseGuardrails guardrails;
     private final AtomicReference<Pool> created = new AtomicReference<>();
@@ -63,29 +66,29 @@ public class GuardedPoolCreator implements PgPoolCreator {
         PoolOptions pool = input.poolOptions()
                 .setMaxSize(guardrails.poolMaxSize())
                 .setMaxWaitQueueSize(guardrails.poolWaitQueue())
-                .setConnectionTimeout(DatabaseGuardrails.millis(guardrails.poolTimeout()))
+                .setConnectionTimeout(millis(guardrails.poolTimeout()))
                 .setConnectionTimeoutUnit(TimeUnit.MILLISECONDS)
-                .setIdleTimeout(DatabaseGuardrails.millis(guardrails.poolIdleTimeout()))
+                .setIdleTimeout(millis(guardrails.poolIdleTimeout()))
                 .setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
-                .setMaxLifetime(DatabaseGuardrails.millis(guardrails.poolRecycle()))
+                .setMaxLifetime(millis(guardrails.poolRecycle()))
                 .setMaxLifetimeUnit(TimeUnit.MILLISECONDS)
                 .setPoolCleanerPeriod(1000);
         for (PgConnectOptions connect : input.pgConnectOptionsList()) {
             // Vert.x 4.5 applies TCP_USER_TIMEOUT to client sockets (on epoll), but not keepalive timing:
             // this side's keepalive follows the kernel's (pod's) net.ipv4.tcp_keepalive_* settings
-            connect.setConnectTimeout(DatabaseGuardrails.millis(guardrails.connectTimeout()))
+            connect.setConnectTimeout(millis(guardrails.connectTimeout()))
                     .setTcpKeepAlive(true)
-                    .setTcpUserTimeout(DatabaseGuardrails.millis(guardrails.tcpUserTimeout()));
+                    .setTcpUserTimeout(millis(guardrails.tcpUserTimeout()));
             Map<String, String> startup = new HashMap<>(connect.getProperties());
-            startup.put("statement_timeout", Integer.toString(DatabaseGuardrails.millis(guardrails.commandTimeout())));
+            startup.put("statement_timeout", Integer.toString(millis(guardrails.commandTimeout())));
             startup.put("idle_in_transaction_session_timeout",
-                    Integer.toString(DatabaseGuardrails.millis(guardrails.sessionTimeout())));
+                    Integer.toString(millis(guardrails.sessionTimeout())));
             // PostgreSQL's side of each connection: its backend notices a silent client and ends,
             // releasing the locks and the transaction it held
             startup.put("tcp_keepalives_idle", Integer.toString(guardrails.tcpKeepaliveIdle()));
             startup.put("tcp_keepalives_interval", Integer.toString(guardrails.tcpKeepaliveInterval()));
             startup.put("tcp_keepalives_count", Integer.toString(guardrails.tcpKeepaliveCount()));
-            startup.put("tcp_user_timeout", Integer.toString(DatabaseGuardrails.millis(guardrails.tcpUserTimeout())));
+            startup.put("tcp_user_timeout", Integer.toString(millis(guardrails.tcpUserTimeout())));
             startup.put("application_name", "bastion");
             connect.setProperties(startup);
         }
@@ -94,13 +97,15 @@ public class GuardedPoolCreator implements PgPoolCreator {
             LOG.warn("Vert.x runs without its native transport: TCP keepalive tuning and TCP_USER_TIMEOUT do not apply, "
                     + "so a silent network is only bounded by DB_REQUEST_TIMEOUT");
         }
-        LOG.infof("Database pool: %d steady + %d overflow connections, wait queue %d, wait timeout %.1fs, "
-                        + "connect timeout %.1fs, request deadline %.1fs, statement timeout %.1fs, session timeout %.1fs, "
-                        + "keepalive %ds+%dsx%d, TCP user timeout %.1fs",
-                guardrails.poolSize(), guardrails.maxOverflow(), guardrails.poolWaitQueue(), guardrails.poolTimeout(),
-                guardrails.connectTimeout(), guardrails.requestTimeout(), guardrails.commandTimeout(),
-                guardrails.sessionTimeout(), guardrails.tcpKeepaliveIdle(), guardrails.tcpKeepaliveInterval(),
-                guardrails.tcpKeepaliveCount(), guardrails.tcpUserTimeout());
+        LOG.infof("Database pool: %d steady + %d overflow connections, wait queue %d, wait timeout %s, "
+                        + "connect timeout %s, request deadline %s, statement timeout %s, session timeout %s, "
+                        + "keepalive %ds+%dsx%d, TCP user timeout %s",
+                guardrails.poolSize(), guardrails.maxOverflow(), guardrails.poolWaitQueue(),
+                SecondsConverter.format(guardrails.poolTimeout()), SecondsConverter.format(guardrails.connectTimeout()),
+                SecondsConverter.format(guardrails.requestTimeout()), SecondsConverter.format(guardrails.commandTimeout()),
+                SecondsConverter.format(guardrails.sessionTimeout()), guardrails.tcpKeepaliveIdle(),
+                guardrails.tcpKeepaliveInterval(), guardrails.tcpKeepaliveCount(),
+                SecondsConverter.format(guardrails.tcpUserTimeout()));
         Pool built = PgBuilder.pool()
                 .with(pool)
                 .connectingTo(new ArrayList<SqlConnectOptions>(input.pgConnectOptionsList()))
@@ -108,5 +113,13 @@ public class GuardedPoolCreator implements PgPoolCreator {
                 .build();
         created.set(built);
         return built;
+    }
+
+    /**
+     * Milliseconds for the Vert.x options and PostgreSQL's settings, which take an int. Only the
+     * settings without an upper bound can be longer; they are capped at about 24 days.
+     */
+    private static int millis(Duration duration) {
+        return duration.compareTo(INT_MILLIS) >= 0 ? Integer.MAX_VALUE : (int) duration.toMillis();
     }
 }

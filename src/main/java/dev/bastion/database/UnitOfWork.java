@@ -1,5 +1,6 @@
 package dev.bastion.database;
 
+import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -59,13 +60,13 @@ public class UnitOfWork {
                 .withDescription("database unit of work")
                 .withRetry()
                     .maxRetries(guardrails.maxRetries() + guardrails.deadlockRetryCount())
-                    .delay(DatabaseGuardrails.millis(guardrails.retryBaseDelay()), ChronoUnit.MILLIS)
-                    .jitter(DatabaseGuardrails.millis(guardrails.retryBaseDelay()), ChronoUnit.MILLIS)
-                    .maxDuration(DatabaseGuardrails.millis(retryWindowSeconds(guardrails)), ChronoUnit.MILLIS)
+                    .delay(guardrails.retryBaseDelay().toMillis(), ChronoUnit.MILLIS)
+                    .jitter(guardrails.retryBaseDelay().toMillis(), ChronoUnit.MILLIS)
+                    .maxDuration(retryWindow(guardrails).toMillis(), ChronoUnit.MILLIS)
                     .whenException(RetryableDatabaseException.class::isInstance)
                     .withExponentialBackoff()
                         .factor(2)
-                        .maxDelay(DatabaseGuardrails.millis(guardrails.retryMaxDelay()), ChronoUnit.MILLIS)
+                        .maxDelay(guardrails.retryMaxDelay().toMillis(), ChronoUnit.MILLIS)
                         .done()
                     .done()
                 .withCircuitBreaker()
@@ -73,7 +74,7 @@ public class UnitOfWork {
                     .when(error -> error instanceof DatabaseException e && e.kind().isOutage())
                     .requestVolumeThreshold(guardrails.breakerRequestVolume())
                     .failureRatio(guardrails.breakerFailureRatio())
-                    .delay(DatabaseGuardrails.millis(guardrails.breakerDelay()), ChronoUnit.MILLIS)
+                    .delay(guardrails.breakerDelay().toMillis(), ChronoUnit.MILLIS)
                     .successThreshold(1)
                     .onStateChange(events::breakerStateChanged)
                     .done()
@@ -81,8 +82,9 @@ public class UnitOfWork {
     }
 
     /** Retries never reach past the request deadline, whatever DB_RETRY_DEADLINE says. */
-    private static double retryWindowSeconds(DatabaseGuardrails guardrails) {
-        return Math.min(guardrails.retryDeadline(), guardrails.requestTimeout());
+    private static Duration retryWindow(DatabaseGuardrails guardrails) {
+        return guardrails.retryDeadline().compareTo(guardrails.requestTimeout()) < 0
+                ? guardrails.retryDeadline() : guardrails.requestTimeout();
     }
 
     /** Runs {@code work} in a transaction described by {@code spec}; see the class comment. */
@@ -115,10 +117,9 @@ public class UnitOfWork {
     @SuppressWarnings("unchecked")
     private <T> Uni<T> guarded(TransactionSpec spec, boolean transactionBlock, Function<CommitGate, Uni<T>> attempt) {
         long started = System.nanoTime();
-        long deadline = started + DatabaseGuardrails.seconds(guardrails.requestTimeout()).toNanos();
+        long deadline = started + guardrails.requestTimeout().toNanos();
         RetryBudget budget = new RetryBudget(guardrails.deadlockRetryCount(), guardrails.maxRetries(),
-                DatabaseGuardrails.seconds(retryWindowSeconds(guardrails)),
-                DatabaseGuardrails.seconds(guardrails.retryBaseDelay()), DatabaseGuardrails.seconds(guardrails.retryMaxDelay()));
+                retryWindow(guardrails), guardrails.retryBaseDelay(), guardrails.retryMaxDelay());
         Uni<Object> guarded = guard.get(() -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, attempt, budget, deadline));
         return ((Uni<T>) guarded)
                 .onItem().invoke(() -> events.unitSucceeded(spec.operation(), budget.attempts(), System.nanoTime() - started))

@@ -106,7 +106,7 @@ public class IdempotencyKeys {
                     }
                     return session.createNativeQuery(CLAIM)
                             .setParameter("operation", operation).setParameter("key", key)
-                            .setParameter("hash", hash).setParameter("ttl", (double) settings.ttl())
+                            .setParameter("hash", hash).setParameter("ttl", settings.ttl().toMillis() / 1000.0)
                             .executeUpdate();
                 })
                 .chain(claimed -> claimed == 1
@@ -220,9 +220,9 @@ public class IdempotencyKeys {
         }
     }
 
-    /** Removes expired keys every {@code cleanupInterval} seconds, outside any request. */
+    /** Removes expired keys every {@code cleanupInterval}, outside any request. */
     void scheduleCleanup(@Observes StartupEvent start, Vertx vertx) {
-        vertx.setPeriodic(settings.cleanupInterval() * 1000L, id -> removeExpired()
+        vertx.setPeriodic(settings.cleanupInterval().toMillis(), id -> removeExpired()
                 .subscribe().with(run -> LOG.debugf("Expired idempotency keys: %s", run),
                         error -> LOG.warnf("Expired idempotency keys not removed: %s", error.getMessage())));
     }

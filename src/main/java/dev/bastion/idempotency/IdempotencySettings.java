@@ -1,9 +1,15 @@
 package dev.bastion.idempotency;
 
+import java.time.Duration;
+
+import dev.bastion.config.SecondsConverter;
 import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithConverter;
 import io.smallrye.config.WithDefault;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
+import org.hibernate.validator.constraints.time.DurationMax;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 /**
  * How long keys are remembered and how expired ones are removed. Quarkus validates the constraints
@@ -12,11 +18,11 @@ import jakarta.validation.constraints.Min;
 @ConfigMapping(prefix = "bastion.idempotency")
 public interface IdempotencySettings {
 
-    /** Seconds a key is remembered (IDEMPOTENCY_TTL); a key of 0 seconds would protect nothing. */
-    @Min(value = 1, message = "IDEMPOTENCY_TTL must be at least 1 second (a key must outlive the request it protects)")
-    @Max(value = 31_536_000, message = "IDEMPOTENCY_TTL must be at most 31536000 seconds (one year)")
-    @WithDefault("86400")
-    long ttl();
+    /** How long a key is remembered, seconds (IDEMPOTENCY_TTL); a key of 0 seconds would protect nothing. */
+    @DurationMin(seconds = 1, message = "IDEMPOTENCY_TTL must be at least 1 second (a key must outlive the request it protects)")
+    @DurationMax(days = 365, message = "IDEMPOTENCY_TTL must be at most 31536000 seconds (one year)")
+    @WithDefault("86400") @WithConverter(SecondsConverter.class)
+    Duration ttl();
 
     /** Expired keys removed per DELETE: each batch is its own short transaction. */
     @Min(1) @Max(100_000)
@@ -28,8 +34,9 @@ public interface IdempotencySettings {
     @WithDefault("100")
     int cleanupMaxBatches();
 
-    /** Seconds between cleanup runs on each replica (only one replica runs at a time). */
-    @Min(1) @Max(86_400)
-    @WithDefault("600")
-    int cleanupInterval();
+    /** Time between cleanup runs on each replica (only one replica runs at a time), seconds. */
+    @DurationMin(seconds = 1, message = "BASTION_IDEMPOTENCY_CLEANUP_INTERVAL must be from 1 to 86400 seconds")
+    @DurationMax(days = 1, message = "BASTION_IDEMPOTENCY_CLEANUP_INTERVAL must be from 1 to 86400 seconds")
+    @WithDefault("600") @WithConverter(SecondsConverter.class)
+    Duration cleanupInterval();
 }

@@ -9,7 +9,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.LongSupplier;
 
 import org.jboss.logging.Logger;
 
@@ -26,7 +25,6 @@ public final class BurstLog implements AutoCloseable {
     private final Logger.Level level;
     private final String label;
     private final long windowNanos;
-    private final LongSupplier nanoClock;
     private final Map<String, Burst> bursts = new ConcurrentHashMap<>();
     private final ScheduledExecutorService flusher;
 
@@ -48,15 +46,10 @@ public final class BurstLog implements AutoCloseable {
      *              {@code Incidents 1a2b3c4d-2 to 1a2b3c4d-9: ...})
      */
     public BurstLog(Logger log, Logger.Level level, String label, Duration window) {
-        this(log, level, label, window, System::nanoTime);
-    }
-
-    BurstLog(Logger log, Logger.Level level, String label, Duration window, LongSupplier nanoClock) {
         this.log = log;
         this.level = level;
         this.label = label;
         this.windowNanos = window.toNanos();
-        this.nanoClock = nanoClock;
         this.flusher = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread thread = new Thread(r, "bastion-burst-log");
             thread.setDaemon(true);
@@ -71,7 +64,7 @@ public final class BurstLog implements AutoCloseable {
      * {@code cause}'s stack trace, if any), the others at DEBUG until the summary.
      */
     public String record(String key, String message, Throwable cause) {
-        long now = nanoClock.getAsLong();
+        long now = System.nanoTime();
         Burst[] ended = new Burst[1];
         String[] id = new String[1];
         boolean[] first = new boolean[1];
@@ -99,7 +92,7 @@ public final class BurstLog implements AutoCloseable {
 
     /** Writes the summaries of the bursts whose window has ended. */
     void flushExpired() {
-        long now = nanoClock.getAsLong();
+        long now = System.nanoTime();
         List<Burst> ended = new ArrayList<>();
         for (String key : bursts.keySet()) {
             bursts.computeIfPresent(key, (k, burst) -> {

@@ -4,36 +4,24 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
 import java.util.Map;
 
+import dev.bastion.testing.ConfigMappings;
 import io.smallrye.config.ConfigValidationException;
-import io.smallrye.config.PropertiesConfigSource;
-import io.smallrye.config.SmallRyeConfig;
-import io.smallrye.config.SmallRyeConfigBuilder;
-import io.smallrye.config.validator.BeanValidationConfigValidator;
-import jakarta.validation.Validation;
-import jakarta.validation.Validator;
-import org.hibernate.validator.messageinterpolation.ParameterMessageInterpolator;
 import org.junit.jupiter.api.Test;
 
 /** IDEMPOTENCY_TTL is validated the way Quarkus validates it at start-up: a bad value stops the service. */
 class IdempotencySettingsTest {
 
-    private static final Validator VALIDATOR = Validation.byDefaultProvider().configure()
-            .messageInterpolator(new ParameterMessageInterpolator()).buildValidatorFactory().getValidator();
-
-    static SmallRyeConfig config(String ttl) {
-        return new SmallRyeConfigBuilder()
-                .withMapping(IdempotencySettings.class)
-                .withValidator((BeanValidationConfigValidator) () -> VALIDATOR)
-                .withSources(new PropertiesConfigSource(Map.of("bastion.idempotency.ttl", ttl), "test", 100))
-                .build();
+    static IdempotencySettings config(String ttl) {
+        return ConfigMappings.read(IdempotencySettings.class, Map.of("bastion.idempotency.ttl", ttl));
     }
 
     @Test
     void theDefaultsAreValid() {
-        IdempotencySettings settings = config("86400").getConfigMapping(IdempotencySettings.class);
-        assertEquals(86400, settings.ttl());
+        IdempotencySettings settings = config("86400");
+        assertEquals(Duration.ofSeconds(86400), settings.ttl());
         assertTrue(settings.cleanupBatchSize() > 0 && settings.cleanupMaxBatches() > 0);
     }
 

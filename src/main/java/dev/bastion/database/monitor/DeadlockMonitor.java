@@ -39,6 +39,7 @@ public class DeadlockMonitor {
         this(registry, Clock.systemUTC());
     }
 
+    /** With a clock the test moves, to see events leave the one-hour and 24-hour windows. */
     DeadlockMonitor(MeterRegistry registry, Clock clock) {
         this.registry = registry;
         this.clock = clock;

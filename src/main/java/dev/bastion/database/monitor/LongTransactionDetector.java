@@ -44,7 +44,7 @@ public class LongTransactionDetector implements TransactionListener {
 
     @Inject
     public LongTransactionDetector(MeterRegistry registry, DatabaseGuardrails guardrails) {
-        this(registry, DatabaseGuardrails.seconds(guardrails.leakThreshold()), Clock.systemUTC());
+        this(registry, guardrails.leakThreshold(), Clock.systemUTC());
     }
 
     LongTransactionDetector(MeterRegistry registry, Duration threshold, Clock clock) {

@@ -6,14 +6,15 @@ import java.time.Instant;
 import java.util.concurrent.atomic.AtomicReference;
 
 import dev.bastion.database.DatabaseFailure;
+import dev.bastion.database.DatabaseGuardrails;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.TransactionListener;
 import dev.bastion.logging.BurstLog;
+import dev.bastion.logging.LogSettings;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.smallrye.faulttolerance.api.CircuitBreakerState;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 /**
@@ -39,14 +40,13 @@ public class TransactionEvents implements TransactionListener {
     private final BurstLog breakerLog;
 
     public TransactionEvents(MeterRegistry registry, DeadlockMonitor deadlocks, ConstraintMonitor constraints,
-                             @ConfigProperty(name = "bastion.db.slow-threshold", defaultValue = "1") double slowSeconds,
-                             @ConfigProperty(name = "bastion.log.incident-window", defaultValue = "60") double logWindowSeconds) {
-        Duration logWindow = Duration.ofMillis(Math.round(logWindowSeconds * 1000));
+                             DatabaseGuardrails guardrails, LogSettings logSettings) {
+        Duration logWindow = logSettings.incidentWindow();
         this.rollbackLog = new BurstLog(LOG, Logger.Level.WARN, "Lost rollback", logWindow);
         this.breakerLog = new BurstLog(LOG, Logger.Level.WARN, "Breaker reopening", logWindow);
         this.deadlocks = deadlocks;
         this.constraints = constraints;
-        this.windows = new TransactionWindows(clock, Duration.ofMillis(Math.round(slowSeconds * 1000)));
+        this.windows = new TransactionWindows(clock, guardrails.slowThreshold());
         this.meters = new TransactionMeters(registry, breaker);
     }
 

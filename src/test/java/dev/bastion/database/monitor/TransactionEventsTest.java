@@ -4,7 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.bastion.database.DatabaseFailure;
+import dev.bastion.database.DatabaseGuardrails;
 import dev.bastion.database.FailureKind;
+import dev.bastion.logging.LogSettings;
+import dev.bastion.testing.ConfigMappings;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -14,7 +17,8 @@ class TransactionEventsTest {
 
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     private final TransactionEvents events = new TransactionEvents(registry, new DeadlockMonitor(registry),
-            new ConstraintMonitor(registry), 1.0, 60);
+            new ConstraintMonitor(registry), ConfigMappings.defaults(DatabaseGuardrails.class),
+            ConfigMappings.defaults(LogSettings.class));
 
     @AfterEach
     void close() {
