@@ -5,8 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -29,8 +30,9 @@ import org.junit.jupiter.api.Test;
 @WithTestResource(PostgresResource.class)
 class ConnectionKeepaliveTest {
 
-    private static final Pattern KEEPALIVE_TIMER =
-            Pattern.compile("timer:\\(keepalive,(?:(\\d+)min)?(?:(\\d+)(?:\\.\\d+)?sec)?(?:(\\d+)ms)?");
+    /** One ss line: local address and port, peer address and port, then the keepalive timer. */
+    private static final Pattern SOCKET = Pattern.compile(
+            "\\S+:(\\d+)\\s+\\S+:(\\d+)\\s+timer:\\(keepalive,(?:(\\d+)min)?(?:(\\d+)(?:\\.\\d+)?sec)?(?:\\d+ms)?");
 
     @Inject
     Vertx vertx;
@@ -40,30 +42,40 @@ class ConnectionKeepaliveTest {
         assertTrue(vertx.isNativeTransportEnabled(), "Vert.x must run on epoll to apply TCP_USER_TIMEOUT");
         given().get("/customers/0").then().statusCode(404);  // a pooled connection
         Management.given().get("/q/health/ready").then().statusCode(200); // the probe connection
-        long serviceSessions = SecondClient.queryLong(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name IN ('bastion', 'bastion-probe')");
+        // the service's sessions by client port, so each is matched with its own socket (sessions of test
+        // apps that stopped before this one may still be closing: they are not compared)
+        List<Integer> servicePorts = SecondClient.pids(
+                "SELECT client_port FROM pg_stat_activity WHERE application_name IN ('bastion', 'bastion-probe')");
 
-        List<Integer> postgresSide = keepaliveSeconds("sport = :" + PostgresResource.port());
-        long tuned = postgresSide.stream().filter(seconds -> seconds <= 15).count();
-        assertTrue(tuned >= 2 && tuned >= serviceSessions,
-                serviceSessions + " service sessions; PostgreSQL-side keepalive timers, seconds: " + postgresSide);
+        // PostgreSQL's sockets, by the port of their peer: the service's side of the connection
+        Map<Integer, Integer> postgresSide = keepaliveSeconds("sport = :" + PostgresResource.port(), 2);
+        List<Integer> serviceTimers = servicePorts.stream().filter(postgresSide::containsKey).map(postgresSide::get).toList();
+        assertTrue(serviceTimers.size() >= 2, "the pooled and the probe connection were found: " + postgresSide);
+        assertTrue(serviceTimers.stream().allMatch(seconds -> seconds <= 15),
+                "PostgreSQL-side keepalive timers of the service's sessions, seconds: " + serviceTimers);
 
-        List<Integer> serviceSide = keepaliveSeconds("dport = :" + PostgresResource.port());
-        assertTrue(serviceSide.size() >= serviceSessions, "client sockets with SO_KEEPALIVE: " + serviceSide);
+        // the service's sockets, by their own port: SO_KEEPALIVE on (the kernel's timers, see the README)
+        Map<Integer, Integer> serviceSide = keepaliveSeconds("dport = :" + PostgresResource.port(), 1);
+        List<Integer> withKeepalive = servicePorts.stream().filter(serviceSide::containsKey).toList();
+        assertTrue(withKeepalive.size() >= serviceTimers.size(),
+                "service sockets with SO_KEEPALIVE: " + withKeepalive + " of the sessions " + servicePorts);
     }
 
-    /** Seconds left on the keepalive timer of each established connection matching {@code filter}. */
-    private static List<Integer> keepaliveSeconds(String filter) throws IOException, InterruptedException {
+    /**
+     * Seconds left on the keepalive timer of each established connection matching {@code filter}, by
+     * the local ({@code portGroup} 1) or the peer ({@code portGroup} 2) port of the socket.
+     */
+    private static Map<Integer, Integer> keepaliveSeconds(String filter, int portGroup) throws IOException, InterruptedException {
         Process ss = new ProcessBuilder("ss", "-tno", "state", "established", "( " + filter + " )")
                 .redirectErrorStream(true).start();
         String out = new String(ss.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         ss.waitFor();
-        List<Integer> seconds = new ArrayList<>();
-        Matcher timer = KEEPALIVE_TIMER.matcher(out);
-        while (timer.find()) {
-            int minutes = timer.group(1) == null ? 0 : Integer.parseInt(timer.group(1));
-            int secs = timer.group(2) == null ? 0 : Integer.parseInt(timer.group(2));
-            seconds.add(minutes * 60 + secs);
+        Map<Integer, Integer> seconds = new HashMap<>();
+        Matcher line = SOCKET.matcher(out);
+        while (line.find()) {
+            int minutes = line.group(3) == null ? 0 : Integer.parseInt(line.group(3));
+            int secs = line.group(4) == null ? 0 : Integer.parseInt(line.group(4));
+            seconds.put(Integer.parseInt(line.group(portGroup)), minutes * 60 + secs);
         }
         return seconds;
     }
