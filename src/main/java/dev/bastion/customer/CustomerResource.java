@@ -23,7 +23,6 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import jakarta.ws.rs.core.UriInfo;
 import org.jboss.resteasy.reactive.RestHeader;
 
 @Path("/customers")
@@ -42,11 +41,10 @@ public class CustomerResource {
     /** Creates a customer; with an Idempotency-Key header, repeats of the same request create nothing more. */
     @POST
     public Uni<Response> create(@NotNull(message = "a JSON body is required") @Valid CreateCustomerRequest request,
-                                @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey,
-                                UriInfo uri) {
+                                @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey) {
         return KeyedResponses.respond(idempotencyKey,
-                () -> service.create(request).map(c -> Response.created(location(uri, c.id())).entity(c).build()),
-                key -> service.createOnce(key, request), id -> location(uri, id));
+                () -> service.create(request).map(c -> Response.created(location(c.id())).entity(c).build()),
+                key -> service.createOnce(key, request), CustomerResource::location);
     }
 
     @GET
@@ -109,7 +107,11 @@ public class CustomerResource {
                 key -> importService.importAllOnce(key, request.customers()), null);
     }
 
-    private static URI location(UriInfo uri, long id) {
-        return uri.getBaseUriBuilder().path("customers").path(Long.toString(id)).build();
+    /**
+     * Relative: Quarkus REST makes a relative Location absolute from the request's scheme, host and root
+     * path, without the general URI builder a base-URI-plus-path would go through on every create.
+     */
+    private static URI location(Long id) {
+        return URI.create("/customers/" + id);
     }
 }

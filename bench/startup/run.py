@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Start-up to ready: the packaged service started again and again, in turns with the variants it is
+compared with, on one PostgreSQL (already migrated, as in a rolling update).
+
+Per start: wall-clock seconds from exec to the first 200 of the readiness URL, and the CPU seconds the
+JVM spent until then (utime + stime, all threads, JIT included): on a shared machine the CPU figure is
+the one load moves least. Variants, each started --starts times, interleaved:
+
+  - bastion, container flags: the jar as Dockerfile.jvm runs it (its JVM flags and class data archive,
+    under k8s/deployment.yaml's memory limit; harness.container_jvm_options)
+  - bastion, plain JVM: java -jar with the JVM's defaults
+  - reference: bench/reference, container flags (the floor of the stack)
+  - baseline: another build of Bastion (--baseline DIR, a quarkus-app directory), container flags minus
+    the class data archive, e.g. the commit before a change
+
+    nice -n 5 python3 bench/startup/run.py [--starts 5] [--baseline /path/to/target/quarkus-app]
+"""
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import harness  # noqa: E402
+
+
+class AppService(harness.Service):
+    """The service from another quarkus-app directory (a baseline build)."""
+
+    def __init__(self, app, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.app = app
+
+    def build_when_missing(self):
+        pass
+
+
+def main():
+    parser = harness.argument_parser(__doc__)
+    parser.add_argument("--starts", type=int, default=5, help="starts per variant (default 5)")
+    parser.add_argument("--baseline", default=None, help="a quarkus-app directory of another Bastion build")
+    args = parser.parse_args()
+    flags, env = harness.container_jvm_options()
+    without_archive = [f for f in flags if not f.startswith("-XX:SharedArchiveFile=")]
+    variants = {
+        "bastion, container flags": lambda i: harness.Service(pg.port, env=env, java_options=flags, name=f"startup-bastion-{i}"),
+        "bastion, plain JVM": lambda i: harness.Service(pg.port, name=f"startup-plain-{i}"),
+        "reference": lambda i: harness.ReferenceService(pg.port, env=env, java_options=flags, name=f"startup-reference-{i}"),
+    }
+    if args.baseline:
+        variants["baseline"] = lambda i: AppService(os.path.abspath(args.baseline), pg.port, env=env,
+                                                    java_options=without_archive, name=f"startup-baseline-{i}")
+    harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}; container flags: {' '.join(flags)}")
+    results = {name: [] for name in variants}
+    with harness.Postgres(name="startup-postgres") as pg:
+        with harness.Service(pg.port, name="startup-migrate"):
+            pass  # Flyway migrates once, so every measured start sees an up-to-date schema
+        for i in range(args.starts):
+            for name, make in variants.items():
+                with make(i) as service:
+                    results[name].append((service.startup_seconds, service.startup_cpu_seconds))
+                harness.log(f"start {i + 1}/{args.starts} {name}: {service.startup_seconds:.2f}s, "
+                            f"{service.startup_cpu_seconds:.2f}s CPU")
+    print()
+    print(f"start-up to ready, median of {args.starts} interleaved starts; {harness.machine_description()}; "
+          f"load average at the end {os.getloadavg()[0]:.1f}")
+    print(f"{'variant':<26} {'wall s':>7} {'CPU s':>7}")
+    for name, runs in results.items():
+        print(f"{name:<26} {statistics.median(r[0] for r in runs):>7.2f} {statistics.median(r[1] for r in runs):>7.2f}")
+
+
+if __name__ == "__main__":
+    harness.run(main)
