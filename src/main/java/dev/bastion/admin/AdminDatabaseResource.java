@@ -2,7 +2,7 @@ package dev.bastion.admin;
 
 import java.util.Map;
 
-import dev.bastion.database.monitor.DeadlockStatistics;
+import dev.bastion.database.monitor.ContentionStatistics;
 import io.smallrye.mutiny.Uni;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.GET;
@@ -49,7 +49,7 @@ public class AdminDatabaseResource {
 
     @GET
     @Path("/deadlocks")
-    public DeadlockStatistics deadlocks() {
+    public ContentionStatistics deadlocks() {
         return reports.deadlocks();
     }
 

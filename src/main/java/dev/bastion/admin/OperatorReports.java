@@ -10,8 +10,8 @@ import java.util.Map;
 import dev.bastion.database.DatabaseGuardrails;
 import dev.bastion.database.DatabaseProbe;
 import dev.bastion.database.monitor.ConstraintMonitor;
-import dev.bastion.database.monitor.DeadlockMonitor;
-import dev.bastion.database.monitor.DeadlockStatistics;
+import dev.bastion.database.monitor.ContentionMonitor;
+import dev.bastion.database.monitor.ContentionStatistics;
 import dev.bastion.database.monitor.LongTransactionDetector;
 import dev.bastion.database.monitor.PoolStatistics;
 import dev.bastion.database.monitor.TransactionEvents;
@@ -31,13 +31,13 @@ public class OperatorReports {
     private final DatabaseProbe probe;
     private final PoolStatistics pool;
     private final TransactionEvents transactions;
-    private final DeadlockMonitor deadlocks;
+    private final ContentionMonitor deadlocks;
     private final ConstraintMonitor constraints;
     private final LongTransactionDetector longTransactions;
     private final DatabaseGuardrails guardrails;
 
     public OperatorReports(DatabaseProbe probe, PoolStatistics pool, TransactionEvents transactions,
-                                DeadlockMonitor deadlocks, ConstraintMonitor constraints,
+                                ContentionMonitor deadlocks, ConstraintMonitor constraints,
                                 LongTransactionDetector longTransactions, DatabaseGuardrails guardrails) {
         this.probe = probe;
         this.pool = pool;
@@ -58,7 +58,7 @@ public class OperatorReports {
     private DatabaseHealthView view(Long roundTripMs) {
         PoolStatistics.PoolSnapshot p = pool.snapshot();
         TransactionStatistics t = transactions.statistics();
-        DeadlockStatistics d = deadlocks.statistics();
+        ContentionStatistics d = deadlocks.statistics();
         long openTooLong = longTransactions.open().stream().filter(o -> o.overThreshold()).count();
 
         List<String> alerts = alerts(roundTripMs, p, t, d, openTooLong, longTransactions.threshold());
@@ -77,7 +77,7 @@ public class OperatorReports {
     }
 
     /** What needs an operator now; {@code roundTripMs} is null when the probe got no answer. */
-    static List<String> alerts(Long roundTripMs, PoolStatistics.PoolSnapshot p, TransactionStatistics t, DeadlockStatistics d,
+    static List<String> alerts(Long roundTripMs, PoolStatistics.PoolSnapshot p, TransactionStatistics t, ContentionStatistics d,
                                long openTooLong, Duration leakThreshold) {
         List<String> alerts = new ArrayList<>();
         if (roundTripMs == null) {
@@ -103,7 +103,7 @@ public class OperatorReports {
     }
 
     /** What to look at or change, from the pool now and the last 24 hours. */
-    static List<String> recommendations(PoolStatistics.PoolSnapshot p, TransactionStatistics t, DeadlockStatistics d) {
+    static List<String> recommendations(PoolStatistics.PoolSnapshot p, TransactionStatistics t, ContentionStatistics d) {
         List<String> recommendations = new ArrayList<>();
         if (p.rejected() > 0 || p.waiting() > 0 || p.utilizationPercent() >= UTILIZATION_ALERT_PERCENT) {
             recommendations.add("The pool is saturated: look for slow or long transactions first "
@@ -157,7 +157,7 @@ public class OperatorReports {
         return out;
     }
 
-    public DeadlockStatistics deadlocks() {
+    public ContentionStatistics deadlocks() {
         return deadlocks.statistics();
     }
 }

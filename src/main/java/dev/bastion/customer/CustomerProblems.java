@@ -6,13 +6,13 @@ import java.nio.charset.StandardCharsets;
 import dev.bastion.api.ApiProblem;
 
 /** The customer feature's own errors, in API terms. */
-final class CustomerProblems {
+public final class CustomerProblems {
 
     private CustomerProblems() {
     }
 
     /** {@code customer} when it exists; the 404 problem for {@code id} when the lookup found nothing. */
-    static <T> T existing(T customer, long id) {
+    public static <T> T existing(T customer, long id) {
         if (customer == null) {
             throw notFound(id);
         }
@@ -27,36 +27,12 @@ final class CustomerProblems {
                 .build();
     }
 
-    static ApiProblem noteNotFound(long customerId, long noteId) {
-        return ApiProblem.status(404, "note-not-found", "Note not found")
-                .detail("Customer " + customerId + " has no note with id " + noteId + ".")
-                .field("noteId")
-                .suggestion("List the customer's notes with GET /customers/" + customerId + "/notes.")
-                .build();
-    }
-
-    static ApiProblem tooManyNotes(long customerId, int limit) {
-        return ApiProblem.status(422, "note-limit-reached", "Too many notes")
-                .detail("Customer " + customerId + " already has " + limit + " notes, the most one customer may have.")
-                .field("customerId")
-                .suggestion("Delete notes that are no longer needed (DELETE /customers/" + customerId + "/notes/{noteId}).")
-                .build();
-    }
-
     static ApiProblem duplicateEmail(String email, Throwable cause) {
         return ApiProblem.status(409, "unique-violation", "Duplicate value")
                 .detail("A customer with this email already exists (emails are compared without case).")
                 .field("email")
                 .suggestion("Fetch the existing customer: GET /customers?email="
                         + URLEncoder.encode(email, StandardCharsets.UTF_8) + ", or use another email.")
-                .causedBy(cause);
-    }
-
-    static ApiProblem customerMissingForNote(long customerId, Throwable cause) {
-        return ApiProblem.status(404, "customer-not-found", "Customer not found")
-                .detail("No customer with id " + customerId + ", so no note can be attached to it.")
-                .field("customerId")
-                .suggestion("Create the customer first (POST /customers), or check the id.")
                 .causedBy(cause);
     }
 
@@ -78,7 +54,7 @@ final class CustomerProblems {
                 .build();
     }
 
-    static ApiProblem insufficientCredit(long id, Throwable cause) {
+    public static ApiProblem insufficientCredit(long id, Throwable cause) {
         return ApiProblem.status(422, "insufficient-credit", "Insufficient credit")
                 .detail("The change would make the credit balance of customer " + id + " negative.")
                 .field("amount")

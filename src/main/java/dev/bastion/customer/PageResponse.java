@@ -12,7 +12,7 @@ import java.util.List;
  */
 public record PageResponse<T>(List<T> items, Integer page, int size, Long totalItems, Long totalPages, Long nextAfter) {
 
-    static <T> PageResponse<T> of(List<T> items, int page, int size, long total) {
+    public static <T> PageResponse<T> of(List<T> items, int page, int size, long total) {
         return new PageResponse<>(items, page, size, total, (total + size - 1) / size, null);
     }
 

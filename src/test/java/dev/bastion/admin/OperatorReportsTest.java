@@ -7,7 +7,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
-import dev.bastion.database.monitor.DeadlockStatistics;
+import dev.bastion.database.monitor.ContentionStatistics;
 import dev.bastion.database.monitor.PoolStatistics.PoolSnapshot;
 import dev.bastion.database.monitor.TransactionStatistics;
 import org.junit.jupiter.api.Test;
@@ -18,7 +18,7 @@ class OperatorReportsTest {
     private static final Duration LEAK_THRESHOLD = Duration.ofSeconds(60);
     private static final PoolSnapshot IDLE_POOL = pool(0.0, 0, 0);
     private static final TransactionStatistics QUIET = transactions("closed", 0, 0);
-    private static final DeadlockStatistics NO_DEADLOCKS = deadlocks("none", 0, 0, List.of());
+    private static final ContentionStatistics NO_DEADLOCKS = deadlocks("none", 0, 0, List.of());
 
     /** A pool of 10 connections. */
     private static PoolSnapshot pool(double utilizationPercent, long waiting, long rejected) {
@@ -30,11 +30,11 @@ class OperatorReportsTest {
         return new TransactionStatistics(100, 0, 5.0, slow24h, 0, null, rollbackFailures24h, 0, breakerState);
     }
 
-    private static DeadlockStatistics deadlocks(String severity, long lastHour, long last24h, List<String> advice) {
-        return new DeadlockStatistics(lastHour, last24h, last24h, 0, 0, severity, Map.of(), advice, List.of());
+    private static ContentionStatistics deadlocks(String severity, long lastHour, long last24h, List<String> advice) {
+        return new ContentionStatistics(lastHour, last24h, last24h, 0, 0, severity, Map.of(), advice, List.of());
     }
 
-    private static List<String> alerts(Long roundTripMs, PoolSnapshot p, TransactionStatistics t, DeadlockStatistics d,
+    private static List<String> alerts(Long roundTripMs, PoolSnapshot p, TransactionStatistics t, ContentionStatistics d,
                                        long openTooLong) {
         return OperatorReports.alerts(roundTripMs, p, t, d, openTooLong, LEAK_THRESHOLD);
     }
@@ -77,11 +77,11 @@ class OperatorReportsTest {
 
     @Test
     void onlyHighDeadlockSeverityIsAnAlertButAnyDeadlockBringsItsAdvice() {
-        DeadlockStatistics medium = deadlocks("medium", 40, 40, List.of("deadlock advice"));
+        ContentionStatistics medium = deadlocks("medium", 40, 40, List.of("deadlock advice"));
         assertEquals(List.of(), alerts(2L, IDLE_POOL, QUIET, medium, 0));
         assertEquals(List.of("deadlock advice"), OperatorReports.recommendations(IDLE_POOL, QUIET, medium));
 
-        DeadlockStatistics high = deadlocks("high", 7, 9, List.of("deadlock advice"));
+        ContentionStatistics high = deadlocks("high", 7, 9, List.of("deadlock advice"));
         assertEquals(List.of("Deadlock severity is high: 7 in the last hour."), alerts(2L, IDLE_POOL, QUIET, high, 0));
     }
 

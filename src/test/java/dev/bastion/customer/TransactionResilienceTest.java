@@ -26,6 +26,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.bastion.note.NoteService;
 import dev.bastion.testing.Http;
 import dev.bastion.testing.Incidents;
 import dev.bastion.testing.PostgresResource;

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
 class NativeImageConfigTest {
 
     private static final Path SOURCES = Path.of("target/native-sources");
-    private static final List<String> JSON_PACKAGES = List.of("customer", "api", "admin", "database/monitor");
+    private static final List<String> JSON_PACKAGES = List.of("customer", "note", "transfer", "api", "admin", "database/monitor");
     /**
      * Records of those packages that never travel as JSON, so registering them would be dead
      * configuration: a list request's parameters on their way to the service, and the description

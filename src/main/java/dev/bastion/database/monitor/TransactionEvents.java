@@ -29,7 +29,7 @@ public class TransactionEvents implements TransactionListener {
 
     private static final Logger LOG = Logger.getLogger(TransactionEvents.class);
 
-    private final DeadlockMonitor deadlocks;
+    private final ContentionMonitor deadlocks;
     private final ConstraintMonitor constraints;
     private final Clock clock = Clock.systemUTC();
     private final TransactionWindows windows;
@@ -39,7 +39,7 @@ public class TransactionEvents implements TransactionListener {
     private final BurstLog rollbackLog;
     private final BurstLog breakerLog;
 
-    public TransactionEvents(MeterRegistry registry, DeadlockMonitor deadlocks, ConstraintMonitor constraints,
+    public TransactionEvents(MeterRegistry registry, ContentionMonitor deadlocks, ConstraintMonitor constraints,
                              DatabaseGuardrails guardrails, LogSettings logSettings) {
         Duration logWindow = logSettings.incidentWindow();
         this.rollbackLog = new BurstLog(LOG, Logger.Level.WARN, "Lost rollback", logWindow);

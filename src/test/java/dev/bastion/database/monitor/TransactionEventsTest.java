@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 class TransactionEventsTest {
 
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    private final TransactionEvents events = new TransactionEvents(registry, new DeadlockMonitor(registry),
+    private final TransactionEvents events = new TransactionEvents(registry, new ContentionMonitor(registry),
             new ConstraintMonitor(registry), ConfigMappings.defaults(DatabaseGuardrails.class),
             ConfigMappings.defaults(LogSettings.class));
 

@@ -1,4 +1,4 @@
-package dev.bastion.customer;
+package dev.bastion.transfer;
 
 import io.quarkus.hibernate.reactive.panache.PanacheRepository;
 import jakarta.enterprise.context.ApplicationScoped;

@@ -1,8 +1,11 @@
-package dev.bastion.customer;
+package dev.bastion.transfer;
 
 import java.math.RoundingMode;
 
-import dev.bastion.api.ApiProblem;
+import dev.bastion.customer.Customer;
+import dev.bastion.customer.CustomerProblems;
+import dev.bastion.customer.CustomerRepository;
+import dev.bastion.customer.CustomerStatus;
 import dev.bastion.database.DatabaseException;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.TransactionSpec;
@@ -56,10 +59,10 @@ public class TransferService {
                     Customer from = CustomerProblems.existing(fromIsFirst ? a : b, request.from());
                     Customer to = CustomerProblems.existing(fromIsFirst ? b : a, request.to());
                     if (from.status == CustomerStatus.CLOSED) {
-                        throw closed(from.id, "from");
+                        throw TransferProblems.closed(from.id, "from");
                     }
                     if (to.status == CustomerStatus.CLOSED) {
-                        throw closed(to.id, "to");
+                        throw TransferProblems.closed(to.id, "to");
                     }
                     from.creditBalance = from.creditBalance.subtract(request.amount());
                     to.creditBalance = to.creditBalance.add(request.amount());
@@ -75,13 +78,5 @@ public class TransferService {
     private static <T> Uni<T> mapFailures(Uni<T> transfer, TransferRequest request) {
         return transfer.onFailure(e -> DatabaseException.hasKind(e, FailureKind.CHECK_VIOLATION))
                 .transform(e -> CustomerProblems.insufficientCredit(request.from(), e));
-    }
-
-    private static ApiProblem closed(long id, String field) {
-        return ApiProblem.status(422, "customer-closed", "Customer closed")
-                .detail("Customer " + id + " is closed and cannot send or receive credit.")
-                .field(field)
-                .suggestion("Reactivate the customer (PUT with \"status\": \"ACTIVE\") first.")
-                .build();
     }
 }

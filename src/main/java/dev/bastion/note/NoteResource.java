@@ -1,5 +1,6 @@
-package dev.bastion.customer;
+package dev.bastion.note;
 
+import dev.bastion.customer.PageResponse;
 import io.smallrye.mutiny.Uni;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;

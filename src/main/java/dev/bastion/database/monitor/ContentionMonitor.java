@@ -19,7 +19,7 @@ import jakarta.inject.Inject;
  * it is, and what would prevent them. Observes only; requests never wait on it.
  */
 @ApplicationScoped
-public class DeadlockMonitor {
+public class ContentionMonitor {
 
     /** Above this many contention events per hour the severity is high. */
     static final long HIGH_PER_HOUR = 30;
@@ -35,12 +35,12 @@ public class DeadlockMonitor {
     private final Clock clock;
 
     @Inject
-    public DeadlockMonitor(MeterRegistry registry) {
+    public ContentionMonitor(MeterRegistry registry) {
         this(registry, Clock.systemUTC());
     }
 
     /** With a clock the test moves, to see events leave the one-hour and 24-hour windows. */
-    DeadlockMonitor(MeterRegistry registry, Clock clock) {
+    ContentionMonitor(MeterRegistry registry, Clock clock) {
         this.registry = registry;
         this.clock = clock;
         this.all = new SlidingWindow(clock);
@@ -66,7 +66,7 @@ public class DeadlockMonitor {
                 .increment();
     }
 
-    public DeadlockStatistics statistics() {
+    public ContentionStatistics statistics() {
         long lastHour = all.sum(Duration.ofHours(1));
         long last24h = all.sum(Duration.ofHours(24));
         long gaveUp24h = gaveUp.sum(Duration.ofHours(24));
@@ -77,7 +77,7 @@ public class DeadlockMonitor {
                 .sorted(Map.Entry.<String, Long>comparingByValue(Comparator.reverseOrder()))
                 .forEach(e -> operations.put(e.getKey(), e.getValue()));
         Severity severity = severity(lastHour, gaveUp.sum(Duration.ofHours(1)));
-        return new DeadlockStatistics(lastHour, last24h, last24h - gaveUp24h, gaveUp24h,
+        return new ContentionStatistics(lastHour, last24h, last24h - gaveUp24h, gaveUp24h,
                 serialization.sum(Duration.ofHours(24)), severity.label(), operations,
                 recommendations(last24h, gaveUp24h, serialization.sum(Duration.ofHours(24)), operations),
                 recent.newestFirst(20));

@@ -1,5 +1,8 @@
-package dev.bastion.customer;
+package dev.bastion.note;
 
+import dev.bastion.customer.CustomerProblems;
+import dev.bastion.customer.CustomerRepository;
+import dev.bastion.customer.PageResponse;
 import dev.bastion.database.DatabaseException;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.Isolation;
@@ -13,7 +16,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 public class NoteService {
 
     /** Notes one customer may have: bounds what one client can pile onto one customer. */
-    static final int MAX_NOTES_PER_CUSTOMER = 1000;
+    public static final int MAX_NOTES_PER_CUSTOMER = 1000;
 
     private final UnitOfWork unitOfWork;
     private final CustomerRepository customers;
@@ -36,7 +39,7 @@ public class NoteService {
         TransactionSpec spec = TransactionSpec.write("note.create").withIsolation(Isolation.SERIALIZABLE);
         return unitOfWork.run(spec, () -> notes.countFor(customerId).chain(count -> {
                     if (count >= MAX_NOTES_PER_CUSTOMER) {
-                        throw CustomerProblems.tooManyNotes(customerId, MAX_NOTES_PER_CUSTOMER);
+                        throw NoteProblems.tooManyNotes(customerId, MAX_NOTES_PER_CUSTOMER);
                     }
                     CustomerNote note = new CustomerNote(); // a new entity per attempt: a retry must not reuse a persisted one
                     note.customerId = customerId;
@@ -45,7 +48,7 @@ public class NoteService {
                 }))
                 .map(NoteResponse::of)
                 .onFailure(e -> DatabaseException.hasKind(e, FailureKind.FOREIGN_KEY_VIOLATION))
-                .transform(e -> CustomerProblems.customerMissingForNote(customerId, e));
+                .transform(e -> NoteProblems.customerMissingForNote(customerId, e));
     }
 
     public Uni<PageResponse<NoteResponse>> list(long customerId, int page, int size) {
@@ -60,7 +63,7 @@ public class NoteService {
         return unitOfWork.run(TransactionSpec.read("note.get"), () -> notes.findFor(customerId, noteId))
                 .map(n -> {
                     if (n == null) {
-                        throw CustomerProblems.noteNotFound(customerId, noteId);
+                        throw NoteProblems.noteNotFound(customerId, noteId);
                     }
                     return NoteResponse.of(n);
                 });
@@ -70,7 +73,7 @@ public class NoteService {
         return unitOfWork.run(TransactionSpec.write("note.delete"), () -> notes.findFor(customerId, noteId)
                 .chain(n -> {
                     if (n == null) {
-                        throw CustomerProblems.noteNotFound(customerId, noteId);
+                        throw NoteProblems.noteNotFound(customerId, noteId);
                     }
                     return notes.delete(n);
                 }));

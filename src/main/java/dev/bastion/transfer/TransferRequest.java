@@ -1,4 +1,4 @@
-package dev.bastion.customer;
+package dev.bastion.transfer;
 
 import java.math.BigDecimal;
 

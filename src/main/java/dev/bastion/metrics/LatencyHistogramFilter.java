@@ -1,4 +1,4 @@
-package dev.bastion.api;
+package dev.bastion.metrics;
 
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.config.MeterFilter;
@@ -10,7 +10,7 @@ import jakarta.inject.Singleton;
  * Publishes histogram buckets for request and transaction latency, so dashboards and alerts can
  * compute p50/p99 across replicas ({@code histogram_quantile} over {@code _bucket} series).
  */
-public class LatencyHistograms {
+public class LatencyHistogramFilter {
 
     @Produces
     @Singleton

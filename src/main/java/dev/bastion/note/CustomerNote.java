@@ -1,6 +1,5 @@
-package dev.bastion.customer;
+package dev.bastion.note;
 
-import java.math.BigDecimal;
 import java.time.Instant;
 
 import jakarta.persistence.Column;
@@ -11,23 +10,23 @@ import jakarta.persistence.Id;
 import jakarta.persistence.Table;
 import org.hibernate.annotations.CreationTimestamp;
 
-/** One committed transfer in the ledger (V3__credit_transfer.sql). */
+/**
+ * A note about a customer. The customer is referenced by id only: the foreign key in PostgreSQL,
+ * not a pre-check in Java, decides whether the customer exists.
+ */
 @Entity
-@Table(name = "credit_transfer")
-public class CreditTransfer {
+@Table(name = "customer_note")
+public class CustomerNote {
 
     @Id
     @GeneratedValue(strategy = GenerationType.IDENTITY)
     public Long id;
 
-    @Column(name = "from_id", nullable = false)
-    public Long fromId;
-
-    @Column(name = "to_id", nullable = false)
-    public Long toId;
+    @Column(name = "customer_id", nullable = false)
+    public Long customerId;
 
     @Column(nullable = false)
-    public BigDecimal amount;
+    public String body;
 
     @CreationTimestamp
     @Column(name = "created_at", nullable = false, updatable = false)

@@ -11,39 +11,39 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import dev.bastion.database.monitor.DeadlockMonitor.Severity;
+import dev.bastion.database.monitor.ContentionMonitor.Severity;
 import dev.bastion.testing.ManualClock;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 
 /** Severity follows what callers felt; the advice says what happened and who the other party is. */
-class DeadlockMonitorTest {
+class ContentionMonitorTest {
 
     @Test
     void contentionTheRetriesAbsorbedIsLowOrMediumNeverHigh() {
-        assertEquals(Severity.NONE, DeadlockMonitor.severity(0, 0));
-        assertEquals(Severity.LOW, DeadlockMonitor.severity(1, 0));
-        assertEquals(Severity.LOW, DeadlockMonitor.severity(DeadlockMonitor.HIGH_PER_HOUR - 1, 0));
-        assertEquals(Severity.MEDIUM, DeadlockMonitor.severity(500, 0));
+        assertEquals(Severity.NONE, ContentionMonitor.severity(0, 0));
+        assertEquals(Severity.LOW, ContentionMonitor.severity(1, 0));
+        assertEquals(Severity.LOW, ContentionMonitor.severity(ContentionMonitor.HIGH_PER_HOUR - 1, 0));
+        assertEquals(Severity.MEDIUM, ContentionMonitor.severity(500, 0));
     }
 
     @Test
     void contentionThatReachedCallersIsMediumOrHigh() {
-        assertEquals(Severity.MEDIUM, DeadlockMonitor.severity(3, 1));
-        assertEquals(Severity.HIGH, DeadlockMonitor.severity(DeadlockMonitor.HIGH_PER_HOUR, 1));
-        assertEquals(Severity.HIGH, DeadlockMonitor.severity(DeadlockMonitor.MEDIUM_PER_HOUR, DeadlockMonitor.MEDIUM_PER_HOUR));
+        assertEquals(Severity.MEDIUM, ContentionMonitor.severity(3, 1));
+        assertEquals(Severity.HIGH, ContentionMonitor.severity(ContentionMonitor.HIGH_PER_HOUR, 1));
+        assertEquals(Severity.HIGH, ContentionMonitor.severity(ContentionMonitor.MEDIUM_PER_HOUR, ContentionMonitor.MEDIUM_PER_HOUR));
     }
 
     @Test
     void theAdviceStartsWithWhatHappened() {
         Map<String, Long> byOperation = new LinkedHashMap<>();
         byOperation.put("customer.transfer", 40L);
-        List<String> absorbed = DeadlockMonitor.recommendations(40, 0, 0, byOperation);
+        List<String> absorbed = ContentionMonitor.recommendations(40, 0, 0, byOperation);
         assertTrue(absorbed.get(0).contains("40 deadlock(s)") && absorbed.get(0).contains("no caller saw an error"), absorbed.get(0));
         assertTrue(absorbed.stream().anyMatch(a -> a.contains("another client")), absorbed.toString());
         assertTrue(absorbed.stream().noneMatch(a -> a.startsWith("Serialization")), "no serialization advice without any");
 
-        List<String> reached = DeadlockMonitor.recommendations(12, 2, 12, Map.of("note.create", 12L));
+        List<String> reached = ContentionMonitor.recommendations(12, 2, 12, Map.of("note.create", 12L));
         assertTrue(reached.get(0).contains("10 absorbed by retries, 2 reached callers"), reached.get(0));
         assertTrue(reached.stream().anyMatch(a -> a.startsWith("Serialization")));
         assertTrue(reached.stream().noneMatch(a -> a.startsWith("Deadlocks need")), "no deadlock advice without deadlocks");
@@ -51,19 +51,19 @@ class DeadlockMonitorTest {
 
     @Test
     void severityBoundaries() {
-        long high = DeadlockMonitor.HIGH_PER_HOUR;
-        long medium = DeadlockMonitor.MEDIUM_PER_HOUR;
-        assertEquals(Severity.MEDIUM, DeadlockMonitor.severity(high, 0), "frequent but absorbed: medium at the high mark");
-        assertEquals(Severity.MEDIUM, DeadlockMonitor.severity(high - 1, 1), "one 503 below the high mark");
-        assertEquals(Severity.MEDIUM, DeadlockMonitor.severity(medium - 1, medium - 1), "503s just below the medium mark");
-        assertEquals(Severity.HIGH, DeadlockMonitor.severity(medium, medium), "503s at the medium mark");
+        long high = ContentionMonitor.HIGH_PER_HOUR;
+        long medium = ContentionMonitor.MEDIUM_PER_HOUR;
+        assertEquals(Severity.MEDIUM, ContentionMonitor.severity(high, 0), "frequent but absorbed: medium at the high mark");
+        assertEquals(Severity.MEDIUM, ContentionMonitor.severity(high - 1, 1), "one 503 below the high mark");
+        assertEquals(Severity.MEDIUM, ContentionMonitor.severity(medium - 1, medium - 1), "503s just below the medium mark");
+        assertEquals(Severity.HIGH, ContentionMonitor.severity(medium, medium), "503s at the medium mark");
         assertEquals(List.of("none", "low", "medium", "high"),
                 Arrays.stream(Severity.values()).map(Severity::label).toList(), "the labels the admin API shows");
     }
 
     @Test
     void noContentionNoAdvice() {
-        assertEquals(List.of(), DeadlockMonitor.recommendations(0, 0, 0, Map.of()));
+        assertEquals(List.of(), ContentionMonitor.recommendations(0, 0, 0, Map.of()));
     }
 
     @Test
@@ -78,12 +78,12 @@ class DeadlockMonitorTest {
         Map<String, Long> byOperation = new LinkedHashMap<>();
         byOperation.put("customer.transfer", topOperation);
         byOperation.put("note.create", total - topOperation);
-        return DeadlockMonitor.recommendations(total, 0, 0, byOperation);
+        return ContentionMonitor.recommendations(total, 0, 0, byOperation);
     }
 
     @Test
     void eachKindOfContentionGetsItsOwnAdviceAndGivingUpNamesTheRetrySetting() {
-        List<String> advice = DeadlockMonitor.recommendations(5, 3, 2, Map.of("customer.transfer", 5L));
+        List<String> advice = ContentionMonitor.recommendations(5, 3, 2, Map.of("customer.transfer", 5L));
         assertEquals("Last 24 h: 3 deadlock(s) and 2 serialization failure(s); 2 absorbed by retries, "
                 + "3 reached callers as 503 after all retries.", advice.get(0));
         assertTrue(advice.stream().anyMatch(a -> a.startsWith("Deadlocks need two transactions")));
@@ -92,7 +92,7 @@ class DeadlockMonitorTest {
                 && a.contains("DB_DEADLOCK_RETRY_COUNT")), advice.toString());
         assertTrue(advice.get(advice.size() - 1).startsWith("Long transactions hold locks longer"), "the general advice comes last");
 
-        List<String> absorbed = DeadlockMonitor.recommendations(5, 0, 2, Map.of("customer.transfer", 5L));
+        List<String> absorbed = ContentionMonitor.recommendations(5, 0, 2, Map.of("customer.transfer", 5L));
         assertTrue(absorbed.stream().noneMatch(a -> a.contains("DB_DEADLOCK_RETRY_COUNT")), "nothing failed: no retry advice");
     }
 
@@ -100,7 +100,7 @@ class DeadlockMonitorTest {
     void statisticsCountTheLastHourAndTheLastDayByOperationNewestFirst() {
         var registry = new SimpleMeterRegistry();
         var clock = new ManualClock(Instant.parse("2026-11-29T08:00:00Z"));
-        DeadlockMonitor monitor = new DeadlockMonitor(registry, clock);
+        ContentionMonitor monitor = new ContentionMonitor(registry, clock);
         for (int i = 0; i < 3; i++) {
             monitor.record(event(clock, "note.create", "SERIALIZATION_FAILURE", ContentionEvent.Outcome.RETRIED));
         }
@@ -108,7 +108,7 @@ class DeadlockMonitorTest {
         monitor.record(event(clock, "customer.transfer", "DEADLOCK", ContentionEvent.Outcome.RETRIED));
         monitor.record(event(clock, "customer.transfer", "DEADLOCK", ContentionEvent.Outcome.GAVE_UP));
 
-        DeadlockStatistics stats = monitor.statistics();
+        ContentionStatistics stats = monitor.statistics();
         assertEquals(2, stats.lastHour());
         assertEquals(5, stats.last24h());
         assertEquals(1, stats.gaveUp24h());
@@ -117,13 +117,13 @@ class DeadlockMonitorTest {
         assertEquals("medium", stats.severity(), "one 503 in the last hour");
         assertEquals(List.of("note.create", "customer.transfer"), List.copyOf(stats.byOperation24h().keySet()), "most involved first");
         assertEquals(ContentionEvent.Outcome.GAVE_UP, stats.recent().get(0).outcome(), "newest first");
-        assertEquals(stats.recommendations(), DeadlockMonitor.recommendations(5, 1, 3, stats.byOperation24h()));
+        assertEquals(stats.recommendations(), ContentionMonitor.recommendations(5, 1, 3, stats.byOperation24h()));
         assertEquals(2, registry.get("bastion.db.deadlocks").tag("kind", "deadlock").counters().stream()
                 .mapToDouble(c -> c.count()).sum(), 0.001);
         assertEquals(1, registry.get("bastion.db.deadlocks").tag("kind", "deadlock").tag("outcome", "gave_up").counter().count(), 0.001);
 
         clock.advance(Duration.ofHours(23));
-        DeadlockStatistics dayLater = monitor.statistics();
+        ContentionStatistics dayLater = monitor.statistics();
         assertEquals(2, dayLater.last24h(), "the first three left the 24 h window");
         assertEquals(0, dayLater.lastHour());
         assertEquals("none", dayLater.severity());

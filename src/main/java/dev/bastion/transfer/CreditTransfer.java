@@ -1,5 +1,6 @@
-package dev.bastion.customer;
+package dev.bastion.transfer;
 
+import java.math.BigDecimal;
 import java.time.Instant;
 
 import jakarta.persistence.Column;
@@ -10,23 +11,23 @@ import jakarta.persistence.Id;
 import jakarta.persistence.Table;
 import org.hibernate.annotations.CreationTimestamp;
 
-/**
- * A note about a customer. The customer is referenced by id only: the foreign key in PostgreSQL,
- * not a pre-check in Java, decides whether the customer exists.
- */
+/** One committed transfer in the ledger (V3__credit_transfer.sql). */
 @Entity
-@Table(name = "customer_note")
-public class CustomerNote {
+@Table(name = "credit_transfer")
+public class CreditTransfer {
 
     @Id
     @GeneratedValue(strategy = GenerationType.IDENTITY)
     public Long id;
 
-    @Column(name = "customer_id", nullable = false)
-    public Long customerId;
+    @Column(name = "from_id", nullable = false)
+    public Long fromId;
+
+    @Column(name = "to_id", nullable = false)
+    public Long toId;
 
     @Column(nullable = false)
-    public String body;
+    public BigDecimal amount;
 
     @CreationTimestamp
     @Column(name = "created_at", nullable = false, updatable = false)
