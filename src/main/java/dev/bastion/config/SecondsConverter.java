@@ -12,8 +12,8 @@ import org.eclipse.microprofile.config.spi.Converter;
  * ({@code 30}, {@code 0.1} = 100 ms, {@code 5.0}). Quarkus' own duration converter reads {@code 30}
  * as seconds too but refuses {@code 0.1} and {@code 5.0}, which are documented defaults; anything
  * that is not a number is read as Quarkus reads its durations ({@code 100ms}, {@code 1.5s},
- * {@code 2m}, {@code PT0.1S}). Ranges are the mapping's constraints, not this converter's: a negative
- * number converts and is then refused by validation with a message naming the variable.
+ * {@code 2m}, {@code PT0.1S}). Ranges are {@link SettingsCheck}'s, not this converter's: a negative
+ * number converts and is then refused at start-up with a message naming the variable.
  * <p>
  * Registered on each duration property with {@code @WithConverter}, not globally, so that Quarkus'
  * own duration settings keep Quarkus' reading.

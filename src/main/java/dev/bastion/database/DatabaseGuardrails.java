@@ -6,62 +6,46 @@ import dev.bastion.config.SecondsConverter;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithConverter;
 import io.smallrye.config.WithDefault;
-import jakarta.validation.constraints.DecimalMax;
-import jakarta.validation.constraints.DecimalMin;
-import jakarta.validation.constraints.Max;
-import jakarta.validation.constraints.Min;
-import org.hibernate.validator.constraints.time.DurationMax;
-import org.hibernate.validator.constraints.time.DurationMin;
 
 /**
  * The database guardrails, from the {@code DB_*} environment variables (see application.properties
  * and the README). Durations are written in seconds, as operators write them
  * ({@code DB_RETRY_BASE_DELAY=0.1}, see {@link SecondsConverter}), and read as {@link Duration}s.
- * Quarkus validates each value's range at start-up and refuses to start with a message naming the
- * variable; {@link GuardrailsCheck} refuses contradictory combinations.
+ * {@link dev.bastion.config.SettingsCheck} refuses, at start-up, values out of range and
+ * contradictory combinations with a message naming the variables.
  */
 @ConfigMapping(prefix = "bastion.db")
 public interface DatabaseGuardrails {
 
     /** Connections kept for steady load (DB_POOL_SIZE). */
-    @Min(1) @Max(1000)
     @WithDefault("20")
     int poolSize();
 
     /** Extra connections the pool may open under load; they close again when idle (DB_MAX_OVERFLOW). */
-    @Min(0) @Max(1000)
     @WithDefault("30")
     int maxOverflow();
 
     /** Longest wait for a free connection before the caller gets 503 (DB_POOL_TIMEOUT). */
-    @DurationMin(millis = 1, message = "DB_POOL_TIMEOUT must be from 0.001 to 3600 seconds")
-    @DurationMax(hours = 1, message = "DB_POOL_TIMEOUT must be from 0.001 to 3600 seconds")
     @WithDefault("30") @WithConverter(SecondsConverter.class)
     Duration poolTimeout();
 
     /** Callers allowed to wait for a connection; more are refused at once (DB_POOL_WAIT_QUEUE). */
-    @Min(0) @Max(100000)
     @WithDefault("200")
     int poolWaitQueue();
 
     /** Maximum lifetime of a connection before it is replaced (DB_POOL_RECYCLE). */
-    @DurationMin(seconds = 1, message = "DB_POOL_RECYCLE must be at least 1 second")
     @WithDefault("3600") @WithConverter(SecondsConverter.class)
     Duration poolRecycle();
 
     /** Idle time after which connections above the need are closed (DB_POOL_IDLE_TIMEOUT). */
-    @DurationMin(seconds = 1, message = "DB_POOL_IDLE_TIMEOUT must be at least 1 second")
     @WithDefault("300") @WithConverter(SecondsConverter.class)
     Duration poolIdleTimeout();
 
     /** TCP connect timeout (DB_CONNECT_TIMEOUT). */
-    @DurationMin(millis = 100, message = "DB_CONNECT_TIMEOUT must be from 0.1 to 600 seconds")
-    @DurationMax(minutes = 10, message = "DB_CONNECT_TIMEOUT must be from 0.1 to 600 seconds")
     @WithDefault("10") @WithConverter(SecondsConverter.class)
     Duration connectTimeout();
 
     /** statement_timeout, enforced by PostgreSQL (DB_COMMAND_TIMEOUT). */
-    @DurationMin(millis = 100, message = "DB_COMMAND_TIMEOUT must be at least 0.1 seconds")
     @WithDefault("300") @WithConverter(SecondsConverter.class)
     Duration commandTimeout();
 
@@ -69,8 +53,6 @@ public interface DatabaseGuardrails {
      * The most one request may spend on the database: pool wait, every attempt and every backoff
      * (DB_REQUEST_TIMEOUT).
      */
-    @DurationMin(millis = 100, message = "DB_REQUEST_TIMEOUT must be from 0.1 to 3600 seconds")
-    @DurationMax(hours = 1, message = "DB_REQUEST_TIMEOUT must be from 0.1 to 3600 seconds")
     @WithDefault("30") @WithConverter(SecondsConverter.class)
     Duration requestTimeout();
 
@@ -80,17 +62,14 @@ public interface DatabaseGuardrails {
      * net.ipv4.tcp_keepalive_time, which the Kubernetes manifest sets to the same value. Whole
      * seconds, not a {@link Duration}: both PostgreSQL's setting and the kernel's take nothing finer.
      */
-    @Min(1) @Max(7200)
     @WithDefault("15")
     int tcpKeepaliveIdle();
 
     /** Time between TCP keepalive probes, whole seconds like the idle time (DB_TCP_KEEPALIVE_INTERVAL). */
-    @Min(1) @Max(600)
     @WithDefault("5")
     int tcpKeepaliveInterval();
 
     /** Unanswered keepalive probes before the connection is dropped (DB_TCP_KEEPALIVE_COUNT). */
-    @Min(1) @Max(100)
     @WithDefault("3")
     int tcpKeepaliveCount();
 
@@ -99,59 +78,46 @@ public interface DatabaseGuardrails {
      * (TCP_USER_TIMEOUT): bounds a query, and the start-up handshake, sent into a silent network
      * (DB_TCP_USER_TIMEOUT).
      */
-    @DurationMin(seconds = 1, message = "DB_TCP_USER_TIMEOUT must be from 1 to 3600 seconds")
-    @DurationMax(hours = 1, message = "DB_TCP_USER_TIMEOUT must be from 1 to 3600 seconds")
     @WithDefault("30") @WithConverter(SecondsConverter.class)
     Duration tcpUserTimeout();
 
     /** Longest a session/transaction may stay open; idle_in_transaction_session_timeout too (DB_SESSION_TIMEOUT). */
-    @DurationMin(seconds = 1, message = "DB_SESSION_TIMEOUT must be at least 1 second")
     @WithDefault("1800") @WithConverter(SecondsConverter.class)
     Duration sessionTimeout();
 
     /** Retries of a transaction after a transient failure (DB_MAX_RETRIES). */
-    @Min(0) @Max(100)
     @WithDefault("3")
     int maxRetries();
 
     /** Retries of a transaction after a deadlock or serialization failure (DB_DEADLOCK_RETRY_COUNT). */
-    @Min(0) @Max(100)
     @WithDefault("5")
     int deadlockRetryCount();
 
     /** First retry delay; doubles each attempt (DB_RETRY_BASE_DELAY). */
-    @DurationMin(millis = 1, message = "DB_RETRY_BASE_DELAY must be from 0.001 to 60 seconds")
-    @DurationMax(minutes = 1, message = "DB_RETRY_BASE_DELAY must be from 0.001 to 60 seconds")
     @WithDefault("0.1") @WithConverter(SecondsConverter.class)
     Duration retryBaseDelay();
 
     /** Cap of the exponential backoff (DB_RETRY_MAX_DELAY). */
-    @DurationMin(millis = 1, message = "DB_RETRY_MAX_DELAY must be from 0.001 to 600 seconds")
-    @DurationMax(minutes = 10, message = "DB_RETRY_MAX_DELAY must be from 0.001 to 600 seconds")
     @WithDefault("5.0") @WithConverter(SecondsConverter.class)
     Duration retryMaxDelay();
 
     /** Total time a unit of work may spend retrying (DB_RETRY_DEADLINE). */
-    @DurationMin(millis = 10, message = "DB_RETRY_DEADLINE must be at least 0.01 seconds")
     @WithDefault("30") @WithConverter(SecondsConverter.class)
     Duration retryDeadline();
 
     /** A connection or transaction held longer than this is reported as a possible leak (DB_LEAK_THRESHOLD). */
-    @DurationMin(millis = 10, message = "DB_LEAK_THRESHOLD must be at least 0.01 seconds")
     @WithDefault("30") @WithConverter(SecondsConverter.class)
     Duration leakThreshold();
 
     /** Share of failing calls in the window that opens the breaker (DB_BREAKER_FAILURE_RATIO). */
-    @DecimalMin("0.01") @DecimalMax("1")
     @WithDefault("0.5")
     double breakerFailureRatio();
 
     /** Calls in the breaker's rolling window (DB_BREAKER_REQUEST_VOLUME). */
-    @Min(1) @WithDefault("10")
+    @WithDefault("10")
     int breakerRequestVolume();
 
     /** How long the breaker stays open before letting a trial call through (DB_BREAKER_DELAY). */
-    @DurationMin(millis = 10, message = "DB_BREAKER_DELAY must be at least 0.01 seconds")
     @WithDefault("5") @WithConverter(SecondsConverter.class)
     Duration breakerDelay();
 
@@ -159,13 +125,10 @@ public interface DatabaseGuardrails {
      * Longest wait of the readiness probe and the admin diagnostics for their own connection and
      * query (bastion.db.probe-timeout).
      */
-    @DurationMin(millis = 10, message = "BASTION_DB_PROBE_TIMEOUT must be from 0.01 to 600 seconds")
-    @DurationMax(minutes = 10, message = "BASTION_DB_PROBE_TIMEOUT must be from 0.01 to 600 seconds")
     @WithDefault("2") @WithConverter(SecondsConverter.class)
     Duration probeTimeout();
 
     /** A unit of work that takes longer is counted as slow (bastion.db.slow-threshold). */
-    @DurationMin(millis = 1, message = "BASTION_DB_SLOW_THRESHOLD must be at least 0.001 seconds")
     @WithDefault("1") @WithConverter(SecondsConverter.class)
     Duration slowThreshold();
 

@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.TimeUnit;
 
 import dev.bastion.config.SecondsConverter;
+import dev.bastion.config.SettingsCheck;
 import io.quarkus.reactive.pg.client.PgPoolCreator;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
@@ -38,11 +39,13 @@ public class GuardedPoolCreator implements PgPoolCreator {
     private static final Duration INT_MILLIS = Duration.ofMillis(Integer.MAX_VALUE);
 
     private final DatabaseGuardrails guardrails;
+    private final SettingsCheck settingsCheck;
     private final AtomicReference<Pool> created = new AtomicReference<>();
     private final AtomicReference<PgConnectOptions> connectOptions = new AtomicReference<>();
 
-    public GuardedPoolCreator(DatabaseGuardrails guardrails) {
+    public GuardedPoolCreator(DatabaseGuardrails guardrails, SettingsCheck settingsCheck) {
         this.guardrails = guardrails;
+        this.settingsCheck = settingsCheck;
     }
 
     /**
@@ -63,6 +66,9 @@ public class GuardedPoolCreator implements PgPoolCreator {
 
     @Override
     public Pool create(Input input) {
+        // Hibernate Reactive builds the pool before StartupEvent: refuse bad settings here first,
+        // rather than connecting with them
+        settingsCheck.refuseInvalid();
         PoolOptions pool = input.poolOptions()
                 .setMaxSize(guardrails.poolMaxSize())
                 .setMaxWaitQueueSize(guardrails.poolWaitQueue())

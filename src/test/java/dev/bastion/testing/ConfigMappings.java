@@ -4,20 +4,14 @@ import java.util.Map;
 
 import io.smallrye.config.PropertiesConfigSource;
 import io.smallrye.config.SmallRyeConfigBuilder;
-import io.smallrye.config.validator.BeanValidationConfigValidator;
-import jakarta.validation.Validation;
-import jakarta.validation.Validator;
-import org.hibernate.validator.messageinterpolation.ParameterMessageInterpolator;
 
 /**
- * A config mapping read from {@code values} and the mapping's defaults, converted and validated the
- * way Quarkus does at start-up: a value out of range, or one that does not convert, throws
- * {@link io.smallrye.config.ConfigValidationException} naming the key.
+ * A config mapping read from {@code values} and the mapping's defaults, converted the way Quarkus
+ * converts it at start-up: a value that does not convert throws
+ * {@link io.smallrye.config.ConfigValidationException} naming the key. Ranges are not checked here
+ * but by {@link dev.bastion.config.SettingsCheck}, as at start-up.
  */
 public final class ConfigMappings {
-
-    private static final Validator VALIDATOR = Validation.byDefaultProvider().configure()
-            .messageInterpolator(new ParameterMessageInterpolator()).buildValidatorFactory().getValidator();
 
     private ConfigMappings() {
     }
@@ -25,7 +19,6 @@ public final class ConfigMappings {
     public static <T> T read(Class<T> mapping, Map<String, String> values) {
         return new SmallRyeConfigBuilder()
                 .withMapping(mapping)
-                .withValidator((BeanValidationConfigValidator) () -> VALIDATOR)
                 .withSources(new PropertiesConfigSource(values, "test", 100))
                 .build()
                 .getConfigMapping(mapping);
