@@ -5,7 +5,7 @@ import java.util.List;
 
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
-import dev.bastion.database.DatabaseGuardrails;
+import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.DatabaseProbe;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Row;
@@ -42,9 +42,9 @@ public class DatabaseDiagnostics {
              ORDER BY 4 DESC LIMIT 20""";
 
     private final DatabaseProbe probe;
-    private final DatabaseGuardrails guardrails;
+    private final DatabaseSettings guardrails;
 
-    public DatabaseDiagnostics(DatabaseProbe probe, DatabaseGuardrails guardrails) {
+    public DatabaseDiagnostics(DatabaseProbe probe, DatabaseSettings guardrails) {
         this.probe = probe;
         this.guardrails = guardrails;
     }

@@ -7,7 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import dev.bastion.database.DatabaseGuardrails;
+import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.DatabaseProbe;
 import dev.bastion.database.monitor.ConstraintMonitor;
 import dev.bastion.database.monitor.ContentionMonitor;
@@ -34,11 +34,11 @@ public class OperatorReports {
     private final ContentionMonitor deadlocks;
     private final ConstraintMonitor constraints;
     private final LongTransactionDetector longTransactions;
-    private final DatabaseGuardrails guardrails;
+    private final DatabaseSettings guardrails;
 
     public OperatorReports(DatabaseProbe probe, PoolStatistics pool, TransactionEvents transactions,
                                 ContentionMonitor deadlocks, ConstraintMonitor constraints,
-                                LongTransactionDetector longTransactions, DatabaseGuardrails guardrails) {
+                                LongTransactionDetector longTransactions, DatabaseSettings guardrails) {
         this.probe = probe;
         this.pool = pool;
         this.transactions = transactions;

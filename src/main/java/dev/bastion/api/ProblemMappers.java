@@ -14,7 +14,7 @@ import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import dev.bastion.api.ConstraintDescriptions.ConstraintDescription;
 import dev.bastion.database.DatabaseException;
-import dev.bastion.database.DatabaseGuardrails;
+import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.FailureKind;
 import io.quarkus.security.AuthenticationFailedException;
 import io.quarkus.security.ForbiddenException;
@@ -38,10 +38,10 @@ import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 public class ProblemMappers {
 
     private final Instance<ConstraintDescriptions> constraintDescriptions;
-    private final DatabaseGuardrails guardrails;
+    private final DatabaseSettings guardrails;
     private final IncidentLog incidents;
 
-    public ProblemMappers(Instance<ConstraintDescriptions> constraintDescriptions, DatabaseGuardrails guardrails,
+    public ProblemMappers(Instance<ConstraintDescriptions> constraintDescriptions, DatabaseSettings guardrails,
                           IncidentLog incidents) {
         this.constraintDescriptions = constraintDescriptions;
         this.guardrails = guardrails;

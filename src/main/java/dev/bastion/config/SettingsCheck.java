@@ -11,7 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
-import dev.bastion.database.DatabaseGuardrails;
+import dev.bastion.database.DatabaseSettings;
 import dev.bastion.idempotency.IdempotencySettings;
 import dev.bastion.logging.LogSettings;
 import io.quarkus.runtime.StartupEvent;
@@ -31,11 +31,11 @@ import jakarta.enterprise.event.Observes;
 @ApplicationScoped
 public class SettingsCheck {
 
-    private final DatabaseGuardrails database;
+    private final DatabaseSettings database;
     private final IdempotencySettings idempotency;
     private final LogSettings log;
 
-    public SettingsCheck(DatabaseGuardrails database, IdempotencySettings idempotency, LogSettings log) {
+    public SettingsCheck(DatabaseSettings database, IdempotencySettings idempotency, LogSettings log) {
         this.database = database;
         this.idempotency = idempotency;
         this.log = log;
@@ -54,7 +54,7 @@ public class SettingsCheck {
     }
 
     /** Everything wrong with these settings, in the order of the checks below; empty when nothing is. */
-    public static List<String> problems(DatabaseGuardrails database, IdempotencySettings idempotency, LogSettings log) {
+    public static List<String> problems(DatabaseSettings database, IdempotencySettings idempotency, LogSettings log) {
         List<String> problems = new ArrayList<>(problems(database));
         problems.addAll(problems(idempotency));
         problems.addAll(problems(log));
@@ -62,7 +62,7 @@ public class SettingsCheck {
     }
 
     /** What is wrong with the DB_* settings; empty when nothing is. */
-    public static List<String> problems(DatabaseGuardrails g) {
+    public static List<String> problems(DatabaseSettings g) {
         List<String> p = new ArrayList<>();
         between(p, "DB_POOL_SIZE", g.poolSize(), 1, 1000);
         between(p, "DB_MAX_OVERFLOW", g.maxOverflow(), 0, 1000);

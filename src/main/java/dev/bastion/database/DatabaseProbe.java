@@ -51,7 +51,7 @@ public class DatabaseProbe {
     private final Duration connectTimeout;
     private final AtomicReference<PgConnection> connection = new AtomicReference<>();
 
-    public DatabaseProbe(Vertx vertx, GuardedPoolCreator poolCreator, Pool pool, DatabaseGuardrails guardrails) {
+    public DatabaseProbe(Vertx vertx, GuardedPoolCreator poolCreator, Pool pool, DatabaseSettings guardrails) {
         this.vertx = vertx;
         this.poolCreator = poolCreator;
         this.pool = pool;

@@ -38,12 +38,12 @@ public class GuardedPoolCreator implements PgPoolCreator {
     private static final Logger LOG = Logger.getLogger(GuardedPoolCreator.class);
     private static final Duration INT_MILLIS = Duration.ofMillis(Integer.MAX_VALUE);
 
-    private final DatabaseGuardrails guardrails;
+    private final DatabaseSettings guardrails;
     private final SettingsCheck settingsCheck;
     private final AtomicReference<Pool> created = new AtomicReference<>();
     private final AtomicReference<PgConnectOptions> connectOptions = new AtomicReference<>();
 
-    public GuardedPoolCreator(DatabaseGuardrails guardrails, SettingsCheck settingsCheck) {
+    public GuardedPoolCreator(DatabaseSettings guardrails, SettingsCheck settingsCheck) {
         this.guardrails = guardrails;
         this.settingsCheck = settingsCheck;
     }

@@ -43,14 +43,14 @@ public class UnitOfWork {
 
     private static final String TERMINATE_OWN_BACKEND = "SELECT pg_terminate_backend(pg_backend_pid())";
 
-    private final DatabaseGuardrails guardrails;
+    private final DatabaseSettings guardrails;
     private final TransactionListeners events;
     private final Pool pool;
     private final Vertx vertx;
     private final AtomicLong attemptIds = new AtomicLong();
     private final TypedGuard<Uni<Object>> guard;
 
-    public UnitOfWork(DatabaseGuardrails guardrails, TransactionListeners events, Pool pool, Vertx vertx) {
+    public UnitOfWork(DatabaseSettings guardrails, TransactionListeners events, Pool pool, Vertx vertx) {
         this.guardrails = guardrails;
         this.events = events;
         this.pool = pool; // the pool Hibernate Reactive uses too (GuardedPoolCreator): one set of limits
@@ -82,7 +82,7 @@ public class UnitOfWork {
     }
 
     /** Retries never reach past the request deadline, whatever DB_RETRY_DEADLINE says. */
-    private static Duration retryWindow(DatabaseGuardrails guardrails) {
+    private static Duration retryWindow(DatabaseSettings guardrails) {
         return guardrails.retryDeadline().compareTo(guardrails.requestTimeout()) < 0
                 ? guardrails.retryDeadline() : guardrails.requestTimeout();
     }

@@ -10,7 +10,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-import dev.bastion.database.DatabaseGuardrails;
+import dev.bastion.database.DatabaseSettings;
 import dev.bastion.idempotency.IdempotencySettings;
 import dev.bastion.logging.LogSettings;
 import dev.bastion.testing.ConfigMappings;
@@ -150,19 +150,19 @@ class SettingsCheckTest {
 
     /** Every problem with the documented defaults overridden by {@code values} (full keys of any mapping). */
     private static List<String> problemsWith(Map<String, String> values) {
-        return SettingsCheck.problems(ConfigMappings.read(DatabaseGuardrails.class, values),
+        return SettingsCheck.problems(ConfigMappings.read(DatabaseSettings.class, values),
                 ConfigMappings.read(IdempotencySettings.class, values), ConfigMappings.read(LogSettings.class, values));
     }
 
     private static SettingsCheck check(Map<String, String> values) {
-        return new SettingsCheck(ConfigMappings.read(DatabaseGuardrails.class, values),
+        return new SettingsCheck(ConfigMappings.read(DatabaseSettings.class, values),
                 ConfigMappings.read(IdempotencySettings.class, values), ConfigMappings.read(LogSettings.class, values));
     }
 
     /** The guardrails with the documented defaults, overridden by {@code values} (bastion.db.* keys). */
-    private static DatabaseGuardrails guardrails(Map<String, String> values) {
+    private static DatabaseSettings guardrails(Map<String, String> values) {
         Map<String, String> properties = new HashMap<>();
         values.forEach((key, value) -> properties.put("bastion.db." + key, value));
-        return ConfigMappings.read(DatabaseGuardrails.class, properties);
+        return ConfigMappings.read(DatabaseSettings.class, properties);
     }
 }

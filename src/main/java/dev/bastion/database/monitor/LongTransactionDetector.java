@@ -13,7 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
-import dev.bastion.database.DatabaseGuardrails;
+import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.TransactionListener;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -43,7 +43,7 @@ public class LongTransactionDetector implements TransactionListener {
     private final SlidingWindow reported;
 
     @Inject
-    public LongTransactionDetector(MeterRegistry registry, DatabaseGuardrails guardrails) {
+    public LongTransactionDetector(MeterRegistry registry, DatabaseSettings guardrails) {
         this(registry, guardrails.leakThreshold(), Clock.systemUTC());
     }
 

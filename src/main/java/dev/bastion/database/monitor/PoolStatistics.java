@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
 
 import io.quarkus.runtime.annotations.RegisterForReflection;
 
-import dev.bastion.database.DatabaseGuardrails;
+import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.GuardedPoolCreator;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -20,10 +20,10 @@ import jakarta.enterprise.context.ApplicationScoped;
 public class PoolStatistics {
 
     private final MeterRegistry registry;
-    private final DatabaseGuardrails guardrails;
+    private final DatabaseSettings guardrails;
     private final GuardedPoolCreator poolCreator;
 
-    public PoolStatistics(MeterRegistry registry, DatabaseGuardrails guardrails, GuardedPoolCreator poolCreator) {
+    public PoolStatistics(MeterRegistry registry, DatabaseSettings guardrails, GuardedPoolCreator poolCreator) {
         this.registry = registry;
         this.guardrails = guardrails;
         this.poolCreator = poolCreator;

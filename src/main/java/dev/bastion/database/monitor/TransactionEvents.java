@@ -6,7 +6,7 @@ import java.time.Instant;
 import java.util.concurrent.atomic.AtomicReference;
 
 import dev.bastion.database.DatabaseFailure;
-import dev.bastion.database.DatabaseGuardrails;
+import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.TransactionListener;
 import dev.bastion.logging.BurstLog;
@@ -40,7 +40,7 @@ public class TransactionEvents implements TransactionListener {
     private final BurstLog breakerLog;
 
     public TransactionEvents(MeterRegistry registry, ContentionMonitor deadlocks, ConstraintMonitor constraints,
-                             DatabaseGuardrails guardrails, LogSettings logSettings) {
+                             DatabaseSettings guardrails, LogSettings logSettings) {
         Duration logWindow = logSettings.incidentWindow();
         this.rollbackLog = new BurstLog(LOG, Logger.Level.WARN, "Lost rollback", logWindow);
         this.breakerLog = new BurstLog(LOG, Logger.Level.WARN, "Breaker reopening", logWindow);

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.bastion.database.DatabaseFailure;
-import dev.bastion.database.DatabaseGuardrails;
+import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.FailureKind;
 import dev.bastion.logging.LogSettings;
 import dev.bastion.testing.ConfigMappings;
@@ -17,7 +17,7 @@ class TransactionEventsTest {
 
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     private final TransactionEvents events = new TransactionEvents(registry, new ContentionMonitor(registry),
-            new ConstraintMonitor(registry), ConfigMappings.defaults(DatabaseGuardrails.class),
+            new ConstraintMonitor(registry), ConfigMappings.defaults(DatabaseSettings.class),
             ConfigMappings.defaults(LogSettings.class));
 
     @AfterEach

@@ -15,7 +15,7 @@ import io.smallrye.config.WithDefault;
  * contradictory combinations with a message naming the variables.
  */
 @ConfigMapping(prefix = "bastion.db")
-public interface DatabaseGuardrails {
+public interface DatabaseSettings {
 
     /** Connections kept for steady load (DB_POOL_SIZE). */
     @WithDefault("20")

@@ -19,11 +19,11 @@ import org.junit.jupiter.api.Test;
  * The DB_* durations read as operators write them, and a value out of range stops start-up naming
  * it (every range, bound by bound: {@code SettingsCheckTest}).
  */
-class DatabaseGuardrailsTest {
+class DatabaseSettingsTest {
 
     @Test
     void theDocumentedDefaultsAreDurations() {
-        DatabaseGuardrails defaults = ConfigMappings.defaults(DatabaseGuardrails.class);
+        DatabaseSettings defaults = ConfigMappings.defaults(DatabaseSettings.class);
         assertEquals(Duration.ofMillis(100), defaults.retryBaseDelay());
         assertEquals(Duration.ofSeconds(5), defaults.retryMaxDelay());
         assertEquals(Duration.ofSeconds(30), defaults.requestTimeout());
@@ -35,7 +35,7 @@ class DatabaseGuardrailsTest {
 
     @Test
     void secondsWithAFractionAreMilliseconds() {
-        DatabaseGuardrails guardrails = ConfigMappings.read(DatabaseGuardrails.class, Map.of(
+        DatabaseSettings guardrails = ConfigMappings.read(DatabaseSettings.class, Map.of(
                 "bastion.db.retry-base-delay", "0.25", "bastion.db.probe-timeout", "0.5",
                 "bastion.db.slow-threshold", "0.2"));
         assertEquals(Duration.ofMillis(250), guardrails.retryBaseDelay());
@@ -56,7 +56,7 @@ class DatabaseGuardrailsTest {
                 if (value.equals("100000") && message.contains("at least")) {
                     continue; // no upper bound
                 }
-                List<String> problems = SettingsCheck.problems(ConfigMappings.read(DatabaseGuardrails.class, Map.of(key, value)));
+                List<String> problems = SettingsCheck.problems(ConfigMappings.read(DatabaseSettings.class, Map.of(key, value)));
                 assertTrue(problems.contains(message), key + "=" + value + ": " + problems);
             }
         });
@@ -67,7 +67,7 @@ class DatabaseGuardrailsTest {
     /** Hibernate Reactive builds the pool before StartupEvent: the pool creator refuses first, building nothing. */
     @Test
     void aValueOutOfItsRangeStopsThePoolBeforeItIsBuilt() {
-        DatabaseGuardrails guardrails = ConfigMappings.read(DatabaseGuardrails.class, Map.of("bastion.db.pool-timeout", "0"));
+        DatabaseSettings guardrails = ConfigMappings.read(DatabaseSettings.class, Map.of("bastion.db.pool-timeout", "0"));
         GuardedPoolCreator creator = new GuardedPoolCreator(guardrails, new SettingsCheck(guardrails,
                 ConfigMappings.defaults(IdempotencySettings.class), ConfigMappings.defaults(LogSettings.class)));
         // no pool input at all: refusing must come before anything is read from it
@@ -80,7 +80,7 @@ class DatabaseGuardrailsTest {
     @Test
     void aValueThatIsNoDurationStopsStartUpNamingTheKey() {
         ConfigValidationException error = assertThrows(ConfigValidationException.class,
-                () -> ConfigMappings.read(DatabaseGuardrails.class, Map.of("bastion.db.pool-timeout", "thirty")));
+                () -> ConfigMappings.read(DatabaseSettings.class, Map.of("bastion.db.pool-timeout", "thirty")));
         assertTrue(error.getMessage().contains("bastion.db.pool-timeout")
                 && error.getMessage().contains("\"thirty\" is not a duration"), error.getMessage());
     }
