@@ -28,11 +28,14 @@ class NativeImageConfigTest {
     private static final List<String> JSON_PACKAGES = List.of("customer", "note", "transfer", "api", "admin", "database/monitor");
     /**
      * Records of those packages that never travel as JSON, so registering them would be dead
-     * configuration: a list request's parameters on their way to the service, and the description
-     * whose parts a problem or a rejected import row carries.
+     * configuration: a list request's parameters on their way to the service, a create request's
+     * normalised values on their way to the database, the description whose parts a problem or a
+     * rejected import row carries, and the keys under which meters are bound.
      */
     private static final List<String> NEVER_SERIALISED = List.of("dev.bastion.customer.CustomerPage",
-            "dev.bastion.api.ConstraintDescriptions$ConstraintDescription");
+            "dev.bastion.customer.NewCustomer", "dev.bastion.api.ConstraintDescriptions$ConstraintDescription",
+            "dev.bastion.database.monitor.TransactionMeters$Series",
+            "dev.bastion.database.monitor.TransactionMeters$OperationOutcome");
 
     @Test
     void everyJsonTypeIsRegisteredForReflectionAndEveryMigrationIsAResource() throws Exception {
