@@ -399,11 +399,10 @@ class Service(_Process):
                     "DB_USERNAME": "postgres", "DB_PASSWORD": "postgres", "PORT": str(self.port),
                     "MANAGEMENT_PORT": str(self.management_port),
                     "QUARKUS_LOG_LEVEL": "WARN", **self.env})
-        java_options = [self._class_data_archive(option) for option in self.java_options]
         started = time.monotonic()
         with open(self.log_path, "w") as out:
             self.process = subprocess.Popen(
-                ["java", *java_options, "-jar", os.path.join(self.app_copy, "quarkus-app", "quarkus-run.jar")],
+                ["java", *self.java_options, "-jar", os.path.join(self.app_copy, "quarkus-app", "quarkus-run.jar")],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.pid = self.process.pid
         self.wait_ready(timeout)
@@ -413,18 +412,6 @@ class Service(_Process):
 
     def build_when_missing(self):
         build_app_when_missing()
-
-    def _class_data_archive(self, option):
-        """-XX:SharedArchiveFile=<path in the image>, as Dockerfile.jvm sets it: the same archive made the
-        same way (by this JVM, as the image makes it with its own), in this run's copy of the app."""
-        if not option.startswith("-XX:SharedArchiveFile="):
-            return option
-        app = os.path.join(self.app_copy, "quarkus-app")
-        archive = os.path.join(app, "app", os.path.basename(option.split("=", 1)[1]))
-        subprocess.run(["java", f"-XX:ArchiveClassesAtExit={archive}", "-Dquarkus.appcds.generate=true", "-jar",
-                        os.path.join(app, "quarkus-run.jar")], cwd=app, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return f"-XX:SharedArchiveFile={archive}"
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"

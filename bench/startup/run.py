@@ -6,12 +6,12 @@ Per start: wall-clock seconds from exec to the first 200 of the readiness URL, a
 JVM spent until then (utime + stime, all threads, JIT included): on a shared machine the CPU figure is
 the one load moves least. Variants, each started --starts times, interleaved:
 
-  - bastion, container flags: the jar as Dockerfile.jvm runs it (its JVM flags and class data archive,
-    under k8s/deployment.yaml's memory limit; harness.container_jvm_options)
+  - bastion, container flags: the jar as Dockerfile.jvm runs it (its JVM flags under
+    k8s/deployment.yaml's memory limit; harness.container_jvm_options)
   - bastion, plain JVM: java -jar with the JVM's defaults
   - reference: bench/reference, container flags (the floor of the stack)
-  - baseline: another build of Bastion (--baseline DIR, a quarkus-app directory), container flags minus
-    the class data archive, e.g. the commit before a change
+  - baseline: another build of Bastion (--baseline DIR, a quarkus-app directory), container flags,
+    e.g. the commit before a change
 
     nice -n 5 python3 bench/startup/run.py [--starts 5] [--baseline /path/to/target/quarkus-app]
 """
@@ -40,7 +40,6 @@ def main():
     parser.add_argument("--baseline", default=None, help="a quarkus-app directory of another Bastion build")
     args = parser.parse_args()
     flags, env = harness.container_jvm_options()
-    without_archive = [f for f in flags if not f.startswith("-XX:SharedArchiveFile=")]
     variants = {
         "bastion, container flags": lambda i: harness.Service(pg.port, env=env, java_options=flags, name=f"startup-bastion-{i}"),
         "bastion, plain JVM": lambda i: harness.Service(pg.port, name=f"startup-plain-{i}"),
@@ -48,7 +47,7 @@ def main():
     }
     if args.baseline:
         variants["baseline"] = lambda i: AppService(os.path.abspath(args.baseline), pg.port, env=env,
-                                                    java_options=without_archive, name=f"startup-baseline-{i}")
+                                                    java_options=flags, name=f"startup-baseline-{i}")
     harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}; container flags: {' '.join(flags)}")
     results = {name: [] for name in variants}
     with harness.Postgres(name="startup-postgres") as pg:
