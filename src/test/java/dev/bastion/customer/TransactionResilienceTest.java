@@ -343,8 +343,11 @@ class TransactionResilienceTest {
         Map<Integer, Long> statuses = responses.stream()
                 .collect(java.util.stream.Collectors.groupingBy(HttpResponse::statusCode, java.util.stream.Collectors.counting()));
         assertTrue(acknowledged.size() >= total / 10, "transfers keep succeeding under contention: " + statuses);
+        // a 503 says why and that nothing was saved: retries ran out, no connection came, or the request
+        // deadline (DB_REQUEST_TIMEOUT, as long as the pool wait) passed first on a slow machine
         responses.stream().filter(r -> r.statusCode() == 503).forEach(r -> assertTrue(
-                r.body().contains("\"kind\":\"deadlock\"") || r.body().contains("\"kind\":\"pool-exhausted\""), r.body()));
+                r.body().contains("\"kind\":\"deadlock\"") || r.body().contains("\"kind\":\"pool-exhausted\"")
+                        || r.body().contains("\"kind\":\"request-deadline-exceeded\""), r.body()));
         assertTrue(forced.get() > 0, "the second client really interfered");
     }
 }
