@@ -47,6 +47,7 @@ public class UnitOfWork {
     private final TransactionListeners events;
     private final Pool pool;
     private final Vertx vertx;
+    private final Duration retryWindow; // fixed by the settings: worked out once, not per unit of work
     private final AtomicLong attemptIds = new AtomicLong();
     private final TypedGuard<Uni<Object>> guard;
 
@@ -55,6 +56,7 @@ public class UnitOfWork {
         this.events = events;
         this.pool = pool; // the pool Hibernate Reactive uses too (GuardedPoolCreator): one set of limits
         this.vertx = vertx;
+        this.retryWindow = retryWindow(guardrails);
         this.guard = TypedGuard.create(new TypeLiteral<Uni<Object>>() {
                 })
                 .withDescription("database unit of work")
@@ -62,7 +64,7 @@ public class UnitOfWork {
                     .maxRetries(guardrails.maxRetries() + guardrails.deadlockRetryCount())
                     .delay(guardrails.retryBaseDelay().toMillis(), ChronoUnit.MILLIS)
                     .jitter(guardrails.retryBaseDelay().toMillis(), ChronoUnit.MILLIS)
-                    .maxDuration(retryWindow(guardrails).toMillis(), ChronoUnit.MILLIS)
+                    .maxDuration(retryWindow.toMillis(), ChronoUnit.MILLIS)
                     .whenException(RetryableDatabaseException.class::isInstance)
                     .withExponentialBackoff()
                         .factor(2)
@@ -119,7 +121,7 @@ public class UnitOfWork {
         long started = System.nanoTime();
         long deadline = started + guardrails.requestTimeout().toNanos();
         RetryBudget budget = new RetryBudget(guardrails.deadlockRetryCount(), guardrails.maxRetries(),
-                retryWindow(guardrails), guardrails.retryBaseDelay(), guardrails.retryMaxDelay());
+                retryWindow, guardrails.retryBaseDelay(), guardrails.retryMaxDelay());
         Uni<Object> guarded = guard.get(() -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, attempt, budget, deadline));
         return ((Uni<T>) guarded)
                 .onItem().invoke(() -> events.unitSucceeded(spec.operation(), budget.attempts(), System.nanoTime() - started))
