@@ -355,22 +355,39 @@ def container_jvm_options():
     """The JVM flags of the container image (src/main/docker/Dockerfile.jvm) under the memory limit of
     k8s/deployment.yaml, for running the jar here as it runs in a pod: JAVA_MAX_MEM_RATIO becomes
     -XX:MaxRAMPercentage as run-java.sh makes it, GC_CONTAINER_OPTIONS and the -XX/-Xss flags of
-    JAVA_OPTS_APPEND are taken as they are, and -XX:MaxRAM stands in for the cgroup limit. Returns
+    JAVA_OPTS_APPEND are taken as they are (but the image's AppCDS archive, see appcds_archive), and
+    -XX:MaxRAM stands in for the cgroup limit. Returns
     (flags, environment) so that MALLOC_ARENA_MAX reaches the process too."""
+    env = {}
     with open(os.path.join(ROOT, "src", "main", "docker", "Dockerfile.jvm")) as f:
-        env = {key: quoted or bare for key, quoted, bare in re.findall(r'^ENV (\w+)=(?:"([^"]*)"|(\S+))$', f.read(), re.M)}
+        for key, quoted, bare in re.findall(r'^ENV (\w+)=(?:"([^"]*)"|(\S+))$', f.read(), re.M):
+            env[key] = re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), ""), quoted or bare)
     with open(os.path.join(ROOT, "k8s", "deployment.yaml")) as f:
         limit = re.search(r"limits:\s*\n(?:\s+cpu:.*\n)?\s+memory:\s*(\d+)Mi", f.read()).group(1)
     flags = [f"-XX:MaxRAM={limit}m", f"-XX:MaxRAMPercentage={env['JAVA_MAX_MEM_RATIO']}",
              *env.get("GC_CONTAINER_OPTIONS", "").split(),
-             *(flag for flag in env.get("JAVA_OPTS_APPEND", "").split() if flag.startswith(("-XX:", "-Xss")))]
+             *(flag for flag in env.get("JAVA_OPTS_APPEND", "").split()
+               if flag.startswith(("-XX:", "-Xss")) and not flag.startswith("-XX:SharedArchiveFile="))]
     return flags, {k: env[k] for k in ("MALLOC_ARENA_MAX",) if k in env}
+
+
+def appcds_archive(app, path, flags):
+    """The AppCDS archive of a quarkus-app directory, written by the same script the JVM image runs
+    (src/main/docker/appcds.sh) with the given JVM flags; returns the flag that uses it."""
+    if not os.path.exists(path):
+        log(f"writing the AppCDS archive {path}")
+        subprocess.run([os.path.join(ROOT, "src", "main", "docker", "appcds.sh"), path,
+                        os.path.join(app, "quarkus-run.jar"), *flags], check=True, stdout=subprocess.DEVNULL)
+    return f"-XX:SharedArchiveFile={path}"
 
 
 class Service(_Process):
     """The packaged service (JVM jar) against a given PostgreSQL port (or a proxy in front of it)."""
 
     app = APP  # the quarkus-app directory this class runs
+    # where the private copy goes when it must keep its path from start to start (an AppCDS archive
+    # names the jar it was written for); None: a new temporary directory per start, removed at the end
+    fixed_copy = None
 
     def __init__(self, db_port, env=None, name="service", java_options=(), http_timeout=10):
         self.port = free_port()
@@ -392,8 +409,9 @@ class Service(_Process):
         self.build_when_missing()
         os.makedirs(OUT, exist_ok=True)
         # a private copy: a rebuild of target/ during the run must not swap classes under the JVM
-        self.app_copy = tempfile.mkdtemp(prefix=f"bastion-bench-{self.name}-")
-        shutil.copytree(self.app, os.path.join(self.app_copy, "quarkus-app"))
+        self.app_copy = self.fixed_copy or tempfile.mkdtemp(prefix=f"bastion-bench-{self.name}-")
+        if not os.path.exists(os.path.join(self.app_copy, "quarkus-app")):
+            shutil.copytree(self.app, os.path.join(self.app_copy, "quarkus-app"))
         env = {k: v for k, v in os.environ.items() if not k.startswith("QUARKUS_DATASOURCE_")}
         env.update({"DB_HOST": "127.0.0.1", "DB_PORT": str(self.db_port), "DB_NAME": "bastion",
                     "DB_USERNAME": "postgres", "DB_PASSWORD": "postgres", "PORT": str(self.port),
@@ -502,15 +520,15 @@ class Service(_Process):
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-        if self.app_copy:
+        if self.app_copy and not self.fixed_copy:
             shutil.rmtree(self.app_copy, ignore_errors=True)
-            self.app_copy = None
+        self.app_copy = None
 
 
 class ReferenceService(Service):
     """bench/reference: the same two endpoints on the raw reactive pg client, the floor of the stack.
 
-    It has no schema of its own: start it on a database the product (its Flyway) has already migrated.
+    It has no schema of its own: start it on a database the product (its schema migrations) has already migrated.
     """
 
     app = os.path.join(REFERENCE, "target", "quarkus-app")

@@ -6,8 +6,10 @@ Per start: wall-clock seconds from exec to the first 200 of the readiness URL, a
 JVM spent until then (utime + stime, all threads, JIT included): on a shared machine the CPU figure is
 the one load moves least. Variants, each started --starts times, interleaved:
 
-  - bastion, container flags: the jar as Dockerfile.jvm runs it (its JVM flags under
-    k8s/deployment.yaml's memory limit; harness.container_jvm_options)
+  - bastion, image (AppCDS): the jar as Dockerfile.jvm runs it: its JVM flags under
+    k8s/deployment.yaml's memory limit (harness.container_jvm_options) and the class-data-sharing
+    archive the image writes at build time (src/main/docker/appcds.sh, run here the same way)
+  - bastion, container flags: the same without the archive
   - bastion, plain JVM: java -jar with the JVM's defaults
   - reference: bench/reference, container flags (the floor of the stack)
   - baseline: another build of Bastion (--baseline DIR, a quarkus-app directory), container flags,
@@ -16,8 +18,10 @@ the one load moves least. Variants, each started --starts times, interleaved:
     nice -n 5 python3 bench/startup/run.py [--starts 5] [--baseline /path/to/target/quarkus-app]
 """
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402
@@ -34,13 +38,26 @@ class AppService(harness.Service):
         pass
 
 
+class AppCdsService(harness.Service):
+    """The service as the JVM image runs it: from one fixed directory, with its AppCDS archive."""
+
+    archive = None  # the -XX:SharedArchiveFile flag, once the archive is written
+
+    def start(self, timeout=120):
+        self.java_options = [*self.java_options, self.archive]
+        return super().start(timeout)
+
+
 def main():
     parser = harness.argument_parser(__doc__)
     parser.add_argument("--starts", type=int, default=5, help="starts per variant (default 5)")
     parser.add_argument("--baseline", default=None, help="a quarkus-app directory of another Bastion build")
     args = parser.parse_args()
     flags, env = harness.container_jvm_options()
+    appcds_dir = tempfile.mkdtemp(prefix="bastion-appcds-")
+    AppCdsService.fixed_copy = appcds_dir
     variants = {
+        "bastion, image (AppCDS)": lambda i: AppCdsService(pg.port, env=env, java_options=flags, name=f"startup-appcds-{i}"),
         "bastion, container flags": lambda i: harness.Service(pg.port, env=env, java_options=flags, name=f"startup-bastion-{i}"),
         "bastion, plain JVM": lambda i: harness.Service(pg.port, name=f"startup-plain-{i}"),
         "reference": lambda i: harness.ReferenceService(pg.port, env=env, java_options=flags, name=f"startup-reference-{i}"),
@@ -52,13 +69,17 @@ def main():
     results = {name: [] for name in variants}
     with harness.Postgres(name="startup-postgres") as pg:
         with harness.Service(pg.port, name="startup-migrate"):
-            pass  # Flyway migrates once, so every measured start sees an up-to-date schema
+            pass  # migrates once, so every measured start sees an up-to-date schema
+        shutil.copytree(harness.APP, os.path.join(appcds_dir, "quarkus-app"))
+        AppCdsService.archive = harness.appcds_archive(os.path.join(appcds_dir, "quarkus-app"),
+                                                       os.path.join(appcds_dir, "app-cds.jsa"), flags)
         for i in range(args.starts):
             for name, make in variants.items():
                 with make(i) as service:
                     results[name].append((service.startup_seconds, service.startup_cpu_seconds))
                 harness.log(f"start {i + 1}/{args.starts} {name}: {service.startup_seconds:.2f}s, "
                             f"{service.startup_cpu_seconds:.2f}s CPU")
+    shutil.rmtree(appcds_dir, ignore_errors=True)
     print()
     print(f"start-up to ready, median of {args.starts} interleaved starts; {harness.machine_description()}; "
           f"load average at the end {os.getloadavg()[0]:.1f}")

@@ -189,7 +189,7 @@ def main():
         # both JVMs run as the container image runs them, under the pod's memory limit
         jvm_flags, jvm_env = harness.container_jvm_options()
         harness.log("JVM flags of the container image: " + " ".join(jvm_flags))
-        # Bastion first: its Flyway creates the schema the reference (which has no migrations) then uses
+        # Bastion first: its migrations create the schema the reference (which has no migrations) then uses
         services = {
             "bastion": harness.Service(pg.port, env={"DB_POOL_SIZE": str(POOL), "DB_MAX_OVERFLOW": "0",
                                                      "DB_POOL_WAIT_QUEUE": "2000", "DB_POOL_TIMEOUT": "30", **jvm_env},

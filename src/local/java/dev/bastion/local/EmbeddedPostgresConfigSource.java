@@ -20,8 +20,8 @@ import org.eclipse.microprofile.config.spi.ConfigSource;
 public class EmbeddedPostgresConfigSource implements ConfigSource {
 
     private static final String PORT_PROPERTY = "bastion.local.postgres.port";
-    private static final Set<String> KEYS = Set.of("quarkus.datasource.reactive.url", "quarkus.datasource.jdbc.url",
-            "quarkus.datasource.username", "quarkus.datasource.password");
+    private static final Set<String> KEYS = Set.of("quarkus.datasource.reactive.url", "quarkus.datasource.username",
+            "quarkus.datasource.password");
 
     private final boolean active = System.getenv("DB_HOST") == null
             && System.getenv("QUARKUS_DATASOURCE_REACTIVE_URL") == null
@@ -40,7 +40,6 @@ public class EmbeddedPostgresConfigSource implements ConfigSource {
         int port = port();
         return Map.of(
                 "quarkus.datasource.reactive.url", "postgresql://localhost:" + port + "/bastion",
-                "quarkus.datasource.jdbc.url", "jdbc:postgresql://localhost:" + port + "/bastion",
                 "quarkus.datasource.username", "postgres",
                 "quarkus.datasource.password", "postgres").get(name);
     }

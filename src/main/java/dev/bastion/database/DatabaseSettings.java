@@ -17,6 +17,13 @@ import io.smallrye.config.WithDefault;
 @ConfigMapping(prefix = "bastion.db")
 public interface DatabaseSettings {
 
+    /**
+     * Whether the service applies the shipped schema migrations at start-up (DB_MIGRATE_AT_START);
+     * see dev.bastion.schema.MigrateAtStart.
+     */
+    @WithDefault("true")
+    boolean migrateAtStart();
+
     /** Connections kept for steady load (DB_POOL_SIZE). */
     @WithDefault("20")
     int poolSize();

@@ -44,6 +44,7 @@ class DockerfilesTest {
     private static final List<Path> ALL = List.of(JVM, NATIVE, NATIVE_MICRO, NATIVE_MULTISTAGE);
 
     private static final String FAST_JAR = "target/quarkus-app/";
+    private static final String APPCDS_SCRIPT = "src/main/docker/appcds.sh";
     private static final String RUNNER = "target/*-runner";
     private static final String MANDREL_BUILDER = "ubi9-quarkus-mandrel-builder-image";
     /** The builder tag for the JDK that Quarkus 3.34's native build targets (graalvm.version). */
@@ -149,6 +150,9 @@ class DockerfilesTest {
         Map<String, String> destinations = new LinkedHashMap<>();
         for (Copy copy : copies(stage)) {
             for (String source : copy.sources()) {
+                if (source.equals(APPCDS_SCRIPT)) {
+                    continue; // writes the class-data-sharing archive at build time, see below
+                }
                 assertTrue(source.startsWith(FAST_JAR), JVM + ": copies " + source + ", which is not part of " + FAST_JAR);
                 destinations.put(trimSlash(source), resolve(stage.workdirAt(copy.instruction()), copy.destination()));
             }
@@ -184,6 +188,31 @@ class DockerfilesTest {
             assertTrue(flags.stream().anyMatch(f -> f.startsWith(bound)), JVM + ": JAVA_OPTS_APPEND lacks " + bound);
         }
         assertTrue(env.containsKey("JAVA_MAX_MEM_RATIO"), JVM + ": the heap is a share of the container limit");
+    }
+
+    /**
+     * The AppCDS archive is written by the script bench/startup measures, for the jar the image runs,
+     * with the flags it runs with, and the final JAVA_OPTS_APPEND uses it.
+     */
+    @Test
+    void jvmImageWritesItsAppCdsArchiveWithTheFlagsItRunsWith() {
+        Stage stage = stages(JVM).get(0);
+        Map<String, String> env = env(stage);
+        List<String> flags = tokens(env.get("JAVA_OPTS_APPEND"));
+        String archive = flags.stream().filter(f -> f.startsWith("-XX:SharedArchiveFile=")).findFirst()
+                .orElseThrow(() -> new AssertionError(JVM + ": JAVA_OPTS_APPEND does not use an AppCDS archive"))
+                .substring("-XX:SharedArchiveFile=".length());
+        Copy script = copies(stage).stream().filter(c -> c.sources().contains(APPCDS_SCRIPT)).findFirst()
+                .orElseThrow(() -> new AssertionError(JVM + ": does not copy " + APPCDS_SCRIPT));
+        String scriptInImage = script.destination();
+        List<String> run = stage.all("RUN").stream().map(r -> tokens(r.args())).filter(words -> words.contains(scriptInImage))
+                .findFirst().orElseThrow(() -> new AssertionError(JVM + ": never runs " + scriptInImage));
+        int at = run.indexOf(scriptInImage);
+        assertEquals(archive, run.get(at + 1), JVM + ": writes another archive than it uses");
+        assertEquals(env.get("JAVA_APP_JAR"), run.get(at + 2), JVM + ": archives another jar than it runs");
+        assertEquals(List.of("$GC_CONTAINER_OPTIONS", "$JAVA_OPTS_APPEND"), run.subList(at + 3, at + 5),
+                JVM + ": the archive must be written with the flags the image runs with");
+        assertTrue(Files.isExecutable(Path.of(APPCDS_SCRIPT)), APPCDS_SCRIPT + " must be executable");
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -445,11 +474,16 @@ class DockerfilesTest {
             for (String word : words) {
                 int eq = word.indexOf('=');
                 if (eq > 0) {
-                    env.put(word.substring(0, eq), word.substring(eq + 1));
+                    env.put(word.substring(0, eq), expand(word.substring(eq + 1), env));
                 }
             }
         }
         return env;
+    }
+
+    /** ${NAME} references to variables set by earlier ENV instructions, replaced as Docker does. */
+    private static String expand(String value, Map<String, String> env) {
+        return Pattern.compile("\\$\\{(\\w+)\\}").matcher(value).replaceAll(m -> Matcher.quoteReplacement(env.getOrDefault(m.group(1), "")));
     }
 
     /** Splits on whitespace outside quotes and removes the quotes, like the shell would for simple words. */

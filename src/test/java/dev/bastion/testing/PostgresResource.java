@@ -68,7 +68,6 @@ public class PostgresResource implements QuarkusTestResourceLifecycleManager {
     public static Map<String, String> datasource(int port) {
         Map<String, String> config = new java.util.HashMap<>(AdminTokens.verification());
         config.put("quarkus.datasource.reactive.url", "postgresql://localhost:" + port + "/bastion");
-        config.put("quarkus.datasource.jdbc.url", "jdbc:postgresql://localhost:" + port + "/bastion");
         config.put("quarkus.datasource.username", "postgres");
         config.put("quarkus.datasource.password", "postgres");
         // @QuarkusTest binds the management test port; the packaged artifact of *IT binds the normal one
