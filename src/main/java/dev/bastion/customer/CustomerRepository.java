@@ -15,8 +15,8 @@ import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 
 /**
- * Customers through Panache, and the two hottest paths (read by id, create) as one prepared
- * statement each on a connection the unit of work lent ({@code UnitOfWork.runStatement}): a
+ * Customers through Panache, and the hot single-row paths (read by id, create, profile update) as one
+ * prepared statement each on a connection the unit of work lent ({@code UnitOfWork.runStatement}): a
  * single-row statement gains nothing from a session, a persistence context and a flush.
  */
 @ApplicationScoped
@@ -27,6 +27,8 @@ public class CustomerRepository implements PanacheRepository<Customer> {
     // version, created_at and updated_at take the table's defaults (0, now(), now())
     private static final String INSERT = "INSERT INTO customer (name, email, phone, status, credit_balance)"
             + " VALUES ($1, $2, $3, $4, $5) RETURNING " + COLUMNS;
+    private static final String UPDATE_PROFILE = "UPDATE customer SET name = $2, email = $3, phone = $4, status = $5,"
+            + " version = version + 1, updated_at = now() WHERE id = $1 AND version = $6 RETURNING " + COLUMNS;
 
     /** The customer with {@code id} as its response, or null. */
     public Uni<CustomerResponse> findResponse(SqlConnection connection, long id) {
@@ -41,6 +43,21 @@ public class CustomerRepository implements PanacheRepository<Customer> {
         Tuple values = Tuple.of(customer.name(), customer.email(), customer.phone(), customer.status().name(),
                 customer.creditBalance());
         return connection.preparedQuery(INSERT).execute(values).map(rows -> response(rows.iterator().next()));
+    }
+
+    /**
+     * Replaces the profile of customer {@code id} if it is still at {@code version}, bumping the version
+     * and {@code updated_at} as the entity's own updates do: one statement, whose row lock and version
+     * check settle a concurrent update (the second waits, then finds the version moved on). Null when no
+     * row matched: no such customer, or another version.
+     */
+    public Uni<CustomerResponse> updateProfile(SqlConnection connection, long id, long version, String name, String email,
+                                               String phone, CustomerStatus status) {
+        Tuple values = Tuple.of(id, name, email, phone, status.name(), version);
+        return connection.preparedQuery(UPDATE_PROFILE).execute(values).map(rows -> {
+            RowIterator<Row> updated = rows.iterator();
+            return updated.hasNext() ? response(updated.next()) : null;
+        });
     }
 
     private static CustomerResponse response(Row row) {

@@ -72,20 +72,21 @@ public class CustomerService {
     }
 
     public Uni<CustomerResponse> update(long id, UpdateCustomerRequest request) {
-        return unitOfWork.run(TransactionSpec.write("customer.update"), () -> customers.findById(id).map(found -> {
-                    Customer c = CustomerProblems.existing(found, id);
-                    if (c.version != request.version()) {
-                        throw CustomerProblems.staleVersion(id, request.version(), c.version);
-                    }
-                    c.name = NewCustomer.strip(request.name());
-                    c.email = NewCustomer.strip(request.email());
-                    c.phone = request.phone();
-                    c.status = request.status();
-                    return c;
-                }))
-                .map(CustomerResponse::of)
+        long sent = request.version();
+        return unitOfWork.runStatement(TransactionSpec.write("customer.update"), connection -> customers.updateProfile(
+                        connection, id, sent, NewCustomer.strip(request.name()), NewCustomer.strip(request.email()),
+                        request.phone(), request.status()))
                 .onFailure(e -> DatabaseException.hasKind(e, FailureKind.UNIQUE_VIOLATION))
-                .transform(e -> CustomerProblems.duplicateEmail(request.email(), e));
+                .transform(e -> CustomerProblems.duplicateEmail(request.email(), e))
+                .chain(updated -> updated != null ? Uni.createFrom().item(updated) : notUpdated(id, sent));
+    }
+
+    /**
+     * Why no row matched the id and version: no such customer (404), or another version (409, naming
+     * it). Read afresh, after the update: only the failure path pays this second round trip.
+     */
+    private Uni<CustomerResponse> notUpdated(long id, long sent) {
+        return get(id).onItem().failWith(current -> CustomerProblems.staleVersion(id, sent, current.version()));
     }
 
     public Uni<Void> delete(long id) {

@@ -165,6 +165,39 @@ class CreditContentionTest {
         assertEquals(version, SecondClient.queryLong("SELECT version FROM customer WHERE id = " + id));
     }
 
+    /**
+     * A profile update is one UPDATE ... WHERE version = $n: PUTs based on the same version race for the
+     * row lock, the first one wins, and every other one finds the version moved on.
+     */
+    @Test
+    void concurrentProfileUpdatesBasedOnOneVersionLeaveExactlyOneWinner() throws Exception {
+        String email = uniqueEmail();
+        long id = createCustomer(email, "5.00");
+        long version = SecondClient.queryLong("SELECT version FROM customer WHERE id = " + id);
+
+        List<HttpResponse<String>> responses = Http.concurrently(20, i -> HttpRequest.newBuilder(Http.uri("/customers/" + id))
+                .header("Content-Type", "application/json").header("Accept", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofString("{\"name\":\"Writer " + i + "\",\"email\":\"" + email
+                        + "\",\"status\":\"ACTIVE\",\"version\":" + version + "}"))
+                .build());
+
+        List<HttpResponse<String>> won = responses.stream().filter(r -> r.statusCode() == 200).toList();
+        assertEquals(1, won.size(), "exactly one update wins: " + responses.stream().map(HttpResponse::statusCode).toList());
+        for (HttpResponse<String> lost : responses) {
+            if (lost != won.get(0)) {
+                assertEquals(409, lost.statusCode(), lost.body());
+                assertTrue(lost.body().contains("\"concurrent-modification\"") && lost.body().contains("at version " + (version + 1)),
+                        lost.body());
+            }
+        }
+        JsonNode winner = JSON.readTree(won.get(0).body());
+        assertEquals(version + 1, winner.get("version").asLong());
+        assertEquals(winner.get("name").asText(), SecondClient.queryString("SELECT name FROM customer WHERE id = " + id),
+                "the stored row is the winner's");
+        assertEquals(version + 1, SecondClient.queryLong("SELECT version FROM customer WHERE id = " + id));
+        assertEquals(new BigDecimal("5.00"), balance(id), "a profile update leaves the balance alone");
+    }
+
     @Test
     void anAdjustmentBumpsTheVersionSoAProfileUpdateBasedOnTheOldOneIsRefused() throws Exception {
         String email = uniqueEmail();
