@@ -121,8 +121,7 @@ class SchemaMigrationsTest {
     void aRecordedFailureStopsTheMigrationUntilRepaired() throws Exception {
         String db = freshDatabase();
         migrate(db, ShippedMigrations.load());
-        execute(db, "INSERT INTO flyway_schema_history VALUES (5, '5', 'broken', 'SQL', 'db/migration/V5__broken.sql', 1, "
-                + "'postgres', now(), 3, false)");
+        recordFifth(db, "broken", false);
 
         SchemaMismatchException refused = assertThrows(SchemaMismatchException.class, () -> migrate(db, ShippedMigrations.load()));
         assertTrue(refused.getMessage().contains("migration 5 (broken) is recorded as failed"), refused.getMessage());
@@ -132,8 +131,7 @@ class SchemaMigrationsTest {
     void migrationsOfANewerReleaseAreLeftAlone() throws Exception {
         String db = freshDatabase();
         migrate(db, ShippedMigrations.load());
-        execute(db, "INSERT INTO flyway_schema_history VALUES (5, '5', 'newer release', 'SQL', 'db/migration/V5__newer_release.sql', 7, "
-                + "'postgres', now(), 3, true)");
+        recordFifth(db, "newer release", true);
 
         MigrationRun run = migrate(db, ShippedMigrations.load());
         assertTrue(run.applied().isEmpty());
@@ -189,6 +187,12 @@ class SchemaMigrationsTest {
             }
         }
         return rows;
+    }
+
+    /** A history row for a migration 5 this build does not ship, as Flyway writes one. */
+    private static void recordFifth(String db, String description, boolean success) throws SQLException {
+        execute(db, "INSERT INTO flyway_schema_history VALUES (5, '5', '" + description + "', 'SQL', 'db/migration/V5__"
+                + description.replace(' ', '_') + ".sql', 7, 'postgres', now(), 3, " + success + ")");
     }
 
     private static void execute(String db, String sql) throws SQLException {
