@@ -14,20 +14,28 @@ archive="$1"
 jar="$2"
 shift 2
 log="$(mktemp)"
+pid=""
+cleanup() {
+  if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+  rm -f "$log"
+}
+trap cleanup EXIT
+fail() {
+  cat "$log" >&2
+  echo "appcds.sh: $1" >&2
+  exit 1
+}
 DB_HOST=127.0.0.1 DB_PORT=1 DB_MIGRATE_AT_START=false PORT=0 MANAGEMENT_PORT=0 QUARKUS_LOG_LEVEL=INFO \
   java "$@" -XX:ArchiveClassesAtExit="$archive" -jar "$jar" >"$log" 2>&1 &
 pid=$!
 waited=0
 until grep -q "started in" "$log"; do
-  if ! kill -0 "$pid" 2>/dev/null || [ "$waited" -ge 300 ]; then
-    cat "$log" >&2
-    echo "appcds.sh: the application did not start" >&2
-    exit 1
-  fi
+  kill -0 "$pid" 2>/dev/null || fail "the application exited before it started"
+  [ "$waited" -lt 300 ] || fail "the application did not start within 300 s"
   sleep 1
   waited=$((waited + 1))
 done
-kill -TERM "$pid"
+kill -TERM "$pid" 2>/dev/null || true
 wait "$pid" || true
-rm -f "$log"
-test -s "$archive"
+pid=""
+[ -s "$archive" ] || fail "the JVM wrote no archive to $archive"

@@ -15,8 +15,10 @@ import dev.bastion.database.DatabaseSettings;
 import dev.bastion.idempotency.IdempotencySettings;
 import dev.bastion.logging.LogSettings;
 import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import jakarta.interceptor.Interceptor;
 
 /**
  * The one place where the service's own settings are checked: each value's range and the relations
@@ -41,7 +43,8 @@ public class SettingsCheck {
         this.log = log;
     }
 
-    void onStart(@Observes StartupEvent start) {
+    // before every other start-up observer: a pod with bad settings must not migrate the schema first
+    void onStart(@Observes @Priority(Interceptor.Priority.LIBRARY_BEFORE) StartupEvent start) {
         refuseInvalid();
     }
 
@@ -72,6 +75,7 @@ public class SettingsCheck {
         atLeast(p, "DB_POOL_IDLE_TIMEOUT", g.poolIdleTimeout(), ofSeconds(1));
         between(p, "DB_CONNECT_TIMEOUT", g.connectTimeout(), ofMillis(100), ofMinutes(10));
         atLeast(p, "DB_COMMAND_TIMEOUT", g.commandTimeout(), ofMillis(100));
+        between(p, "DB_MIGRATION_TIMEOUT", g.migrationTimeout(), ofSeconds(1), ofDays(1));
         between(p, "DB_REQUEST_TIMEOUT", g.requestTimeout(), ofMillis(100), ofHours(1));
         between(p, "DB_TCP_KEEPALIVE_IDLE", g.tcpKeepaliveIdle(), 1, 7200);
         between(p, "DB_TCP_KEEPALIVE_INTERVAL", g.tcpKeepaliveInterval(), 1, 600);

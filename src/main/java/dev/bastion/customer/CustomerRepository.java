@@ -27,8 +27,17 @@ public class CustomerRepository implements PanacheRepository<Customer> {
     // version, created_at and updated_at take the table's defaults (0, now(), now())
     private static final String INSERT = "INSERT INTO customer (name, email, phone, status, credit_balance)"
             + " VALUES ($1, $2, $3, $4, $5) RETURNING " + COLUMNS;
-    private static final String UPDATE_PROFILE = "UPDATE customer SET name = $2, email = $3, phone = $4, status = $5,"
-            + " version = version + 1, updated_at = now() WHERE id = $1 AND version = $6 RETURNING " + COLUMNS;
+    // an unchanged profile keeps its version and updated_at, as the entity's dirty checking did: saving
+    // without changes must not make other clients' versions stale
+    private static final String UPDATE_PROFILE = """
+            UPDATE customer SET name = $2::varchar, email = $3::varchar, phone = $4::varchar, status = $5::varchar,
+                   version = CASE WHEN (name, email, phone, status) IS DISTINCT FROM ($2::varchar, $3::varchar, $4::varchar, $5::varchar)
+                                  THEN version + 1 ELSE version END,
+                   updated_at = CASE WHEN (name, email, phone, status) IS DISTINCT FROM ($2::varchar, $3::varchar, $4::varchar, $5::varchar)
+                                     THEN now() ELSE updated_at END
+             WHERE id = $1 AND version = $6
+            RETURNING \s""" + COLUMNS;
+    private static final String VERSION_OF = "SELECT version FROM customer WHERE id = $1";
 
     /** The customer with {@code id} as its response, or null. */
     public Uni<CustomerResponse> findResponse(SqlConnection connection, long id) {
@@ -57,6 +66,14 @@ public class CustomerRepository implements PanacheRepository<Customer> {
         return connection.preparedQuery(UPDATE_PROFILE).execute(values).map(rows -> {
             RowIterator<Row> updated = rows.iterator();
             return updated.hasNext() ? response(updated.next()) : null;
+        });
+    }
+
+    /** The version customer {@code id} is at now (a new snapshot), or null when there is none. */
+    public Uni<Long> currentVersion(SqlConnection connection, long id) {
+        return connection.preparedQuery(VERSION_OF).execute(Tuple.of(id)).map(rows -> {
+            RowIterator<Row> found = rows.iterator();
+            return found.hasNext() ? found.next().getLong(0) : null;
         });
     }
 

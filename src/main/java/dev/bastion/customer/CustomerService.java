@@ -10,6 +10,7 @@ import dev.bastion.database.UnitOfWork;
 import dev.bastion.idempotency.IdempotencyKeys;
 import dev.bastion.idempotency.StoredResponse;
 import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.SqlConnection;
 import jakarta.enterprise.context.ApplicationScoped;
 
 /**
@@ -71,22 +72,31 @@ public class CustomerService {
                 .map(items -> PageResponse.of(responses(items), 0, Math.max(1, items.size()), items.size()));
     }
 
+    /**
+     * Replaces the profile with one statement in autocommit. Sent, the statement is its own commit: if
+     * it waits on a locked row past the deadline, or its client hangs up, the caller hears
+     * {@code commit-outcome-unknown} and the update may still land. That is safe here, as the version
+     * makes a repeat harmless (it gets a 409 once the first one landed). Credit adjustments are not
+     * repeatable that way, so they keep a transaction (see {@link #adjustCredit}).
+     */
     public Uni<CustomerResponse> update(long id, UpdateCustomerRequest request) {
         long sent = request.version();
         return unitOfWork.runStatement(TransactionSpec.write("customer.update"), connection -> customers.updateProfile(
                         connection, id, sent, NewCustomer.strip(request.name()), NewCustomer.strip(request.email()),
-                        request.phone(), request.status()))
+                        request.phone(), request.status())
+                        .chain(updated -> updated != null ? Uni.createFrom().item(updated) : notUpdated(connection, id, sent)))
                 .onFailure(e -> DatabaseException.hasKind(e, FailureKind.UNIQUE_VIOLATION))
-                .transform(e -> CustomerProblems.duplicateEmail(request.email(), e))
-                .chain(updated -> updated != null ? Uni.createFrom().item(updated) : notUpdated(id, sent));
+                .transform(e -> CustomerProblems.duplicateEmail(request.email(), e));
     }
 
     /**
      * Why no row matched the id and version: no such customer (404), or another version (409, naming
-     * it). Read afresh, after the update: only the failure path pays this second round trip.
+     * it). Read afresh on the same connection, within the same deadline; only the failure path pays it.
      */
-    private Uni<CustomerResponse> notUpdated(long id, long sent) {
-        return get(id).onItem().failWith(current -> CustomerProblems.staleVersion(id, sent, current.version()));
+    private Uni<CustomerResponse> notUpdated(SqlConnection connection, long id, long sent) {
+        return customers.currentVersion(connection, id).chain(current -> Uni.createFrom().failure(current == null
+                ? CustomerProblems.notFound(id)
+                : CustomerProblems.staleVersion(id, sent, current)));
     }
 
     public Uni<Void> delete(long id) {
@@ -107,6 +117,10 @@ public class CustomerService {
      * adjustment or transfer of the same customer makes it wait for the row lock, then it adds to
      * the balance that committed, so hot-row contention costs latency, never an error. PostgreSQL's
      * check constraint refuses a negative result (422).
+     * <p>
+     * In a transaction, although it is one statement: an adjustment waiting on a hot row's lock past
+     * the deadline, or whose client hung up, rolls back instead of landing later, so the caller's
+     * answer is "nothing saved" and a repeat without an Idempotency-Key cannot add the amount twice.
      */
     public Uni<CustomerResponse> adjustCredit(long id, BigDecimal amount) {
         return insufficientCreditOf(id, unitOfWork.run(TransactionSpec.write(ADJUST_CREDIT), () -> addCredit(id, amount)));

@@ -24,6 +24,13 @@ public interface DatabaseSettings {
     @WithDefault("true")
     boolean migrateAtStart();
 
+    /**
+     * statement_timeout of each migration statement, the wait for another pod's migrations included
+     * (DB_MIGRATION_TIMEOUT): a migration may run longer than DB_COMMAND_TIMEOUT allows a request.
+     */
+    @WithDefault("300") @WithConverter(SecondsConverter.class)
+    Duration migrationTimeout();
+
     /** Connections kept for steady load (DB_POOL_SIZE). */
     @WithDefault("20")
     int poolSize();

@@ -100,6 +100,8 @@ public class UnitOfWork {
      * breaker, deadline and monitors as {@link #run}. A write's statement is its own commit, so the
      * gate counts it as committing from the moment it is sent: a connection lost before its answer
      * leaves the outcome unknown, and a request deadline that passed earlier keeps it from being sent.
+     * A read that explains the statement's result (why an UPDATE matched no row) may follow it on the
+     * same connection: it changes nothing and stays within the same deadline.
      */
     public <T> Uni<T> runStatement(TransactionSpec spec, Function<SqlConnection, Uni<T>> statement) {
         if (spec.savepoints() || spec.isolation() != Isolation.READ_COMMITTED) {

@@ -31,14 +31,14 @@ public class MigrateAtStart {
         this.settings = settings;
     }
 
-    // before the other start-up observers, some of which schedule work on the tables
+    // after the settings check (SettingsCheck), before the observers that schedule work on the tables
     void migrate(@Observes @Priority(Interceptor.Priority.APPLICATION) StartupEvent start) {
         if (!settings.migrateAtStart()) {
             LOG.info("Schema migrations skipped (DB_MIGRATE_AT_START=false)");
             return;
         }
         List<Migration> shipped = ShippedMigrations.load();
-        SchemaMigrations.MigrationRun run = SchemaMigrations.migrate(pool, shipped).await().indefinitely();
+        SchemaMigrations.MigrationRun run = SchemaMigrations.migrate(pool, shipped, settings.migrationTimeout()).await().indefinitely();
         for (AppliedMigration newer : run.newerThanThisBuild()) {
             LOG.warnf("Schema migration %s (%s) comes from a newer release; this build leaves it alone",
                     newer.version(), newer.description());

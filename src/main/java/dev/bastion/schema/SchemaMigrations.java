@@ -1,5 +1,6 @@
 package dev.bastion.schema;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -23,8 +24,8 @@ import io.vertx.mutiny.sqlclient.Tuple;
  * <p>
  * Pods that start together take turns on a transaction-scoped advisory lock, which, unlike a
  * session lock, also holds through PgBouncer in transaction mode; the second finds nothing pending.
- * Every wait here is bounded by the pool's own guardrails (pool wait, connect timeout,
- * statement_timeout, TCP_USER_TIMEOUT).
+ * Every wait here is bounded: by the pool's guardrails (pool wait, connect timeout, TCP_USER_TIMEOUT)
+ * and by DB_MIGRATION_TIMEOUT per statement, the lock wait included.
  */
 public final class SchemaMigrations {
 
@@ -46,6 +47,7 @@ public final class SchemaMigrations {
                 CONSTRAINT flyway_schema_history_pk PRIMARY KEY (installed_rank));
             CREATE INDEX IF NOT EXISTS flyway_schema_history_s_idx ON flyway_schema_history (success);
             """;
+    private static final String HISTORY_EXISTS = "SELECT to_regclass('flyway_schema_history') IS NOT NULL";
     // SHARE ROW EXCLUSIVE conflicts with itself and with the inserts of a Flyway still running
     // somewhere (an earlier release during a rolling update), which then wait for this transaction
     private static final String LOCK_HISTORY = "LOCK TABLE flyway_schema_history IN SHARE ROW EXCLUSIVE MODE";
@@ -61,28 +63,41 @@ public final class SchemaMigrations {
     private SchemaMigrations() {
     }
 
-    /** Applies what is pending; the result names what ran (empty when the schema was up to date). */
-    public static Uni<MigrationRun> migrate(Pool pool, List<Migration> shipped) {
-        return pool.withTransaction(connection -> connection.preparedQuery("SELECT pg_advisory_xact_lock($1)")
-                .execute(Tuple.of(LOCK_KEY))
-                // "already exists, skipping" on every start but the first is not worth a log line
-                .chain(() -> connection.query("SET LOCAL client_min_messages = warning").execute())
-                .chain(() -> connection.query(HISTORY_TABLE).execute())
-                .chain(() -> connection.query(LOCK_HISTORY).execute())
-                .chain(() -> connection.query(READ_HISTORY).execute())
-                .map(rows -> {
-                    List<AppliedMigration> history = new ArrayList<>();
-                    for (Row row : rows) {
-                        history.add(new AppliedMigration(row.getInteger("installed_rank"), row.getString("version"),
-                                row.getString("description"), row.getString("type"), row.getInteger("checksum"),
-                                row.getBoolean("success")));
-                    }
-                    return MigrationPlan.of(shipped, history);
-                })
+    /**
+     * Applies what is pending; the result names what ran (empty when the schema was up to date).
+     * {@code timeout} bounds each statement, the lock wait included, in place of the request path's
+     * statement_timeout (DB_COMMAND_TIMEOUT), which a migration may need to exceed.
+     */
+    public static Uni<MigrationRun> migrate(Pool pool, List<Migration> shipped, Duration timeout) {
+        return pool.withTransaction(connection -> connection
+                .query("SET LOCAL statement_timeout = " + timeout.toMillis()).execute()
+                .chain(() -> connection.preparedQuery("SELECT pg_advisory_xact_lock($1)").execute(Tuple.of(LOCK_KEY)))
+                .chain(() -> connection.query(HISTORY_EXISTS).execute())
+                // created only when missing: an up-to-date schema needs no privilege beyond reading the history
+                .chain(exists -> exists.iterator().next().getBoolean(0)
+                        ? Uni.createFrom().voidItem()
+                        : connection.query(HISTORY_TABLE).execute().replaceWithVoid())
+                .chain(() -> plan(connection, shipped))
+                .chain(plan -> plan.pending().isEmpty()
+                        ? Uni.createFrom().item(plan)
+                        // about to write: keep a Flyway of an earlier release out, then read again under that lock
+                        : connection.query(LOCK_HISTORY).execute().chain(() -> plan(connection, shipped)))
                 .chain(plan -> Multi.createFrom().iterable(plan.pending())
                         .onItem().transformToUniAndConcatenate(migration -> apply(connection, migration))
                         .collect().asList()
                         .map(applied -> new MigrationRun(applied, plan.newerThanThisBuild()))));
+    }
+
+    private static Uni<MigrationPlan> plan(SqlConnection connection, List<Migration> shipped) {
+        return connection.query(READ_HISTORY).execute().map(rows -> {
+            List<AppliedMigration> history = new ArrayList<>();
+            for (Row row : rows) {
+                history.add(new AppliedMigration(row.getInteger("installed_rank"), row.getString("version"),
+                        row.getString("description"), row.getString("type"), row.getInteger("checksum"),
+                        row.getBoolean("success")));
+            }
+            return MigrationPlan.of(shipped, history);
+        });
     }
 
     /** The file as one simple-protocol query (it may hold several statements), then its history row. */

@@ -125,6 +125,19 @@ public class CustomerApiTest {
     }
 
     @Test
+    void anUpdateThatChangesNothingKeepsTheVersion() {
+        String email = uniqueEmail();
+        long id = createCustomer(email);
+        String created = given().get("/customers/" + id).then().statusCode(200).extract().path("updatedAt");
+        String body = "{\"name\":\"Ada Lovelace\",\"email\":\"" + email + "\",\"status\":\"ACTIVE\",\"version\":0}";
+        given().contentType(ContentType.JSON).body(body).put("/customers/" + id).then().statusCode(200)
+                .body("version", equalTo(0)).body("updatedAt", equalTo(created));
+        // so a client that read version 0 can still save its change
+        given().contentType(ContentType.JSON).body(body.replace("Ada Lovelace", "Renamed")).put("/customers/" + id).then()
+                .statusCode(200).body("version", equalTo(1)).body("name", equalTo("Renamed"));
+    }
+
+    @Test
     void updateOfAnUnknownCustomerIs404() {
         assertProblem(given().contentType(ContentType.JSON)
                 .body("{\"name\":\"X\",\"email\":\"x@example.org\",\"status\":\"ACTIVE\",\"version\":0}")

@@ -87,7 +87,7 @@ class NativeImageConfigTest {
         while (entries.find()) {
             String value = entries.group(2).replace("\\\\", "\\");
             included.add(entries.group(1).equals("pattern") ? Pattern.compile(value)
-                    : Pattern.compile(Pattern.quote(value).replace("**", "\\E.*\\Q").replace("*", "\\E[^/]*\\Q")));
+                    : Pattern.compile(Pattern.quote(value).replace("**", "\u0000").replace("*", "\\E[^/]*\\Q").replace("\u0000", "\\E.*\\Q")));
         }
         return included;
     }

@@ -77,7 +77,7 @@ class SchemaMigrationsTest {
         String db = freshDatabase();
         List<Uni<MigrationRun>> starts = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            starts.add(SchemaMigrations.migrate(pool(db), ShippedMigrations.load())); // a pool per pod
+            starts.add(SchemaMigrations.migrate(pool(db), ShippedMigrations.load(), WAIT)); // a pool per pod
         }
         List<MigrationRun> runs = Uni.join().all(starts).andFailFast().await().atMost(WAIT);
 
@@ -158,7 +158,7 @@ class SchemaMigrationsTest {
     }
 
     private MigrationRun migrate(String db, List<Migration> shipped) {
-        return SchemaMigrations.migrate(pool(db), shipped).await().atMost(WAIT);
+        return SchemaMigrations.migrate(pool(db), shipped, WAIT).await().atMost(WAIT);
     }
 
     private Pool pool(String db) {
