@@ -2,6 +2,7 @@ package dev.bastion.customer;
 
 import java.math.BigDecimal;
 import java.util.List;
+import java.util.function.Function;
 
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.quarkus.hibernate.reactive.panache.PanacheRepository;
@@ -10,6 +11,7 @@ import io.quarkus.panache.common.Sort;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.RowIterator;
+import io.vertx.mutiny.sqlclient.RowSet;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -29,22 +31,18 @@ public class CustomerRepository implements PanacheRepository<Customer> {
             + " VALUES ($1, $2, $3, $4, $5) RETURNING " + COLUMNS;
     // an unchanged profile keeps its version and updated_at, as the entity's dirty checking did: saving
     // without changes must not make other clients' versions stale
-    private static final String UPDATE_PROFILE = """
-            UPDATE customer SET name = $2::varchar, email = $3::varchar, phone = $4::varchar, status = $5::varchar,
-                   version = CASE WHEN (name, email, phone, status) IS DISTINCT FROM ($2::varchar, $3::varchar, $4::varchar, $5::varchar)
-                                  THEN version + 1 ELSE version END,
-                   updated_at = CASE WHEN (name, email, phone, status) IS DISTINCT FROM ($2::varchar, $3::varchar, $4::varchar, $5::varchar)
-                                     THEN now() ELSE updated_at END
-             WHERE id = $1 AND version = $6
-            RETURNING \s""" + COLUMNS;
+    private static final String PROFILE_CHANGED =
+            "(name, email, phone, status) IS DISTINCT FROM ($2::varchar, $3::varchar, $4::varchar, $5::varchar)";
+    private static final String UPDATE_PROFILE = "UPDATE customer SET name = $2::varchar, email = $3::varchar,"
+            + " phone = $4::varchar, status = $5::varchar,"
+            + " version = CASE WHEN " + PROFILE_CHANGED + " THEN version + 1 ELSE version END,"
+            + " updated_at = CASE WHEN " + PROFILE_CHANGED + " THEN now() ELSE updated_at END"
+            + " WHERE id = $1 AND version = $6 RETURNING " + COLUMNS;
     private static final String VERSION_OF = "SELECT version FROM customer WHERE id = $1";
 
     /** The customer with {@code id} as its response, or null. */
     public Uni<CustomerResponse> findResponse(SqlConnection connection, long id) {
-        return connection.preparedQuery(SELECT_BY_ID).execute(Tuple.of(id)).map(rows -> {
-            RowIterator<Row> found = rows.iterator();
-            return found.hasNext() ? response(found.next()) : null;
-        });
+        return connection.preparedQuery(SELECT_BY_ID).execute(Tuple.of(id)).map(rows -> firstOrNull(rows, CustomerRepository::response));
     }
 
     /** Inserts {@code customer} and returns it as stored. */
@@ -56,25 +54,24 @@ public class CustomerRepository implements PanacheRepository<Customer> {
 
     /**
      * Replaces the profile of customer {@code id} if it is still at {@code version}, bumping the version
-     * and {@code updated_at} as the entity's own updates do: one statement, whose row lock and version
+     * and {@code updated_at} when anything changed, as the entity's own updates did: one statement, whose row lock and version
      * check settle a concurrent update (the second waits, then finds the version moved on). Null when no
      * row matched: no such customer, or another version.
      */
     public Uni<CustomerResponse> updateProfile(SqlConnection connection, long id, long version, String name, String email,
                                                String phone, CustomerStatus status) {
         Tuple values = Tuple.of(id, name, email, phone, status.name(), version);
-        return connection.preparedQuery(UPDATE_PROFILE).execute(values).map(rows -> {
-            RowIterator<Row> updated = rows.iterator();
-            return updated.hasNext() ? response(updated.next()) : null;
-        });
+        return connection.preparedQuery(UPDATE_PROFILE).execute(values).map(rows -> firstOrNull(rows, CustomerRepository::response));
     }
 
     /** The version customer {@code id} is at now (a new snapshot), or null when there is none. */
     public Uni<Long> currentVersion(SqlConnection connection, long id) {
-        return connection.preparedQuery(VERSION_OF).execute(Tuple.of(id)).map(rows -> {
-            RowIterator<Row> found = rows.iterator();
-            return found.hasNext() ? found.next().getLong(0) : null;
-        });
+        return connection.preparedQuery(VERSION_OF).execute(Tuple.of(id)).map(rows -> firstOrNull(rows, row -> row.getLong(0)));
+    }
+
+    private static <T> T firstOrNull(RowSet<Row> rows, Function<Row, T> read) {
+        RowIterator<Row> first = rows.iterator();
+        return first.hasNext() ? read.apply(first.next()) : null;
     }
 
     private static CustomerResponse response(Row row) {
