@@ -8,6 +8,7 @@ running benchmark. HTTP itself (requests, keep-alive clients, percentiles) is in
 """
 import argparse
 import collections
+import functools
 import glob
 import json
 import os
@@ -28,6 +29,7 @@ import httpload
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
 APP = os.path.join(ROOT, "target", "quarkus-app")
+DOCKERFILE_JVM = os.path.join(ROOT, "src", "main", "docker", "Dockerfile.jvm")
 REFERENCE = os.path.join(ROOT, "bench", "reference")
 MAVEN_LOCK = "/tmp/bastion-maven.lock"  # one Maven build at a time on these shared machines
 PSQL = "/usr/bin/psql"
@@ -355,11 +357,11 @@ def container_jvm_options():
     """The JVM flags of the container image (src/main/docker/Dockerfile.jvm) under the memory limit of
     k8s/deployment.yaml, for running the jar here as it runs in a pod: JAVA_MAX_MEM_RATIO becomes
     -XX:MaxRAMPercentage as run-java.sh makes it, GC_CONTAINER_OPTIONS and the -XX/-Xss flags of
-    JAVA_OPTS_APPEND are taken as they are (but the image's AppCDS archive, see appcds_archive), and
+    JAVA_OPTS_APPEND are taken as they are (but the image's AOT cache, see ImageService), and
     -XX:MaxRAM stands in for the cgroup limit. Returns
     (flags, environment) so that MALLOC_ARENA_MAX reaches the process too."""
     env = {}
-    with open(os.path.join(ROOT, "src", "main", "docker", "Dockerfile.jvm")) as f:
+    with open(DOCKERFILE_JVM) as f:
         for key, quoted, bare in re.findall(r'^ENV (\w+)=(?:"([^"]*)"|(\S+))$', f.read(), re.M):
             env[key] = re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), ""), quoted or bare)
     with open(os.path.join(ROOT, "k8s", "deployment.yaml")) as f:
@@ -367,29 +369,53 @@ def container_jvm_options():
     flags = [f"-XX:MaxRAM={limit}m", f"-XX:MaxRAMPercentage={env['JAVA_MAX_MEM_RATIO']}",
              *env.get("GC_CONTAINER_OPTIONS", "").split(),
              *(flag for flag in env.get("JAVA_OPTS_APPEND", "").split()
-               if flag.startswith(("-XX:", "-Xss")) and not flag.startswith("-XX:SharedArchiveFile="))]
+               if flag.startswith(("-XX:", "-Xss")) and not flag.startswith("-XX:AOTCache="))]
     return flags, {k: env[k] for k in ("MALLOC_ARENA_MAX",) if k in env}
 
 
-def appcds_archive(app, path, flags):
-    """The AppCDS archive of a quarkus-app directory, written by the same script the JVM image runs
-    (src/main/docker/appcds.sh) with the given JVM flags; returns the flag that uses it."""
+def _java_major(java):
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)', out)
+    return int(match.group(1)) if match else None
+
+
+@functools.lru_cache(maxsize=None)
+def image_java():
+    """The java command of the JDK the JVM image runs (the NN of its openjdk-NN-runtime base image):
+    a JDK of that major version under /usr/lib/jvm, else the default java, with a warning, as the
+    image's AOT cache then cannot be measured."""
+    with open(DOCKERFILE_JVM) as f:
+        major = int(re.search(r"^FROM \S*openjdk-(\d+)", f.read(), re.M).group(1))
+    for java in ["java", *sorted(glob.glob("/usr/lib/jvm/*/bin/java"))]:
+        if _java_major(java) == major:
+            return java
+    log(f"no JDK {major} here (the JVM image's): measuring with the default java, without the image's AOT cache")
+    return "java"
+
+
+def aot_cache(app, path, flags, java):
+    """The AOT cache of a quarkus-app directory, written by the same script the JVM image runs
+    (src/main/docker/aot-cache.sh) with the given JVM flags and java; returns the flag that uses it,
+    or None when that java cannot write one (before JDK 25)."""
+    if (_java_major(java) or 0) < 25:
+        return None
     if not os.path.exists(path):
-        log(f"writing the AppCDS archive {path}")
-        subprocess.run([os.path.join(ROOT, "src", "main", "docker", "appcds.sh"), path,
-                        os.path.join(app, "quarkus-run.jar"), *flags], check=True, stdout=subprocess.DEVNULL)
-    return f"-XX:SharedArchiveFile={path}"
+        log(f"writing the AOT cache {path}")
+        env = {**os.environ, "PATH": os.path.dirname(os.path.abspath(shutil.which(java))) + os.pathsep + os.environ["PATH"]}
+        subprocess.run([os.path.join(ROOT, "src", "main", "docker", "aot-cache.sh"), path,
+                        os.path.join(app, "quarkus-run.jar"), *flags], check=True, stdout=subprocess.DEVNULL, env=env)
+    return f"-XX:AOTCache={path}"
 
 
 class Service(_Process):
     """The packaged service (JVM jar) against a given PostgreSQL port (or a proxy in front of it)."""
 
     app = APP  # the quarkus-app directory this class runs
-    # where the private copy goes when it must keep its path from start to start (an AppCDS archive
+    # where the private copy goes when it must keep its path from start to start (an AOT cache
     # names the jar it was written for); None: a new temporary directory per start, removed at the end
     fixed_copy = None
 
-    def __init__(self, db_port, env=None, name="service", java_options=(), http_timeout=10):
+    def __init__(self, db_port, env=None, name="service", java_options=(), http_timeout=10, java="java"):
         self.port = free_port()
         # health, metrics and OpenAPI (/q/*) are served on the management port only
         self.management_port = free_port()
@@ -397,6 +423,7 @@ class Service(_Process):
         self.env = env or {}
         self.name = name
         self.java_options = list(java_options)  # e.g. a JFR recording for a profile
+        self.java = java  # the java command: the default JDK, or image_java()
         self.http_timeout = http_timeout  # seconds call() waits for an answer, unless told otherwise
         self.log_path = os.path.join(OUT, f"{name}.log")
         self.app_copy = None
@@ -420,7 +447,7 @@ class Service(_Process):
         started = time.monotonic()
         with open(self.log_path, "w") as out:
             self.process = subprocess.Popen(
-                ["java", *self.java_options, "-jar", os.path.join(self.app_copy, "quarkus-app", "quarkus-run.jar")],
+                [self.java, *self.java_options, "-jar", os.path.join(self.app_copy, "quarkus-app", "quarkus-run.jar")],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.pid = self.process.pid
         self.wait_ready(timeout)
@@ -523,6 +550,32 @@ class Service(_Process):
         if self.app_copy and not self.fixed_copy:
             shutil.rmtree(self.app_copy, ignore_errors=True)
         self.app_copy = None
+
+
+class ImageService(Service):
+    """The jar as the JVM image runs it: the image's JDK, its flags under the pod's memory limit, and
+    the AOT cache the image writes at build time (aot-cache.sh, run here the same way), from one fixed
+    directory, as the cache names the jar it was written for. Call prepare() once before starting."""
+
+    fixed_copy = None
+    flags = []
+    cache_flag = None
+
+    @classmethod
+    def prepare(cls, directory):
+        """Copies the build into directory and writes its cache there; returns (flags, env, java)."""
+        flags, env = container_jvm_options()
+        cls.fixed_copy, cls.flags = directory, flags
+        if not os.path.exists(os.path.join(directory, "quarkus-app")):
+            build_app_when_missing()
+            shutil.copytree(APP, os.path.join(directory, "quarkus-app"))
+        cls.cache_flag = aot_cache(os.path.join(directory, "quarkus-app"), os.path.join(directory, "app.aot"), flags, image_java())
+        return flags, env, image_java()
+
+    def __init__(self, db_port, env=None, name="service", java_options=(), http_timeout=10):
+        """java_options: more flags after the image's (a JFR recording, say)."""
+        cache = [self.cache_flag] if self.cache_flag else []
+        super().__init__(db_port, env, name, [*self.flags, *cache, *java_options], http_timeout, image_java())
 
 
 class ReferenceService(Service):

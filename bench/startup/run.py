@@ -6,14 +6,15 @@ Per start: wall-clock seconds from exec to the first 200 of the readiness URL, a
 JVM spent until then (utime + stime, all threads, JIT included): on a shared machine the CPU figure is
 the one load moves least. Variants, each started --starts times, interleaved:
 
-  - bastion, image (AppCDS): the jar as Dockerfile.jvm runs it: its JVM flags under
-    k8s/deployment.yaml's memory limit (harness.container_jvm_options) and the class-data-sharing
-    archive the image writes at build time (src/main/docker/appcds.sh, run here the same way)
-  - bastion, container flags: the same without the archive
-  - bastion, plain JVM: java -jar with the JVM's defaults
-  - reference: bench/reference, container flags (the floor of the stack)
-  - baseline: another build of Bastion (--baseline DIR, a quarkus-app directory), container flags,
-    e.g. the commit before a change
+  - bastion, image (AOT cache): the jar as Dockerfile.jvm runs it (harness.ImageService): the image's
+    JDK, its JVM flags under k8s/deployment.yaml's memory limit (harness.container_jvm_options) and the
+    ahead-of-time cache the image writes at build time (src/main/docker/aot-cache.sh, run here the
+    same way)
+  - bastion, image without cache: the same JDK and flags without the cache
+  - bastion, plain JVM: java -jar with the default JDK and its defaults
+  - reference: bench/reference, the image's JDK and flags (the floor of the stack)
+  - baseline: another build of Bastion (--baseline DIR, a quarkus-app directory), the image's JDK and
+    flags, e.g. the commit before a change
 
     nice -n 5 python3 bench/startup/run.py [--starts 5] [--baseline /path/to/target/quarkus-app]
 """
@@ -38,48 +39,36 @@ class AppService(harness.Service):
         pass
 
 
-class AppCdsService(harness.Service):
-    """The service as the JVM image runs it: from one fixed directory, with its AppCDS archive."""
-
-    archive = None  # the -XX:SharedArchiveFile flag, once the archive is written
-
-    def start(self, timeout=120):
-        self.java_options = [*self.java_options, self.archive]
-        return super().start(timeout)
-
-
 def main():
     parser = harness.argument_parser(__doc__)
     parser.add_argument("--starts", type=int, default=5, help="starts per variant (default 5)")
     parser.add_argument("--baseline", default=None, help="a quarkus-app directory of another Bastion build")
     args = parser.parse_args()
-    flags, env = harness.container_jvm_options()
-    appcds_dir = tempfile.mkdtemp(prefix="bastion-appcds-")
-    AppCdsService.fixed_copy = appcds_dir
+    cache_dir = tempfile.mkdtemp(prefix="bastion-aot-")
     variants = {
-        "bastion, image (AppCDS)": lambda i: AppCdsService(pg.port, env=env, java_options=flags, name=f"startup-appcds-{i}"),
-        "bastion, container flags": lambda i: harness.Service(pg.port, env=env, java_options=flags, name=f"startup-bastion-{i}"),
+        "bastion, image (AOT cache)": lambda i: harness.ImageService(pg.port, env=env, name=f"startup-image-{i}"),
+        "bastion, image no cache": lambda i: harness.Service(pg.port, env=env, java_options=flags, java=java,
+                                                             name=f"startup-nocache-{i}"),
         "bastion, plain JVM": lambda i: harness.Service(pg.port, name=f"startup-plain-{i}"),
-        "reference": lambda i: harness.ReferenceService(pg.port, env=env, java_options=flags, name=f"startup-reference-{i}"),
+        "reference": lambda i: harness.ReferenceService(pg.port, env=env, java_options=flags, java=java,
+                                                        name=f"startup-reference-{i}"),
     }
     if args.baseline:
-        variants["baseline"] = lambda i: AppService(os.path.abspath(args.baseline), pg.port, env=env,
-                                                    java_options=flags, name=f"startup-baseline-{i}")
-    harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}; container flags: {' '.join(flags)}")
+        variants["baseline"] = lambda i: AppService(os.path.abspath(args.baseline), pg.port, env=env, java_options=flags,
+                                                    java=java, name=f"startup-baseline-{i}")
     results = {name: [] for name in variants}
     with harness.Postgres(name="startup-postgres") as pg:
         with harness.Service(pg.port, name="startup-migrate"):
             pass  # migrates once, so every measured start sees an up-to-date schema
-        shutil.copytree(harness.APP, os.path.join(appcds_dir, "quarkus-app"))
-        AppCdsService.archive = harness.appcds_archive(os.path.join(appcds_dir, "quarkus-app"),
-                                                       os.path.join(appcds_dir, "app-cds.jsa"), flags)
+        flags, env, java = harness.ImageService.prepare(cache_dir)
+        harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}; image JVM {java}, flags: {' '.join(flags)}")
         for i in range(args.starts):
             for name, make in variants.items():
                 with make(i) as service:
                     results[name].append((service.startup_seconds, service.startup_cpu_seconds))
                 harness.log(f"start {i + 1}/{args.starts} {name}: {service.startup_seconds:.2f}s, "
                             f"{service.startup_cpu_seconds:.2f}s CPU")
-    shutil.rmtree(appcds_dir, ignore_errors=True)
+    shutil.rmtree(cache_dir, ignore_errors=True)
     print()
     print(f"start-up to ready, median of {args.starts} interleaved starts; {harness.machine_description()}; "
           f"load average at the end {os.getloadavg()[0]:.1f}")

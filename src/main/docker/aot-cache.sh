@@ -1,16 +1,18 @@
 #!/bin/sh
-# Writes the application's class-data-sharing archive (AppCDS): starts the jar once, with the JVM flags
-# it will run with, and stops it as soon as Quarkus reports it started; the JVM dumps the classes it
-# loaded into the archive as it exits. Later starts map them instead of loading, verifying and
-# linking them again (README, "Cost per request": start-up).
+# Writes the application's ahead-of-time cache (JDK 25, JEP 483/514/515): starts the jar once, with
+# the JVM flags it will run with, and stops it as soon as Quarkus reports it started; as it exits, the
+# JVM stores the classes start-up loaded, already parsed, verified and linked, with the method
+# profiles it gathered. Later starts map them instead of doing that work again (README, "Cost per
+# request": start-up). The cache only serves classes the JDK's own class loaders load: the jar is
+# packaged as an aot-jar for this (quarkus.package.jar.type in application.properties).
 #
 # No database is needed: migrations are off for this run, and nothing else connects before the
 # first request (the JVM has loaded what start-up loads either way). Used by Dockerfile.jvm and
-# bench/startup, so the bench measures the archive the image ships.
+# bench/startup, so the bench measures the cache the image ships.
 #
-#   appcds.sh ARCHIVE JAR [JVM flags...]
+#   aot-cache.sh CACHE JAR [JVM flags...]
 set -eu
-archive="$1"
+cache="$1"
 jar="$2"
 shift 2
 log="$(mktemp)"
@@ -22,11 +24,11 @@ cleanup() {
 trap cleanup EXIT
 fail() {
   cat "$log" >&2
-  echo "appcds.sh: $1" >&2
+  echo "aot-cache.sh: $1" >&2
   exit 1
 }
 DB_HOST=127.0.0.1 DB_PORT=1 DB_MIGRATE_AT_START=false PORT=0 MANAGEMENT_PORT=0 QUARKUS_LOG_LEVEL=INFO \
-  java "$@" -XX:ArchiveClassesAtExit="$archive" -jar "$jar" >"$log" 2>&1 &
+  java "$@" -XX:AOTCacheOutput="$cache" -jar "$jar" >"$log" 2>&1 &
 pid=$!
 waited=0
 until grep -q "started in" "$log"; do
@@ -35,7 +37,8 @@ until grep -q "started in" "$log"; do
   sleep 1
   waited=$((waited + 1))
 done
+# the JVM writes the cache on its way out (a second JVM assembles it): let it finish
 kill -TERM "$pid" 2>/dev/null || true
 wait "$pid" || true
 pid=""
-[ -s "$archive" ] || fail "the JVM wrote no archive to $archive"
+[ -s "$cache" ] || fail "the JVM wrote no AOT cache to $cache"

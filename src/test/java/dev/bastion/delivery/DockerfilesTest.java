@@ -43,8 +43,8 @@ class DockerfilesTest {
     private static final Path NATIVE_MULTISTAGE = DOCKER.resolve("Dockerfile.native-multistage");
     private static final List<Path> ALL = List.of(JVM, NATIVE, NATIVE_MICRO, NATIVE_MULTISTAGE);
 
-    private static final String FAST_JAR = "target/quarkus-app/";
-    private static final String APPCDS_SCRIPT = "src/main/docker/appcds.sh";
+    private static final String APP_DIR = "target/quarkus-app/";
+    private static final String AOT_CACHE_SCRIPT = "src/main/docker/aot-cache.sh";
     private static final String RUNNER = "target/*-runner";
     private static final String MANDREL_BUILDER = "ubi9-quarkus-mandrel-builder-image";
     /** The builder tag for the JDK that Quarkus 3.34's native build targets (graalvm.version). */
@@ -141,29 +141,29 @@ class DockerfilesTest {
     // ------------------------------------------------------------------------------------------------
 
     @Test
-    void jvmImageCopiesTheFastJarLayoutAndRunsQuarkusRun() {
+    void jvmImageCopiesTheQuarkusAppLayoutAndRunsQuarkusRun() {
         List<Stage> stages = stages(JVM);
         assertEquals(1, stages.size(), JVM + ": one stage expected");
         Stage stage = stages.get(0);
-        assertTrue(stage.image().contains("openjdk-21-runtime"), JVM + ": base image " + stage.image());
+        assertTrue(stage.image().contains("openjdk-25-runtime"), JVM + ": base image " + stage.image());
 
         Map<String, String> destinations = new LinkedHashMap<>();
         for (Copy copy : copies(stage)) {
             for (String source : copy.sources()) {
-                if (source.equals(APPCDS_SCRIPT)) {
-                    continue; // writes the class-data-sharing archive at build time, see below
+                if (source.equals(AOT_CACHE_SCRIPT)) {
+                    continue; // writes the ahead-of-time cache at build time, see below
                 }
-                assertTrue(source.startsWith(FAST_JAR), JVM + ": copies " + source + ", which is not part of " + FAST_JAR);
+                assertTrue(source.startsWith(APP_DIR), JVM + ": copies " + source + ", which is not part of " + APP_DIR);
                 destinations.put(trimSlash(source), resolve(stage.workdirAt(copy.instruction()), copy.destination()));
             }
         }
         for (String piece : List.of("lib", "*.jar", "app", "quarkus")) {
-            assertTrue(destinations.containsKey(FAST_JAR + piece), JVM + ": does not copy " + FAST_JAR + piece);
+            assertTrue(destinations.containsKey(APP_DIR + piece), JVM + ": does not copy " + APP_DIR + piece);
         }
         // quarkus-run.jar finds lib/, app/ and quarkus/ next to itself: the layout must survive the copy
-        String home = destinations.get(FAST_JAR + "*.jar");
+        String home = destinations.get(APP_DIR + "*.jar");
         for (String dir : List.of("lib", "app", "quarkus")) {
-            assertEquals(resolve(home, dir), destinations.get(FAST_JAR + dir), JVM + ": " + dir + "/ must sit next to the jar");
+            assertEquals(resolve(home, dir), destinations.get(APP_DIR + dir), JVM + ": " + dir + "/ must sit next to the jar");
         }
         String jar = resolve(home, "quarkus-run.jar");
 
@@ -191,28 +191,31 @@ class DockerfilesTest {
     }
 
     /**
-     * The AppCDS archive is written by the script bench/startup measures, for the jar the image runs,
-     * with the flags it runs with, and the final JAVA_OPTS_APPEND uses it.
+     * The ahead-of-time cache is written by the script bench/startup measures, for the jar the image
+     * runs, with the flags it runs with, and the final JAVA_OPTS_APPEND uses it. The cache serves the
+     * JDK's own class loaders only: the jar must be packaged as an aot-jar.
      */
     @Test
-    void jvmImageWritesItsAppCdsArchiveWithTheFlagsItRunsWith() {
+    void jvmImageWritesItsAotCacheWithTheFlagsItRunsWith() throws IOException {
         Stage stage = stages(JVM).get(0);
         Map<String, String> env = env(stage);
         List<String> flags = tokens(env.get("JAVA_OPTS_APPEND"));
-        String archive = flags.stream().filter(f -> f.startsWith("-XX:SharedArchiveFile=")).findFirst()
-                .orElseThrow(() -> new AssertionError(JVM + ": JAVA_OPTS_APPEND does not use an AppCDS archive"))
-                .substring("-XX:SharedArchiveFile=".length());
-        Copy script = copies(stage).stream().filter(c -> c.sources().contains(APPCDS_SCRIPT)).findFirst()
-                .orElseThrow(() -> new AssertionError(JVM + ": does not copy " + APPCDS_SCRIPT));
+        String archive = flags.stream().filter(f -> f.startsWith("-XX:AOTCache=")).findFirst()
+                .orElseThrow(() -> new AssertionError(JVM + ": JAVA_OPTS_APPEND does not use an AOT cache"))
+                .substring("-XX:AOTCache=".length());
+        Copy script = copies(stage).stream().filter(c -> c.sources().contains(AOT_CACHE_SCRIPT)).findFirst()
+                .orElseThrow(() -> new AssertionError(JVM + ": does not copy " + AOT_CACHE_SCRIPT));
         String scriptInImage = script.destination();
         List<String> run = stage.all("RUN").stream().map(r -> tokens(r.args())).filter(words -> words.contains(scriptInImage))
                 .findFirst().orElseThrow(() -> new AssertionError(JVM + ": never runs " + scriptInImage));
         int at = run.indexOf(scriptInImage);
-        assertEquals(archive, run.get(at + 1), JVM + ": writes another archive than it uses");
-        assertEquals(env.get("JAVA_APP_JAR"), run.get(at + 2), JVM + ": archives another jar than it runs");
+        assertEquals(archive, run.get(at + 1), JVM + ": writes another cache than it uses");
+        assertEquals(env.get("JAVA_APP_JAR"), run.get(at + 2), JVM + ": trains another jar than it runs");
         assertEquals(List.of("$GC_CONTAINER_OPTIONS", "$JAVA_OPTS_APPEND"), run.subList(at + 3, at + 5),
-                JVM + ": the archive must be written with the flags the image runs with");
-        assertTrue(Files.isExecutable(Path.of(APPCDS_SCRIPT)), APPCDS_SCRIPT + " must be executable");
+                JVM + ": the cache must be written with the flags the image runs with");
+        assertTrue(Files.isExecutable(Path.of(AOT_CACHE_SCRIPT)), AOT_CACHE_SCRIPT + " must be executable");
+        assertTrue(Files.readAllLines(Path.of("src/main/resources/application.properties")).contains("quarkus.package.jar.type=aot-jar"),
+                "application.properties must package the jar as an aot-jar: the cache cannot serve fast-jar's class loader");
     }
 
     // ------------------------------------------------------------------------------------------------
