@@ -15,6 +15,7 @@ started and stopped with jcmd so the warm-up stays out of it):
 
     nice -n 5 python3 bench/profile/run.py                 # ~2 minutes; output in bench/out/profile-*.txt
     nice -n 5 python3 bench/profile/run.py --seconds 10    # shorter recordings
+    nice -n 5 python3 bench/profile/run.py --workloads "transfer (hot rows)"
 """
 import collections
 import os
@@ -229,7 +230,10 @@ def main():
     parser = harness.argument_parser(__doc__)
     parser.add_argument("--seconds", type=int, default=20, help="each recording under load")
     parser.add_argument("--warmup", type=int, default=60, help="JIT warm-up before the first recording: at least this many seconds, at most 3x, until CPU/request settles")
+    parser.add_argument("--workloads", default="create,read by id",
+                        help="comma-separated bench/throughput workload names to profile (default: 'create,read by id')")
     args = parser.parse_args()
+    names = [name.strip() for name in args.workloads.split(",")]
     harness.ensure_packages({"wrk": "wrk", "jcmd": "openjdk-17-jdk-headless", "jfr": "openjdk-17-jdk-headless"})
     pg = harness.Postgres({"shared_preload_libraries": "'pg_stat_statements'"}, name="profile-postgres")
     service_env = {"DB_POOL_SIZE": str(throughput.POOL), "DB_MAX_OVERFLOW": "0", "DB_POOL_WAIT_QUEUE": "2000",
@@ -240,11 +244,13 @@ def main():
         pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         accounts = throughput.seed(pg)
         workloads = {w.name: w for w in throughput.WORKLOADS}
-        throughput.warm_up(service, ("read by id", "create"), args.warmup, 3 * args.warmup, accounts)
+        throughput.warm_up(service, names, args.warmup, 3 * args.warmup, accounts, pg=pg)
         with open(harness.out_path("profile.txt"), "w") as out:
             out.write(f"{harness.machine_description()}; load average {os.getloadavg()[0]:.1f}; "
                       f"warm-up {args.warmup}s; recordings {args.seconds}s each\n")
-            for name in ("create", "read by id"):
+            for name in names:
+                if workloads[name].lua == "update.lua":
+                    throughput.reset_versions(pg, accounts)
                 profile_path(pg, service, workloads[name], args.seconds, accounts, out)
 
 

@@ -203,7 +203,7 @@ def main():
             harness.log(f"{key} ready in {service.startup_seconds:.2f}s ({service.startup_cpu_seconds:.2f}s CPU)")
         accounts = seed(pg)
         names = [w.name for w in WORKLOADS]
-        warmed = {"bastion": warm_up(services["bastion"], [n for n in ("read by id", "create", "update (optimistic)") if n in names],
+        warmed = {"bastion": warm_up(services["bastion"], [n for n in ("read by id", "create", "update (optimistic)", "transfer (hot rows)") if n in names],
                                      warmup, max_warmup, accounts, chunk=2 if args.quick else 5, pg=pg),
                   "reference": warm_up(services["reference"], [n for n in ("read by id", "create") if n in names],
                                        warmup, max_warmup, accounts, chunk=2 if args.quick else 5)}
