@@ -19,6 +19,7 @@ import io.vertx.sqlclient.PoolOptions;
 import io.vertx.sqlclient.SqlConnectOptions;
 import io.vertx.sqlclient.impl.PoolBase;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Event;
 import org.jboss.logging.Logger;
 
 /**
@@ -40,12 +41,14 @@ public class GuardedPoolCreator implements PgPoolCreator {
 
     private final DatabaseSettings guardrails;
     private final SettingsCheck settingsCheck;
+    private final Event<PoolCreated> poolCreated;
     private final AtomicReference<Pool> created = new AtomicReference<>();
     private final AtomicReference<PgConnectOptions> connectOptions = new AtomicReference<>();
 
-    public GuardedPoolCreator(DatabaseSettings guardrails, SettingsCheck settingsCheck) {
+    public GuardedPoolCreator(DatabaseSettings guardrails, SettingsCheck settingsCheck, Event<PoolCreated> poolCreated) {
         this.guardrails = guardrails;
         this.settingsCheck = settingsCheck;
+        this.poolCreated = poolCreated;
     }
 
     /**
@@ -118,6 +121,7 @@ public class GuardedPoolCreator implements PgPoolCreator {
                 .using(input.vertx())
                 .build();
         created.set(built);
+        poolCreated.fire(new PoolCreated(built));
         return built;
     }
 

@@ -3,11 +3,14 @@ package dev.bastion.schema;
 import java.util.List;
 
 import dev.bastion.database.DatabaseSettings;
+import dev.bastion.database.PoolCreated;
 import io.quarkus.runtime.StartupEvent;
+import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Instance;
 import jakarta.interceptor.Interceptor;
 import org.jboss.logging.Logger;
 
@@ -17,18 +20,32 @@ import org.jboss.logging.Logger;
  * stops start-up (the pod restarts and tries again). DB_MIGRATE_AT_START=false leaves the schema to
  * someone else, e.g. the Flyway CLI run on {@code src/main/resources/db/migration} with a user that
  * may change it.
+ * <p>
+ * The migration starts as soon as the pool exists ({@link PoolCreated}, on Hibernate Reactive's
+ * start-up thread) and runs while the main thread initialises the rest; StartupEvent only waits for
+ * its outcome. Start-up to ready: about 0.1 s less (bench/startup, README "Cost per request").
  */
 @ApplicationScoped
 public class MigrateAtStart {
 
     private static final Logger LOG = Logger.getLogger(MigrateAtStart.class);
 
-    private final Pool pool;
+    // the pool is looked up only when no PoolCreated came first: injecting it would build it here,
+    // and the PoolCreated observer runs while it is being built
+    private final Instance<Pool> pool;
     private final DatabaseSettings settings;
+    private List<Migration> shipped;
+    private Uni<SchemaMigrations.MigrationRun> run;
 
-    public MigrateAtStart(Pool pool, DatabaseSettings settings) {
+    public MigrateAtStart(Instance<Pool> pool, DatabaseSettings settings) {
         this.pool = pool;
         this.settings = settings;
+    }
+
+    void begin(@Observes PoolCreated created) {
+        if (settings.migrateAtStart()) {
+            start(Pool.newInstance(created.pool()));
+        }
     }
 
     // after the settings check (SettingsCheck), before the observers that schedule work on the tables
@@ -37,18 +54,27 @@ public class MigrateAtStart {
             LOG.info("Schema migrations skipped (DB_MIGRATE_AT_START=false)");
             return;
         }
-        List<Migration> shipped = ShippedMigrations.load();
-        SchemaMigrations.MigrationRun run = SchemaMigrations.migrate(pool, shipped, settings.migrationTimeout()).await().indefinitely();
-        for (AppliedMigration newer : run.newerThanThisBuild()) {
+        SchemaMigrations.MigrationRun outcome = start(pool.get()).await().indefinitely();
+        for (AppliedMigration newer : outcome.newerThanThisBuild()) {
             LOG.warnf("Schema migration %s (%s) comes from a newer release; this build leaves it alone",
                     newer.version(), newer.description());
         }
-        if (run.applied().isEmpty()) {
+        if (outcome.applied().isEmpty()) {
             LOG.infof("Schema is up to date (migration %d)", shipped.get(shipped.size() - 1).version());
         } else {
-            for (Migration migration : run.applied()) {
+            for (Migration migration : outcome.applied()) {
                 LOG.infof("Schema migrated to %d (%s)", migration.version(), migration.description());
             }
         }
+    }
+
+    /** The one migration run of this start: begun on the first call, its outcome kept for the next. */
+    private synchronized Uni<SchemaMigrations.MigrationRun> start(Pool on) {
+        if (run == null) {
+            shipped = ShippedMigrations.load();
+            run = SchemaMigrations.migrate(on, shipped, settings.migrationTimeout()).memoize().indefinitely();
+            run.subscribe().with(ignored -> { }, ignored -> { }); // the outcome is read (and a failure thrown) at StartupEvent
+        }
+        return run;
     }
 }

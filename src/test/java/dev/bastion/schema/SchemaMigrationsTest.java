@@ -1,22 +1,17 @@
 package dev.bastion.schema;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import dev.bastion.schema.SchemaMigrations.MigrationRun;
 import dev.bastion.testing.PostgresResource;
+import dev.bastion.testing.TestDatabases;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -35,7 +30,6 @@ import org.junit.jupiter.api.Test;
  */
 class SchemaMigrationsTest {
 
-    private static final AtomicInteger DATABASES = new AtomicInteger();
     private static final Duration WAIT = Duration.ofSeconds(60);
     private static Vertx vertx;
     private final List<Pool> pools = new ArrayList<>();
@@ -52,11 +46,11 @@ class SchemaMigrationsTest {
 
     @Test
     void aFreshDatabaseGetsEveryMigrationRecordedAsFlywayRecordsIt() throws Exception {
-        String db = freshDatabase();
+        String db = TestDatabases.fresh("schema");
         MigrationRun run = migrate(db, ShippedMigrations.load());
 
         assertEquals(List.of(1, 2, 3, 4), run.applied().stream().map(Migration::version).toList());
-        List<String> history = rows(db, "SELECT installed_rank || ' ' || version || ' ' || description || ' ' || type || ' ' "
+        List<String> history = TestDatabases.rows(db, "SELECT installed_rank || ' ' || version || ' ' || description || ' ' || type || ' ' "
                 + "|| script || ' ' || checksum || ' ' || installed_by || ' ' || success FROM flyway_schema_history ORDER BY 1");
         assertEquals(List.of(
                 "1 1 customer SQL db/migration/V1__customer.sql " + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(1) + " postgres true",
@@ -65,16 +59,16 @@ class SchemaMigrationsTest {
                 "4 4 named transfer foreign keys SQL db/migration/V4__named_transfer_foreign_keys.sql "
                         + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(4) + " postgres true"), history);
         assertEquals(List.of("credit_transfer", "customer", "customer_note", "idempotency_key"),
-                rows(db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'flyway%' ORDER BY 1"));
+                TestDatabases.rows(db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'flyway%' ORDER BY 1"));
 
         MigrationRun again = migrate(db, ShippedMigrations.load());
         assertTrue(again.applied().isEmpty(), "an up-to-date schema runs nothing");
-        assertEquals(List.of("4"), rows(db, "SELECT count(*) FROM flyway_schema_history"));
+        assertEquals(List.of("4"), TestDatabases.rows(db, "SELECT count(*) FROM flyway_schema_history"));
     }
 
     @Test
     void podsStartingTogetherApplyEachMigrationOnce() throws Exception {
-        String db = freshDatabase();
+        String db = TestDatabases.fresh("schema");
         List<Uni<MigrationRun>> starts = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             starts.add(SchemaMigrations.migrate(pool(db), ShippedMigrations.load(), WAIT)); // a pool per pod
@@ -82,44 +76,44 @@ class SchemaMigrationsTest {
         List<MigrationRun> runs = Uni.join().all(starts).andFailFast().await().atMost(WAIT);
 
         assertEquals(4, runs.stream().mapToInt(r -> r.applied().size()).sum(), "each migration ran in exactly one pod");
-        assertEquals(List.of("1", "2", "3", "4"), rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
+        assertEquals(List.of("1", "2", "3", "4"), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
     }
 
     @Test
     void aMigrationThatFailsHalfWayLeavesNothingBehind() throws Exception {
-        String db = freshDatabase();
+        String db = TestDatabases.fresh("schema");
         List<Migration> withBrokenFifth = new ArrayList<>(ShippedMigrations.load());
         withBrokenFifth.add(Migration.of("db/migration/V5__half_done.sql",
                 "CREATE TABLE half_done (id int);\nALTER TABLE customer ADD COLUMN half int;\nSELECT 1 / 0;\n"));
 
         IllegalStateException failure = assertThrows(IllegalStateException.class, () -> migrate(db, withBrokenFifth));
         assertTrue(failure.getMessage().contains("migration 5 (db/migration/V5__half_done.sql) failed"), failure.getMessage());
-        assertEquals(List.of("0"), rows(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
+        assertEquals(List.of("0"), TestDatabases.rows(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
                 "one transaction: the four good migrations rolled back with the broken one");
 
         migrate(db, ShippedMigrations.load());
         assertThrows(IllegalStateException.class, () -> migrate(db, withBrokenFifth));
-        assertEquals(List.of("4"), rows(db, "SELECT count(*) FROM flyway_schema_history"), "no failed row is recorded");
-        assertEquals(List.of("0"), rows(db, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'half'"));
-        assertEquals(List.of(""), rows(db, "SELECT coalesce(to_regclass('half_done')::text, '')"));
+        assertEquals(List.of("4"), TestDatabases.rows(db, "SELECT count(*) FROM flyway_schema_history"), "no failed row is recorded");
+        assertEquals(List.of("0"), TestDatabases.rows(db, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'half'"));
+        assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('half_done')::text, '')"));
     }
 
     @Test
     void aFileChangedAfterItWasAppliedStopsTheMigration() throws Exception {
-        String db = freshDatabase();
+        String db = TestDatabases.fresh("schema");
         migrate(db, ShippedMigrations.load());
-        execute(db, "UPDATE flyway_schema_history SET checksum = checksum + 1 WHERE version = '2'");
+        TestDatabases.execute(db, "UPDATE flyway_schema_history SET checksum = checksum + 1 WHERE version = '2'");
         List<Migration> withFifth = new ArrayList<>(ShippedMigrations.load());
         withFifth.add(Migration.of("db/migration/V5__fifth.sql", "CREATE TABLE fifth (id int);"));
 
         SchemaMismatchException refused = assertThrows(SchemaMismatchException.class, () -> migrate(db, withFifth));
         assertTrue(refused.getMessage().contains("migration 2 (idempotency key) changed after it was applied"), refused.getMessage());
-        assertEquals(List.of(""), rows(db, "SELECT coalesce(to_regclass('fifth')::text, '')"), "nothing pending ran");
+        assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('fifth')::text, '')"), "nothing pending ran");
     }
 
     @Test
     void aRecordedFailureStopsTheMigrationUntilRepaired() throws Exception {
-        String db = freshDatabase();
+        String db = TestDatabases.fresh("schema");
         migrate(db, ShippedMigrations.load());
         recordFifth(db, "broken", false);
 
@@ -129,7 +123,7 @@ class SchemaMigrationsTest {
 
     @Test
     void migrationsOfANewerReleaseAreLeftAlone() throws Exception {
-        String db = freshDatabase();
+        String db = TestDatabases.fresh("schema");
         migrate(db, ShippedMigrations.load());
         recordFifth(db, "newer release", true);
 
@@ -140,7 +134,7 @@ class SchemaMigrationsTest {
 
     @Test
     void aShippedMigrationOlderThanAnAppliedOneIsRefused() throws Exception {
-        String db = freshDatabase();
+        String db = TestDatabases.fresh("schema");
         List<Migration> shipped = ShippedMigrations.load();
         // a newer release's V5 went in while this build's V3 and V4 never ran: running them now would
         // apply them out of order
@@ -148,7 +142,7 @@ class SchemaMigrationsTest {
 
         SchemaMismatchException refused = assertThrows(SchemaMismatchException.class, () -> migrate(db, shipped));
         assertTrue(refused.getMessage().contains("migration 3 (credit transfer) is older than migration 5"), refused.getMessage());
-        assertEquals(List.of(""), rows(db, "SELECT coalesce(to_regclass('credit_transfer')::text, '')"));
+        assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('credit_transfer')::text, '')"));
     }
 
     @AfterEach
@@ -170,38 +164,9 @@ class SchemaMigrationsTest {
         return pool;
     }
 
-    private static String freshDatabase() throws SQLException {
-        String name = "schema_" + ProcessHandle.current().pid() + "_" + DATABASES.incrementAndGet();
-        try (Connection c = connect("postgres"); Statement s = c.createStatement()) {
-            s.execute("DROP DATABASE IF EXISTS " + name);
-            s.execute("CREATE DATABASE " + name);
-        }
-        return name;
-    }
-
-    private static List<String> rows(String db, String sql) throws SQLException {
-        List<String> rows = new ArrayList<>();
-        try (Connection c = connect(db); Statement s = c.createStatement(); ResultSet r = s.executeQuery(sql)) {
-            while (r.next()) {
-                rows.add(r.getString(1));
-            }
-        }
-        return rows;
-    }
-
     /** A history row for a migration 5 this build does not ship, as Flyway writes one. */
     private static void recordFifth(String db, String description, boolean success) throws SQLException {
-        execute(db, "INSERT INTO flyway_schema_history VALUES (5, '5', '" + description + "', 'SQL', 'db/migration/V5__"
+        TestDatabases.execute(db, "INSERT INTO flyway_schema_history VALUES (5, '5', '" + description + "', 'SQL', 'db/migration/V5__"
                 + description.replace(' ', '_') + ".sql', 7, 'postgres', now(), 3, " + success + ")");
-    }
-
-    private static void execute(String db, String sql) throws SQLException {
-        try (Connection c = connect(db); Statement s = c.createStatement()) {
-            assertFalse(s.execute(sql));
-        }
-    }
-
-    private static Connection connect(String db) throws SQLException {
-        return DriverManager.getConnection("jdbc:postgresql://localhost:" + PostgresResource.port() + "/" + db, "postgres", "postgres");
     }
 }
