@@ -8,6 +8,7 @@ import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.http.HttpResponse;
@@ -17,12 +18,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 
+import dev.bastion.api.CachedParameterNames;
 import dev.bastion.testing.Http;
 import dev.bastion.testing.IdempotencyKeys;
 import dev.bastion.testing.PostgresResource;
+import io.quarkus.arc.ClientProxy;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
+import jakarta.inject.Inject;
+import jakarta.validation.ValidatorFactory;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -165,10 +170,15 @@ class ConstraintViolationTest {
         assertEquals(1, rowsWithEmail(second));
     }
 
+    @Inject
+    ValidatorFactory validation;
+
     @Test
     void invalidIdempotencyKeysAreRejected() {
         assertProblem(given().contentType(ContentType.JSON).header("Idempotency-Key", "x".repeat(201))
                 .body("{\"name\":\"K\",\"email\":\"" + uniqueEmail() + "\"}").post("/customers").then(), 400, "validation")
                 .body("field", equalTo("Idempotency-Key"));
+        // the parameter's name in the violation path came from the service's cached provider, read once per method
+        assertInstanceOf(CachedParameterNames.class, ClientProxy.unwrap(validation.getParameterNameProvider()));
     }
 }
