@@ -1,0 +1,42 @@
+package dev.bastion.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.bastion.testing.Management;
+import dev.bastion.testing.PostgresResource;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The committed OpenAPI document (what /q/openapi serves) is the one quarkus-smallrye-openapi generates
+ * from the code now (served at /q/openapi-generated in the tests only). When the API changes, this
+ * test fails and writes the new document to target/, to be reviewed and copied over the committed one.
+ */
+@QuarkusTest
+@WithTestResource(PostgresResource.class)
+class OpenApiDocumentTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    @Test
+    void theServedDocumentIsTheOneTheCodeGenerates() throws Exception {
+        JsonNode generated = JSON.readTree(Management.given().queryParam("format", "json").get("/q/openapi-generated")
+                .then().statusCode(200).extract().asString());
+        JsonNode served = JSON.readTree(Management.given().get("/q/openapi")
+                .then().statusCode(200).contentType("application/json").extract().asString());
+        if (!generated.equals(served)) {
+            Path update = Path.of("target", "openapi", "bastion.json");
+            Files.createDirectories(update.getParent());
+            Files.writeString(update, JSON.writeValueAsString(generated) + "\n");
+            assertEquals(JSON.writeValueAsString(generated), JSON.writeValueAsString(served),
+                    "the API changed: review " + update + " and copy it to src/main/resources/" + OpenApiDocument.RESOURCE);
+        }
+    }
+}
