@@ -484,7 +484,8 @@ class Service(_Process):
                 raise RuntimeError(f"service exited, see {self.log_path}")
             return self.ready()
 
-        if not wait_until(ready_or_exited, timeout):
+        # every 10 ms: start-up to ready is measured here, and a refused connection costs the service nothing
+        if not wait_until(ready_or_exited, timeout, interval=0.01):
             raise RuntimeError(f"service not ready after {timeout}s, see {self.log_path}")
 
     def status(self, path):

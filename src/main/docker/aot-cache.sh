@@ -43,12 +43,17 @@ done
 # probe of each pod then skips that loading (start-up to ready -0.1 s, bench/startup). They are
 # answered without a database (503 for readiness). Not the API's own requests: their classes would
 # add 4 MB to the cache, and the cache's pages count in the pod's memory (README, "Cost per request").
-management="$(sed -n 's/.*Management interface listening on [a-z]*:\/\/[^:]*:\([0-9]*\).*/\1/p' "$log")"
+management="$(sed -n 's/.*Management interface listening on [a-z]*:\/\/[^:]*:\([0-9]*\).*/\1/p' "$log" | head -n 1)"
 [ -n "$management" ] || fail "no management port in the start-up log"
-get() {  # PATH on the management port: one HTTP/1.0 request over bash's /dev/tcp, the answer discarded
-  (exec 3<>"/dev/tcp/127.0.0.1/$management" &&
+get() {  # PATH on the management port: one HTTP/1.0 request over bash's /dev/tcp; fails without an HTTP answer
+  local status
+  status="$(exec 3<>"/dev/tcp/127.0.0.1/$management" &&
     printf 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$1" >&3 &&
-    timeout 30 cat <&3 >/dev/null) || true
+    timeout 30 cat <&3 | head -n 1)" || true
+  case "$status" in
+    HTTP/1.*) ;;
+    *) fail "no HTTP answer to $1 on port $management" ;;
+  esac
 }
 get /q/health/ready
 get /q/health/live

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import jakarta.validation.ParameterNameProvider;
 
 /**
@@ -19,7 +19,7 @@ import jakarta.validation.ParameterNameProvider;
  * (a copied Parameter array, a new list): the same names (the reflective ones, compiled with
  * -parameters), read once per method. Quarkus uses a ParameterNameProvider bean when there is one.
  */
-@ApplicationScoped
+@Singleton // no client proxy in front of a call the validator makes on every validated request
 public class CachedParameterNames implements ParameterNameProvider {
 
     private final Map<Executable, List<String>> names = new ConcurrentHashMap<>();

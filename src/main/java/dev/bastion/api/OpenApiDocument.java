@@ -6,11 +6,13 @@ import java.io.UncheckedIOException;
 
 import io.quarkus.vertx.http.ManagementInterface;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 
 /**
- * {@code GET /q/openapi} on the management port: the API's OpenAPI document (JSON, which is YAML too),
+ * {@code GET /q/openapi} (and HEAD) on the management port: the API's OpenAPI document, JSON only (which
+ * YAML parsers read too; the extension's {@code ?format=yaml} and {@code /q/openapi.yaml} are gone),
  * as committed in {@code src/main/resources/openapi/bastion.json}. quarkus-smallrye-openapi generates
  * it from the code in the tests only, where OpenApiDocumentTest fails when the two differ: a change of
  * the API shows in review as a change of this file. The service only serves the file; the extension
@@ -25,9 +27,10 @@ public class OpenApiDocument {
 
     void serve(@Observes ManagementInterface management) {
         byte[] document = read(); // at start: a build without the document fails here, not on a request
-        management.router().get("/q/openapi").handler(request -> request.response()
-                .putHeader("Content-Type", "application/json")
-                .end(Buffer.buffer(document)));
+        management.router().route("/q/openapi").method(HttpMethod.GET).method(HttpMethod.HEAD)
+                .handler(request -> request.response()
+                        .putHeader("Content-Type", "application/json")
+                        .end(Buffer.buffer(document))); // HEAD: Vert.x sends the headers only
     }
 
     private static byte[] read() {

@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import dev.bastion.config.SecondsConverter;
 import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.pgclient.PgConnection;
@@ -16,8 +17,10 @@ import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
 import io.vertx.pgclient.PgConnectOptions;
+import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import jakarta.interceptor.Interceptor;
 import org.jboss.logging.Logger;
 
 /**
@@ -70,6 +73,16 @@ public class DatabaseProbe {
                 })
                 .ifNoItem().after(timeout).fail()
                 .onFailure().call(this::discard);
+    }
+
+    /**
+     * Opens the probe connection while start-up finishes (the schema migration, the HTTP server), so the
+     * kubelet's first readiness probe finds it open instead of waiting for a connection. A failure is
+     * left for that probe to meet again (and report).
+     */
+    void connectEarly(@Observes @Priority(Interceptor.Priority.APPLICATION - 1) StartupEvent start) {
+        connection().subscribe().with(opened -> { }, failure -> LOG.debugf("Probe connection not opened at start: %s",
+                failure.getMessage()));
     }
 
     /** Round trip of one probe; fails on any error or after the probe timeout. */

@@ -1,6 +1,7 @@
 package dev.bastion.schema;
 
-import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 
 import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.PoolCreated;
@@ -34,8 +35,8 @@ public class MigrateAtStart {
     // and the PoolCreated observer runs while it is being built
     private final Instance<Pool> pool;
     private final DatabaseSettings settings;
-    private List<Migration> shipped;
-    private Uni<SchemaMigrations.MigrationRun> run;
+    // the one migration run of this start, set by whichever of the two observers comes first
+    private final AtomicReference<Uni<SchemaMigrations.MigrationRun>> run = new AtomicReference<>();
 
     public MigrateAtStart(Instance<Pool> pool, DatabaseSettings settings) {
         this.pool = pool;
@@ -44,7 +45,7 @@ public class MigrateAtStart {
 
     void begin(@Observes PoolCreated created) {
         if (settings.migrateAtStart()) {
-            start(Pool.newInstance(created.pool()));
+            start(() -> Pool.newInstance(created.pool()), "as the pool was created");
         }
     }
 
@@ -54,13 +55,13 @@ public class MigrateAtStart {
             LOG.info("Schema migrations skipped (DB_MIGRATE_AT_START=false)");
             return;
         }
-        SchemaMigrations.MigrationRun outcome = start(pool.get()).await().indefinitely();
+        SchemaMigrations.MigrationRun outcome = start(pool::get, "at the start-up event").await().indefinitely();
         for (AppliedMigration newer : outcome.newerThanThisBuild()) {
             LOG.warnf("Schema migration %s (%s) comes from a newer release; this build leaves it alone",
                     newer.version(), newer.description());
         }
         if (outcome.applied().isEmpty()) {
-            LOG.infof("Schema is up to date (migration %d)", shipped.get(shipped.size() - 1).version());
+            LOG.infof("Schema is up to date (migration %d)", outcome.latestShipped());
         } else {
             for (Migration migration : outcome.applied()) {
                 LOG.infof("Schema migrated to %d (%s)", migration.version(), migration.description());
@@ -68,13 +69,20 @@ public class MigrateAtStart {
         }
     }
 
-    /** The one migration run of this start: begun on the first call, its outcome kept for the next. */
-    private synchronized Uni<SchemaMigrations.MigrationRun> start(Pool on) {
-        if (run == null) {
-            shipped = ShippedMigrations.load();
-            run = SchemaMigrations.migrate(on, shipped, settings.migrationTimeout()).memoize().indefinitely();
-            run.subscribe().with(ignored -> { }, ignored -> { }); // the outcome is read (and a failure thrown) at StartupEvent
+    /**
+     * The migration run of this start: the first call begins it, every call gets its outcome. Lazy and
+     * lock-free on purpose: if StartupEvent comes first, looking the pool up builds it, which fires
+     * PoolCreated and calls this again on the same thread; a failure (even loading the shipped files)
+     * becomes the run's outcome, thrown at StartupEvent, never an exception out of the pool's creation.
+     */
+    private Uni<SchemaMigrations.MigrationRun> start(Supplier<Pool> on, String when) {
+        Uni<SchemaMigrations.MigrationRun> candidate = Uni.createFrom()
+                .deferred(() -> SchemaMigrations.migrate(on.get(), ShippedMigrations.load(), settings.migrationTimeout()))
+                .memoize().indefinitely();
+        if (run.compareAndSet(null, candidate)) {
+            LOG.debugf("Schema migration started %s", when);
+            candidate.subscribe().with(ignored -> { }, ignored -> { }); // the outcome is read (and a failure thrown) at StartupEvent
         }
-        return run;
+        return run.get();
     }
 }

@@ -47,7 +47,16 @@ public final class SchemaMigrations {
                 CONSTRAINT flyway_schema_history_pk PRIMARY KEY (installed_rank));
             CREATE INDEX IF NOT EXISTS flyway_schema_history_s_idx ON flyway_schema_history (success);
             """;
-    private static final String HISTORY_EXISTS = "SELECT to_regclass('flyway_schema_history') IS NOT NULL";
+    /**
+     * The oldest PostgreSQL this build runs on: Hibernate ORM's own minimum for its PostgreSQL dialect.
+     * Checked here, on the connection the migration opens anyway, instead of by Hibernate ORM on one of
+     * its own at every start (quarkus.hibernate-orm.database.version-check.enabled=false).
+     */
+    static final int OLDEST_POSTGRESQL = 13;
+    // one round trip, simple protocol: the lock (held to COMMIT), then what the run needs to know; the
+    // key is a constant, so no prepared statement is needed this early in the start
+    private static final String LOCK_AND_INSPECT = "SELECT pg_advisory_xact_lock(" + LOCK_KEY + ");"
+            + " SELECT to_regclass('flyway_schema_history') IS NOT NULL, current_setting('server_version_num')::int";
     // SHARE ROW EXCLUSIVE conflicts with itself and with the inserts of a Flyway still running
     // somewhere (an earlier release during a rolling update), which then wait for this transaction
     private static final String LOCK_HISTORY = "LOCK TABLE flyway_schema_history IN SHARE ROW EXCLUSIVE MODE";
@@ -71,10 +80,10 @@ public final class SchemaMigrations {
     public static Uni<MigrationRun> migrate(Pool pool, List<Migration> shipped, Duration timeout) {
         return pool.withTransaction(connection -> connection
                 .query("SET LOCAL statement_timeout = " + timeout.toMillis()).execute()
-                .chain(() -> connection.preparedQuery("SELECT pg_advisory_xact_lock($1)").execute(Tuple.of(LOCK_KEY)))
-                .chain(() -> connection.query(HISTORY_EXISTS).execute())
+                .chain(() -> connection.query(LOCK_AND_INSPECT).execute())
+                .map(results -> supported(results.next().iterator().next()))
                 // created only when missing: an up-to-date schema needs no privilege beyond reading the history
-                .chain(exists -> exists.iterator().next().getBoolean(0)
+                .chain(historyExists -> historyExists
                         ? Uni.createFrom().voidItem()
                         : connection.query(HISTORY_TABLE).execute().replaceWithVoid())
                 .chain(() -> plan(connection, shipped))
@@ -85,7 +94,18 @@ public final class SchemaMigrations {
                 .chain(plan -> Multi.createFrom().iterable(plan.pending())
                         .onItem().transformToUniAndConcatenate(migration -> apply(connection, migration))
                         .collect().asList()
-                        .map(applied -> new MigrationRun(applied, plan.newerThanThisBuild()))));
+                        .map(applied -> new MigrationRun(applied, plan.newerThanThisBuild(),
+                                shipped.get(shipped.size() - 1).version()))));
+    }
+
+    /** Whether the history table exists; fails on a server older than this build supports. */
+    private static boolean supported(Row inspected) {
+        int version = inspected.getInteger(1);
+        if (version < OLDEST_POSTGRESQL * 10_000) {
+            throw new IllegalStateException("PostgreSQL " + version / 10_000 + " is older than " + OLDEST_POSTGRESQL
+                    + ", the oldest this build supports");
+        }
+        return inspected.getBoolean(0);
     }
 
     private static Uni<MigrationPlan> plan(SqlConnection connection, List<Migration> shipped) {
@@ -112,7 +132,7 @@ public final class SchemaMigrations {
                 .replaceWith(migration);
     }
 
-    /** What one run applied, and the history rows of a newer release it left alone. */
-    public record MigrationRun(List<Migration> applied, List<AppliedMigration> newerThanThisBuild) {
+    /** What one run applied, the history rows of a newer release it left alone, and the version the schema is now at. */
+    public record MigrationRun(List<Migration> applied, List<AppliedMigration> newerThanThisBuild, int latestShipped) {
     }
 }

@@ -1,6 +1,7 @@
 package dev.bastion.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,11 +27,19 @@ class OpenApiDocumentTest {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     @Test
+    void headAnswersWithoutABody() {
+        Management.given().head("/q/openapi").then().statusCode(200).contentType("application/json")
+                .body(org.hamcrest.Matchers.emptyString());
+    }
+
+    @Test
     void theServedDocumentIsTheOneTheCodeGenerates() throws Exception {
         JsonNode generated = JSON.readTree(Management.given().queryParam("format", "json").get("/q/openapi-generated")
                 .then().statusCode(200).extract().asString());
         JsonNode served = JSON.readTree(Management.given().get("/q/openapi")
                 .then().statusCode(200).contentType("application/json").extract().asString());
+        // the tests' helper endpoints (src/test) must not be advertised by the service
+        served.get("paths").fieldNames().forEachRemaining(path -> assertFalse(path.startsWith("/test-only"), path));
         if (!generated.equals(served)) {
             Path update = Path.of("target", "openapi", "bastion.json");
             Files.createDirectories(update.getParent());

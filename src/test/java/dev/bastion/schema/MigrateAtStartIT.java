@@ -5,11 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.sql.Connection;
+import java.sql.Statement;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
 import dev.bastion.testing.PostgresResource;
@@ -18,8 +24,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The packaged service starting against databases of its own (the migration runs while the rest of
- * start-up does, see MigrateAtStart): a fresh database is migrated before the ports open, and a
- * history this build must refuse stops start-up with the reason, the schema untouched.
+ * start-up does, see MigrateAtStart): a fresh database is migrated before the ports open (no port
+ * opens while the migration waits for another pod's lock), and a history this build must refuse stops
+ * start-up with the reason, the schema untouched.
  */
 class MigrateAtStartIT {
 
@@ -39,6 +46,31 @@ class MigrateAtStartIT {
     }
 
     @Test
+    void neitherPortOpensWhileTheMigrationWaits() throws Exception {
+        String db = TestDatabases.fresh("start_waits");
+        int api = freePort();
+        int management = freePort();
+        try (Connection holder = TestDatabases.open(db); Statement lock = holder.createStatement()) {
+            lock.execute("SELECT pg_advisory_lock(" + SchemaMigrations.LOCK_KEY + ")"); // what a migrating pod holds
+            try (Started service = Started.against(db, api, management)) {
+                assertTrue(waitFor(() -> !TestDatabases.rows(db, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'advisory' "
+                        + "AND application_name = 'bastion'").isEmpty()), "the migration never queued for the lock: " + service.output());
+                Thread.sleep(1000); // time enough for a port to open, if one did not wait for the migration
+                assertFalse(accepts(api), "API port open during the migration");
+                assertFalse(accepts(management), "management port (probes) open during the migration");
+                assertFalse(service.output().contains("Listening on"), service.output());
+                // begun while the rest of start-up ran, not after it
+                assertTrue(service.output().contains("Schema migration started as the pool was created"), service.output());
+
+                lock.execute("SELECT pg_advisory_unlock(" + SchemaMigrations.LOCK_KEY + ")");
+                assertTrue(service.waitForLog("Listening on"), service.output());
+                assertTrue(accepts(api) && accepts(management), service.output());
+            }
+        }
+        assertEquals(List.of("1", "2", "3", "4"), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
+    }
+
+    @Test
     void aMigrationChangedAfterItWasAppliedStopsStartUp() throws Exception {
         String db = TestDatabases.fresh("start_refused");
         TestDatabases.execute(db, SchemaMigrations.HISTORY_TABLE);
@@ -54,10 +86,40 @@ class MigrateAtStartIT {
         assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('customer')::text, '')"), "nothing ran");
     }
 
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static boolean accepts(int port) {
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress("localhost", port), 1000);
+            return true;
+        } catch (IOException refused) {
+            return false;
+        }
+    }
+
+    private static boolean waitFor(Callable<Boolean> condition) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(START_LIMIT_SECONDS);
+        while (!condition.call()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(100);
+        }
+        return true;
+    }
+
     /** The packaged service (the native binary when one was built, else the jar) on a database of the test server. */
     private record Started(Process process, Path log) implements AutoCloseable {
 
         static Started against(String db) throws IOException {
+            return against(db, 0, 0);
+        }
+
+        static Started against(String db, int api, int management) throws IOException {
             Path nativeBinary = Path.of(System.getProperty("native.image.path", "target/none"));
             List<String> command = new ArrayList<>();
             if (Files.exists(nativeBinary)) {
@@ -70,7 +132,8 @@ class MigrateAtStartIT {
             Path log = Files.createTempFile("bastion-start-", ".log");
             ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
             builder.environment().putAll(java.util.Map.of("DB_HOST", "localhost", "DB_PORT", String.valueOf(PostgresResource.port()),
-                    "DB_NAME", db, "DB_USERNAME", "postgres", "DB_PASSWORD", "postgres", "PORT", "0", "MANAGEMENT_PORT", "0"));
+                    "DB_NAME", db, "DB_USERNAME", "postgres", "DB_PASSWORD", "postgres", "PORT", String.valueOf(api),
+                    "MANAGEMENT_PORT", String.valueOf(management), "QUARKUS_LOG_CATEGORY__DEV_BASTION_SCHEMA__LEVEL", "DEBUG"));
             return new Started(builder.start(), log);
         }
 

@@ -47,6 +47,11 @@ public final class TestDatabases {
         }
     }
 
+    /** A connection of the caller's own, e.g. to hold a lock while the service under test runs. */
+    public static Connection open(String db) throws SQLException {
+        return connect(db);
+    }
+
     private static Connection connect(String db) throws SQLException {
         return DriverManager.getConnection("jdbc:postgresql://localhost:" + PostgresResource.port() + "/" + db, "postgres", "postgres");
     }
