@@ -30,7 +30,9 @@ public class OpenApiDocument {
         management.router().route("/q/openapi").method(HttpMethod.GET).method(HttpMethod.HEAD)
                 .handler(request -> request.response()
                         .putHeader("Content-Type", "application/json")
-                        .end(Buffer.buffer(document))); // HEAD: Vert.x sends the headers only
+                        // set here: for HEAD Vert.x sends no body and, unasked, no length either
+                        .putHeader("Content-Length", String.valueOf(document.length))
+                        .end(Buffer.buffer(document)));
     }
 
     private static byte[] read() {

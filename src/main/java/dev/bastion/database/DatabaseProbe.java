@@ -53,6 +53,7 @@ public class DatabaseProbe {
     private final Duration timeout;
     private final Duration connectTimeout;
     private final AtomicReference<PgConnection> connection = new AtomicReference<>();
+    private final AtomicReference<Uni<PgConnection>> connecting = new AtomicReference<>();
 
     public DatabaseProbe(Vertx vertx, GuardedPoolCreator poolCreator, Pool pool, DatabaseSettings guardrails) {
         this.vertx = vertx;
@@ -82,7 +83,7 @@ public class DatabaseProbe {
      */
     void connectEarly(@Observes @Priority(Interceptor.Priority.APPLICATION - 1) StartupEvent start) {
         connection().subscribe().with(opened -> { }, failure -> LOG.debugf("Probe connection not opened at start: %s",
-                failure.getMessage()));
+                failure.getMessage())); // the same attempt the first probe joins if it comes first
     }
 
     /** Round trip of one probe; fails on any error or after the probe timeout. */
@@ -106,16 +107,37 @@ public class DatabaseProbe {
                 .onFailure().call(this::discard);
     }
 
+    /** The open probe connection, or the one being opened (shared: the first probe may come while start-up's is on its way). */
     private Uni<PgConnection> connection() {
         PgConnection current = connection.get();
         if (current != null) {
             return Uni.createFrom().item(current);
         }
-        return PgConnection.connect(vertx, options()).invoke(opened -> {
-            if (!connection.compareAndSet(null, opened)) {
-                opened.closeAndForget(); // another probe won the race
+        Uni<PgConnection> opening = Uni.createFrom().deferred(() -> PgConnection.connect(vertx, options())) // options() may throw: a failure
+                .onItem().transformToUni(this::supported)
+                .invoke(connection::set)
+                .eventually(() -> connecting.set(null))
+                .memoize().indefinitely();
+        while (true) {
+            Uni<PgConnection> inFlight = connecting.get();
+            if (inFlight != null) {
+                return inFlight;
             }
-        }).map(opened -> connection.get());
+            if (connecting.compareAndSet(null, opening)) {
+                return opening;
+            }
+        }
+    }
+
+    /** The connection, or a failure (and the connection closed) when the server is older than this build supports. */
+    private Uni<PgConnection> supported(PgConnection opened) {
+        try {
+            UnsupportedPostgresException.requireSupported(opened.databaseMetadata().majorVersion(),
+                    opened.databaseMetadata().fullVersion());
+            return Uni.createFrom().item(opened);
+        } catch (UnsupportedPostgresException tooOld) {
+            return opened.close().onItemOrFailure().transformToUni((closed, error) -> Uni.createFrom().failure(tooOld));
+        }
     }
 
     /** The pool's connect options, with the probe's own name and a connect timeout within the probe's. */

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
+import dev.bastion.database.UnsupportedPostgresException;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -47,16 +48,10 @@ public final class SchemaMigrations {
                 CONSTRAINT flyway_schema_history_pk PRIMARY KEY (installed_rank));
             CREATE INDEX IF NOT EXISTS flyway_schema_history_s_idx ON flyway_schema_history (success);
             """;
-    /**
-     * The oldest PostgreSQL this build runs on: Hibernate ORM's own minimum for its PostgreSQL dialect.
-     * Checked here, on the connection the migration opens anyway, instead of by Hibernate ORM on one of
-     * its own at every start (quarkus.hibernate-orm.database.version-check.enabled=false).
-     */
-    static final int OLDEST_POSTGRESQL = 13;
-    // one round trip, simple protocol: the lock (held to COMMIT), then what the run needs to know; the
+    // one round trip, simple protocol: the lock (held to COMMIT), then whether the history exists; the
     // key is a constant, so no prepared statement is needed this early in the start
     private static final String LOCK_AND_INSPECT = "SELECT pg_advisory_xact_lock(" + LOCK_KEY + ");"
-            + " SELECT to_regclass('flyway_schema_history') IS NOT NULL, current_setting('server_version_num')::int";
+            + " SELECT to_regclass('flyway_schema_history') IS NOT NULL";
     // SHARE ROW EXCLUSIVE conflicts with itself and with the inserts of a Flyway still running
     // somewhere (an earlier release during a rolling update), which then wait for this transaction
     private static final String LOCK_HISTORY = "LOCK TABLE flyway_schema_history IN SHARE ROW EXCLUSIVE MODE";
@@ -78,10 +73,13 @@ public final class SchemaMigrations {
      * statement_timeout (DB_COMMAND_TIMEOUT), which a migration may need to exceed.
      */
     public static Uni<MigrationRun> migrate(Pool pool, List<Migration> shipped, Duration timeout) {
-        return pool.withTransaction(connection -> connection
-                .query("SET LOCAL statement_timeout = " + timeout.toMillis()).execute()
+        return pool.withTransaction(connection -> Uni.createFrom().voidItem()
+                // before any wait: the server reported its version at login
+                .invoke(() -> UnsupportedPostgresException.requireSupported(connection.databaseMetadata().majorVersion(),
+                        connection.databaseMetadata().fullVersion()))
+                .chain(() -> connection.query("SET LOCAL statement_timeout = " + timeout.toMillis()).execute())
                 .chain(() -> connection.query(LOCK_AND_INSPECT).execute())
-                .map(results -> supported(results.next().iterator().next()))
+                .map(results -> results.next().iterator().next().getBoolean(0))
                 // created only when missing: an up-to-date schema needs no privilege beyond reading the history
                 .chain(historyExists -> historyExists
                         ? Uni.createFrom().voidItem()
@@ -96,16 +94,6 @@ public final class SchemaMigrations {
                         .collect().asList()
                         .map(applied -> new MigrationRun(applied, plan.newerThanThisBuild(),
                                 shipped.get(shipped.size() - 1).version()))));
-    }
-
-    /** Whether the history table exists; fails on a server older than this build supports. */
-    private static boolean supported(Row inspected) {
-        int version = inspected.getInteger(1);
-        if (version < OLDEST_POSTGRESQL * 10_000) {
-            throw new IllegalStateException("PostgreSQL " + version / 10_000 + " is older than " + OLDEST_POSTGRESQL
-                    + ", the oldest this build supports");
-        }
-        return inspected.getBoolean(0);
     }
 
     private static Uni<MigrationPlan> plan(SqlConnection connection, List<Migration> shipped) {
