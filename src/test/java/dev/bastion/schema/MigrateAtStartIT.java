@@ -119,14 +119,7 @@ class MigrateAtStartIT {
         }
 
         boolean waitForLog(String text) throws Exception {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(START_LIMIT_SECONDS);
-            while (System.nanoTime() < deadline && process.isAlive()) {
-                if (output().contains(text)) {
-                    return true;
-                }
-                Thread.sleep(100);
-            }
-            return output().contains(text);
+            return waitFor(this, () -> output().contains(text));
         }
 
         /** TCP sockets the process listens on (Linux: its socket descriptors matched against /proc/net/tcp*). */

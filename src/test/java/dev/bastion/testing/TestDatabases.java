@@ -20,7 +20,7 @@ public final class TestDatabases {
     /** A new, empty database (dropped first when a run before left it behind); returns its name. */
     public static String fresh(String prefix) throws SQLException {
         String name = prefix + "_" + ProcessHandle.current().pid() + "_" + CREATED.incrementAndGet();
-        try (Connection c = connect("postgres"); Statement s = c.createStatement()) {
+        try (Connection c = open("postgres"); Statement s = c.createStatement()) {
             s.execute("DROP DATABASE IF EXISTS " + name);
             s.execute("CREATE DATABASE " + name);
         }
@@ -30,7 +30,7 @@ public final class TestDatabases {
     /** The first column of every row of a query, as text. */
     public static List<String> rows(String db, String sql) throws SQLException {
         List<String> rows = new ArrayList<>();
-        try (Connection c = connect(db); Statement s = c.createStatement(); ResultSet r = s.executeQuery(sql)) {
+        try (Connection c = open(db); Statement s = c.createStatement(); ResultSet r = s.executeQuery(sql)) {
             while (r.next()) {
                 rows.add(r.getString(1));
             }
@@ -40,7 +40,7 @@ public final class TestDatabases {
 
     /** Runs statements that return no rows. */
     public static void execute(String db, String sql) throws SQLException {
-        try (Connection c = connect(db); Statement s = c.createStatement()) {
+        try (Connection c = open(db); Statement s = c.createStatement()) {
             if (s.execute(sql)) {
                 throw new IllegalArgumentException("a query, not a statement: " + sql);
             }
@@ -49,10 +49,6 @@ public final class TestDatabases {
 
     /** A connection of the caller's own, e.g. to hold a lock while the service under test runs. */
     public static Connection open(String db) throws SQLException {
-        return connect(db);
-    }
-
-    private static Connection connect(String db) throws SQLException {
         return DriverManager.getConnection("jdbc:postgresql://localhost:" + PostgresResource.port() + "/" + db, "postgres", "postgres");
     }
 }
