@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.DatabaseProbe;
+import io.quarkus.runtime.annotations.RegisterForReflection;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Row;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -41,6 +42,28 @@ public class DatabaseDiagnostics {
              WHERE datname = current_database() AND wait_event_type = 'Lock'
              ORDER BY 4 DESC LIMIT 20""";
 
+    /**
+     * The sessions that block others: who (pid, application), what they are doing, how long their
+     * transaction has been open, how many sessions wait on them and on which relations.
+     */
+    private static final String BLOCKERS = """
+            WITH waits AS (
+                SELECT pid, unnest(pg_blocking_pids(pid)) AS blocker
+                  FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock')
+            SELECT b.pid, b.application_name, b.state,
+                   extract(epoch FROM now() - coalesce(b.xact_start, b.query_start))::float8,
+                   count(*)::int,
+                   (SELECT string_agg(DISTINCT l.relation::regclass::text, ', ')
+                      FROM pg_locks l
+                     WHERE l.pid = b.pid AND l.locktype = 'relation'
+                       AND l.relation IN (SELECT wl.relation FROM pg_locks wl
+                                           WHERE wl.pid IN (SELECT pid FROM waits WHERE blocker = b.pid)
+                                             AND wl.relation IS NOT NULL))
+              FROM waits w JOIN pg_stat_activity b ON b.pid = w.blocker
+             GROUP BY b.pid, b.application_name, b.state, b.xact_start, b.query_start
+             ORDER BY 4 DESC LIMIT 20""";
+
     private final DatabaseProbe probe;
     private final DatabaseSettings guardrails;
 
@@ -56,13 +79,14 @@ public class DatabaseDiagnostics {
                         .chain(connections -> probe.query(LONG_RUNNING, longAfter)
                                 .chain(longRunning -> probe.query(IDLE_IN_TRANSACTION)
                                         .chain(idle -> probe.query(LOCK_WAITS)
-                                                .map(locks -> report(rtt.toNanos() / 1e6, version.get(0).getString(0),
-                                                        connections.get(0), sessions(longRunning), sessions(idle),
-                                                        sessions(locks))))))));
+                                                .chain(locks -> probe.query(BLOCKERS)
+                                                        .map(blockers -> report(rtt.toNanos() / 1e6, version.get(0).getString(0),
+                                                                connections.get(0), sessions(longRunning), sessions(idle),
+                                                                sessions(locks), blockers(blockers)))))))));
     }
 
     private Report report(double rttMs, String version, Row connections, List<Session> longRunning,
-                          List<Session> idleInTransaction, List<Session> lockWaits) {
+                          List<Session> idleInTransaction, List<Session> lockWaits, List<Blocker> blockers) {
         int max = connections.getInteger(0);
         Connections c = new Connections(max, connections.getLong(1), connections.getLong(2),
                 guardrails.poolMaxSize(), max - connections.getLong(1));
@@ -77,7 +101,20 @@ public class DatabaseDiagnostics {
         if (!lockWaits.isEmpty()) {
             warnings.add(lockWaits.size() + " session(s) are waiting for locks.");
         }
-        return new Report(Math.round(rttMs * 100) / 100.0, version, c, longRunning, idleInTransaction, lockWaits, warnings);
+        for (Blocker b : blockers) {
+            warnings.add("Session " + b.pid() + " (" + (b.applicationName() == null || b.applicationName().isEmpty()
+                    ? "no application name" : b.applicationName()) + ", " + b.state() + ", transaction open for "
+                    + b.transactionSeconds() + " s) blocks " + b.waiting() + " session(s)"
+                    + (b.relations() == null ? "" : " on " + b.relations())
+                    + ": end it with pg_terminate_backend(" + b.pid() + ") if it is not expected to finish.");
+        }
+        return new Report(Math.round(rttMs * 100) / 100.0, version, c, longRunning, idleInTransaction, lockWaits, blockers,
+                warnings);
+    }
+
+    private static List<Blocker> blockers(List<Row> rows) {
+        return rows.stream().map(r -> new Blocker(r.getInteger(0), r.getString(1), r.getString(2),
+                Math.round(r.getDouble(3) * 1000) / 1000.0, r.getInteger(4), r.getString(5))).toList();
     }
 
     private static List<Session> sessions(List<Row> rows) {
@@ -88,7 +125,15 @@ public class DatabaseDiagnostics {
 
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record Report(double roundTripMs, String serverVersion, Connections connections, List<Session> longRunning,
-                         List<Session> idleInTransaction, List<Session> lockWaits, List<String> warnings) {
+                         List<Session> idleInTransaction, List<Session> lockWaits, List<Blocker> blockers,
+                         List<String> warnings) {
+    }
+
+    /** A session others wait for; {@code relations} are the tables both hold or wait to lock. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    @RegisterForReflection // serialised to JSON inside a generic or untyped response
+    public record Blocker(int pid, String applicationName, String state, double transactionSeconds, int waiting,
+                          String relations) {
     }
 
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)

@@ -71,6 +71,7 @@ public class SettingsCheck {
         between(p, "DB_MAX_OVERFLOW", g.maxOverflow(), 0, 1000);
         between(p, "DB_POOL_TIMEOUT", g.poolTimeout(), ofMillis(1), ofHours(1));
         between(p, "DB_POOL_WAIT_QUEUE", g.poolWaitQueue(), 0, 100_000);
+        between(p, "DB_MAX_CONNECTIONS_PER_ROW", g.maxConnectionsPerRow(), 1, 1000);
         atLeast(p, "DB_POOL_RECYCLE", g.poolRecycle(), ofSeconds(1));
         atLeast(p, "DB_POOL_IDLE_TIMEOUT", g.poolIdleTimeout(), ofSeconds(1));
         between(p, "DB_CONNECT_TIMEOUT", g.connectTimeout(), ofMillis(100), ofMinutes(10));

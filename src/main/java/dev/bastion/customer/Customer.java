@@ -19,6 +19,15 @@ import org.hibernate.annotations.UpdateTimestamp;
 @Table(name = "customer")
 public class Customer {
 
+    /**
+     * The key of a customer's row for the unit of work's per-row bound ({@code TransactionSpec.onRows}):
+     * every write that updates or locks the row names it.
+     */
+    public static String rowKey(long id) {
+        return "customer:" + id;
+    }
+
+
     @Id
     @GeneratedValue(strategy = GenerationType.IDENTITY)
     public Long id;

@@ -74,14 +74,15 @@ public class CustomerService {
 
     /**
      * Replaces the profile with one statement in autocommit. Sent, the statement is its own commit: if
-     * it waits on a locked row past the deadline, or its client hangs up, the caller hears
-     * {@code commit-outcome-unknown} and the update may still land. That is safe here, as the version
-     * makes a repeat harmless (it gets a 409 once the first one landed). Credit adjustments are not
-     * repeatable that way, so they keep a transaction (see {@link #adjustCredit}).
+     * it waits on a locked row past the deadline, the unit of work cancels it (the caller hears
+     * {@code request-deadline-exceeded}, nothing saved); if its client hangs up, the update may still
+     * land. That is safe here, as the version makes a repeat harmless (it gets a 409 once the first one
+     * landed). Credit adjustments are not repeatable that way, so they keep a transaction (see
+     * {@link #adjustCredit}).
      */
     public Uni<CustomerResponse> update(long id, UpdateCustomerRequest request) {
         long sent = request.version();
-        return unitOfWork.runStatement(TransactionSpec.write("customer.update"), connection -> customers.updateProfile(
+        return unitOfWork.runStatement(TransactionSpec.write("customer.update").onRows(Customer.rowKey(id)), connection -> customers.updateProfile(
                         connection, id, sent, NewCustomer.strip(request.name()), NewCustomer.strip(request.email()),
                         request.phone(), request.status())
                         .chain(updated -> updated != null ? Uni.createFrom().item(updated) : notUpdated(connection, id, sent)))
@@ -100,7 +101,7 @@ public class CustomerService {
     }
 
     public Uni<Void> delete(long id) {
-        return unitOfWork.run(TransactionSpec.write("customer.delete"), () -> customers.deleteById(id))
+        return unitOfWork.run(TransactionSpec.write("customer.delete").onRows(Customer.rowKey(id)), () -> customers.deleteById(id))
                 .map(deleted -> {
                     if (!deleted) {
                         throw CustomerProblems.notFound(id);
@@ -123,13 +124,14 @@ public class CustomerService {
      * answer is "nothing saved" and a repeat without an Idempotency-Key cannot add the amount twice.
      */
     public Uni<CustomerResponse> adjustCredit(long id, BigDecimal amount) {
-        return insufficientCreditOf(id, unitOfWork.run(TransactionSpec.write(ADJUST_CREDIT), () -> addCredit(id, amount)));
+        return insufficientCreditOf(id, unitOfWork.run(TransactionSpec.write(ADJUST_CREDIT).onRows(Customer.rowKey(id)),
+                () -> addCredit(id, amount)));
     }
 
     /** An adjustment at most once per key: safe to repeat after a timeout or an unknown commit outcome. */
     public Uni<StoredResponse> adjustCreditOnce(String idempotencyKey, long id, BigDecimal amount) {
         // the customer id is part of "the same request": one key cannot adjust two customers
-        return insufficientCreditOf(id, idempotencyKeys.runOnce(TransactionSpec.write(ADJUST_CREDIT), idempotencyKey,
+        return insufficientCreditOf(id, idempotencyKeys.runOnce(TransactionSpec.write(ADJUST_CREDIT).onRows(Customer.rowKey(id)), idempotencyKey,
                 List.of(id, new CreditAdjustmentRequest(amount)), 200, response -> null, () -> addCredit(id, amount)));
     }
 

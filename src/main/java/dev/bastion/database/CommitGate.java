@@ -9,6 +9,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * this gate makes sure such an attempt rolls back instead of committing, so that a caller told
  * "nothing was saved" was told the truth. Only an attempt whose COMMIT was already sent has an
  * unknown outcome.
+ * <p>
+ * It also carries what the database side of the deadline needs: the attempt's deadline (which
+ * becomes the transaction's {@code statement_timeout}), a way to cancel the statement running on a
+ * borrowed connection, and whether the server's own limit was the stricter one.
  */
 final class CommitGate {
 
@@ -17,6 +21,14 @@ final class CommitGate {
     private static final int ABANDONED = 2;
 
     private final AtomicInteger state = new AtomicInteger(RUNNING);
+    private final long deadlineNanos;
+    private volatile Runnable cancelStatement;
+    private volatile boolean serverLimitStricter;
+    private volatile boolean waitingForRow;
+
+    CommitGate(long deadlineNanos) {
+        this.deadlineNanos = deadlineNanos;
+    }
 
     /** Called by the work before each step: an abandoned attempt stops and rolls back. */
     void ensureRunning() {
@@ -37,12 +49,64 @@ final class CommitGate {
         return state.get() == COMMITTING;
     }
 
+    boolean abandoned() {
+        return state.get() == ABANDONED;
+    }
+
     /**
      * Called when the deadline passes. Returns true when the attempt can no longer commit (it will
      * roll back at its next step), false when its COMMIT was already on the way.
      */
     boolean abandon() {
         return state.compareAndSet(RUNNING, ABANDONED) || state.get() == ABANDONED;
+    }
+
+    /** Time the attempt has left, in milliseconds (at least 1: PostgreSQL reads 0 as "no limit"). */
+    long remainingMillis() {
+        return Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000);
+    }
+
+    /** Whether a timeout reported now is the request's own deadline rather than a limit of the server. */
+    boolean deadlineReached() {
+        return System.nanoTime() >= deadlineNanos - OWN_DEADLINE_SLACK_NANOS;
+    }
+
+    // the server's statement_timeout fires a few milliseconds after the timer that answers the caller
+    private static final long OWN_DEADLINE_SLACK_NANOS = 50_000_000;
+
+    /** How to cancel the statement the attempt is running right now (a borrowed connection's cancel request). */
+    void onDeadlineCancel(Runnable cancel) {
+        this.cancelStatement = cancel;
+    }
+
+    /** Sends the cancel request, if the attempt registered one and has not finished. */
+    void cancelStatement() {
+        Runnable cancel = cancelStatement;
+        if (cancel != null) {
+            cancel.run();
+        }
+    }
+
+    void statementFinished() {
+        cancelStatement = null;
+    }
+
+    /** The transaction runs under a statement_timeout set on the server side that is stricter than its deadline. */
+    void serverLimitStricter(boolean stricter) {
+        this.serverLimitStricter = stricter;
+    }
+
+    boolean serverLimitStricter() {
+        return serverLimitStricter;
+    }
+
+    /** The attempt waits, without a connection, for its turn on a row other attempts are using. */
+    void waitingForRow(boolean waiting) {
+        this.waitingForRow = waiting;
+    }
+
+    boolean waitingForRow() {
+        return waitingForRow;
     }
 
     /** Rolls back an attempt whose caller stopped waiting; never seen by a caller. */

@@ -39,6 +39,13 @@ public interface DatabaseSettings {
     @WithDefault("30")
     int maxOverflow();
 
+    /**
+     * Attempts that write the same row and may hold a pooled connection at once; more wait for their
+     * turn without a connection (DB_MAX_CONNECTIONS_PER_ROW). Bounds what one held row costs the pool.
+     */
+    @WithDefault("2")
+    int maxConnectionsPerRow();
+
     /** Longest wait for a free connection before the caller gets 503 (DB_POOL_TIMEOUT). */
     @WithDefault("30") @WithConverter(SecondsConverter.class)
     Duration poolTimeout();

@@ -89,7 +89,8 @@ public class GuardedPoolCreator implements PgPoolCreator {
                     .setTcpKeepAlive(true)
                     .setTcpUserTimeout(millis(guardrails.tcpUserTimeout()));
             Map<String, String> startup = new HashMap<>(connect.getProperties());
-            startup.put("statement_timeout", Integer.toString(millis(guardrails.commandTimeout())));
+            // no statement_timeout here: a start-up parameter would override a stricter one the DBA set for the
+            // role or database; each transaction sets its own from the request's deadline (UnitOfWork)
             startup.put("idle_in_transaction_session_timeout",
                     Integer.toString(millis(guardrails.sessionTimeout())));
             // PostgreSQL's side of each connection: its backend notices a silent client and ends,

@@ -1,7 +1,5 @@
 package dev.bastion.database;
 
-import java.time.Duration;
-
 /**
  * Retries left for one call of a unit of work. Contention (deadlock, serialization failure) and
  * other transient failures have separate budgets: DB_DEADLOCK_RETRY_COUNT and DB_MAX_RETRIES.
@@ -12,26 +10,16 @@ import java.time.Duration;
  */
 final class RetryBudget {
 
-    private final int maxContentionRetries;
-    private final int maxOtherRetries;
+    private final RetryPolicy policy;
     private final long deadlineNanos;
-    private final long baseDelayNanos;
-    private final long maxDelayNanos;
     private int contentionRetries;
     private int otherRetries;
     private int attempts;
 
-    /**
-     * @param deadline  time from now after which no attempt may start
-     * @param baseDelay first backoff; each retry doubles it up to {@code maxDelay}, with a jitter of
-     *                  up to {@code baseDelay} either way (as the guard's exponential backoff does)
-     */
-    RetryBudget(int maxContentionRetries, int maxOtherRetries, Duration deadline, Duration baseDelay, Duration maxDelay) {
-        this.maxContentionRetries = maxContentionRetries;
-        this.maxOtherRetries = maxOtherRetries;
-        this.deadlineNanos = System.nanoTime() + deadline.toNanos();
-        this.baseDelayNanos = baseDelay.toNanos();
-        this.maxDelayNanos = maxDelay.toNanos();
+    /** A budget whose window ({@link RetryPolicy#window()}) starts now. */
+    RetryBudget(RetryPolicy policy) {
+        this.policy = policy;
+        this.deadlineNanos = System.nanoTime() + policy.window().toNanos();
     }
 
     /** Starts an attempt and returns its number, from 1. */
@@ -45,20 +33,17 @@ final class RetryBudget {
 
     /** Spends one retry for this kind if one is left and its backoff ends before the deadline. */
     boolean trySpend(FailureKind kind) {
-        if (!kind.retryable() || System.nanoTime() + longestNextBackoff() >= deadlineNanos) {
+        return trySpend(kind, kind.retryable());
+    }
+
+    /** As {@link #trySpend(FailureKind)}, for a failure whose retryability the attempt decided ({@code retryable}). */
+    boolean trySpend(FailureKind kind, boolean retryable) {
+        if (!retryable || System.nanoTime() + policy.longestBackoffNanos(contentionRetries + otherRetries) >= deadlineNanos) {
             return false;
         }
         if (kind.isContention()) {
-            return contentionRetries < maxContentionRetries && ++contentionRetries > 0;
+            return contentionRetries < policy.contentionRetries() && ++contentionRetries > 0;
         }
-        return otherRetries < maxOtherRetries && ++otherRetries > 0;
-    }
-
-    private long longestNextBackoff() {
-        long delay = baseDelayNanos;
-        for (int retry = contentionRetries + otherRetries; retry > 0 && delay < maxDelayNanos; retry--) {
-            delay *= 2;
-        }
-        return Math.min(delay, maxDelayNanos) + baseDelayNanos;
+        return otherRetries < policy.otherRetries() && ++otherRetries > 0;
     }
 }

@@ -1,5 +1,8 @@
 package dev.bastion.database;
 
+import java.util.List;
+import java.util.TreeSet;
+
 /**
  * How a unit of work runs.
  *
@@ -10,32 +13,43 @@ package dev.bastion.database;
  * @param savepoints whether the work uses {@link Savepoints} for nested steps
  * @param readOnly   the work only reads: at READ COMMITTED it runs without BEGIN/COMMIT, since each
  *                   statement takes its own snapshot there anyway (two round trips saved per read)
+ * @param rows       the existing rows the work writes or locks ("customer:42"), sorted: at most
+ *                   DB_MAX_CONNECTIONS_PER_ROW attempts per row hold a connection at once ({@link RowConcurrency})
  */
 public record TransactionSpec(String operation, Isolation isolation, boolean idempotent, boolean savepoints,
-                              boolean readOnly) {
+                              boolean readOnly, List<String> rows) {
+
+    public TransactionSpec {
+        rows = rows.size() < 2 ? List.copyOf(rows) : List.copyOf(new TreeSet<>(rows));
+    }
 
     /** A read: READ COMMITTED, safe to repeat, no transaction block. */
     public static TransactionSpec read(String operation) {
-        return new TransactionSpec(operation, Isolation.READ_COMMITTED, true, false, true);
+        return new TransactionSpec(operation, Isolation.READ_COMMITTED, true, false, true, List.of());
     }
 
     /** A write: READ COMMITTED, not safe to repeat once it may have committed. */
     public static TransactionSpec write(String operation) {
-        return new TransactionSpec(operation, Isolation.READ_COMMITTED, false, false, false);
+        return new TransactionSpec(operation, Isolation.READ_COMMITTED, false, false, false, List.of());
     }
 
     public TransactionSpec withIsolation(Isolation level) {
-        return new TransactionSpec(operation, level, idempotent, savepoints, readOnly);
+        return new TransactionSpec(operation, level, idempotent, savepoints, readOnly, rows);
     }
 
     /** The work is protected against double execution (e.g. by an idempotency key). */
     public TransactionSpec asIdempotent() {
-        return new TransactionSpec(operation, isolation, true, savepoints, readOnly);
+        return new TransactionSpec(operation, isolation, true, savepoints, readOnly, rows);
     }
 
     /** The work runs nested steps in savepoints (see {@link Savepoints}). */
     public TransactionSpec withSavepoints() {
-        return new TransactionSpec(operation, isolation, idempotent, true, readOnly);
+        return new TransactionSpec(operation, isolation, idempotent, true, readOnly, rows);
+    }
+
+    /** The work writes or locks these existing rows (keys such as "customer:42"); see {@link RowConcurrency}. */
+    public TransactionSpec onRows(String... keys) {
+        return new TransactionSpec(operation, isolation, idempotent, savepoints, readOnly, List.of(keys));
     }
 
     /** Whether the work can run statement by statement, outside a transaction block. */

@@ -11,6 +11,7 @@ import io.quarkus.hibernate.reactive.panache.Panache;
 import io.smallrye.faulttolerance.api.TypedGuard;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.Vertx;
+import io.vertx.pgclient.PgConnection;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -43,32 +44,51 @@ public class UnitOfWork {
 
     private static final String TERMINATE_OWN_BACKEND = "SELECT pg_terminate_backend(pg_backend_pid())";
 
+    /**
+     * The request's deadline inside PostgreSQL: the transaction's statement_timeout becomes what the
+     * request has left (capped by DB_COMMAND_TIMEOUT), unless the server's own setting for this role
+     * or database is stricter, which is kept. Transaction-scoped (is_local), so nothing outlives the
+     * transaction, also behind PgBouncer in transaction mode. Answers the limit now in force, in ms.
+     */
+    static final String DEADLINE_IN_TRANSACTION = "SELECT CAST(EXTRACT(epoch FROM CAST(set_config('statement_timeout', "
+            + "CAST(LEAST(CAST(:ms AS bigint), COALESCE(NULLIF(CAST(EXTRACT(epoch FROM CAST(current_setting('statement_timeout') "
+            + "AS interval)) * 1000 AS bigint), 0), CAST(:ms AS bigint))) AS text), true) AS interval)) * 1000 AS bigint)";
+
+    /**
+     * How long an attempt whose COMMIT (or autocommit write) was already sent may still answer after
+     * the deadline, once the cancel request went out: its real outcome is worth a short wait, since
+     * the alternative is telling the caller "outcome unknown".
+     */
+    private static final long COMMIT_GRACE_MILLIS = 1000;
+
     private final DatabaseSettings guardrails;
     private final TransactionListeners events;
     private final Pool pool;
     private final Vertx vertx;
-    private final Duration retryWindow; // fixed by the settings: worked out once, not per unit of work
+    private final RetryPolicy retryPolicy; // fixed by the settings: worked out once, not per unit of work
     private final AtomicLong attemptIds = new AtomicLong();
     private final TypedGuard<Uni<Object>> guard;
+    private final RowConcurrency rows;
 
     public UnitOfWork(DatabaseSettings guardrails, TransactionListeners events, Pool pool, Vertx vertx) {
         this.guardrails = guardrails;
         this.events = events;
         this.pool = pool; // the pool Hibernate Reactive uses too (GuardedPoolCreator): one set of limits
         this.vertx = vertx;
-        this.retryWindow = retryWindow(guardrails);
+        this.retryPolicy = RetryPolicy.of(guardrails);
+        this.rows = new RowConcurrency(guardrails.maxConnectionsPerRow(), guardrails.poolWaitQueue());
         this.guard = TypedGuard.create(new TypeLiteral<Uni<Object>>() {
                 })
                 .withDescription("database unit of work")
                 .withRetry()
-                    .maxRetries(guardrails.maxRetries() + guardrails.deadlockRetryCount())
-                    .delay(guardrails.retryBaseDelay().toMillis(), ChronoUnit.MILLIS)
-                    .jitter(guardrails.retryBaseDelay().toMillis(), ChronoUnit.MILLIS)
-                    .maxDuration(retryWindow.toMillis(), ChronoUnit.MILLIS)
+                    .maxRetries(retryPolicy.maxRetries())
+                    .delay(retryPolicy.baseDelay().toMillis(), ChronoUnit.MILLIS)
+                    .jitter(retryPolicy.baseDelay().toMillis(), ChronoUnit.MILLIS)
+                    .maxDuration(retryPolicy.window().toMillis(), ChronoUnit.MILLIS)
                     .whenException(RetryableDatabaseException.class::isInstance)
                     .withExponentialBackoff()
-                        .factor(2)
-                        .maxDelay(guardrails.retryMaxDelay().toMillis(), ChronoUnit.MILLIS)
+                        .factor(RetryPolicy.FACTOR)
+                        .maxDelay(retryPolicy.maxDelay().toMillis(), ChronoUnit.MILLIS)
                         .done()
                     .done()
                 .withCircuitBreaker()
@@ -81,12 +101,6 @@ public class UnitOfWork {
                     .onStateChange(events::breakerStateChanged)
                     .done()
                 .build();
-    }
-
-    /** Retries never reach past the request deadline, whatever DB_RETRY_DEADLINE says. */
-    private static Duration retryWindow(DatabaseSettings guardrails) {
-        return guardrails.retryDeadline().compareTo(guardrails.requestTimeout()) < 0
-                ? guardrails.retryDeadline() : guardrails.requestTimeout();
     }
 
     /** Runs {@code work} in a transaction described by {@code spec}; see the class comment. */
@@ -113,7 +127,10 @@ public class UnitOfWork {
             } else {
                 gate.enterCommit();
             }
+            // autocommit has no transaction to carry a statement_timeout: the deadline cancels it instead
+            gate.onDeadlineCancel(() -> PgConnection.cast(connection.getDelegate()).cancelRequest());
             return statement.apply(connection)
+                    .onTermination().invoke(gate::statementFinished)
                     .onFailure(UnitOfWork::isOutage).call(() -> terminateBackend(connection));
         }));
     }
@@ -122,8 +139,7 @@ public class UnitOfWork {
     private <T> Uni<T> guarded(TransactionSpec spec, boolean transactionBlock, Function<CommitGate, Uni<T>> attempt) {
         long started = System.nanoTime();
         long deadline = started + guardrails.requestTimeout().toNanos();
-        RetryBudget budget = new RetryBudget(guardrails.deadlockRetryCount(), guardrails.maxRetries(),
-                retryWindow, guardrails.retryBaseDelay(), guardrails.retryMaxDelay());
+        RetryBudget budget = new RetryBudget(retryPolicy);
         Uni<Object> guarded = guard.get(() -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, attempt, budget, deadline));
         return ((Uni<T>) guarded)
                 .onItem().invoke(() -> events.unitSucceeded(spec.operation(), budget.attempts(), System.nanoTime() - started))
@@ -148,6 +164,7 @@ public class UnitOfWork {
         return Panache.withSession(() -> Panache.getSession().chain(session ->
                 session.createNativeQuery(spec.isolation().beginStatement()).executeUpdate()
                         .invoke(() -> Savepoints.enterExplicitTransaction())
+                        .chain(ignored -> deadlineInTransaction(session, gate))
                         .chain(ignored -> runGated(work, gate))
                         .call(Panache::flush)
                         .invoke(gate::enterCommit)
@@ -165,7 +182,7 @@ public class UnitOfWork {
     private <T> Uni<T> attempt(TransactionSpec spec, boolean transactionBlock, Function<CommitGate, Uni<T>> work,
                                RetryBudget budget, long deadline) {
         int attempt = budget.beginAttempt();
-        CommitGate gate = new CommitGate();
+        CommitGate gate = new CommitGate(deadline);
         long remaining = deadline - System.nanoTime();
         Uni<T> bounded;
         if (remaining <= 0) {
@@ -174,12 +191,17 @@ public class UnitOfWork {
         } else {
             long attemptId = attemptIds.incrementAndGet();
             events.attemptStarted(attemptId, spec.operation(), attempt);
-            Uni<T> running = work.apply(gate).onTermination().invoke(() -> events.attemptEnded(attemptId));
-            bounded = runToCompletion(running, remaining, () -> deadlineExceeded(spec, gate));
+            Uni<T> running = (spec.rows().isEmpty() ? work.apply(gate)
+                    : rows.enter(spec.rows(), gate).chain(leave -> work.apply(gate).onTermination().invoke(leave)))
+                    .onTermination().invoke(() -> events.attemptEnded(attemptId));
+            bounded = runToCompletion(running, gate, remaining, () -> deadlineExceeded(spec, gate));
         }
         return bounded.onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
-            DatabaseFailure failure = classifyAttemptFailure(spec, transactionBlock, error, gate.commitStarted());
-            boolean retry = budget.trySpend(failure.kind());
+            DatabaseFailure failure = classifyAttemptFailure(spec, transactionBlock, error, gate);
+            // a server-side statement_timeout stricter than the deadline is retried like contention, within the budget
+            boolean retry = !(error instanceof RowConcurrency.RowBusyException)
+                    && budget.trySpend(failure.kind(), failure.kind().retryable()
+                            || failure.kind() == FailureKind.STATEMENT_TIMEOUT && gate.serverLimitStricter());
             events.attemptFailed(spec.operation(), failure, attempt, retry);
             return retry
                     ? new RetryableDatabaseException(failure, spec.operation(), error)
@@ -196,24 +218,59 @@ public class UnitOfWork {
      * timeout in one shared scheduler that keeps cancelled tasks (and the request they reference)
      * until they would have fired, 30 s later by default.
      */
-    private <T> Uni<T> runToCompletion(Uni<T> attempt, long remainingNanos, Supplier<DatabaseException> deadlineExceeded) {
+    private <T> Uni<T> runToCompletion(Uni<T> attempt, CommitGate gate, long remainingNanos,
+                                       Supplier<DatabaseException> deadlineExceeded) {
         return Uni.createFrom().emitter(emitter -> {
-            long timer = vertx.setTimer(Math.max(1, TimeUnit.NANOSECONDS.toMillis(remainingNanos)),
-                    fired -> emitter.fail(deadlineExceeded.get()));
+            long[] timers = new long[2];
+            timers[1] = -1;
+            timers[0] = vertx.setTimer(Math.max(1, TimeUnit.NANOSECONDS.toMillis(remainingNanos)), fired -> {
+                boolean nothingSaved = gate.abandon();
+                gate.cancelStatement(); // the backend stops waiting now, not at the end of its statement_timeout
+                if (nothingSaved) {
+                    emitter.fail(deadlineExceeded.get());
+                } else {
+                    // an autocommit write or a COMMIT is on its way: the cancel decides it, or it lands
+                    timers[1] = vertx.setTimer(COMMIT_GRACE_MILLIS, graceOver -> emitter.fail(deadlineExceeded.get()));
+                }
+            });
             attempt.subscribe().with(item -> {
-                vertx.cancelTimer(timer);
+                cancelTimers(timers);
                 emitter.complete(item);
             }, failure -> {
-                vertx.cancelTimer(timer);
+                cancelTimers(timers);
                 emitter.fail(failure);
             });
         });
     }
 
-    /** The deadline passed during an attempt: nothing saved, unless its COMMIT was already sent. */
+    private void cancelTimers(long[] timers) {
+        vertx.cancelTimer(timers[0]);
+        if (timers[1] >= 0) {
+            vertx.cancelTimer(timers[1]);
+        }
+    }
+
+    /**
+     * Sets the transaction's statement_timeout from what the attempt has left (see
+     * {@link #DEADLINE_IN_TRANSACTION}), and notes whether the server's own limit was the stricter one.
+     */
+    private Uni<Void> deadlineInTransaction(Mutiny.Session session, CommitGate gate) {
+        long ours = Math.min(gate.remainingMillis(), guardrails.commandTimeout().toMillis());
+        return session.createNativeQuery(DEADLINE_IN_TRANSACTION, Long.class)
+                .setParameter("ms", ours)
+                .getSingleResult()
+                .invoke(inForce -> gate.serverLimitStricter(inForce < ours))
+                .replaceWithVoid();
+    }
+
+    /**
+     * The deadline passed during an attempt: nothing saved, unless its COMMIT was already sent. An
+     * attempt still waiting for its turn on a row others hold is refused because of that lock.
+     */
     private static DatabaseException deadlineExceeded(TransactionSpec spec, CommitGate gate) {
         boolean nothingSaved = gate.abandon();
-        FailureKind kind = nothingSaved || spec.readOnly() ? FailureKind.DEADLINE_EXCEEDED : FailureKind.COMMIT_OUTCOME_UNKNOWN;
+        FailureKind kind = gate.waitingForRow() ? FailureKind.LOCK_NOT_AVAILABLE
+                : nothingSaved || spec.readOnly() ? FailureKind.DEADLINE_EXCEEDED : FailureKind.COMMIT_OUTCOME_UNKNOWN;
         return new DatabaseException(DatabaseFailure.of(kind), spec.operation(), null);
     }
 
@@ -228,9 +285,10 @@ public class UnitOfWork {
         // the transaction ends (and rolls back on failure) inside the session, so that a connection
         // that reported an outage can still be closed before the session hands it back
         return Panache.withSession(() -> Panache.withTransaction(() -> Panache.getSession()
-                        .chain(session -> spec.isolation() == Isolation.READ_COMMITTED
+                        .chain(session -> (spec.isolation() == Isolation.READ_COMMITTED
                                 ? Uni.createFrom().voidItem()
                                 : session.createNativeQuery(spec.isolation().setStatement()).executeUpdate().replaceWithVoid())
+                                .chain(ignored -> deadlineInTransaction(session, gate)))
                         .chain(ignored -> runGated(work, gate))
                         .call(Panache::flush)
                         .invoke(gate::enterCommit))
@@ -267,10 +325,17 @@ public class UnitOfWork {
 
     /** The failure of one attempt, refined by when it happened: during COMMIT, or with no clean rollback. */
     private DatabaseFailure classifyAttemptFailure(TransactionSpec spec, boolean transactionBlock, Throwable error,
-                                                   boolean commitStarted) {
-        AttemptFailure failure = AttemptFailure.of(spec, transactionBlock, error, commitStarted);
+                                                   CommitGate gate) {
+        AttemptFailure failure = AttemptFailure.of(spec, transactionBlock, error, gate.commitStarted());
         if (failure.rollbackFailed()) {
             events.rollbackFailed(spec.operation(), failure.classified());
+        }
+        FailureKind kind = failure.reported().kind();
+        if ((kind == FailureKind.STATEMENT_TIMEOUT || kind == FailureKind.LOCK_NOT_AVAILABLE) && gate.deadlineReached()
+                && !(error instanceof DatabaseException)) { // not the deadline's own answer (a refusal for a held row)
+            // cancelled by the request's own deadline (its statement_timeout or its cancel request): the
+            // statement was rolled back, so nothing was saved, even by an autocommit write
+            return failure.reported().withKind(FailureKind.DEADLINE_EXCEEDED);
         }
         return failure.reported();
     }

@@ -1,5 +1,6 @@
 package dev.bastion.note;
 
+import dev.bastion.customer.Customer;
 import dev.bastion.customer.CustomerProblems;
 import dev.bastion.customer.CustomerRepository;
 import dev.bastion.customer.PageResponse;
@@ -36,7 +37,10 @@ public class NoteService {
      * would make every note queue behind the credit adjustments and transfers of a busy customer.
      */
     public Uni<NoteResponse> add(long customerId, NoteRequest request) {
-        TransactionSpec spec = TransactionSpec.write("note.create").withIsolation(Isolation.SERIALIZABLE);
+        // the note's foreign key check takes a share lock on the customer's row: a held row holds it up too, so
+        // notes get their own per-row bound (a lane of their own, not queued behind the customer's adjustments)
+        TransactionSpec spec = TransactionSpec.write("note.create").withIsolation(Isolation.SERIALIZABLE)
+                .onRows(Customer.rowKey(customerId) + ":notes");
         return unitOfWork.run(spec, () -> notes.countFor(customerId).chain(count -> {
                     if (count >= MAX_NOTES_PER_CUSTOMER) {
                         throw NoteProblems.tooManyNotes(customerId, MAX_NOTES_PER_CUSTOMER);

@@ -41,13 +41,18 @@ public class TransferService {
     }
 
     public Uni<TransferResponse> transfer(TransferRequest request) {
-        return mapFailures(unitOfWork.run(TransactionSpec.write(OPERATION), () -> move(request)), request);
+        return mapFailures(unitOfWork.run(spec(request), () -> move(request)), request);
     }
 
     /** A transfer at most once per key: safe to retry after a timeout or an unknown commit outcome. */
     public Uni<StoredResponse> transferOnce(String idempotencyKey, TransferRequest request) {
-        return mapFailures(idempotencyKeys.runOnce(TransactionSpec.write(OPERATION), idempotencyKey, request, 200,
+        return mapFailures(idempotencyKeys.runOnce(spec(request), idempotencyKey, request, 200,
                 TransferResponse::id, () -> move(request)), request);
+    }
+
+    /** A transfer locks both customers' rows. */
+    private static TransactionSpec spec(TransferRequest request) {
+        return TransactionSpec.write(OPERATION).onRows(Customer.rowKey(request.from()), Customer.rowKey(request.to()));
     }
 
     private Uni<TransferResponse> move(TransferRequest request) {

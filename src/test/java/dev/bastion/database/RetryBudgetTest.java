@@ -39,13 +39,13 @@ class RetryBudgetTest {
     @Test
     void noRetryIsGrantedWhenItsBackoffCouldNotEndBeforeTheDeadline() {
         // backoff 1 s, 2 s, 4 s (+ up to 1 s jitter) against a 5 s deadline: the first two fit, the third does not
-        RetryBudget budget = new RetryBudget(5, 5, Duration.ofSeconds(5), Duration.ofSeconds(1), Duration.ofSeconds(10));
+        RetryBudget budget = new RetryBudget(new RetryPolicy(5, 5, Duration.ofSeconds(5), Duration.ofSeconds(1), Duration.ofSeconds(10)));
         assertTrue(budget.trySpend(FailureKind.CONNECTION));
         assertTrue(budget.trySpend(FailureKind.READ_ONLY_NODE));
         assertFalse(budget.trySpend(FailureKind.DEADLOCK), "a 4 s backoff would end past the deadline");
     }
 
     private static RetryBudget budget(int contention, int other, Duration deadline) {
-        return new RetryBudget(contention, other, deadline, Duration.ZERO, Duration.ZERO);
+        return new RetryBudget(new RetryPolicy(contention, other, deadline, Duration.ZERO, Duration.ZERO));
     }
 }

@@ -26,6 +26,14 @@ public final class SecondClient implements AutoCloseable {
         connection.commit();
     }
 
+    /** This client's backend, as pg_stat_activity and the admin diagnostics name it. */
+    public int pid() throws SQLException {
+        try (Statement s = connection.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_backend_pid()")) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
     public void lockCustomer(long id) throws SQLException {
         try (PreparedStatement s = connection.prepareStatement("SELECT id FROM customer WHERE id = ? FOR UPDATE")) {
             s.setLong(1, id);

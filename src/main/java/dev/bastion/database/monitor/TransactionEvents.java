@@ -75,6 +75,9 @@ public class TransactionEvents implements TransactionListener {
     public void unitFailed(String operation, DatabaseFailure failure, int attempts, long nanos) {
         // a constraint violation or a stale version is the caller's conflict (4xx), not a database failure
         finished(operation, failure.kind().problemSlug(), nanos, attempts, false, failure.kind().httpStatus() >= 500);
+        if (failure.kind() == FailureKind.LOCK_NOT_AVAILABLE) {
+            meters.refusedForHeldLock(operation);
+        }
         if (failure.kind() == FailureKind.OTHER) {
             // the response's own log line (ERROR, with its incident id) reports it; this one only adds the operation
             LOG.debugf("%s failed with an unclassified database error (SQLSTATE %s)", operation, failure.sqlState());

@@ -63,6 +63,12 @@ final class TransactionMeters {
         count("bastion.db.retries", "Transactions run again after a transient failure", Tags.of("kind", kind));
     }
 
+    void refusedForHeldLock(String operation) {
+        count("bastion.db.held.lock.refusals",
+                "Requests answered 503 lock-not-available: the row they write stayed locked by other work past their deadline",
+                Tags.of("operation", operation));
+    }
+
     void rollbackFailed(String operation) {
         count("bastion.db.rollback.failures",
                 "Transactions whose rollback could not run on their connection; the connection was discarded",

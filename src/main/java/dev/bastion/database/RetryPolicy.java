@@ -1,0 +1,48 @@
+package dev.bastion.database;
+
+import java.time.Duration;
+
+/**
+ * How a unit of work retries, read by both the guard (SmallRye Fault Tolerance's exponential
+ * backoff) and {@link RetryBudget}, so the two can never drift apart. Derived from the settings:
+ * the retry window never reaches past the request deadline, and no backoff is longer than half
+ * the window, whatever DB_RETRY_MAX_DELAY and DB_RETRY_BASE_DELAY say (a deadline lowered alone
+ * must not leave a backoff the guard refuses to build).
+ *
+ * @param contentionRetries retries after deadlocks and serialization failures (DB_DEADLOCK_RETRY_COUNT)
+ * @param otherRetries      retries after other transient failures (DB_MAX_RETRIES)
+ * @param window            time from the first attempt after which no retry starts
+ * @param baseDelay         first backoff, also the jitter either way
+ * @param maxDelay          cap of the doubling backoff
+ */
+record RetryPolicy(int contentionRetries, int otherRetries, Duration window, Duration baseDelay, Duration maxDelay) {
+
+    /** Each backoff is this many times the one before, up to {@link #maxDelay}. */
+    static final int FACTOR = 2;
+
+    static RetryPolicy of(DatabaseSettings settings) {
+        Duration window = min(settings.retryDeadline(), settings.requestTimeout());
+        // the guard wants every delay strictly below the window; a backoff of half of it still leaves room for a retry
+        Duration maxDelay = min(settings.retryMaxDelay(), window.dividedBy(2));
+        Duration baseDelay = min(settings.retryBaseDelay(), maxDelay);
+        return new RetryPolicy(settings.deadlockRetryCount(), settings.maxRetries(), window, baseDelay, maxDelay);
+    }
+
+    int maxRetries() {
+        return contentionRetries + otherRetries;
+    }
+
+    /** The longest the backoff before retry number {@code retriesSoFar + 1} can be, jitter included. */
+    long longestBackoffNanos(int retriesSoFar) {
+        long delay = baseDelay.toNanos();
+        long cap = maxDelay.toNanos();
+        for (int retry = retriesSoFar; retry > 0 && delay < cap; retry--) {
+            delay *= FACTOR;
+        }
+        return Math.min(delay, cap) + baseDelay.toNanos();
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+}

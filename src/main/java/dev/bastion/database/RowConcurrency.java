@@ -1,0 +1,150 @@
+package dev.bastion.database;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.UniEmitter;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+
+/**
+ * The blast radius of a held row: at most DB_MAX_CONNECTIONS_PER_ROW attempts that write the same
+ * row hold a pooled connection at once. The others wait here, in memory and without a connection,
+ * in arrival order, until one of them finishes or their deadline passes (then 503 lock-not-available).
+ * <p>
+ * Why here and not in PostgreSQL: a row lock already serialises every writer of a row, so more
+ * than one or two of them holding connections buys no throughput; while a session outside the
+ * service holds the row, each of them would hold a pooled connection until its deadline, and a
+ * few requests a second for that one row would take the whole pool from every other customer. A
+ * short {@code lock_timeout} with retries would not bound it (every retry takes a connection again);
+ * this bound does, at the cost of a map lookup per write.
+ * <p>
+ * Keys are taken in ascending order, so two multi-row units can never wait for each other here.
+ */
+final class RowConcurrency {
+
+    private final int perRow;
+    private final int maxWaiting;
+    private final ConcurrentHashMap<String, Lane> lanes = new ConcurrentHashMap<>();
+
+    /** Attempts of one row: how many hold a connection, and who waits for a turn. Guarded by the map's compute. */
+    private static final class Lane {
+        int active;
+        final ArrayDeque<Waiter> waiting = new ArrayDeque<>();
+    }
+
+    private record Waiter(CommitGate gate, UniEmitter<? super Void> emitter, Context context) {
+        void admit() {
+            gate.waitingForRow(false);
+            if (context != null) {
+                context.runOnContext(ignored -> emitter.complete(null));
+            } else {
+                emitter.complete(null);
+            }
+        }
+
+        void drop() {
+            Runnable fail = () -> emitter.fail(new CommitGate.AbandonedAttemptException());
+            if (context != null) {
+                context.runOnContext(ignored -> fail.run());
+            } else {
+                fail.run();
+            }
+        }
+    }
+
+    RowConcurrency(int perRow, int maxWaiting) {
+        this.perRow = perRow;
+        this.maxWaiting = maxWaiting;
+    }
+
+    /**
+     * Takes a turn on every row in {@code keys} (sorted, no duplicates), waiting as long as it takes;
+     * the attempt's deadline (its gate) ends the wait. Emits the release to call once the attempt ended.
+     */
+    Uni<Runnable> enter(List<String> keys, CommitGate gate) {
+        return enter(keys, 0, gate, new ArrayList<>(keys.size()));
+    }
+
+    private Uni<Runnable> enter(List<String> keys, int index, CommitGate gate, List<String> held) {
+        if (index == keys.size()) {
+            Runnable leave = () -> held.forEach(this::leave);
+            return Uni.createFrom().item(leave);
+        }
+        String key = keys.get(index);
+        return enterOne(key, gate)
+                .onFailure().invoke(() -> held.forEach(this::leave))
+                .chain(() -> {
+                    held.add(key);
+                    return enter(keys, index + 1, gate, held);
+                });
+    }
+
+    private Uni<Void> enterOne(String key, CommitGate gate) {
+        return Uni.createFrom().emitter(emitter -> {
+            Waiter waiter = new Waiter(gate, emitter, Vertx.currentContext());
+            int[] outcome = new int[1]; // 0 admitted, 1 queued, 2 refused
+            lanes.compute(key, (k, lane) -> {
+                Lane l = lane == null ? new Lane() : lane;
+                if (l.active < perRow && l.waiting.isEmpty()) {
+                    l.active++;
+                    outcome[0] = 0;
+                } else {
+                    if (l.waiting.size() >= maxWaiting) {
+                        l.waiting.removeIf(w -> w.gate().abandoned()); // callers that stopped waiting hold no place
+                    }
+                    if (l.waiting.size() >= maxWaiting) {
+                        outcome[0] = 2;
+                    } else {
+                        gate.waitingForRow(true);
+                        l.waiting.add(waiter);
+                        outcome[0] = 1;
+                    }
+                }
+                return l;
+            });
+            if (outcome[0] == 0) {
+                emitter.complete(null);
+            } else if (outcome[0] == 2) {
+                emitter.fail(new RowBusyException());
+            }
+        });
+    }
+
+    /** Ends one turn: hands it to the next waiter whose caller still waits, or frees it. */
+    private void leave(String key) {
+        List<Waiter> dropped = new ArrayList<>(0);
+        Waiter[] next = new Waiter[1];
+        lanes.computeIfPresent(key, (k, lane) -> {
+            Waiter w;
+            while ((w = lane.waiting.poll()) != null && w.gate().abandoned()) {
+                dropped.add(w);
+            }
+            if (w != null) {
+                next[0] = w; // the turn passes on: active stays the same
+            } else {
+                lane.active--;
+            }
+            return lane.active == 0 && lane.waiting.isEmpty() ? null : lane;
+        });
+        dropped.forEach(Waiter::drop);
+        if (next[0] != null) {
+            next[0].admit();
+        }
+    }
+
+    /** Rows with attempts waiting for a turn right now (for the admin view and tests). */
+    int rowsWithWaiters() {
+        return (int) lanes.values().stream().filter(lane -> !lane.waiting.isEmpty()).count();
+    }
+
+    /** Too many attempts already wait for this row: refused at once, without a connection. */
+    static final class RowBusyException extends DatabaseException {
+        RowBusyException() {
+            super(DatabaseFailure.of(FailureKind.LOCK_NOT_AVAILABLE), "row", null);
+        }
+    }
+}
