@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -14,12 +15,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
@@ -44,6 +48,10 @@ import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServicePort;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyIngressRule;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeer;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPort;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import org.junit.jupiter.api.Test;
@@ -60,6 +68,8 @@ class KubernetesManifestsTest {
 
     private static final Path K8S = Path.of("k8s");
     private static final Path KUSTOMIZATION = K8S.resolve("kustomization.yaml");
+    /** Placeholder credentials: kept as a template, never applied by the kustomization. */
+    private static final String SECRET_TEMPLATE = "secret.example.yaml";
     private static final Path DASHBOARD = K8S.resolve("grafana-dashboard.json");
     private static final Path APPLICATION_PROPERTIES = Path.of("src/main/resources/application.properties");
 
@@ -69,6 +79,15 @@ class KubernetesManifestsTest {
     private static final int MANAGEMENT_PORT = 9000;
     /** The request deadline (DB_REQUEST_TIMEOUT's default): shutdown must let such a request finish. */
     private static final int DEFAULT_REQUEST_DEADLINE_SECONDS = 30;
+
+    /** Namespaces the NetworkPolicy admits, by their kubernetes.io/metadata.name label. */
+    private static final String NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+    private static final String INGRESS_NAMESPACE = "ingress-nginx";
+    private static final String MONITORING_NAMESPACE = "monitoring";
+
+    /** MicroProfile JWT's maximum token age (seconds since iat), and the most the ConfigMap may allow. */
+    private static final String TOKEN_AGE_PROPERTY = "mp.jwt.verify.token.age";
+    private static final long MAX_TOKEN_AGE_SECONDS = 3600;
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final KubernetesSerialization KUBERNETES = new KubernetesSerialization();
@@ -80,14 +99,16 @@ class KubernetesManifestsTest {
             "ConfigMap", ConfigMap.class,
             "Secret", Secret.class,
             "HorizontalPodAutoscaler", HorizontalPodAutoscaler.class,
-            "PodDisruptionBudget", PodDisruptionBudget.class);
+            "PodDisruptionBudget", PodDisruptionBudget.class,
+            "NetworkPolicy", NetworkPolicy.class);
     private static final Map<String, String> API_VERSIONS = Map.of(
             "Deployment", "apps/v1",
             "Service", "v1",
             "ConfigMap", "v1",
             "Secret", "v1",
             "HorizontalPodAutoscaler", "autoscaling/v2",
-            "PodDisruptionBudget", "policy/v1");
+            "PodDisruptionBudget", "policy/v1",
+            "NetworkPolicy", "networking.k8s.io/v1");
     /** Prometheus Operator kinds: no typed model on the classpath, parsed generically. */
     private static final Set<String> MONITORING_KINDS = Set.of("ServiceMonitor", "PrometheusRule");
     private static final String MONITORING_API_VERSION = "monitoring.coreos.com/v1";
@@ -208,20 +229,11 @@ class KubernetesManifestsTest {
         Container container = appContainer(deployment);
 
         // the native-micro image has no sleep (nor any other) binary: no exec hooks, only the kubelet's sleep
-        long preStopSeconds = 0;
         var lifecycle = container.getLifecycle();
-        if (lifecycle != null) {
-            assertTrue(lifecycle.getPostStart() == null || lifecycle.getPostStart().getExec() == null,
-                    "postStart must not exec a binary: the native-micro image has none");
-            var preStop = lifecycle.getPreStop();
-            if (preStop != null) {
-                assertTrue(preStop.getExec() == null, "preStop must not exec a binary (native-micro has no sleep): "
-                        + "use the sleep action");
-                assertNotNull(preStop.getSleep(), "preStop: the sleep action is the only hook every image supports");
-                preStopSeconds = preStop.getSleep().getSeconds();
-                assertTrue(preStopSeconds > 0 && preStopSeconds <= 15, "preStop sleep of " + preStopSeconds + " s");
-            }
-        }
+        assertNotNull(lifecycle, "container lifecycle missing: the preStop hook is required");
+        assertTrue(lifecycle.getPostStart() == null || lifecycle.getPostStart().getExec() == null,
+                "postStart must not exec a binary: the native-micro image has none");
+        long preStopSeconds = preStopSleepSeconds(container);
         for (Probe probe : new Probe[] {container.getStartupProbe(), container.getLivenessProbe(), container.getReadinessProbe()}) {
             assertTrue(probe == null || probe.getExec() == null, "probes must not exec a binary");
         }
@@ -233,6 +245,29 @@ class KubernetesManifestsTest {
         long grace = deployment.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds();
         assertTrue(grace >= preStopSeconds + shutdownSeconds + 5, "terminationGracePeriodSeconds " + grace
                 + " must cover preStop (" + preStopSeconds + " s) + shutdown (" + shutdownSeconds + " s) + a margin");
+    }
+
+    @Test
+    void preStopHookKeepsThePodServingWhileItsEndpointIsRemoved() {
+        // Without it, Quarkus stops accepting at SIGTERM while kube-proxy and the ingress controller still
+        // route requests to the pod: they fail until the endpoint removal has propagated.
+        long seconds = preStopSleepSeconds(appContainer(single(Deployment.class)));
+        assertTrue(seconds >= 3, "preStop sleep of " + seconds + " s is too short for the endpoint removal to propagate");
+    }
+
+    /** The preStop hook's sleep, which must exist: a sleep action done by the kubelet, no exec. */
+    private static long preStopSleepSeconds(Container container) {
+        var lifecycle = container.getLifecycle();
+        assertNotNull(lifecycle, "container lifecycle missing: the preStop hook is required");
+        var preStop = lifecycle.getPreStop();
+        assertNotNull(preStop, "preStop hook missing: requests still routed to a terminating pod would fail");
+        assertNull(preStop.getExec(), "preStop must not exec a binary (native-micro has no sleep): use the sleep action");
+        assertNull(preStop.getHttpGet(), "preStop: the sleep action, not an HTTP call");
+        assertNotNull(preStop.getSleep(), "preStop: the sleep action is the only hook every image supports");
+        assertNotNull(preStop.getSleep().getSeconds(), "preStop sleep without seconds");
+        long seconds = preStop.getSleep().getSeconds();
+        assertTrue(seconds > 0 && seconds <= 15, "preStop sleep of " + seconds + " s");
+        return seconds;
     }
 
     /** QUARKUS_SHUTDOWN_TIMEOUT from the container or its ConfigMap, else quarkus.shutdown.timeout of the application. */
@@ -328,14 +363,32 @@ class KubernetesManifestsTest {
     }
 
     @Test
-    void podTemplateCarriesPrometheusScrapeAnnotations() {
+    void exactlyOneScrapeMechanism() {
         Deployment deployment = single(Deployment.class);
-        Map<String, String> annotations = deployment.getSpec().getTemplate().getMetadata().getAnnotations();
-        assertNotNull(annotations, "pod template annotations missing");
-        assertEquals("true", annotations.get("prometheus.io/scrape"));
-        assertEquals("/q/metrics", annotations.get("prometheus.io/path"));
-        assertEquals(String.valueOf(MANAGEMENT_PORT), annotations.get("prometheus.io/port"),
-                "/q/metrics is served on the management port only");
+        Service service = single(Service.class);
+        Map<String, Map<String, String>> annotated = new LinkedHashMap<>();
+        annotated.put("Deployment", deployment.getMetadata().getAnnotations());
+        annotated.put("pod template", deployment.getSpec().getTemplate().getMetadata().getAnnotations());
+        annotated.put("Service", service.getMetadata().getAnnotations());
+
+        boolean serviceMonitorApplied = kustomizationResources().stream()
+                .flatMap(file -> loadAll(K8S.resolve(file)).stream())
+                .anyMatch(raw -> "ServiceMonitor".equals(raw.get("kind")));
+        if (serviceMonitorApplied) {
+            annotated.forEach((where, annotations) -> {
+                Set<String> scrape = annotations == null ? Set.of() : annotations.keySet().stream()
+                        .filter(key -> key.startsWith("prometheus.io/")).collect(Collectors.toCollection(TreeSet::new));
+                assertTrue(scrape.isEmpty(), where + " carries " + scrape + " while the kustomization applies a "
+                        + "ServiceMonitor: annotation-based scraping on top would collect every series twice");
+            });
+        } else {
+            Map<String, String> annotations = annotated.get("pod template");
+            assertNotNull(annotations, "no ServiceMonitor applied and no scrape annotations: nothing scrapes /q/metrics");
+            assertEquals("true", annotations.get("prometheus.io/scrape"));
+            assertEquals("/q/metrics", annotations.get("prometheus.io/path"));
+            assertEquals(String.valueOf(MANAGEMENT_PORT), annotations.get("prometheus.io/port"),
+                    "/q/metrics is served on the management port only");
+        }
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -441,14 +494,86 @@ class KubernetesManifestsTest {
     }
 
     @Test
-    void disruptionBudgetKeepsOnePodAvailable() {
+    void disruptionBudgetEvictsOnePodAtATime() {
         Deployment deployment = single(Deployment.class);
         PodDisruptionBudget pdb = single(PodDisruptionBudget.class);
-        IntOrString minAvailable = pdb.getSpec().getMinAvailable();
-        assertNotNull(minAvailable, "minAvailable");
-        assertEquals(Integer.valueOf(1), minAvailable.getIntVal());
+        // minAvailable: 1 would let a drain evict all but one of the HPA's ten pods at once
+        assertNull(pdb.getSpec().getMinAvailable(), "use maxUnavailable, not minAvailable");
+        IntOrString maxUnavailable = pdb.getSpec().getMaxUnavailable();
+        assertNotNull(maxUnavailable, "maxUnavailable");
+        assertEquals(Integer.valueOf(1), maxUnavailable.getIntVal(), "maxUnavailable must be the integer 1");
         assertSubset(pdb.getSpec().getSelector().getMatchLabels(),
                 deployment.getSpec().getTemplate().getMetadata().getLabels(), "PDB selector");
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // NetworkPolicy
+    // ------------------------------------------------------------------------------------------------
+
+    @Test
+    void networkPolicyAdmitsTheApiFromTheIngressControllerAndManagementFromMonitoringOnly() {
+        Deployment deployment = single(Deployment.class);
+        Container container = appContainer(deployment);
+        NetworkPolicy policy = single(NetworkPolicy.class);
+        var spec = policy.getSpec();
+        assertSubset(spec.getPodSelector().getMatchLabels(), deployment.getSpec().getTemplate().getMetadata().getLabels(),
+                "NetworkPolicy podSelector");
+        assertNotNull(spec.getPolicyTypes(), "policyTypes must be explicit");
+        assertTrue(spec.getPolicyTypes().contains("Ingress"), "the policy must restrict ingress");
+        assertFalse(spec.getPolicyTypes().contains("Egress"),
+                "egress stays unrestricted (DNS, PostgreSQL/PgBouncer, the JWKS URL; k8s/README.md)");
+
+        // container port -> namespaces admitted to it
+        Map<Integer, Set<String>> admitted = new TreeMap<>();
+        assertFalse(spec.getIngress() == null || spec.getIngress().isEmpty(), "no ingress rules: nothing could reach the pods");
+        for (NetworkPolicyIngressRule rule : spec.getIngress()) {
+            // an empty from admits every source, empty ports every port
+            assertFalse(rule.getFrom() == null || rule.getFrom().isEmpty(), "an ingress rule without from admits everyone");
+            assertFalse(rule.getPorts() == null || rule.getPorts().isEmpty(), "an ingress rule without ports admits every port");
+            Set<String> namespaces = new TreeSet<>();
+            for (NetworkPolicyPeer peer : rule.getFrom()) {
+                assertNull(peer.getIpBlock(), "ipBlock peers are not expected: " + peer);
+                assertNull(peer.getPodSelector(), "peers select namespaces, not pods: " + peer);
+                assertNotNull(peer.getNamespaceSelector(), "a peer without namespaceSelector: " + peer);
+                assertTrue(peer.getNamespaceSelector().getMatchExpressions() == null
+                        || peer.getNamespaceSelector().getMatchExpressions().isEmpty(), "namespaces by matchLabels only");
+                Map<String, String> labels = peer.getNamespaceSelector().getMatchLabels();
+                assertFalse(labels == null || labels.isEmpty(), "an empty namespaceSelector admits every namespace");
+                assertEquals(Set.of(NAMESPACE_NAME_LABEL), labels.keySet(), "namespaces are selected by " + NAMESPACE_NAME_LABEL);
+                namespaces.add(labels.get(NAMESPACE_NAME_LABEL));
+            }
+            for (NetworkPolicyPort port : rule.getPorts()) {
+                assertTrue(port.getProtocol() == null || "TCP".equals(port.getProtocol()), "TCP only: " + port);
+                assertNull(port.getEndPort(), "no port ranges: " + port);
+                admitted.computeIfAbsent(resolvePort(port.getPort(), container), p -> new TreeSet<>()).addAll(namespaces);
+            }
+        }
+        assertEquals(Map.of(HTTP_PORT, Set.of(INGRESS_NAMESPACE), MANAGEMENT_PORT, Set.of(MONITORING_NAMESPACE)), admitted,
+                "the API port from the ingress controller's namespace only, the management port from monitoring only");
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // admin tokens
+    // ------------------------------------------------------------------------------------------------
+
+    @Test
+    void adminTokensHaveAMaximumAge() {
+        // the environment variable SmallRye Config maps to mp.jwt.verify.token.age: a misspelt key is ignored silently
+        String variable = TOKEN_AGE_PROPERTY.replaceAll("[^A-Za-z0-9]", "_").toUpperCase(Locale.ROOT);
+        assertEquals("MP_JWT_VERIFY_TOKEN_AGE", variable);
+        Container container = appContainer(single(Deployment.class));
+        Optional<String> fromEnv = container.getEnv() == null ? Optional.empty() : container.getEnv().stream()
+                .filter(e -> variable.equals(e.getName())).map(e -> e.getValue()).findFirst();
+        String value = fromEnv.or(() -> configMapValue(variable)).orElseGet(() -> {
+            Matcher m = Pattern.compile("(?m)^" + Pattern.quote(TOKEN_AGE_PROPERTY) + "=(\\S+)$").matcher(readProperties());
+            assertTrue(m.find(), variable + " is not set (ConfigMap or container env), nor " + TOKEN_AGE_PROPERTY
+                    + ": admin tokens would be accepted however old, up to their exp");
+            return m.group(1);
+        });
+        assertTrue(value.trim().matches("\\d+"), variable + " must be a number of seconds, was " + value);
+        long seconds = Long.parseLong(value.trim());
+        assertTrue(seconds > 0 && seconds <= MAX_TOKEN_AGE_SECONDS,
+                variable + " of " + seconds + " s: between 1 and " + MAX_TOKEN_AGE_SECONDS);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -566,20 +691,35 @@ class KubernetesManifestsTest {
     // ------------------------------------------------------------------------------------------------
 
     @Test
-    void kustomizationListsEveryManifest() {
+    void kustomizationListsEveryManifestButTheSecretTemplate() {
+        Set<String> listed = new TreeSet<>();
+        for (String resource : kustomizationResources()) {
+            assertTrue(listed.add(resource), "listed twice: " + resource);
+        }
+        assertTrue(Files.exists(K8S.resolve(SECRET_TEMPLATE)), SECRET_TEMPLATE + " documents the Secret's keys: keep it");
+        assertFalse(listed.contains(SECRET_TEMPLATE), SECRET_TEMPLATE + " must not be in kustomization.yaml: every "
+                + "apply would overwrite the real credentials with its placeholders");
+        Set<String> manifests = yamlFiles().stream()
+                .filter(p -> !p.equals(KUSTOMIZATION))
+                .map(p -> p.getFileName().toString())
+                .filter(name -> !name.equals(SECRET_TEMPLATE))
+                .collect(Collectors.toCollection(TreeSet::new));
+        assertEquals(manifests, listed, "kustomization.yaml must list every other YAML file in k8s/ except " + SECRET_TEMPLATE);
+        for (String resource : listed) {
+            for (Map<String, Object> raw : loadAll(K8S.resolve(resource))) {
+                assertFalse("Secret".equals(raw.get("kind")), resource + ": the kustomization must apply no Secret "
+                        + "(create bastion-db out of band, k8s/README.md)");
+            }
+        }
+    }
+
+    /** The resources: entries of kustomization.yaml, as written. */
+    private static List<String> kustomizationResources() {
         Map<String, Object> kustomization = loadAll(KUSTOMIZATION).get(0);
         assertEquals("Kustomization", kustomization.get("kind"));
         Object resources = kustomization.get("resources");
         assertInstanceOf(List.class, resources, "kustomization resources");
-        Set<String> listed = new TreeSet<>();
-        for (Object resource : (List<?>) resources) {
-            assertTrue(listed.add(String.valueOf(resource)), "listed twice: " + resource);
-        }
-        Set<String> manifests = yamlFiles().stream()
-                .filter(p -> !p.equals(KUSTOMIZATION))
-                .map(p -> p.getFileName().toString())
-                .collect(Collectors.toCollection(TreeSet::new));
-        assertEquals(manifests, listed, "kustomization.yaml must list every other YAML file in k8s/");
+        return ((List<?>) resources).stream().map(String::valueOf).collect(Collectors.toList());
     }
 
     // ------------------------------------------------------------------------------------------------
