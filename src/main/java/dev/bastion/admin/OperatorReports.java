@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 
 import dev.bastion.database.DatabaseSettings;
+import dev.bastion.database.UnitOfWork;
 import dev.bastion.database.DatabaseProbe;
 import dev.bastion.database.monitor.ConstraintMonitor;
 import dev.bastion.database.monitor.ContentionMonitor;
@@ -30,6 +31,7 @@ public class OperatorReports {
 
     private final DatabaseProbe probe;
     private final PoolStatistics pool;
+    private final UnitOfWork unitOfWork;
     private final TransactionEvents transactions;
     private final ContentionMonitor deadlocks;
     private final ConstraintMonitor constraints;
@@ -38,7 +40,8 @@ public class OperatorReports {
 
     public OperatorReports(DatabaseProbe probe, PoolStatistics pool, TransactionEvents transactions,
                                 ContentionMonitor deadlocks, ConstraintMonitor constraints,
-                                LongTransactionDetector longTransactions, DatabaseSettings guardrails) {
+                                LongTransactionDetector longTransactions, DatabaseSettings guardrails, UnitOfWork unitOfWork) {
+        this.unitOfWork = unitOfWork;
         this.probe = probe;
         this.pool = pool;
         this.transactions = transactions;
@@ -49,13 +52,14 @@ public class OperatorReports {
     }
 
     public Uni<DatabaseHealthView> health() {
-        return probe.roundTrip()
-                .map(rtt -> (Long) rtt.toMillis())
+        return probe.check()
                 .onFailure().recoverWithNull()
                 .map(this::view);
     }
 
-    private DatabaseHealthView view(Long roundTripMs) {
+    private DatabaseHealthView view(DatabaseProbe.Result probed) {
+        Long roundTripMs = probed == null ? null : probed.roundTrip().toMillis();
+        boolean readOnly = probed != null && !probed.writable();
         PoolStatistics.PoolSnapshot p = pool.snapshot();
         TransactionStatistics t = transactions.statistics();
         ContentionStatistics d = deadlocks.statistics();
@@ -63,7 +67,19 @@ public class OperatorReports {
 
         List<String> alerts = alerts(roundTripMs, p, t, d, openTooLong, longTransactions.threshold());
         List<String> recommendations = recommendations(p, t, d);
-        String status = status(roundTripMs, t, alerts);
+        int connectionLimit = unitOfWork.connectionLimit();
+        if (connectionLimit < guardrails.poolMaxSize()) {
+            alerts.add("PostgreSQL refuses this service more than " + connectionLimit + " connection(s); the pool may open "
+                    + guardrails.poolMaxSize() + " (DB_POOL_SIZE + DB_MAX_OVERFLOW). Requests are served on those it has.");
+            recommendations.add("Raise the role's or database's CONNECTION LIMIT (or max_connections) to at least "
+                    + guardrails.poolMaxSize() + " per replica, or lower DB_POOL_SIZE + DB_MAX_OVERFLOW to " + connectionLimit
+                    + " divided among the replicas.");
+        }
+        if (readOnly) {
+            alerts.add(0, "The database refuses writes (read-only: a standby, a failover in progress, or "
+                    + "default_transaction_read_only): writes answer 503 database-read-only, reads are served.");
+        }
+        String status = readOnly ? "read_only" : status(roundTripMs, t, alerts);
         return new DatabaseHealthView(
                 new DatabaseHealthView.Summary(status, Instant.now(), roundTripMs != null, roundTripMs, t.breakerState()),
                 new DatabaseHealthView.ConnectionPool(p.total(), p.active(), p.idle(), p.waiting(), p.utilizationPercent(),
@@ -147,6 +163,8 @@ public class OperatorReports {
         settings.put("max_overflow", guardrails.maxOverflow());
         settings.put("pool_timeout_seconds", guardrails.poolTimeout().toMillis() / 1000.0);
         settings.put("wait_queue_size", guardrails.poolWaitQueue());
+        settings.put("max_connections_per_row", guardrails.maxConnectionsPerRow());
+        settings.put("connection_limit_learned", unitOfWork.connectionLimit());
         settings.put("recycle_seconds", guardrails.poolRecycle().toMillis() / 1000.0);
         settings.put("leak_threshold_seconds", guardrails.leakThreshold().toMillis() / 1000.0);
         Map<String, Object> out = new LinkedHashMap<>();

@@ -4,6 +4,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
 
 import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -16,6 +17,7 @@ import dev.bastion.api.ConstraintDescriptions.ConstraintDescription;
 import dev.bastion.database.DatabaseException;
 import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.FailureKind;
+import dev.bastion.database.RefusedAttemptException;
 import io.quarkus.security.AuthenticationFailedException;
 import io.quarkus.security.ForbiddenException;
 import io.quarkus.security.UnauthorizedException;
@@ -75,7 +77,7 @@ public class ProblemMappers {
         }
         Problem problem = new Problem(Problem.type(kind.problemSlug()), kind.title(), kind.httpStatus(), detail,
                 uri.getPath(), kind.problemSlug(), field, suggestion, null, incident);
-        return respond(problem, kind.httpStatus() == 503 ? retryAfter(kind) : null);
+        return respond(problem, kind.httpStatus() == 503 ? retryAfter(error) : null);
     }
 
     @ServerExceptionMapper
@@ -166,9 +168,25 @@ public class ProblemMappers {
         return response.build();
     }
 
-    private int retryAfter(FailureKind kind) {
-        return kind == FailureKind.CIRCUIT_OPEN
-                ? (int) Math.max(1, Math.ceil(guardrails.breakerDelay().toMillis() / 1000.0)) : 1;
+    /**
+     * When a refused caller should come back. A gate that refused it before it took a connection knows
+     * the waiting it saw; otherwise the kind decides the scale (an outage or a read-only database lasts
+     * about a breaker delay, contention and deadlines about a second). Randomised up to twice the scale,
+     * so that callers refused together do not all come back together.
+     */
+    private int retryAfter(DatabaseException error) {
+        long millis;
+        if (error instanceof RefusedAttemptException refused) {
+            millis = refused.retryAfterMillis();
+        } else {
+            long scale = switch (error.kind()) {
+                case CIRCUIT_OPEN, CONNECTION, READ_ONLY_NODE -> Math.max(1000, guardrails.breakerDelay().toMillis());
+                default -> 1000;
+            };
+            millis = error.kind() == FailureKind.CIRCUIT_OPEN ? scale // the breaker lets a trial through after exactly this
+                    : scale + ThreadLocalRandom.current().nextLong(scale + 1);
+        }
+        return (int) Math.max(1, Math.min(3600, (millis + 999) / 1000));
     }
 
     private Optional<ConstraintDescription> describe(String constraint) {

@@ -1,6 +1,7 @@
 package dev.bastion.database;
 
 import java.time.Duration;
+import java.util.Optional;
 
 import dev.bastion.config.SecondsConverter;
 import io.smallrye.config.ConfigMapping;
@@ -31,6 +32,15 @@ public interface DatabaseSettings {
     @WithDefault("300") @WithConverter(SecondsConverter.class)
     Duration migrationTimeout();
 
+    /**
+     * A file holding the database password, read for every new connection (DB_PASSWORD_FILE): a
+     * Kubernetes Secret mounted as a volume, rotated without a restart. Overrides DB_PASSWORD.
+     */
+    Optional<String> passwordFile();
+
+    /** A file holding the database user name, read like {@link #passwordFile()} (DB_USERNAME_FILE). */
+    Optional<String> usernameFile();
+
     /** Connections kept for steady load (DB_POOL_SIZE). */
     @WithDefault("20")
     int poolSize();
@@ -50,8 +60,12 @@ public interface DatabaseSettings {
     @WithDefault("30") @WithConverter(SecondsConverter.class)
     Duration poolTimeout();
 
-    /** Callers allowed to wait for a connection; more are refused at once (DB_POOL_WAIT_QUEUE). */
-    @WithDefault("200")
+    /**
+     * Hard cap on callers waiting for a connection (DB_POOL_WAIT_QUEUE): a memory bound. Callers are
+     * refused earlier by time, when they could not be served within DB_POOL_TIMEOUT or their deadline
+     * (see PoolAdmission).
+     */
+    @WithDefault("10000")
     int poolWaitQueue();
 
     /** Maximum lifetime of a connection before it is replaced (DB_POOL_RECYCLE). */

@@ -36,10 +36,23 @@ public enum FailureKind {
             "The transaction was ended because it stayed open too long: retry the request."),
     CONNECTION(true, 503, "database-unavailable", "Database unavailable",
             "The database could not be reached: retry the request after the Retry-After delay."),
-    // a standby not yet promoted, or a demoted primary, behind the writer address during a failover
-    READ_ONLY_NODE(true, 503, "database-read-only", "Database failing over",
-            "The database is switching to another node and refuses writes for a moment: retry the request "
+    // PostgreSQL refused a *new* connection (53300: the role's or database's connection limit, or slots reserved
+    // for superusers): the pool serves on the connections it has (PoolAdmission), so this is retried, not an outage
+    CONNECTION_LIMIT(true, 503, "database-connection-limit", "Database connection limit reached",
+            "The database refuses more connections from this service for now: retry the request after the "
+                    + "Retry-After delay."),
+    // 28P01 / 28000 when connecting: a rotated password, a dropped role, pg_hba.conf
+    DATABASE_AUTH_FAILED(false, 503, "database-auth-failed", "Database refused the service's credentials",
+            "The service cannot log in to the database right now (its operators are alerted): retry the request "
                     + "after the Retry-After delay."),
+    // 53xxx (disk full, out of memory, configuration limits), 58xxx (I/O errors), 57000: the server cannot serve now
+    DATABASE_RESOURCES(true, 503, "database-resources", "Database out of resources",
+            "The database is short of disk, memory or another resource: retry the request after the Retry-After delay."),
+    // a standby not yet promoted, a demoted primary behind the writer address during a failover, or a database
+    // switched to read-only (default_transaction_read_only, storage protection): reads go on, writes are refused
+    READ_ONLY_NODE(true, 503, "database-read-only", "Database is read-only",
+            "The database refuses writes for now (a failover or a read-only spell); reads still work: retry the "
+                    + "request after the Retry-After delay."),
     // DB_REQUEST_TIMEOUT passed before COMMIT was sent: the attempt is rolled back, nothing was saved
     DEADLINE_EXCEEDED(false, 503, "request-deadline-exceeded", "Database too slow",
             "The database did not finish within the request deadline and nothing was saved: retry the request "
@@ -106,10 +119,20 @@ public enum FailureKind {
     }
 
     /**
-     * The database (not one request) cannot serve writes: these count towards opening the circuit
-     * breaker, and the connection that reported them is never handed out again.
+     * The database (not one request, not one kind of statement) cannot be used: these count towards
+     * opening the circuit breaker. A read-only database is not one (reads still work, and a breaker
+     * opened by refused writes would turn them away too); neither is a connection limit (the pool
+     * serves on the connections it has).
      */
     public boolean isOutage() {
+        return this == CONNECTION || this == DATABASE_AUTH_FAILED || this == DATABASE_RESOURCES;
+    }
+
+    /**
+     * The connection that reported this must never be handed out again: it is lost, or it is attached
+     * to a node that cannot take writes (a stale connection to a demoted primary).
+     */
+    public boolean discardsConnection() {
         return this == CONNECTION || this == READ_ONLY_NODE;
     }
 }

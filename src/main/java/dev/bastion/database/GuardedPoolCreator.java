@@ -116,11 +116,16 @@ public class GuardedPoolCreator implements PgPoolCreator {
                 SecondsConverter.format(guardrails.sessionTimeout()), guardrails.tcpKeepaliveIdle(),
                 guardrails.tcpKeepaliveInterval(), guardrails.tcpKeepaliveCount(),
                 SecondsConverter.format(guardrails.tcpUserTimeout()));
-        Pool built = PgBuilder.pool()
-                .with(pool)
-                .connectingTo(new ArrayList<SqlConnectOptions>(input.pgConnectOptionsList()))
-                .using(input.vertx())
-                .build();
+        var builder = PgBuilder.pool().with(pool);
+        if (guardrails.usernameFile().isPresent() || guardrails.passwordFile().isPresent()) {
+            LOG.infof("Database credentials are read from %s for every new connection",
+                    guardrails.passwordFile().or(guardrails::usernameFile).orElseThrow());
+            builder.connectingTo(new CredentialFiles(input.vertx(), input.pgConnectOptionsList(), guardrails.usernameFile(),
+                    guardrails.passwordFile(), connectOptions::set));
+        } else {
+            builder.connectingTo(new ArrayList<SqlConnectOptions>(input.pgConnectOptionsList()));
+        }
+        Pool built = builder.using(input.vertx()).build();
         created.set(built);
         poolCreated.fire(new PoolCreated(built));
         return built;

@@ -4,6 +4,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.UniEmitter;
@@ -109,7 +110,8 @@ final class RowConcurrency {
             if (outcome[0] == 0) {
                 emitter.complete(null);
             } else if (outcome[0] == 2) {
-                emitter.fail(new RowBusyException());
+                // come back in one to two seconds: how long the row stays held is not known here
+                emitter.fail(new RowBusyException(1000 + ThreadLocalRandom.current().nextLong(1001)));
             }
         });
     }
@@ -142,9 +144,9 @@ final class RowConcurrency {
     }
 
     /** Too many attempts already wait for this row: refused at once, without a connection. */
-    static final class RowBusyException extends DatabaseException {
-        RowBusyException() {
-            super(DatabaseFailure.of(FailureKind.LOCK_NOT_AVAILABLE), "row", null);
+    static final class RowBusyException extends RefusedAttemptException {
+        RowBusyException(long retryAfterMillis) {
+            super(FailureKind.LOCK_NOT_AVAILABLE, retryAfterMillis);
         }
     }
 }

@@ -24,14 +24,30 @@ final class SqlStates {
             Map.entry("57P02", FailureKind.CONNECTION),              // crash_shutdown
             Map.entry("57P03", FailureKind.CONNECTION),              // cannot_connect_now (starting up)
             Map.entry("57P05", FailureKind.CONNECTION),              // idle_session_timeout
-            Map.entry("53300", FailureKind.CONNECTION),              // too_many_connections
-            Map.entry("25006", FailureKind.READ_ONLY_NODE));         // read_only_sql_transaction (hot standby)
+            Map.entry("57P04", FailureKind.CONNECTION),              // database_dropped
+            Map.entry("3D000", FailureKind.CONNECTION),              // invalid_catalog_name (the database is gone)
+            Map.entry("53300", FailureKind.CONNECTION_LIMIT),        // too_many_connections, reserved slots
+            Map.entry("25006", FailureKind.READ_ONLY_NODE),          // read_only_sql_transaction (standby, read-only)
+            Map.entry("25P04", FailureKind.TRANSACTION_TIMEOUT),     // transaction_timeout (PostgreSQL 17)
+            Map.entry("72000", FailureKind.SERIALIZATION_FAILURE),   // snapshot_too_old: a fresh snapshot works
+            Map.entry("57000", FailureKind.DATABASE_RESOURCES));     // operator_intervention
 
+    /**
+     * Every other class of PostgreSQL's errcodes appendix decided once. Classes not listed (42 syntax
+     * or access rule, 0A feature not supported, 26 / 34 / 3B / 3F invalid names, 25 other transaction
+     * states, 54 program limits, 55 object states, 2x/3x/P0/XX and the rest) are programming or
+     * deployment errors: OTHER, the only 500 besides an unknown commit outcome.
+     */
     private static final Map<String, FailureKind> BY_CLASS = Map.of(
-            "08", FailureKind.CONNECTION,       // connection exception
-            "22", FailureKind.INVALID_DATA,     // data exception (too long, out of range, bad format)
-            "23", FailureKind.CHECK_VIOLATION,  // other integrity constraint violations
-            "40", FailureKind.SERIALIZATION_FAILURE); // transaction rollback
+            "08", FailureKind.CONNECTION,           // connection exception
+            "28", FailureKind.DATABASE_AUTH_FAILED, // invalid authorization specification (28000, 28P01)
+            "22", FailureKind.INVALID_DATA,         // data exception (too long, out of range, bad format)
+            "23", FailureKind.CHECK_VIOLATION,      // other integrity constraint violations
+            "44", FailureKind.CHECK_VIOLATION,      // with check option violation
+            "40", FailureKind.SERIALIZATION_FAILURE, // transaction rollback
+            "53", FailureKind.DATABASE_RESOURCES,   // insufficient resources (53100 disk, 53200 memory, 53400 limits)
+            "58", FailureKind.DATABASE_RESOURCES,   // system error (I/O, undefined file)
+            "57", FailureKind.CONNECTION);          // operator intervention: shutdown, crash, recovery
 
     private SqlStates() {
     }

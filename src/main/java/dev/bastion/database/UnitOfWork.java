@@ -69,14 +69,20 @@ public class UnitOfWork {
     private final AtomicLong attemptIds = new AtomicLong();
     private final TypedGuard<Uni<Object>> guard;
     private final RowConcurrency rows;
+    private final PoolAdmission admission;
+    private final GuardedPoolCreator poolCreator;
 
-    public UnitOfWork(DatabaseSettings guardrails, TransactionListeners events, Pool pool, Vertx vertx) {
+    public UnitOfWork(DatabaseSettings guardrails, TransactionListeners events, Pool pool, Vertx vertx,
+                      GuardedPoolCreator poolCreator) {
         this.guardrails = guardrails;
         this.events = events;
         this.pool = pool; // the pool Hibernate Reactive uses too (GuardedPoolCreator): one set of limits
         this.vertx = vertx;
         this.retryPolicy = RetryPolicy.of(guardrails);
         this.rows = new RowConcurrency(guardrails.maxConnectionsPerRow(), guardrails.poolWaitQueue());
+        this.admission = new PoolAdmission(vertx, guardrails.poolMaxSize(), guardrails.poolWaitQueue(),
+                guardrails.poolTimeout().toNanos());
+        this.poolCreator = poolCreator;
         this.guard = TypedGuard.create(new TypeLiteral<Uni<Object>>() {
                 })
                 .withDescription("database unit of work")
@@ -101,6 +107,19 @@ public class UnitOfWork {
                     .onStateChange(events::breakerStateChanged)
                     .done()
                 .build();
+    }
+
+    /**
+     * How many attempts may hold a connection at once: the pool's size, or fewer while PostgreSQL
+     * refuses this service more connections (learned from SQLSTATE 53300, see {@link PoolAdmission}).
+     */
+    public int connectionLimit() {
+        return admission.limit();
+    }
+
+    /** Attempts waiting, without a connection, for the pool's admission. */
+    public int admissionWaiters() {
+        return admission.waiters();
     }
 
     /** Runs {@code work} in a transaction described by {@code spec}; see the class comment. */
@@ -131,7 +150,7 @@ public class UnitOfWork {
             gate.onDeadlineCancel(() -> PgConnection.cast(connection.getDelegate()).cancelRequest());
             return statement.apply(connection)
                     .onTermination().invoke(gate::statementFinished)
-                    .onFailure(UnitOfWork::isOutage).call(() -> terminateBackend(connection));
+                    .onFailure(UnitOfWork::discardsConnection).call(() -> terminateBackend(connection));
         }));
     }
 
@@ -175,7 +194,7 @@ public class UnitOfWork {
                                     return closeConnection(session);
                                 })
                                 .onFailure().recoverWithNull()
-                                .call(() -> isOutage(error) ? closeConnection(session) : Uni.createFrom().voidItem()))
+                                .call(() -> discardsConnection(error) ? closeConnection(session) : Uni.createFrom().voidItem()))
                         .eventually(Savepoints::leaveExplicitTransaction)));
     }
 
@@ -191,17 +210,22 @@ public class UnitOfWork {
         } else {
             long attemptId = attemptIds.incrementAndGet();
             events.attemptStarted(attemptId, spec.operation(), attempt);
-            Uni<T> running = (spec.rows().isEmpty() ? work.apply(gate)
-                    : rows.enter(spec.rows(), gate).chain(leave -> work.apply(gate).onTermination().invoke(leave)))
+            // a turn on the rows first (waiting for a held row takes no place in the pool's queue), then the pool
+            Uni<T> admitted = admission.enter(gate).chain(leave -> work.apply(gate).onTermination().invoke(leave));
+            Uni<T> running = (spec.rows().isEmpty() ? admitted
+                    : rows.enter(spec.rows(), gate).chain(leave -> admitted.onTermination().invoke(leave)))
                     .onTermination().invoke(() -> events.attemptEnded(attemptId));
             bounded = runToCompletion(running, gate, remaining, () -> deadlineExceeded(spec, gate));
         }
         return bounded.onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
             DatabaseFailure failure = classifyAttemptFailure(spec, transactionBlock, error, gate);
+            if (error instanceof RefusedAttemptException refused) {
+                events.attemptFailed(spec.operation(), failure, attempt, false);
+                return refused; // nothing was sent; its Retry-After goes to the caller as it is
+            }
             // a server-side statement_timeout stricter than the deadline is retried like contention, within the budget
-            boolean retry = !(error instanceof RowConcurrency.RowBusyException)
-                    && budget.trySpend(failure.kind(), failure.kind().retryable()
-                            || failure.kind() == FailureKind.STATEMENT_TIMEOUT && gate.serverLimitStricter());
+            boolean retry = budget.trySpend(failure.kind(), failure.kind().retryable()
+                    || failure.kind() == FailureKind.STATEMENT_TIMEOUT && gate.serverLimitStricter());
             events.attemptFailed(spec.operation(), failure, attempt, retry);
             return retry
                     ? new RetryableDatabaseException(failure, spec.operation(), error)
@@ -292,7 +316,7 @@ public class UnitOfWork {
                         .chain(ignored -> runGated(work, gate))
                         .call(Panache::flush)
                         .invoke(gate::enterCommit))
-                .onFailure(UnitOfWork::isOutage).call(() -> Panache.getSession().chain(UnitOfWork::closeConnection)));
+                .onFailure(UnitOfWork::discardsConnection).call(() -> Panache.getSession().chain(UnitOfWork::closeConnection)));
     }
 
     /** The work, unless the attempt was abandoned while it waited for its connection. */
@@ -301,8 +325,8 @@ public class UnitOfWork {
         return work.get();
     }
 
-    private static boolean isOutage(Throwable error) {
-        return FailureClassifier.classify(error).kind().isOutage(); // anything unclassified is OTHER, not an outage
+    private static boolean discardsConnection(Throwable error) {
+        return FailureClassifier.classify(error).kind().discardsConnection(); // anything unclassified is OTHER
     }
 
     /**
@@ -331,6 +355,10 @@ public class UnitOfWork {
             events.rollbackFailed(spec.operation(), failure.classified());
         }
         FailureKind kind = failure.reported().kind();
+        if (kind == FailureKind.CONNECTION_LIMIT
+                && !admission.connectionRefused(poolCreator.openConnections().orElse(0))) {
+            return failure.reported().withKind(FailureKind.CONNECTION); // no connection at all: an outage
+        }
         if ((kind == FailureKind.STATEMENT_TIMEOUT || kind == FailureKind.LOCK_NOT_AVAILABLE) && gate.deadlineReached()
                 && !(error instanceof DatabaseException)) { // not the deadline's own answer (a refusal for a held row)
             // cancelled by the request's own deadline (its statement_timeout or its cancel request): the

@@ -1,8 +1,11 @@
 package dev.bastion.health;
 
+import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.DatabaseProbe;
+import dev.bastion.database.FailureClassifier;
+import dev.bastion.database.FailureKind;
+import dev.bastion.database.GuardedPoolCreator;
 import dev.bastion.database.TransactionListeners;
-import io.smallrye.faulttolerance.api.CircuitBreakerState;
 import io.smallrye.health.api.AsyncHealthCheck;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -10,10 +13,15 @@ import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
 
 /**
- * Ready when PostgreSQL answers over the probe connection, can take writes (not a standby still in
- * recovery, not read-only: during a failover the writer address may point at one for seconds), and
- * the circuit breaker is not open. A busy pool does not make the service unready: the probe does
- * not use the pool.
+ * Ready when this pod can use the database: the probe connection (outside the pool, so a busy pool
+ * is not an outage) connects, logs in and answers within BASTION_DB_PROBE_TIMEOUT.
+ * <p>
+ * What every pod shares does not make this pod unready. A read-only database still serves reads
+ * (writes answer 503 database-read-only); an open circuit breaker answers callers itself, with
+ * Retry-After; a server that refuses the probe a connection only because of a connection limit
+ * (53300) while the pool holds working connections still serves. Taking every pod out of the
+ * Service for those would replace honest 503s and working reads with the ingress's own errors.
+ * What goes DOWN is what this pod cannot do at all: reach, or log in to, the database.
  */
 @Readiness
 @ApplicationScoped
@@ -21,28 +29,42 @@ public class DatabaseReadinessCheck implements AsyncHealthCheck {
 
     private final DatabaseProbe probe;
     private final TransactionListeners transactions;
+    private final GuardedPoolCreator pool;
 
-    public DatabaseReadinessCheck(DatabaseProbe probe, TransactionListeners transactions) {
+    public DatabaseReadinessCheck(DatabaseProbe probe, TransactionListeners transactions, GuardedPoolCreator pool) {
         this.probe = probe;
         this.transactions = transactions;
+        this.pool = pool;
     }
 
     @Override
     public Uni<HealthCheckResponse> call() {
-        CircuitBreakerState breaker = transactions.breakerState();
-        if (breaker == CircuitBreakerState.OPEN) {
-            return Uni.createFrom().item(HealthCheckResponse.named("database").down()
-                    .withData("circuitBreaker", "open").build());
-        }
+        String breaker = transactions.breakerState().name().toLowerCase();
         return probe.check()
-                .map(result -> HealthCheckResponse.named("database").status(result.writable())
+                .map(result -> HealthCheckResponse.named("database").up()
                         .withData("roundTripMs", result.roundTrip().toMillis())
                         .withData("readOnly", !result.writable())
-                        .withData("circuitBreaker", breaker.name().toLowerCase())
+                        .withData("circuitBreaker", breaker)
                         .build())
-                .onFailure().recoverWithItem(error -> HealthCheckResponse.named("database").down()
-                        .withData("circuitBreaker", breaker.name().toLowerCase())
-                        .withData("error", error.getClass().getSimpleName())
-                        .build());
+                .onFailure().recoverWithItem(error -> {
+                    DatabaseFailure failure = FailureClassifier.classify(error);
+                    boolean servingOnItsConnections = failure.kind() == FailureKind.CONNECTION_LIMIT
+                            && pool.openConnections().orElse(0) > 0;
+                    return HealthCheckResponse.named("database").status(servingOnItsConnections)
+                            .withData("circuitBreaker", breaker)
+                            .withData("error", failure.kind().problemSlug())
+                            .withData("reason", reason(error, failure))
+                            .build();
+                });
+    }
+
+    /** What an operator reads: PostgreSQL's own message (never SQL or data) or what timed out. */
+    static String reason(Throwable error, DatabaseFailure failure) {
+        if (error instanceof java.util.concurrent.TimeoutException || error instanceof io.smallrye.mutiny.TimeoutException) {
+            return "no answer from the database within the probe timeout (BASTION_DB_PROBE_TIMEOUT)";
+        }
+        String message = error.getMessage();
+        String prefix = failure.sqlState() == null ? "" : "SQLSTATE " + failure.sqlState() + ": ";
+        return prefix + (message == null || message.isBlank() ? error.getClass().getSimpleName() : message);
     }
 }

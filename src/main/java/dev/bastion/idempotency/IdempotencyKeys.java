@@ -20,6 +20,7 @@ import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -63,10 +64,21 @@ public class IdempotencyKeys {
     private static final String COMPLETE = """
             UPDATE idempotency_key SET response_status = :status, response_body = :body, resource_id = :resource
              WHERE operation = :operation AND idempotency_key = :key""";
-    // TID scan over at most $1 expired rows; rows a claim is taking over right now are skipped
+    /*
+     * One batch, one autocommit statement: the cleanup lock ($2) is transaction-scoped, so it ends with the
+     * statement (nothing session-level is left behind a transaction-mode pooler), and the DELETE runs only
+     * for the replica that got it. TID scan over at most $1 expired rows; rows a claim is taking over right
+     * now are skipped. Answers whether this replica held the lock and how many keys it removed.
+     */
     private static final String DELETE_EXPIRED_BATCH = """
-            DELETE FROM idempotency_key WHERE ctid = ANY (ARRAY(
-                SELECT ctid FROM idempotency_key WHERE expires_at < now() LIMIT $1 FOR UPDATE SKIP LOCKED))""";
+            WITH cleanup_lock AS (SELECT pg_try_advisory_xact_lock($2) AS held),
+                 removed AS (
+                     DELETE FROM idempotency_key WHERE ctid = ANY (ARRAY(
+                         SELECT ctid FROM idempotency_key
+                          WHERE expires_at < now() AND (SELECT held FROM cleanup_lock)
+                          LIMIT $1 FOR UPDATE SKIP LOCKED))
+                     RETURNING 1)
+            SELECT (SELECT held FROM cleanup_lock), (SELECT count(*) FROM removed)::int""";
 
     private final UnitOfWork unitOfWork;
     private final ObjectMapper json;
@@ -177,29 +189,24 @@ public class IdempotencyKeys {
 
     /**
      * Removes expired keys in batches of {@code cleanupBatchSize}, each its own short statement, at most
-     * {@code cleanupMaxBatches} per run. A session advisory lock lets one replica at a time do it: the
-     * others skip the run instead of deleting the same rows at once.
+     * {@code cleanupMaxBatches} per run. A transaction-scoped advisory lock, taken by each batch's own
+     * statement, lets one replica at a time delete: a replica that does not get it skips the run (or
+     * stops, when another took over between two batches) instead of deleting the same rows at once.
      */
     public Uni<CleanupRun> removeExpired() {
-        return pool.withConnection(connection -> connection.preparedQuery("SELECT pg_try_advisory_lock($1)")
-                .execute(Tuple.of(CLEANUP_LOCK))
-                .chain(rows -> {
-                    if (!rows.iterator().next().getBoolean(0)) {
-                        return Uni.createFrom().item(CleanupRun.SKIPPED);
-                    }
-                    return deleteBatches(connection, new CleanupRun(true, 0, 0))
-                            .call(() -> connection.preparedQuery("SELECT pg_advisory_unlock($1)")
-                                    .execute(Tuple.of(CLEANUP_LOCK)))
-                            .onFailure().call(() -> connection.preparedQuery("SELECT pg_advisory_unlock($1)")
-                                    .execute(Tuple.of(CLEANUP_LOCK)).onFailure().recoverWithNull());
-                }));
+        return pool.withConnection(connection -> deleteBatches(connection, CleanupRun.SKIPPED));
     }
 
     private Uni<CleanupRun> deleteBatches(SqlConnection connection, CleanupRun soFar) {
-        return connection.preparedQuery(DELETE_EXPIRED_BATCH).execute(Tuple.of(settings.cleanupBatchSize()))
+        return connection.preparedQuery(DELETE_EXPIRED_BATCH).execute(Tuple.of(settings.cleanupBatchSize(), CLEANUP_LOCK))
                 .chain(rows -> {
-                    CleanupRun run = soFar.plusBatch(rows.rowCount());
-                    boolean more = rows.rowCount() == settings.cleanupBatchSize() && run.batches() < settings.cleanupMaxBatches();
+                    Row row = rows.iterator().next();
+                    if (!row.getBoolean(0)) {
+                        return Uni.createFrom().item(soFar);
+                    }
+                    int removed = row.getInteger(1);
+                    CleanupRun run = soFar.plusBatch(removed);
+                    boolean more = removed == settings.cleanupBatchSize() && run.batches() < settings.cleanupMaxBatches();
                     return more ? deleteBatches(connection, run) : Uni.createFrom().item(run);
                 });
     }
@@ -216,7 +223,7 @@ public class IdempotencyKeys {
         static final CleanupRun SKIPPED = new CleanupRun(false, 0, 0);
 
         CleanupRun plusBatch(int rows) {
-            return new CleanupRun(ran, removed + rows, batches + 1);
+            return new CleanupRun(true, removed + rows, batches + 1);
         }
     }
 

@@ -7,6 +7,7 @@ import io.quarkus.runtime.annotations.RegisterForReflection;
 
 import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.GuardedPoolCreator;
+import dev.bastion.database.UnitOfWork;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.search.Search;
@@ -22,13 +23,23 @@ public class PoolStatistics {
     private final MeterRegistry registry;
     private final DatabaseSettings guardrails;
     private final GuardedPoolCreator poolCreator;
+    private final UnitOfWork unitOfWork;
 
-    public PoolStatistics(MeterRegistry registry, DatabaseSettings guardrails, GuardedPoolCreator poolCreator) {
+    public PoolStatistics(MeterRegistry registry, DatabaseSettings guardrails, GuardedPoolCreator poolCreator,
+                          UnitOfWork unitOfWork) {
         this.registry = registry;
         this.guardrails = guardrails;
         this.poolCreator = poolCreator;
+        this.unitOfWork = unitOfWork;
         Gauge.builder("bastion.db.pool.connections", this, s -> s.snapshot().total())
                 .description("Connections the pool holds open (busy or idle)")
+                .register(registry);
+        Gauge.builder("bastion.db.pool.connection.limit", unitOfWork, UnitOfWork::connectionLimit)
+                .description("Connections the pool may use now: DB_POOL_SIZE + DB_MAX_OVERFLOW, or fewer while "
+                        + "PostgreSQL refuses more (SQLSTATE 53300)")
+                .register(registry);
+        Gauge.builder("bastion.db.admission.waiting", unitOfWork, UnitOfWork::admissionWaiters)
+                .description("Requests waiting, without a connection, for their turn on the pool")
                 .register(registry);
         Gauge.builder("bastion.db.pool.overflow", this, s -> s.snapshot().overflow())
                 .description("Open connections above DB_POOL_SIZE")
@@ -37,7 +48,7 @@ public class PoolStatistics {
 
     public PoolSnapshot snapshot() {
         long active = Math.round(sum("sql.pool.active"));
-        long waiting = Math.round(sum("sql.pool.queue.size"));
+        long waiting = Math.round(sum("sql.pool.queue.size")) + unitOfWork.admissionWaiters(); // the pool's queue and ours
         long total = Math.max(active, poolCreator.openConnections().orElse((int) active));
         long idle = total - active;
         int max = guardrails.poolMaxSize();

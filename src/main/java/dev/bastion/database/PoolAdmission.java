@@ -1,0 +1,240 @@
+package dev.bastion.database;
+
+import java.util.ArrayDeque;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.UniEmitter;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import org.jboss.logging.Logger;
+
+/**
+ * Admits attempts to the pool: at most {@link #limit()} hold (or wait inside the pool for) a
+ * connection at once; the others wait here, in memory, first come first served, and are refused
+ * by <em>time</em>, not by count:
+ * <ul>
+ * <li>on arrival, when the wait it can expect (waiters ahead x recent connection hold time /
+ * limit) already exceeds what it may wait (DB_POOL_TIMEOUT, or what the request has left): refused
+ * at once, before any connection work, with a Retry-After from that expected wait;</li>
+ * <li>while waiting, when DB_POOL_TIMEOUT or the request deadline passes.</li>
+ * </ul>
+ * DB_POOL_WAIT_QUEUE stays as the hard cap on waiters (memory). A count-bounded queue alone refuses
+ * almost everything under a crowd although the database could serve it in time; a time bound keeps
+ * serving what can be served within the deadline and refuses the rest cheaply.
+ * <p>
+ * The limit is the pool's size, lowered when PostgreSQL refuses new connections (SQLSTATE 53300: a
+ * per-role or per-database cap, or the slots reserved for superusers): the pool then serves on the
+ * connections it has, instead of failing every caller that would have needed one more. The learned
+ * cap is raised by one after a backoff (10 s, doubling up to 5 min while the server keeps refusing),
+ * so the pool grows again when the cap is lifted.
+ */
+final class PoolAdmission {
+
+    private static final Logger LOG = Logger.getLogger(PoolAdmission.class);
+    private static final long FIRST_CAP_BACKOFF_NANOS = 10_000_000_000L;
+    private static final long LONGEST_CAP_BACKOFF_NANOS = 300_000_000_000L;
+
+    private final Vertx vertx;
+    private final int poolSize;
+    private final int maxWaiting;
+    private final long poolTimeoutNanos;
+    private final ArrayDeque<Waiter> waiting = new ArrayDeque<>();
+    private int admitted;       // guarded by this
+    private int liveWaiters;    // guarded by this: waiters not yet timed out
+    private int cap;            // guarded by this: learned from the server, poolSize when none
+    private long capBackoffNanos = FIRST_CAP_BACKOFF_NANOS;
+    private long capRetryAtNanos;
+    private volatile double holdNanos = 1_000_000; // recent time an attempt holds its admission, smoothed
+
+    private static final class Waiter {
+        final UniEmitter<? super Runnable> emitter;
+        final Context context;
+        final AtomicBoolean done = new AtomicBoolean();
+        long timer = -1;
+
+        Waiter(UniEmitter<? super Runnable> emitter, Context context) {
+            this.emitter = emitter;
+            this.context = context;
+        }
+    }
+
+    PoolAdmission(Vertx vertx, int poolSize, int maxWaiting, long poolTimeoutNanos) {
+        this.vertx = vertx;
+        this.poolSize = poolSize;
+        this.maxWaiting = maxWaiting;
+        this.poolTimeoutNanos = poolTimeoutNanos;
+        this.cap = poolSize;
+    }
+
+    /**
+     * Admits the attempt at once when the limit allows and nobody waits (the common case: no
+     * allocation beyond the release callback), else queues it until {@code gate}'s deadline or
+     * DB_POOL_TIMEOUT. Emits the release to run when the attempt no longer needs its connection.
+     */
+    Uni<Runnable> enter(CommitGate gate) {
+        return Uni.createFrom().emitter(emitter -> enter(emitter, gate)); // on subscription, not when assembled
+    }
+
+    private void enter(UniEmitter<? super Runnable> emitter, CommitGate gate) {
+        long start = System.nanoTime();
+        Waiter waiter = null;
+        long expected = 0;
+        boolean admittedNow = false;
+        synchronized (this) {
+            if (admitted < limitNow(start) && liveWaiters == 0) {
+                admitted++;
+                admittedNow = true;
+            }
+        }
+        if (admittedNow) {
+            emitter.complete(release(start));
+            return;
+        }
+        long mayWait = Math.min(poolTimeoutNanos, gate.remainingMillis() * 1_000_000);
+        waiter = new Waiter(emitter, Vertx.currentContext());
+        synchronized (this) {
+            expected = expectedWaitNanos(liveWaiters + 1);
+            if (admitted < limitNow(start) && liveWaiters == 0) {
+                admitted++;
+                admittedNow = true;
+            } else if (liveWaiters >= maxWaiting || expected > mayWait) {
+                waiter = null;
+            } else {
+                waiting.add(waiter);
+                liveWaiters++;
+            }
+        }
+        if (admittedNow) {
+            emitter.complete(release(start));
+            return;
+        }
+        if (waiter == null) {
+            emitter.fail(PoolBusyException.refused(retryAfterMillis(expected)));
+            return;
+        }
+        Waiter queued = waiter;
+        queued.timer = vertx.setTimer(Math.max(1, mayWait / 1_000_000), fired -> timedOut(queued));
+    }
+
+    private void timedOut(Waiter waiter) {
+        if (waiter.done.compareAndSet(false, true)) {
+            long expected;
+            synchronized (this) {
+                liveWaiters--;
+                expected = expectedWaitNanos(liveWaiters);
+            }
+            waiter.emitter.fail(PoolBusyException.refused(retryAfterMillis(expected)));
+        }
+    }
+
+    /** The release for an admitted attempt: frees its place, or hands it straight to the next waiter. */
+    private Runnable release(long admittedAt) {
+        return () -> {
+            long held = System.nanoTime() - admittedAt;
+            holdNanos = holdNanos * 0.9 + held * 0.1;
+            Waiter next = null;
+            synchronized (this) {
+                if (admitted <= limitNow(System.nanoTime())) {
+                    Waiter w;
+                    while ((w = waiting.poll()) != null) {
+                        if (w.done.compareAndSet(false, true)) {
+                            liveWaiters--;
+                            next = w;
+                            break;
+                        }
+                    }
+                }
+                if (next == null) {
+                    admitted--;
+                }
+            }
+            if (next != null) {
+                Waiter admittedWaiter = next;
+                vertx.cancelTimer(admittedWaiter.timer);
+                Runnable itsRelease = release(System.nanoTime());
+                if (admittedWaiter.context != null) {
+                    admittedWaiter.context.runOnContext(ignored -> admittedWaiter.emitter.complete(itsRelease));
+                } else {
+                    admittedWaiter.emitter.complete(itsRelease);
+                }
+            }
+        };
+    }
+
+    /**
+     * PostgreSQL refused a new connection (53300) while the pool held {@code open} connections: serve
+     * on those. Returns false when none is open, i.e. the server takes no connection at all (an outage).
+     */
+    boolean connectionRefused(int open) {
+        if (open <= 0) {
+            return false;
+        }
+        boolean lowered;
+        synchronized (this) {
+            long now = System.nanoTime();
+            lowered = open < cap;
+            if (open <= cap) {
+                capBackoffNanos = lowered || cap == poolSize ? capBackoffNanos
+                        : Math.min(capBackoffNanos * 2, LONGEST_CAP_BACKOFF_NANOS);
+                cap = open;
+                capRetryAtNanos = now + capBackoffNanos;
+            }
+        }
+        if (lowered) {
+            LOG.warnf("PostgreSQL refuses new connections (SQLSTATE 53300): the server allows this service %d connection(s), "
+                    + "the pool may open %d (DB_POOL_SIZE + DB_MAX_OVERFLOW); serving on %d and trying one more in %d s. "
+                    + "Raise the role's or database's CONNECTION LIMIT (or max_connections), or lower DB_POOL_SIZE.",
+                    open, poolSize, open, capBackoffNanos / 1_000_000_000L);
+        }
+        return true;
+    }
+
+    /** How many attempts may hold a connection now: the learned cap, probing one more after its backoff. */
+    private int limitNow(long now) {
+        if (cap < poolSize && now - capRetryAtNanos >= 0) {
+            cap++;
+            capRetryAtNanos = now + capBackoffNanos;
+            if (cap == poolSize) {
+                capBackoffNanos = FIRST_CAP_BACKOFF_NANOS;
+                LOG.infof("The pool may use all %d connections again", poolSize);
+            }
+        }
+        return cap;
+    }
+
+    /** The connection limit learned from the server, or the pool size when it refused nothing. */
+    synchronized int limit() {
+        return cap;
+    }
+
+    synchronized int waiters() {
+        return liveWaiters;
+    }
+
+    synchronized int admitted() {
+        return admitted;
+    }
+
+    private long expectedWaitNanos(int position) {
+        return (long) (position * holdNanos / Math.max(1, cap));
+    }
+
+    /** Spread retries: between the expected wait and twice it, at least a second. */
+    private static long retryAfterMillis(long expectedWaitNanos) {
+        long base = Math.max(1000, expectedWaitNanos / 1_000_000);
+        return base + ThreadLocalRandom.current().nextLong(base + 1);
+    }
+
+    /** Refused by the admission: no connection was taken, nothing was sent to the database. */
+    static final class PoolBusyException extends RefusedAttemptException {
+        private PoolBusyException(long retryAfterMillis) {
+            super(FailureKind.POOL_EXHAUSTED, retryAfterMillis);
+        }
+
+        static PoolBusyException refused(long retryAfterMillis) {
+            return new PoolBusyException(retryAfterMillis);
+        }
+    }
+}
