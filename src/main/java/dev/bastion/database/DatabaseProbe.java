@@ -66,14 +66,26 @@ public class DatabaseProbe {
     /** One probe: round trip, and whether the node is a standby or read-only; fails after the probe timeout. */
     public Uni<Result> check() {
         long start = System.nanoTime();
+        // a probe connection that died since the last probe (the server ended it, a restart) tells nothing
+        // about the database now: one more try on a new connection, within the same timeout
+        return checkOnce(start)
+                .onFailure(this::lostConnection).recoverWithUni(() -> checkOnce(start))
+                .ifNoItem().after(timeout).fail()
+                .onFailure().invoke(this::discardInBackground);
+    }
+
+    private Uni<Result> checkOnce(long start) {
         return connection()
                 .chain(c -> c.query(CHECK).execute())
                 .map(rows -> {
                     Row row = rows.iterator().next();
                     return new Result(Duration.ofNanos(System.nanoTime() - start), row.getBoolean(0), row.getBoolean(1));
                 })
-                .ifNoItem().after(timeout).fail()
                 .onFailure().invoke(this::discardInBackground);
+    }
+
+    private boolean lostConnection(Throwable error) {
+        return FailureClassifier.classify(error).kind() == FailureKind.CONNECTION;
     }
 
     /**
@@ -113,7 +125,7 @@ public class DatabaseProbe {
         if (current != null) {
             return Uni.createFrom().item(current);
         }
-        Uni<PgConnection> opening = Uni.createFrom().deferred(() -> PgConnection.connect(vertx, options())) // options() may throw: a failure
+        Uni<PgConnection> opening = options().onItem().transformToUni(options -> PgConnection.connect(vertx, options))
                 .onItem().transformToUni(this::supported)
                 .invoke(connection::set)
                 .eventually(() -> connecting.set(null))
@@ -140,16 +152,20 @@ public class DatabaseProbe {
         }
     }
 
-    /** The pool's connect options, with the probe's own name and a connect timeout within the probe's. */
-    PgConnectOptions options() {
-        PgConnectOptions options = poolCreator.connectOptions().orElseGet(() -> {
-            pool.getDelegate(); // the pool is created on first use of its bean: make it exist
-            return poolCreator.connectOptions().orElseThrow(() -> new IllegalStateException("database pool not created"));
+    /**
+     * The pool's connect options, with the probe's own name and a connect timeout within the probe's:
+     * fresh credentials each time (DB_PASSWORD_FILE), so a rotated password reaches the probe too.
+     */
+    Uni<PgConnectOptions> options() {
+        return Uni.createFrom().deferred(() -> { // the pool is created on first use of its bean: make it exist
+            pool.getDelegate();
+            return Uni.createFrom().completionStage(() -> poolCreator.freshConnectOptions().toCompletionStage());
+        }).map(options -> {
+            Map<String, String> properties = new HashMap<>(options.getProperties());
+            properties.put("application_name", "bastion-probe");
+            return options.setProperties(properties)
+                    .setConnectTimeout((int) connectTimeout.toMillis()); // both bounded to 600 s
         });
-        Map<String, String> properties = new HashMap<>(options.getProperties());
-        properties.put("application_name", "bastion-probe");
-        return options.setProperties(properties)
-                .setConnectTimeout((int) connectTimeout.toMillis()); // both bounded to 600 s
     }
 
     /**

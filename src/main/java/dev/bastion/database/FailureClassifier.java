@@ -128,7 +128,7 @@ public final class FailureClassifier {
             return null;
         }
         FailureKind kind = VERTX_MESSAGES.get(message);
-        if (kind == null && message.startsWith("Connection refused")) {
+        if (kind == null && (message.startsWith("Connection refused") || message.startsWith("Connection is not active now"))) {
             return FailureKind.CONNECTION;
         }
         return kind;

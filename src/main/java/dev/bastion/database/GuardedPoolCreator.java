@@ -44,6 +44,7 @@ public class GuardedPoolCreator implements PgPoolCreator {
     private final Event<PoolCreated> poolCreated;
     private final AtomicReference<Pool> created = new AtomicReference<>();
     private final AtomicReference<PgConnectOptions> connectOptions = new AtomicReference<>();
+    private final AtomicReference<CredentialFiles> credentialFiles = new AtomicReference<>();
 
     public GuardedPoolCreator(DatabaseSettings guardrails, SettingsCheck settingsCheck, Event<PoolCreated> poolCreated) {
         this.guardrails = guardrails;
@@ -65,6 +66,19 @@ public class GuardedPoolCreator implements PgPoolCreator {
      */
     public Optional<PgConnectOptions> connectOptions() {
         return Optional.ofNullable(connectOptions.get()).map(PgConnectOptions::new);
+    }
+
+    /**
+     * Options for a connection made outside the pool, with the credentials as they are now (read from
+     * DB_PASSWORD_FILE / DB_USERNAME_FILE when set); fails until the pool exists.
+     */
+    public io.vertx.core.Future<PgConnectOptions> freshConnectOptions() {
+        CredentialFiles files = credentialFiles.get();
+        if (files != null) {
+            return files.get().map(options -> new PgConnectOptions((PgConnectOptions) options));
+        }
+        return connectOptions().map(io.vertx.core.Future::succeededFuture)
+                .orElseGet(() -> io.vertx.core.Future.failedFuture(new IllegalStateException("database pool not created")));
     }
 
     @Override
@@ -120,8 +134,10 @@ public class GuardedPoolCreator implements PgPoolCreator {
         if (guardrails.usernameFile().isPresent() || guardrails.passwordFile().isPresent()) {
             LOG.infof("Database credentials are read from %s for every new connection",
                     guardrails.passwordFile().or(guardrails::usernameFile).orElseThrow());
-            builder.connectingTo(new CredentialFiles(input.vertx(), input.pgConnectOptionsList(), guardrails.usernameFile(),
-                    guardrails.passwordFile(), connectOptions::set));
+            CredentialFiles files = new CredentialFiles(input.vertx(), input.pgConnectOptionsList(), guardrails.usernameFile(),
+                    guardrails.passwordFile(), connectOptions::set);
+            credentialFiles.set(files);
+            builder.connectingTo(files);
         } else {
             builder.connectingTo(new ArrayList<SqlConnectOptions>(input.pgConnectOptionsList()));
         }

@@ -14,6 +14,7 @@ final class RetryBudget {
     private final long deadlineNanos;
     private int contentionRetries;
     private int otherRetries;
+    private int connectionLimitRetries;
     private int attempts;
 
     /** A budget whose window ({@link RetryPolicy#window()}) starts now. */
@@ -38,8 +39,12 @@ final class RetryBudget {
 
     /** As {@link #trySpend(FailureKind)}, for a failure whose retryability the attempt decided ({@code retryable}). */
     boolean trySpend(FailureKind kind, boolean retryable) {
-        if (!retryable || System.nanoTime() + policy.longestBackoffNanos(contentionRetries + otherRetries) >= deadlineNanos) {
+        if (!retryable || System.nanoTime() + policy.longestBackoffNanos(contentionRetries + otherRetries + connectionLimitRetries) >= deadlineNanos) {
             return false;
+        }
+        if (kind == FailureKind.CONNECTION_LIMIT) {
+            // nothing ran; the retry waits in the pool's admission for a connection the pool has: only the deadline bounds it
+            return ++connectionLimitRetries > 0;
         }
         if (kind.isContention()) {
             return contentionRetries < policy.contentionRetries() && ++contentionRetries > 0;

@@ -28,10 +28,6 @@ record RetryPolicy(int contentionRetries, int otherRetries, Duration window, Dur
         return new RetryPolicy(settings.deadlockRetryCount(), settings.maxRetries(), window, baseDelay, maxDelay);
     }
 
-    int maxRetries() {
-        return contentionRetries + otherRetries;
-    }
-
     /** The longest the backoff before retry number {@code retriesSoFar + 1} can be, jitter included. */
     long longestBackoffNanos(int retriesSoFar) {
         long delay = baseDelay.toNanos();

@@ -87,7 +87,7 @@ public class UnitOfWork {
                 })
                 .withDescription("database unit of work")
                 .withRetry()
-                    .maxRetries(retryPolicy.maxRetries())
+                    .maxRetries(-1) // RetryBudget decides each retry (per-kind counts, the deadline); the guard times them
                     .delay(retryPolicy.baseDelay().toMillis(), ChronoUnit.MILLIS)
                     .jitter(retryPolicy.baseDelay().toMillis(), ChronoUnit.MILLIS)
                     .maxDuration(retryPolicy.window().toMillis(), ChronoUnit.MILLIS)
@@ -140,7 +140,9 @@ public class UnitOfWork {
         if (spec.savepoints() || spec.isolation() != Isolation.READ_COMMITTED) {
             throw new IllegalArgumentException(spec.operation() + ": a single statement runs at READ COMMITTED, without savepoints");
         }
-        return guarded(spec, false, gate -> pool.withConnection(connection -> {
+        // the connection is back in the pool before the attempt ends (and frees its admission), unlike with
+        // Pool.withConnection: the next admitted attempt must find it idle, not open one more
+        return guarded(spec, false, gate -> connection().chain(connection -> Uni.createFrom().deferred(() -> {
             if (spec.readOnly()) {
                 gate.ensureRunning();
             } else {
@@ -151,7 +153,24 @@ public class UnitOfWork {
             return statement.apply(connection)
                     .onTermination().invoke(gate::statementFinished)
                     .onFailure(UnitOfWork::discardsConnection).call(() -> terminateBackend(connection));
-        }));
+        }).eventually(() -> connection.close().onFailure().recoverWithNull())));
+    }
+
+    /**
+     * A pooled connection. While PostgreSQL refuses this service more connections (53300), the pool may
+     * still try to open one when a connection it has is on its way back; the refusal says only that, so
+     * the borrow is tried again after a few milliseconds (the deadline bounds it) instead of failing
+     * the attempt.
+     */
+    private Uni<SqlConnection> connection() {
+        return pool.getConnection()
+                .onFailure(this::refusedOneMoreConnection).retry()
+                .withBackOff(Duration.ofMillis(2), Duration.ofMillis(50)).atMost(40);
+    }
+
+    private boolean refusedOneMoreConnection(Throwable error) {
+        return FailureClassifier.classify(error).kind() == FailureKind.CONNECTION_LIMIT
+                && admission.connectionRefused(poolCreator.openConnections().orElse(0));
     }
 
     @SuppressWarnings("unchecked")

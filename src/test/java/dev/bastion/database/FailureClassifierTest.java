@@ -43,7 +43,7 @@ class FailureClassifierTest {
             "57P02, CONNECTION",
             "57P03, CONNECTION",
             "57P05, CONNECTION",
-            "53300, CONNECTION",
+            "53300, CONNECTION_LIMIT",
             "25006, READ_ONLY_NODE",
             "08000, CONNECTION",
             "08003, CONNECTION",
@@ -56,7 +56,7 @@ class FailureClassifierTest {
             "42P01, OTHER",
             "42601, OTHER",
             "XX000, OTHER",
-            "53100, OTHER",
+            "53100, DATABASE_RESOURCES",
     })
     void classifiesSqlStatesFromTheVertxDriver(String sqlState, FailureKind expected) {
         DatabaseFailure failure = FailureClassifier.classify(pg(sqlState, "some_constraint", "customer", "email"));
@@ -137,6 +137,88 @@ class FailureClassifierTest {
         assertFalse(FailureKind.POOL_EXHAUSTED.retryable());
     }
 
+    /**
+     * Every class of PostgreSQL's errcodes appendix (Appendix A), with a code of each, decided
+     * deliberately: what the server cannot do now is a 503 (retried where a fresh attempt can help),
+     * bad input a 4xx, and only programming or deployment errors are 500 (OTHER).
+     */
+    @ParameterizedTest(name = "SQLSTATE {0} -> {1} ({2})")
+    @CsvSource({
+            "03000, OTHER,                 sql_statement_not_yet_complete",
+            "08006, CONNECTION,            connection_failure",
+            "08P01, CONNECTION,            protocol_violation",
+            "09000, OTHER,                 triggered_action_exception",
+            "0A000, OTHER,                 feature_not_supported",
+            "0B000, OTHER,                 invalid_transaction_initiation",
+            "0F000, OTHER,                 locator_exception",
+            "0L000, OTHER,                 invalid_grantor",
+            "0P000, OTHER,                 invalid_role_specification",
+            "0Z000, OTHER,                 diagnostics_exception",
+            "20000, OTHER,                 case_not_found",
+            "21000, OTHER,                 cardinality_violation",
+            "22001, INVALID_DATA,          string_data_right_truncation",
+            "22003, INVALID_DATA,          numeric_value_out_of_range",
+            "22P02, INVALID_DATA,          invalid_text_representation",
+            "23505, UNIQUE_VIOLATION,      unique_violation",
+            "23503, FOREIGN_KEY_VIOLATION, foreign_key_violation",
+            "24000, OTHER,                 invalid_cursor_state",
+            "25001, OTHER,                 active_sql_transaction",
+            "25006, READ_ONLY_NODE,        read_only_sql_transaction",
+            "25P02, OTHER,                 in_failed_sql_transaction",
+            "25P03, TRANSACTION_TIMEOUT,   idle_in_transaction_session_timeout",
+            "25P04, TRANSACTION_TIMEOUT,   transaction_timeout",
+            "26000, OTHER,                 invalid_sql_statement_name",
+            "27000, OTHER,                 triggered_data_change_violation",
+            "28000, DATABASE_AUTH_FAILED,  invalid_authorization_specification",
+            "28P01, DATABASE_AUTH_FAILED,  invalid_password",
+            "2B000, OTHER,                 dependent_privilege_descriptors_still_exist",
+            "2D000, OTHER,                 invalid_transaction_termination",
+            "2F000, OTHER,                 sql_routine_exception",
+            "34000, OTHER,                 invalid_cursor_name",
+            "38000, OTHER,                 external_routine_exception",
+            "39000, OTHER,                 external_routine_invocation_exception",
+            "3B000, OTHER,                 savepoint_exception",
+            "3D000, CONNECTION,            invalid_catalog_name",
+            "3F000, OTHER,                 invalid_schema_name",
+            "40001, SERIALIZATION_FAILURE, serialization_failure",
+            "40P01, DEADLOCK,              deadlock_detected",
+            "40003, COMMIT_OUTCOME_UNKNOWN, statement_completion_unknown",
+            "42501, OTHER,                 insufficient_privilege",
+            "42P01, OTHER,                 undefined_table",
+            "44000, CHECK_VIOLATION,       with_check_option_violation",
+            "53000, DATABASE_RESOURCES,    insufficient_resources",
+            "53100, DATABASE_RESOURCES,    disk_full",
+            "53200, DATABASE_RESOURCES,    out_of_memory",
+            "53300, CONNECTION_LIMIT,      too_many_connections",
+            "53400, DATABASE_RESOURCES,    configuration_limit_exceeded",
+            "54000, OTHER,                 program_limit_exceeded",
+            "55000, OTHER,                 object_not_in_prerequisite_state",
+            "55P03, LOCK_NOT_AVAILABLE,    lock_not_available",
+            "57000, DATABASE_RESOURCES,    operator_intervention",
+            "57014, STATEMENT_TIMEOUT,     query_canceled",
+            "57P01, CONNECTION,            admin_shutdown",
+            "57P02, CONNECTION,            crash_shutdown",
+            "57P03, CONNECTION,            cannot_connect_now",
+            "57P04, CONNECTION,            database_dropped",
+            "57P05, CONNECTION,            idle_session_timeout",
+            "58000, DATABASE_RESOURCES,    system_error",
+            "58030, DATABASE_RESOURCES,    io_error",
+            "72000, SERIALIZATION_FAILURE, snapshot_too_old",
+            "F0000, OTHER,                 config_file_error",
+            "HV000, OTHER,                 fdw_error",
+            "P0001, OTHER,                 raise_exception",
+            "XX000, OTHER,                 internal_error",
+            "XX001, OTHER,                 data_corrupted",
+    })
+    void everyErrorClassHasADeliberateAnswer(String sqlState, FailureKind expected, String name) {
+        FailureKind kind = SqlStates.kindOf(sqlState);
+        assertEquals(expected, kind, name);
+        if (kind.httpStatus() == 500) {
+            assertTrue(kind == FailureKind.OTHER || kind == FailureKind.COMMIT_OUTCOME_UNKNOWN,
+                    "only programming errors and unknown commit outcomes are 500: " + name);
+        }
+    }
+
     @ParameterizedTest(name = "SQLSTATE {0} (no exact entry) -> {1} by its class")
     @CsvSource({
             "08P01, CONNECTION",
@@ -144,7 +226,7 @@ class FailureClassifierTest {
             "23001, CHECK_VIOLATION",
             "40002, SERIALIZATION_FAILURE",
             "25001, OTHER",
-            "57P04, OTHER",
+            "57P04, CONNECTION",
     })
     void codesWithoutAnExactEntryFallBackToTheirClass(String sqlState, FailureKind expected) {
         assertEquals(expected, SqlStates.kindOf(sqlState));
@@ -187,7 +269,10 @@ class FailureClassifierTest {
             "STATEMENT_TIMEOUT,      false, 504, false, false, false",
             "TRANSACTION_TIMEOUT,    false, 504, false, false, false",
             "CONNECTION,             true,  503, true,  false, false",
-            "READ_ONLY_NODE,         true,  503, true,  false, false",
+            "CONNECTION_LIMIT,       true,  503, false, false, false",
+            "DATABASE_AUTH_FAILED,   false, 503, true,  false, false",
+            "DATABASE_RESOURCES,     true,  503, true,  false, false",
+            "READ_ONLY_NODE,         true,  503, false, false, false",
             "DEADLINE_EXCEEDED,      false, 503, false, false, false",
             "POOL_EXHAUSTED,         false, 503, false, false, false",
             "CIRCUIT_OPEN,           false, 503, false, false, false",
@@ -206,7 +291,7 @@ class FailureClassifierTest {
 
     @Test
     void everyKindIsInThePolicyTableAndTellsTheCallerWhatToDo() {
-        assertEquals(20, FailureKind.values().length, "a new kind needs its row in eachKindHasItsPolicy");
+        assertEquals(23, FailureKind.values().length, "a new kind needs its row in eachKindHasItsPolicy");
         java.util.Set<String> slugs = new java.util.HashSet<>();
         for (FailureKind kind : FailureKind.values()) {
             assertTrue(slugs.add(kind.problemSlug()), "unique problem slug: " + kind.problemSlug());

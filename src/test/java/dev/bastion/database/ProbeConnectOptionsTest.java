@@ -46,7 +46,7 @@ class ProbeConnectOptionsTest {
         Management.given().get("/q/health/ready").then().statusCode(200);
 
         PgConnectOptions pooled = pool.connectOptions().orElseThrow();
-        PgConnectOptions probed = probe.options();
+        PgConnectOptions probed = probe.options().await().atMost(java.time.Duration.ofSeconds(5));
         assertEquals(SslMode.ALLOW, pooled.getSslMode());
         assertEquals(pooled.getSslMode(), probed.getSslMode());
         assertTrue(probed.isTrustAll());

@@ -122,6 +122,7 @@ class KubernetesManifestsTest {
             "bastion_db_transactions_seconds_bucket", "bastion_db_transactions_seconds_max",
             "bastion_db_retries_total", "bastion_db_deadlocks_total", "bastion_db_constraint_violations_total",
             "bastion_db_circuit_breaker_state", "bastion_db_slow_transactions_total",
+            "bastion_db_admission_waiting", "bastion_db_pool_connection_limit", "bastion_db_held_lock_refusals_total",
             "http_server_requests_seconds_count", "http_server_requests_seconds_sum",
             "http_server_requests_seconds_bucket", "http_server_requests_seconds_max");
     private static final Pattern SERVICE_SERIES = Pattern.compile(
@@ -409,7 +410,6 @@ class KubernetesManifestsTest {
         Set<String> secretNames = envFrom.stream().filter(e -> e.getSecretRef() != null)
                 .map(e -> e.getSecretRef().getName()).collect(Collectors.toSet());
         assertFalse(configMapNames.isEmpty(), "envFrom references no ConfigMap");
-        assertFalse(secretNames.isEmpty(), "envFrom references no Secret");
 
         Set<String> fromConfigMaps = new LinkedHashSet<>();
         for (String name : configMapNames) {
@@ -430,6 +430,18 @@ class KubernetesManifestsTest {
         }
         Set<String> provided = new LinkedHashSet<>(fromConfigMaps);
         provided.addAll(fromSecrets);
+        // the credentials come from files of the Secret volume, read for every new connection (rotation
+        // without a restart): DB_USERNAME / DB_PASSWORD are provided when their *_FILE points into it
+        Map<String, String> configData = new HashMap<>();
+        configMapNames.forEach(name -> configData.putAll(named(ConfigMap.class, name).getData()));
+        String mountPath = secretVolumeMount(container, "bastion-db");
+        Set<String> fromSecretFiles = new LinkedHashSet<>();
+        for (String credential : List.of("DB_USERNAME", "DB_PASSWORD")) {
+            assertEquals(mountPath + "/" + credential, configData.get(credential + "_FILE"),
+                    credential + "_FILE must name the " + credential + " key of the mounted Secret");
+            fromSecretFiles.add(credential);
+        }
+        provided.addAll(fromSecretFiles);
 
         Set<String> missingDb = new TreeSet<>(dbVariables);
         missingDb.removeAll(provided);
@@ -440,7 +452,8 @@ class KubernetesManifestsTest {
         assertTrue(missingAny.isEmpty(), "variables read by application.properties but not provided: " + missingAny);
 
         for (String credential : List.of("DB_USERNAME", "DB_PASSWORD")) {
-            assertTrue(fromSecrets.contains(credential), credential + " belongs in the Secret");
+            assertTrue(fromSecrets.contains(credential) || fromSecretFiles.contains(credential),
+                    credential + " belongs in the Secret");
             assertFalse(fromConfigMaps.contains(credential), credential + " must not be in a ConfigMap");
         }
         for (String jwt : List.of("MP_JWT_VERIFY_PUBLICKEY_LOCATION", "MP_JWT_VERIFY_ISSUER")) {
@@ -856,6 +869,17 @@ class KubernetesManifestsTest {
             found.add(matcher.group(1));
         }
         return found;
+    }
+
+    /** Where the container mounts the Secret {@code secretName} as a volume (read-only). */
+    private String secretVolumeMount(Container container, String secretName) {
+        var volume = single(Deployment.class).getSpec().getTemplate().getSpec().getVolumes().stream()
+                .filter(v -> v.getSecret() != null && secretName.equals(v.getSecret().getSecretName()))
+                .findFirst().orElseThrow(() -> new AssertionError("no volume of the Secret " + secretName));
+        var mount = container.getVolumeMounts().stream().filter(m -> m.getName().equals(volume.getName()))
+                .findFirst().orElseThrow(() -> new AssertionError("the Secret volume is not mounted"));
+        assertEquals(Boolean.TRUE, mount.getReadOnly(), "the Secret volume is mounted read-only");
+        return mount.getMountPath();
     }
 
     private static void assertOnlyExportedSeries(Collection<String> expressions, String where) {

@@ -1,0 +1,198 @@
+package dev.bastion.database;
+
+import static dev.bastion.testing.Customers.createCustomer;
+import static dev.bastion.testing.Customers.uniqueEmail;
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
+import java.util.stream.Collectors;
+
+import dev.bastion.testing.AdminTokens;
+import dev.bastion.testing.Http;
+import dev.bastion.testing.LimitedRoleResource;
+import dev.bastion.testing.Management;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Limits a managed PostgreSQL or a DBA imposes, met by the service running as a non-superuser role
+ * with a scram-sha-256 password: each is a partial outage, never a total one, and never a 500.
+ */
+@QuarkusTest
+@TestProfile(LimitedRoleTest.PoolOfTen.class)
+@WithTestResource(LimitedRoleResource.class)
+class LimitedRoleTest {
+
+    public static class PoolOfTen implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of(
+                    "bastion.db.pool-size", "10",
+                    "bastion.db.max-overflow", "0",
+                    "bastion.db.pool-timeout", "2",
+                    "bastion.db.request-timeout", "4",
+                    "bastion.db.connect-timeout", "1");
+        }
+    }
+
+    private record Answer(boolean write, int status, String kind, String retryAfter) {
+    }
+
+    /** {@code callers} callers sending request(caller) back to back for {@code duration}. */
+    private static List<Answer> load(int callers, Duration duration, IntFunction<HttpRequest> request) throws Exception {
+        ConcurrentLinkedQueue<Answer> answers = new ConcurrentLinkedQueue<>();
+        long end = System.nanoTime() + duration.toNanos();
+        ExecutorService pool = Executors.newFixedThreadPool(callers);
+        try {
+            List<Future<?>> running = new ArrayList<>();
+            for (int i = 0; i < callers; i++) {
+                int caller = i;
+                running.add(pool.submit(() -> {
+                    while (System.nanoTime() < end) {
+                        HttpRequest r = request.apply(caller);
+                        HttpResponse<String> response = Http.send(r);
+                        String body = response.body();
+                        int at = body.indexOf("\"kind\":\"");
+                        answers.add(new Answer(r.method().equals("POST"), response.statusCode(),
+                                at < 0 ? "" : body.substring(at + 8, body.indexOf('"', at + 8)),
+                                response.headers().firstValue("Retry-After").orElse(null)));
+                    }
+                }));
+            }
+            for (Future<?> f : running) {
+                f.get(duration.toSeconds() + 30, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        return List.copyOf(answers);
+    }
+
+    private static HttpRequest read(long id) {
+        return HttpRequest.newBuilder(Http.uri("/customers/" + id)).timeout(Duration.ofSeconds(30)).build();
+    }
+
+    @Test
+    void aConnectionCapOfTwoServesTwentyReadersOnTwoConnections() throws Exception {
+        long id = createCustomer(uniqueEmail(), "1.00");
+        try {
+            LimitedRoleResource.asSuperuser("ALTER ROLE " + LimitedRoleResource.ROLE + " CONNECTION LIMIT 2");
+            LimitedRoleResource.endSessions(); // the pool (and the probe) start again under the cap
+
+            List<Answer> answers = load(20, Duration.ofSeconds(4), caller -> read(id));
+
+            Map<String, Long> byOutcome = answers.stream().collect(Collectors.groupingBy(
+                    a -> a.status() + " " + a.kind(), Collectors.counting()));
+            long served = answers.stream().filter(a -> a.status() == 200).count();
+            assertTrue(served >= 200, "two connections serve hundreds of reads in 4 s: " + byOutcome);
+            for (Answer a : answers) {
+                // waiting longer than DB_POOL_TIMEOUT stays the honest pool-exhausted; nothing else
+                assertTrue(a.status() == 200 || a.status() == 503 && a.kind().equals("pool-exhausted"), byOutcome.toString());
+            }
+            assertTrue(served >= 0.9 * answers.size(), "the cap alone refuses (almost) nobody: " + byOutcome);
+            assertTrue(Http.metric("bastion_db_pool_connection_limit", Map.of()) <= 2,
+                    "the pool learned the server's cap");
+            assertTrue(LimitedRoleResource.query("SELECT count(*) FROM pg_stat_activity WHERE usename = '"
+                    + LimitedRoleResource.ROLE + "'") <= 2);
+            Management.given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));
+            given().auth().oauth2(AdminTokens.admin()).get("/admin/database/health").then().statusCode(200)
+                    .body("recommendations.toString()", containsString("CONNECTION LIMIT"));
+        } finally {
+            LimitedRoleResource.asSuperuser("ALTER ROLE " + LimitedRoleResource.ROLE + " CONNECTION LIMIT -1");
+        }
+    }
+
+    @Test
+    void aRotatedPasswordIsPickedUpFromTheSecretFileWithoutARestart() throws Exception {
+        long id = createCustomer(uniqueEmail(), "1.00");
+        String rotated = "second-Secret-2";
+        try {
+            LimitedRoleResource.asSuperuser("ALTER ROLE " + LimitedRoleResource.ROLE + " PASSWORD '" + rotated + "'");
+            LimitedRoleResource.endSessions();
+
+            // the secrets manager changed the database first: an outage of the kind operators can act on
+            HttpResponse<String> refused = Http.send(read(id));
+            assertEquals(503, refused.statusCode(), refused.body());
+            assertTrue(refused.body().contains("\"kind\":\"database-auth-failed\"")
+                    || refused.body().contains("\"kind\":\"circuit-open\""), refused.body());
+            assertTrue(refused.headers().firstValue("Retry-After").isPresent());
+            Management.given().get("/q/health/ready").then().log().ifValidationFails().statusCode(503)
+                    .body("checks.find { it.name == 'database' }.data.error", equalTo("database-auth-failed"))
+                    .body("checks.find { it.name == 'database' }.data.reason", containsString("password authentication failed"));
+
+            // ...then the kubelet updated the Secret volume: the next connections log in with it
+            LimitedRoleResource.writePassword(rotated);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+            while (Management.given().get("/q/health/ready").statusCode() != 200) {
+                assertTrue(System.nanoTime() < deadline, "readiness came back after the rotation");
+                Thread.sleep(50);
+            }
+            while (Http.send(read(id)).statusCode() != 200) { // the breaker, if it opened, lets a trial through
+                assertTrue(System.nanoTime() < deadline, "requests succeed after the rotation");
+                Thread.sleep(50);
+            }
+            given().contentType("application/json").body("{\"amount\":1}").post("/customers/" + id + "/credit-adjustments")
+                    .then().statusCode(200).body("creditBalance", equalTo(2.0f));
+        } finally {
+            LimitedRoleResource.asSuperuser("ALTER ROLE " + LimitedRoleResource.ROLE + " PASSWORD '"
+                    + LimitedRoleResource.FIRST_PASSWORD + "'");
+            LimitedRoleResource.writePassword(LimitedRoleResource.FIRST_PASSWORD);
+        }
+    }
+
+    @Test
+    void aReadOnlyDatabaseServesEveryReadAndRefusesWritesWithoutOpeningTheBreaker() throws Exception {
+        long id = createCustomer(uniqueEmail(), "1.00");
+        String email = uniqueEmail();
+        try {
+            LimitedRoleResource.asSuperuser("ALTER DATABASE " + LimitedRoleResource.DATABASE
+                    + " SET default_transaction_read_only = on");
+            LimitedRoleResource.endSessions(); // new sessions take the database's setting, as after a DBA's change
+
+            List<Answer> answers = load(8, Duration.ofSeconds(4), caller -> caller < 4
+                    ? Http.postJson("/customers", "{\"name\":\"Refused\",\"email\":\"" + caller + email + "\"}").build()
+                    : read(id));
+
+            List<Answer> reads = answers.stream().filter(a -> !a.write()).toList();
+            List<Answer> writes = answers.stream().filter(Answer::write).toList();
+            assertTrue(writes.size() >= 10, "enough refused writes to open a breaker that counted them: " + writes.size());
+            assertTrue(reads.stream().allMatch(a -> a.status() == 200), "every read served: "
+                    + reads.stream().filter(a -> a.status() != 200).limit(3).toList());
+            for (Answer w : writes) {
+                assertEquals(503, w.status(), w.toString());
+                assertEquals("database-read-only", w.kind());
+                assertTrue(Integer.parseInt(w.retryAfter()) >= 1);
+            }
+            assertEquals(0, Http.metric("bastion_db_circuit_breaker_state", Map.of()), 0.001, "the breaker stayed closed");
+            Management.given().get("/q/health/ready").then().statusCode(200)
+                    .body("checks.find { it.name == 'database' }.data.readOnly", equalTo(true));
+            given().auth().oauth2(AdminTokens.admin()).get("/admin/database/health").then().statusCode(200)
+                    .body("summary.status", equalTo("read_only"));
+            assertEquals(0, LimitedRoleResource.query("SELECT count(*) FROM customer WHERE email LIKE '%" + email + "'"));
+        } finally {
+            LimitedRoleResource.asSuperuser("ALTER DATABASE " + LimitedRoleResource.DATABASE
+                    + " RESET default_transaction_read_only");
+            LimitedRoleResource.endSessions();
+        }
+        given().contentType("application/json").body("{\"name\":\"Accepted\",\"email\":\"" + uniqueEmail() + "\"}")
+                .post("/customers").then().statusCode(201);
+    }
+}
