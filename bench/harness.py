@@ -28,7 +28,10 @@ import httpload
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
-APP = os.path.join(ROOT, "target", "quarkus-app")
+# the packaged service: target/quarkus-app, or BASTION_APP_DIR (a quarkus-app directory built elsewhere, say by
+# another checkout's build), which is then never built here
+APP_OVERRIDE = os.environ.get("BASTION_APP_DIR")
+APP = os.path.abspath(APP_OVERRIDE) if APP_OVERRIDE else os.path.join(ROOT, "target", "quarkus-app")
 DOCKERFILE_JVM = os.path.join(ROOT, "src", "main", "docker", "Dockerfile.jvm")
 REFERENCE = os.path.join(ROOT, "bench", "reference")
 MAVEN_LOCK = "/tmp/bastion-maven.lock"  # one Maven build at a time on these shared machines
@@ -234,6 +237,28 @@ class Postgres(_Process):
         """A second client of the database beside the service: a psql process fed SQL on stdin."""
         return PsqlSession(self.psql_command(on_error_stop=on_error_stop), stdout, stderr)
 
+    def add_password_role(self, role, password, database="bastion"):
+        """A LOGIN role that is not a superuser (so a CONNECTION LIMIT applies to it), owner of `database`,
+        whose password PostgreSQL checks with scram-sha-256 over TCP: its rules go before the trust rules
+        of pg_hba.conf (a base backup of this cluster, a standby, carries them along)."""
+        self.psql(f"SET password_encryption = 'scram-sha-256';\n"
+                  f"CREATE ROLE {role} LOGIN PASSWORD '{password}';\n"
+                  f"ALTER DATABASE {database} OWNER TO {role};", database="postgres")
+        hba = self.psql("SHOW hba_file")
+        with open(hba) as f:
+            rules = f.read()
+        ours = f"host all {role} 127.0.0.1/32 scram-sha-256\nhost all {role} ::1/128 scram-sha-256\n"
+        with open(hba, "w") as f:  # rewritten in place: owner and mode stay postgres's
+            f.write(ours + rules)
+        self.psql("SELECT pg_reload_conf()")
+
+    def logs_in(self, role, password, database="bastion"):
+        """Whether `role` logs in over TCP with `password` (a wrong one must be refused under scram-sha-256)."""
+        result = subprocess.run([PSQL, "-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p", str(self.port), "-U", role,
+                                 "-d", database, "-w", "-c", "SELECT current_user"], capture_output=True, text=True,
+                                timeout=30, env={**os.environ, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "5"})
+        return result.returncode == 0 and result.stdout.strip() == role
+
     def deadlocks(self):
         """Deadlocks PostgreSQL has detected in the database bastion so far (pg_stat_database)."""
         return int(self.psql("SELECT deadlocks FROM pg_stat_database WHERE datname = 'bastion'"))
@@ -347,6 +372,8 @@ READINESS_TIMEOUT = 3  # seconds, as the readinessProbe's timeoutSeconds in k8s/
 
 def build_app_when_missing(app=APP, pom=None):
     if not os.path.exists(os.path.join(app, "quarkus-run.jar")):
+        if APP_OVERRIDE and app == APP:
+            raise RuntimeError(f"BASTION_APP_DIR={APP_OVERRIDE} holds no quarkus-run.jar (it is never built here)")
         extra = ["-f", pom] if pom else []
         log(f"building {app} (./mvnw package -DskipTests {' '.join(extra)})")
         subprocess.run(["flock", MAVEN_LOCK, os.path.join(ROOT, "mvnw"), "-B", "-q", *extra, "package", "-DskipTests"],

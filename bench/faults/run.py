@@ -16,9 +16,11 @@ PostgreSQL, the service, their readiness and HTTP come from the shared harness (
 bench/httpload.py); this file holds the load, the faults and the audit. Python 3.11 standard library
 only. Logs go to bench/out/ (git-ignored).
 """
+import datetime
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import threading
@@ -28,10 +30,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import timeline
 from proxy import FaultProxy
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402
+import httpload  # noqa: E402
 from harness import (OUT, READINESS_TIMEOUT, Postgres, ReadinessMonitor, Service,  # noqa: E402
                      readiness_summary, wait_until)
 
@@ -50,9 +54,15 @@ HTTP_TIMEOUT = REQUEST_DEADLINE + 5       # the clients wait past that bound, so
 WRITE_RECOVERY_ALLOWED = 10               # after the network returns, a write must succeed within this
 PROMOTE_AFTER = 3                         # seconds the stable address points at a standby still read-only
 
+MAX_CONNECTIONS_PER_ROW = 2             # DB_MAX_CONNECTIONS_PER_ROW: writers of one row holding a connection at once
+SERVICE_ROLE = "bastion_app"              # the service's login role: not a superuser, scram-sha-256 password from a file
+
 SERVICE_ENV = {
     "DB_POOL_SIZE": "10", "DB_MAX_OVERFLOW": "10", "DB_POOL_TIMEOUT": "2", "DB_CONNECT_TIMEOUT": "2",
     "DB_COMMAND_TIMEOUT": "10", "DB_BREAKER_DELAY": "2", "DB_REQUEST_TIMEOUT": str(REQUEST_DEADLINE),
+    "DB_MAX_CONNECTIONS_PER_ROW": str(MAX_CONNECTIONS_PER_ROW),
+    # DB_PASSWORD_FILE (set in Bench.set_up) wins over DB_PASSWORD: a wrong one here proves it
+    "DB_USERNAME": SERVICE_ROLE, "DB_PASSWORD": "not-the-password",
 }
 
 STARTED = time.monotonic()
@@ -64,13 +74,19 @@ def log(message):
 
 @dataclass(frozen=True)
 class Timing:
-    load_before: float  # seconds of load before the fault is injected
-    load_after: float   # seconds of load after the fault has ended
-    blackhole: float    # seconds the network stays silent
+    load_before: float     # seconds of load before the fault is injected
+    load_after: float      # seconds of load after the fault has ended
+    blackhole: float       # seconds the network stays silent
+    held_row: float        # seconds an outside transaction holds one account's row
+    cap_window: float      # seconds of 20 readers before, and again under, the connection cap
+    wrong_password: float  # seconds between the rotation in PostgreSQL and the new password in the file
+    read_only: float       # seconds the database refuses writes
 
 
-FULL = Timing(load_before=8, load_after=12, blackhole=35)
-QUICK = Timing(load_before=3, load_after=3, blackhole=12)
+FULL = Timing(load_before=8, load_after=12, blackhole=35, held_row=3 * REQUEST_DEADLINE, cap_window=5,
+              wrong_password=4, read_only=6)
+QUICK = Timing(load_before=3, load_after=3, blackhole=12, held_row=REQUEST_DEADLINE + 2, cap_window=3,
+               wrong_password=2, read_only=3)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -93,6 +109,14 @@ def call_with_retries(service, path, body, key, on_attempt):
         if attempt < WRITE_RETRIES:
             time.sleep(min(2.0, 0.2 * 2 ** attempt) * random.uniform(0.75, 1.25))
     return reply
+
+
+def retry_after_seconds(value):
+    """A Retry-After header's delay in seconds (the service sends whole seconds); None when absent or not a number."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def status_class(reply):
@@ -137,6 +161,30 @@ class Acknowledged:
             self.transfers[key] = ack
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One HTTP attempt as its client saw it: the phases' own checks and the incident pictures read these."""
+    sent: float
+    finished: float
+    elapsed: float
+    status: int | None
+    kind: str | None        # problem+json kind of an error answer
+    retry_after: str | None
+    operation: str          # create, transfer, read
+    accounts: tuple         # the customer ids it touched (a transfer's from and to, a read's id)
+    group: str              # the client thread group: load, reader, bystander, held-writer, cap-reader, ...
+
+    @property
+    def success(self):
+        """2xx, or 422 insufficient-credit: a valid final answer."""
+        return self.status is not None and (200 <= self.status < 300
+                                            or self.status == 422 and self.kind == "insufficient-credit")
+
+    @property
+    def label(self):
+        return "conn/timeout" if self.status is None else f"{self.status} {self.kind}" if self.kind else str(self.status)
+
+
 class PhaseStats:
     """What one phase's clients saw: final answers per logical request, and every HTTP attempt."""
 
@@ -150,9 +198,15 @@ class PhaseStats:
         self.slowest = 0.0         # seconds, the slowest HTTP answer (or give-up) of any attempt
         self.replays = 0
         self.successes = []        # monotonic times of 2xx answers
+        self.answers = []          # every attempt (Answer), in arrival order
 
-    def attempt(self, reply):
+    def attempt(self, reply, operation="?", accounts=()):
+        kind = reply.kind() if reply.status is not None and reply.status >= 400 else None
+        answer = Answer(reply.finished - reply.elapsed, reply.finished, reply.elapsed, reply.status, kind,
+                        reply.headers.get("retry-after"), operation, tuple(accounts),
+                        threading.current_thread().name.rsplit("-", 1)[0])
         with self.lock:
+            self.answers.append(answer)
             self.attempts += 1
             self.slowest = max(self.slowest, reply.elapsed)
             if reply.status == 500 and not unknown_outcome(reply):
@@ -175,6 +229,10 @@ class PhaseStats:
     @property
     def requests(self):
         return sum(self.finals.values())
+
+    def answers_where(self, predicate):
+        with self.lock:
+            return [a for a in self.answers if predicate(a)]
 
 
 class EventLog:
@@ -215,6 +273,7 @@ class Load:
         self.events = events
         self.workers = harness.Workers("load")
         self.readers = harness.Workers("reader")
+        self.groups = []  # extra thread groups of a phase (add_threads), stopped with the load
         self.stats = None
 
     def start(self, stats):
@@ -224,6 +283,23 @@ class Load:
     def stop(self):
         """Lets every worker finish its current logical request (including its retries)."""
         self.workers.stop(120)
+        for group in self.groups:
+            group.stop(120)
+        self.groups = []
+
+    def add_threads(self, name, operation, count):
+        """`count` more threads named name-N repeating operation(rng) (a little think time between two)
+        until stopped, or until the load stops; returns their harness.Workers."""
+        group = harness.Workers(name)
+
+        def repeat(rng):
+            while not group.stopping.is_set() and not self.workers.stopping.is_set():
+                self._guarded(operation, rng)
+                time.sleep(rng.uniform(0.005, 0.02))
+
+        group.start(repeat, count)
+        self.groups.append(group)
+        return group
 
     def add_readers(self, count):
         """Extra read-only threads on top of the mixed workers, until remove_readers()."""
@@ -260,7 +336,7 @@ class Load:
         body = {"name": f"Load {token[:8]}", "email": email}
         attempts = Counter()
         reply = call_with_retries(self.service, "/customers", body, str(uuid.uuid4()),
-                                  lambda r: (self.stats.attempt(r), attempts.update(["n"])))
+                                  lambda r: (self.stats.attempt(r, "create"), attempts.update(["n"])))
         self.stats.final("create", reply)
         if reply.status == 201:
             self.acks.create(email, reply.json()["id"], self.stats.name)
@@ -271,14 +347,17 @@ class Load:
         return reply
 
     def _transfer(self, rng):
-        source, target = rng.sample(self.accounts, 2)
+        self.transfer_once(*rng.sample(self.accounts, 2), rng)
+
+    def transfer_once(self, source, target, rng):
+        """One logical transfer with a fresh key, retried like a careful client."""
         cents = rng.randint(100, 2000)
         amount = f"{cents // 100}.{cents % 100:02d}"
         body = f'{{"from":{source},"to":{target},"amount":{amount}}}'.encode()
         key = str(uuid.uuid4())
         attempts = Counter()
         reply = call_with_retries(self.service, "/customers/transfers", body, key,
-                                  lambda r: (self.stats.attempt(r), attempts.update(["n"])))
+                                  lambda r: (self.stats.attempt(r, "transfer", (source, target)), attempts.update(["n"])))
         self.stats.final("transfer", reply)
         if reply.status == 200:
             self.acks.transfer(key, TransferAck(reply.json()["id"], source, target, Decimal(amount), self.stats.name))
@@ -290,9 +369,12 @@ class Load:
             self.events.write(self.stats.name, f"transfer {key} gave up", reply, attempts["n"])
 
     def _read(self, rng):
-        account = rng.choice(self.accounts)
+        self.read_once(rng.choice(self.accounts))
+
+    def read_once(self, account):
+        """One GET of a customer, one attempt."""
         reply = self.service.call("GET", f"/customers/{account}")
-        self.stats.attempt(reply)
+        self.stats.attempt(reply, "read", (account,))
         self.stats.final("read", reply)
         if reply.status is not None and reply.status not in (200, 503, 504):
             self.events.write(self.stats.name, f"read {account}", reply)
@@ -406,11 +488,21 @@ class Phase:
         self.stats = stats
         self.notes = []
         self.failures = []
-        self.fault_end = None  # set by faults whose recovery clock starts before they return
-        self.after_load = []   # callables(phase), run once the load has stopped
+        self.started = None      # the phase's load started (monotonic)
+        self.fault_start = None  # set by faults that begin later than their injection is called
+        self.fault_end = None    # set by faults whose recovery clock starts before they return
+        self.finished = None     # the load stopped and recovery was measured
+        self.markers = []        # (moment, label): other moments of the fault, for the incident picture
+        self.after_load = []     # callables(phase), run once the load has stopped
 
     def note(self, text):
         self.notes.append(text)
+
+    def mark(self, label, moment=None):
+        """Records a moment of the fault (for the incident picture); returns it."""
+        moment = time.monotonic() if moment is None else moment
+        self.markers.append((moment, label))
+        return moment
 
     def fail(self, text):
         self.failures.append(text)
@@ -421,6 +513,7 @@ class Fault:
     name: str
     inject: object           # callable(phase): blocks for the fault's duration, may return a note
     prepare: object = None   # callable(): set-up before the phase's load starts
+    with_load: object = None  # callable(phase): right after the phase's load started (extra client threads)
 
 
 def fail_over(bench, phase):

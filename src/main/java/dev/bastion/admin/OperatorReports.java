@@ -9,6 +9,7 @@ import java.util.Map;
 
 import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.UnitOfWork;
+import dev.bastion.database.UnreplicatedCommits;
 import dev.bastion.database.DatabaseProbe;
 import dev.bastion.database.monitor.ConstraintMonitor;
 import dev.bastion.database.monitor.ContentionMonitor;
@@ -74,6 +75,12 @@ public class OperatorReports {
             recommendations.add("Raise the role's or database's CONNECTION LIMIT (or max_connections) to at least "
                     + guardrails.poolMaxSize() + " per replica, or lower DB_POOL_SIZE + DB_MAX_OVERFLOW to " + connectionLimit
                     + " divided among the replicas.");
+        }
+        UnreplicatedCommits unreplicated = unitOfWork.unreplicatedCommits();
+        if (unreplicated.last() != null && unreplicated.last().isAfter(Instant.now().minus(java.time.Duration.ofHours(24)))) {
+            alerts.add(unreplicated.total() + " commit(s) since start were acknowledged by the primary without their "
+                    + "synchronous standby (the last at " + unreplicated.last() + "): a failover could lose them. Check "
+                    + "pg_stat_replication and synchronous_standby_names.");
         }
         if (readOnly) {
             alerts.add(0, "The database refuses writes (read-only: a standby, a failover in progress, or "

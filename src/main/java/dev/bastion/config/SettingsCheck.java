@@ -98,9 +98,11 @@ public class SettingsCheck {
         notBelow(p, "DB_RETRY_MAX_DELAY", g.retryMaxDelay(), "DB_RETRY_BASE_DELAY", g.retryBaseDelay(), "");
         notBelow(p, "DB_RETRY_DEADLINE", g.retryDeadline(), "DB_RETRY_BASE_DELAY", g.retryBaseDelay(), "");
         notAbove(p, "DB_COMMAND_TIMEOUT", g.commandTimeout(), "DB_SESSION_TIMEOUT", g.sessionTimeout(), "");
-        notAbove(p, "DB_POOL_TIMEOUT", g.poolTimeout(), "DB_REQUEST_TIMEOUT", g.requestTimeout(),
-                ": a request would give up before its pool wait ends");
-        notAbove(p, "DB_CONNECT_TIMEOUT", g.connectTimeout(), "DB_REQUEST_TIMEOUT", g.requestTimeout(), "");
+        // only an explicit contradiction is refused: unset, these two are derived from the deadline
+        g.poolTimeoutSetting().ifPresent(set -> notAbove(p, "DB_POOL_TIMEOUT", set, "DB_REQUEST_TIMEOUT", g.requestTimeout(),
+                ": a request would give up before its pool wait ends (leave DB_POOL_TIMEOUT unset to derive it)"));
+        g.connectTimeoutSetting().ifPresent(set -> notAbove(p, "DB_CONNECT_TIMEOUT", set, "DB_REQUEST_TIMEOUT",
+                g.requestTimeout(), " (leave DB_CONNECT_TIMEOUT unset to derive it)"));
         return p;
     }
 

@@ -25,6 +25,8 @@ final class CommitGate {
     private volatile Runnable cancelStatement;
     private volatile boolean serverLimitStricter;
     private volatile boolean waitingForRow;
+    private volatile boolean cancelSent;
+    private volatile boolean notDurable;
 
     CommitGate(long deadlineNanos) {
         this.deadlineNanos = deadlineNanos;
@@ -83,8 +85,24 @@ final class CommitGate {
     void cancelStatement() {
         Runnable cancel = cancelStatement;
         if (cancel != null) {
+            cancelSent = true;
             cancel.run();
         }
+    }
+
+    /** Whether a cancel request went out for the running statement: its answer then decides the outcome. */
+    boolean cancelSent() {
+        return cancelSent;
+    }
+
+    /** PostgreSQL warned that this attempt's commit did not wait for its synchronous standby. */
+    void notDurable() {
+        notDurable = true;
+    }
+
+    /** Whether the attempt's commit is on the primary only (see {@link UnreplicatedCommits}). */
+    boolean isNotDurable() {
+        return notDurable;
     }
 
     void statementFinished() {

@@ -7,6 +7,7 @@ import dev.bastion.config.SecondsConverter;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithConverter;
 import io.smallrye.config.WithDefault;
+import io.smallrye.config.WithName;
 
 /**
  * The database guardrails, from the {@code DB_*} environment variables (see application.properties
@@ -56,9 +57,17 @@ public interface DatabaseSettings {
     @WithDefault("2")
     int maxConnectionsPerRow();
 
-    /** Longest wait for a free connection before the caller gets 503 (DB_POOL_TIMEOUT). */
-    @WithDefault("30") @WithConverter(SecondsConverter.class)
-    Duration poolTimeout();
+    /** DB_POOL_TIMEOUT as set; unset, it is derived ({@link #poolTimeout()}). */
+    @WithName("pool-timeout") @WithConverter(SecondsConverter.class)
+    Optional<Duration> poolTimeoutSetting();
+
+    /**
+     * Longest wait for a free connection before the caller gets 503 (DB_POOL_TIMEOUT): as set, or
+     * 30 s, or the request deadline when that is shorter, so that lowering DB_REQUEST_TIMEOUT alone works.
+     */
+    default Duration poolTimeout() {
+        return poolTimeoutSetting().orElseGet(() -> shorter(Duration.ofSeconds(30), requestTimeout()));
+    }
 
     /**
      * Hard cap on callers waiting for a connection (DB_POOL_WAIT_QUEUE): a memory bound. Callers are
@@ -76,9 +85,18 @@ public interface DatabaseSettings {
     @WithDefault("300") @WithConverter(SecondsConverter.class)
     Duration poolIdleTimeout();
 
-    /** TCP connect timeout (DB_CONNECT_TIMEOUT). */
-    @WithDefault("10") @WithConverter(SecondsConverter.class)
-    Duration connectTimeout();
+    /** DB_CONNECT_TIMEOUT as set; unset, it is derived ({@link #connectTimeout()}). */
+    @WithName("connect-timeout") @WithConverter(SecondsConverter.class)
+    Optional<Duration> connectTimeoutSetting();
+
+    /** TCP connect timeout (DB_CONNECT_TIMEOUT): as set, or 10 s, or the request deadline when that is shorter. */
+    default Duration connectTimeout() {
+        return connectTimeoutSetting().orElseGet(() -> shorter(Duration.ofSeconds(10), requestTimeout()));
+    }
+
+    private static Duration shorter(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
 
     /** statement_timeout, enforced by PostgreSQL (DB_COMMAND_TIMEOUT). */
     @WithDefault("300") @WithConverter(SecondsConverter.class)

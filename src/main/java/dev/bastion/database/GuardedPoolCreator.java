@@ -14,6 +14,7 @@ import dev.bastion.config.SettingsCheck;
 import io.quarkus.reactive.pg.client.PgPoolCreator;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
+import io.vertx.pgclient.PgConnection;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
 import io.vertx.sqlclient.SqlConnectOptions;
@@ -40,16 +41,24 @@ public class GuardedPoolCreator implements PgPoolCreator {
     private static final Duration INT_MILLIS = Duration.ofMillis(Integer.MAX_VALUE);
 
     private final DatabaseSettings guardrails;
+    private final UnreplicatedCommits unreplicatedCommits;
     private final SettingsCheck settingsCheck;
     private final Event<PoolCreated> poolCreated;
     private final AtomicReference<Pool> created = new AtomicReference<>();
     private final AtomicReference<PgConnectOptions> connectOptions = new AtomicReference<>();
     private final AtomicReference<CredentialFiles> credentialFiles = new AtomicReference<>();
 
-    public GuardedPoolCreator(DatabaseSettings guardrails, SettingsCheck settingsCheck, Event<PoolCreated> poolCreated) {
+    public GuardedPoolCreator(DatabaseSettings guardrails, SettingsCheck settingsCheck, Event<PoolCreated> poolCreated,
+                              UnreplicatedCommits unreplicatedCommits) {
+        this.unreplicatedCommits = unreplicatedCommits;
         this.guardrails = guardrails;
         this.settingsCheck = settingsCheck;
         this.poolCreated = poolCreated;
+    }
+
+    /** Where every pooled connection reports commits acknowledged without their synchronous standby. */
+    public UnreplicatedCommits unreplicatedCommits() {
+        return unreplicatedCommits;
     }
 
     /**
@@ -130,7 +139,11 @@ public class GuardedPoolCreator implements PgPoolCreator {
                 SecondsConverter.format(guardrails.sessionTimeout()), guardrails.tcpKeepaliveIdle(),
                 guardrails.tcpKeepaliveInterval(), guardrails.tcpKeepaliveCount(),
                 SecondsConverter.format(guardrails.tcpUserTimeout()));
-        var builder = PgBuilder.pool().with(pool);
+        // every connection reports its notices: a commit whose synchronous standby wait was cancelled is one
+        var builder = PgBuilder.pool().with(pool).withConnectHandler(connection -> {
+            PgConnection.cast(connection).noticeHandler(unreplicatedCommits::notice);
+            connection.close(); // hands it to the pool
+        });
         if (guardrails.usernameFile().isPresent() || guardrails.passwordFile().isPresent()) {
             LOG.infof("Database credentials are read from %s for every new connection",
                     guardrails.passwordFile().or(guardrails::usernameFile).orElseThrow());

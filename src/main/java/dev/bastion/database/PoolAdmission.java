@@ -49,12 +49,12 @@ final class PoolAdmission {
     private volatile double holdNanos = 1_000_000; // recent time an attempt holds its admission, smoothed
 
     private static final class Waiter {
-        final UniEmitter<? super Runnable> emitter;
+        final UniEmitter<? super Release> emitter;
         final Context context;
         final AtomicBoolean done = new AtomicBoolean();
         long timer = -1;
 
-        Waiter(UniEmitter<? super Runnable> emitter, Context context) {
+        Waiter(UniEmitter<? super Release> emitter, Context context) {
             this.emitter = emitter;
             this.context = context;
         }
@@ -73,11 +73,11 @@ final class PoolAdmission {
      * allocation beyond the release callback), else queues it until {@code gate}'s deadline or
      * DB_POOL_TIMEOUT. Emits the release to run when the attempt no longer needs its connection.
      */
-    Uni<Runnable> enter(CommitGate gate) {
+    Uni<Release> enter(CommitGate gate) {
         return Uni.createFrom().emitter(emitter -> enter(emitter, gate)); // on subscription, not when assembled
     }
 
-    private void enter(UniEmitter<? super Runnable> emitter, CommitGate gate) {
+    private void enter(UniEmitter<? super Release> emitter, CommitGate gate) {
         long start = System.nanoTime();
         Waiter waiter = null;
         long expected = 0;
@@ -99,7 +99,7 @@ final class PoolAdmission {
             if (admitted < limitNow(start) && liveWaiters == 0) {
                 admitted++;
                 admittedNow = true;
-            } else if (liveWaiters >= maxWaiting || expected > mayWait) {
+            } else if (liveWaiters >= maxWaiting || liveWaiters >= cap && expected > mayWait) {
                 waiter = null;
             } else {
                 waiting.add(waiter);
@@ -130,10 +130,12 @@ final class PoolAdmission {
     }
 
     /** The release for an admitted attempt: frees its place, or hands it straight to the next waiter. */
-    private Runnable release(long admittedAt) {
-        return () -> {
-            long held = System.nanoTime() - admittedAt;
-            holdNanos = holdNanos * 0.9 + held * 0.1;
+    private Release release(long admittedAt) {
+        return succeeded -> {
+            if (succeeded) {
+                // failed attempts (a lost connection, a timeout) say nothing about how long serving takes
+                holdNanos = holdNanos * 0.8 + (System.nanoTime() - admittedAt) * 0.2;
+            }
             Waiter next = null;
             synchronized (this) {
                 if (admitted <= limitNow(System.nanoTime())) {
@@ -153,7 +155,7 @@ final class PoolAdmission {
             if (next != null) {
                 Waiter admittedWaiter = next;
                 vertx.cancelTimer(admittedWaiter.timer);
-                Runnable itsRelease = release(System.nanoTime());
+                Release itsRelease = release(System.nanoTime());
                 if (admittedWaiter.context != null) {
                     admittedWaiter.context.runOnContext(ignored -> admittedWaiter.emitter.complete(itsRelease));
                 } else {
@@ -167,7 +169,9 @@ final class PoolAdmission {
      * PostgreSQL refused a new connection (53300) while the pool held {@code open} connections: serve
      * on those. Returns false when none is open, i.e. the server takes no connection at all (an outage).
      */
-    boolean connectionRefused(int open) {
+    boolean connectionRefused(int openOrOpening) {
+        // the pool counts the connection it failed to open until it gives up on it: the others are established
+        int open = openOrOpening - 1;
         if (open <= 0) {
             return false;
         }
@@ -225,6 +229,11 @@ final class PoolAdmission {
     private static long retryAfterMillis(long expectedWaitNanos) {
         long base = Math.max(1000, expectedWaitNanos / 1_000_000);
         return base + ThreadLocalRandom.current().nextLong(base + 1);
+    }
+
+    /** Ends an admitted attempt's turn; {@code succeeded} says whether its time tells how long serving takes. */
+    interface Release {
+        void done(boolean succeeded);
     }
 
     /** Refused by the admission: no connection was taken, nothing was sent to the database. */

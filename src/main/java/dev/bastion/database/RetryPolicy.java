@@ -25,6 +25,9 @@ record RetryPolicy(int contentionRetries, int otherRetries, Duration window, Dur
         // the guard wants every delay strictly below the window; a backoff of half of it still leaves room for a retry
         Duration maxDelay = min(settings.retryMaxDelay(), window.dividedBy(2));
         Duration baseDelay = min(settings.retryBaseDelay(), maxDelay);
+        if (baseDelay.compareTo(maxDelay) >= 0) {
+            baseDelay = maxDelay.dividedBy(2); // the backoff must be able to grow: its first delay below its cap
+        }
         return new RetryPolicy(settings.deadlockRetryCount(), settings.maxRetries(), window, baseDelay, maxDelay);
     }
 

@@ -71,9 +71,17 @@ public class UnitOfWork {
     private final RowConcurrency rows;
     private final PoolAdmission admission;
     private final GuardedPoolCreator poolCreator;
+    private final UnreplicatedCommits unreplicatedCommits;
 
+    @jakarta.inject.Inject
     public UnitOfWork(DatabaseSettings guardrails, TransactionListeners events, Pool pool, Vertx vertx,
                       GuardedPoolCreator poolCreator) {
+        this(guardrails, events, pool, vertx, poolCreator, "database");
+    }
+
+    /** A unit of work with settings of its own (tests of setting combinations); {@code breakerName} must be unique. */
+    UnitOfWork(DatabaseSettings guardrails, TransactionListeners events, Pool pool, Vertx vertx,
+               GuardedPoolCreator poolCreator, String breakerName) {
         this.guardrails = guardrails;
         this.events = events;
         this.pool = pool; // the pool Hibernate Reactive uses too (GuardedPoolCreator): one set of limits
@@ -83,6 +91,7 @@ public class UnitOfWork {
         this.admission = new PoolAdmission(vertx, guardrails.poolMaxSize(), guardrails.poolWaitQueue(),
                 guardrails.poolTimeout().toNanos());
         this.poolCreator = poolCreator;
+        this.unreplicatedCommits = poolCreator.unreplicatedCommits();
         this.guard = TypedGuard.create(new TypeLiteral<Uni<Object>>() {
                 })
                 .withDescription("database unit of work")
@@ -98,7 +107,7 @@ public class UnitOfWork {
                         .done()
                     .done()
                 .withCircuitBreaker()
-                    .name("database")
+                    .name(breakerName)
                     .when(error -> error instanceof DatabaseException e && e.kind().isOutage())
                     .requestVolumeThreshold(guardrails.breakerRequestVolume())
                     .failureRatio(guardrails.breakerFailureRatio())
@@ -115,6 +124,11 @@ public class UnitOfWork {
      */
     public int connectionLimit() {
         return admission.limit();
+    }
+
+    /** Commits acknowledged without their synchronous standby (see {@link UnreplicatedCommits}). */
+    public UnreplicatedCommits unreplicatedCommits() {
+        return unreplicatedCommits;
     }
 
     /** Attempts waiting, without a connection, for the pool's admission. */
@@ -149,8 +163,21 @@ public class UnitOfWork {
                 gate.enterCommit();
             }
             // autocommit has no transaction to carry a statement_timeout: the deadline cancels it instead
-            gate.onDeadlineCancel(() -> PgConnection.cast(connection.getDelegate()).cancelRequest());
+            PgConnection pg = PgConnection.cast(connection.getDelegate());
+            gate.onDeadlineCancel(pg::cancelRequest);
+            pg.noticeHandler(notice -> { // this statement's own commit, if its synchronous standby wait is cancelled
+                unreplicatedCommits.notice(notice);
+                if (UnreplicatedCommits.isCancelledSyncWait(notice)) {
+                    gate.notDurable();
+                }
+            });
             return statement.apply(connection)
+                    .invoke(() -> {
+                        if (gate.isNotDurable()) {
+                            throw new DatabaseException(DatabaseFailure.of(FailureKind.COMMIT_OUTCOME_UNKNOWN), spec.operation(),
+                                    null); // committed on the primary only: a failover would lose it
+                        }
+                    })
                     .onTermination().invoke(gate::statementFinished)
                     .onFailure(UnitOfWork::discardsConnection).call(() -> terminateBackend(connection));
         }).eventually(() -> connection.close().onFailure().recoverWithNull())));
@@ -230,7 +257,8 @@ public class UnitOfWork {
             long attemptId = attemptIds.incrementAndGet();
             events.attemptStarted(attemptId, spec.operation(), attempt);
             // a turn on the rows first (waiting for a held row takes no place in the pool's queue), then the pool
-            Uni<T> admitted = admission.enter(gate).chain(leave -> work.apply(gate).onTermination().invoke(leave));
+            Uni<T> admitted = admission.enter(gate).chain(leave -> work.apply(gate)
+                    .onTermination().invoke((item, failure, cancelled) -> leave.done(failure == null && !cancelled)));
             Uni<T> running = (spec.rows().isEmpty() ? admitted
                     : rows.enter(spec.rows(), gate).chain(leave -> admitted.onTermination().invoke(leave)))
                     .onTermination().invoke(() -> events.attemptEnded(attemptId));
@@ -269,8 +297,8 @@ public class UnitOfWork {
             timers[0] = vertx.setTimer(Math.max(1, TimeUnit.NANOSECONDS.toMillis(remainingNanos)), fired -> {
                 boolean nothingSaved = gate.abandon();
                 gate.cancelStatement(); // the backend stops waiting now, not at the end of its statement_timeout
-                if (nothingSaved) {
-                    emitter.fail(deadlineExceeded.get());
+                if (nothingSaved || !gate.cancelSent()) {
+                    emitter.fail(deadlineExceeded.get()); // a COMMIT we cannot cancel: its outcome is unknown now
                 } else {
                     // an autocommit write or a COMMIT is on its way: the cancel decides it, or it lands
                     timers[1] = vertx.setTimer(COMMIT_GRACE_MILLIS, graceOver -> emitter.fail(deadlineExceeded.get()));

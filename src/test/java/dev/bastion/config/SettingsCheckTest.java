@@ -52,8 +52,10 @@ class SettingsCheckTest {
         List<String> problems = SettingsCheck.problems(guardrails(Map.of(
                 "request-timeout", "5", "pool-timeout", "30", "connect-timeout", "10")));
         assertEquals(List.of(
-                "DB_POOL_TIMEOUT (30s) must not exceed DB_REQUEST_TIMEOUT (5s): a request would give up before its pool wait ends",
-                "DB_CONNECT_TIMEOUT (10s) must not exceed DB_REQUEST_TIMEOUT (5s)"), problems);
+                "DB_POOL_TIMEOUT (30s) must not exceed DB_REQUEST_TIMEOUT (5s): a request would give up before its pool wait "
+                        + "ends (leave DB_POOL_TIMEOUT unset to derive it)",
+                "DB_CONNECT_TIMEOUT (10s) must not exceed DB_REQUEST_TIMEOUT (5s) (leave DB_CONNECT_TIMEOUT unset to derive it)"),
+                problems);
         assertEquals(List.of("DB_RETRY_DEADLINE (0.05s) must not be below DB_RETRY_BASE_DELAY (0.1s)"),
                 SettingsCheck.problems(guardrails(Map.of("retry-deadline", "0.05"))));
     }

@@ -116,7 +116,7 @@ class AttemptFailureTest {
                 pg("ERROR", "40001", "canceling statement due to conflict with recovery"), true);
         assertEquals(FailureKind.READ_ONLY_NODE, conflict.reported().kind(), "a standby, not contention");
         assertFalse(conflict.reported().kind().isContention());
-        assertTrue(conflict.reported().kind().isOutage(), "the connection is closed, not reused");
+        assertTrue(conflict.reported().kind().discardsConnection(), "the connection is closed, not reused");
     }
 
     @Test

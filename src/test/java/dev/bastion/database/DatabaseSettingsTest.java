@@ -69,7 +69,8 @@ class DatabaseSettingsTest {
     void aValueOutOfItsRangeStopsThePoolBeforeItIsBuilt() {
         DatabaseSettings guardrails = ConfigMappings.read(DatabaseSettings.class, Map.of("bastion.db.pool-timeout", "0"));
         GuardedPoolCreator creator = new GuardedPoolCreator(guardrails, new SettingsCheck(guardrails,
-                ConfigMappings.defaults(IdempotencySettings.class), ConfigMappings.defaults(LogSettings.class)), null);
+                ConfigMappings.defaults(IdempotencySettings.class), ConfigMappings.defaults(LogSettings.class)), null,
+                new UnreplicatedCommits());
         // no pool input at all: refusing must come before anything is read from it
         IllegalStateException refused = assertThrows(IllegalStateException.class, () -> creator.create(null));
         assertEquals("Invalid configuration: DB_POOL_TIMEOUT must be from 0.001 to 3600 seconds", refused.getMessage());

@@ -102,7 +102,8 @@ class LimitedRoleTest {
             Map<String, Long> byOutcome = answers.stream().collect(Collectors.groupingBy(
                     a -> a.status() + " " + a.kind(), Collectors.counting()));
             long served = answers.stream().filter(a -> a.status() == 200).count();
-            assertTrue(served >= 200, "two connections serve hundreds of reads in 4 s: " + byOutcome);
+            assertTrue(served >= 200, "two connections serve hundreds of reads in 4 s: " + byOutcome + ", learned limit "
+                    + Http.metric("bastion_db_pool_connection_limit", Map.of()));
             for (Answer a : answers) {
                 // waiting longer than DB_POOL_TIMEOUT stays the honest pool-exhausted; nothing else
                 assertTrue(a.status() == 200 || a.status() == 503 && a.kind().equals("pool-exhausted"), byOutcome.toString());

@@ -8,6 +8,7 @@ import io.quarkus.runtime.annotations.RegisterForReflection;
 import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.GuardedPoolCreator;
 import dev.bastion.database.UnitOfWork;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.search.Search;
@@ -37,6 +38,10 @@ public class PoolStatistics {
         Gauge.builder("bastion.db.pool.connection.limit", unitOfWork, UnitOfWork::connectionLimit)
                 .description("Connections the pool may use now: DB_POOL_SIZE + DB_MAX_OVERFLOW, or fewer while "
                         + "PostgreSQL refuses more (SQLSTATE 53300)")
+                .register(registry);
+        FunctionCounter.builder("bastion.db.unreplicated.commits", unitOfWork, u -> u.unreplicatedCommits().total())
+                .description("Commits PostgreSQL acknowledged after cancelling their wait for a synchronous standby: "
+                        + "on the primary only, lost by a failover at that moment")
                 .register(registry);
         Gauge.builder("bastion.db.admission.waiting", unitOfWork, UnitOfWork::admissionWaiters)
                 .description("Requests waiting, without a connection, for their turn on the pool")
