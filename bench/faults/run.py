@@ -173,6 +173,7 @@ class Answer:
     operation: str          # create, transfer, read
     accounts: tuple         # the customer ids it touched (a transfer's from and to, a read's id)
     group: str              # the client thread group: load, reader, bystander, held-writer, cap-reader, ...
+    detail: str             # the start of the body of a 5xx or the error of a failed request, for reports
 
     @property
     def success(self):
@@ -202,9 +203,11 @@ class PhaseStats:
 
     def attempt(self, reply, operation="?", accounts=()):
         kind = reply.kind() if reply.status is not None and reply.status >= 400 else None
+        detail = (reply.error if reply.status is None else
+                  reply.body[:300].decode(errors="replace") if reply.status >= 500 else "")
         answer = Answer(reply.finished - reply.elapsed, reply.finished, reply.elapsed, reply.status, kind,
                         reply.headers.get("retry-after"), operation, tuple(accounts),
-                        threading.current_thread().name.rsplit("-", 1)[0])
+                        threading.current_thread().name.rsplit("-", 1)[0], detail)
         with self.lock:
             self.answers.append(answer)
             self.attempts += 1
@@ -706,6 +709,418 @@ class ClientHangUp:
         state = lambda applied: "applied" if applied else "absent"  # noqa: E731
         phase.note(f"abandoned import {state(imported)}, transfer {state(self.TRANSFER in amounts)}, "
                    f"keyed transfer {state(keyed_row is not None)}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Partial database problems: a held row, a rotated password, a read-only database, a connection cap
+# ------------------------------------------------------------------------------------------------
+
+def terminate_role_sessions(pg, role=SERVICE_ROLE):
+    """Ends every session of the service's role (its pool and its readiness probe), as a DBA or a rotation would."""
+    return int(pg.psql(f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '{role}'"))
+
+
+def readiness_data(service):
+    """(HTTP status, the database check's data) of one readiness probe; the data is {} when absent."""
+    reply = httpload.get(service.readiness_url(), READINESS_TIMEOUT)
+    try:
+        checks = reply.json().get("checks", [])
+    except (ValueError, AttributeError):
+        return reply.status, {}
+    return reply.status, next((c.get("data") or {} for c in checks if c.get("name") == "database"), {})
+
+
+def breaker_state(service):
+    """bastion_db_circuit_breaker_state: 0 closed, 1 half-open, 2 open."""
+    return service.metric("bastion_db_circuit_breaker_state", {})
+
+
+def tally(answers):
+    """`503 pool-exhausted×3, 200×12`: answers counted by status and kind, most frequent first."""
+    counts = Counter(a.label for a in answers)
+    return ", ".join(f"{label}×{n}" for label, n in counts.most_common()) or "none"
+
+
+def samples_of(answers, limit=3):
+    """A few answers in words, with the start of their bodies, for a broken invariant."""
+    return "; ".join(f"{a.operation} {a.label} after {a.elapsed:.2f}s {a.detail[:160]!r}" for a in answers[:limit])
+
+
+def p99(answers):
+    return httpload.percentile(sorted(a.elapsed for a in answers), 0.99)
+
+
+class LockWaitSampler:
+    """Every `interval` seconds, over one psql session: how many service sessions wait on a lock behind
+    a given backend (directly, or behind another waiter, as a row's second waiter queues on the first's
+    tuple lock), how long the longest of them has waited, and how many service sessions wait on any lock."""
+
+    QUERY = """WITH RECURSIVE behind(pid) AS (
+        SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND {holder} = ANY(pg_blocking_pids(pid))
+      UNION
+        SELECT a.pid FROM pg_stat_activity a JOIN behind b ON b.pid = ANY(pg_blocking_pids(a.pid))
+        WHERE a.wait_event_type = 'Lock')
+    SELECT count(*) FILTER (WHERE pid IN (SELECT pid FROM behind)),
+           coalesce(max(extract(epoch FROM clock_timestamp() - query_start))
+                    FILTER (WHERE pid IN (SELECT pid FROM behind)), 0),
+           count(*)
+    FROM pg_stat_activity WHERE application_name = 'bastion' AND wait_event_type = 'Lock';
+"""
+
+    def __init__(self, pg, holder_pid, interval=0.1):
+        self.pg = pg
+        self.query = self.QUERY.format(holder=int(holder_pid))
+        self.interval = interval
+        self.samples = []  # (moment, waiting behind the holder, longest of their waits in s, waiting on any lock)
+        self.error = None
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="lock-sampler")
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(10)
+
+    def _run(self):
+        session = self.pg.session(stdout=subprocess.PIPE)
+        try:
+            session.send("SET application_name = 'bench-lock-sampler';\n")
+            while not self.stopping.is_set():
+                moment = time.monotonic()
+                session.send(self.query)
+                line = session.process.stdout.readline()
+                if not line:
+                    self.error = "psql ended"
+                    break
+                behind, longest, any_lock = line.strip().split("\t")
+                self.samples.append((moment, int(behind), float(longest), int(any_lock)))
+                self.stopping.wait(max(0.0, moment + self.interval - time.monotonic()))
+        except (OSError, ValueError) as e:
+            self.error = f"{type(e).__name__}: {e}"
+        finally:
+            status = session.finish()
+            if self.error and status:
+                self.error += f" ({session.errors()[:200]})"
+
+
+class HeldRow:
+    """An outside transaction holds one account's row (SELECT ... FOR UPDATE) for `seconds` while the
+    load keeps writing to it (its transfers pick that account like any other, and two more writers
+    transfer to and from it all the time) and bystanders transfer between, and read, accounts of their own.
+
+    DB_MAX_CONNECTIONS_PER_ROW bounds the service sessions waiting in PostgreSQL on the row, the request
+    deadline ends each wait (503 request-deadline-exceeded inside PostgreSQL, 503 lock-not-available for
+    those waiting in memory), and the bystanders' requests do not notice. The held account is the one
+    with the lowest id: the service locks rows in ascending id order, so a transfer reaches the held row
+    before it locks its other account (with another account, the waiting transfers would also hold their
+    partner's row in PostgreSQL, and the bystanders' checks would be about that wider fault).
+    """
+
+    BYSTANDERS = 4
+    HELD_WRITERS = 2
+    BYSTANDER_WRITERS = 2
+    BYSTANDER_READERS = 2
+    SUCCESS_REQUIRED = 0.99
+    WAIT_ALLOWED = REQUEST_DEADLINE + 1
+    REFUSALS = {"lock-not-available", "request-deadline-exceeded"}
+
+    def __init__(self, bench, seconds):
+        self.bench = bench
+        self.seconds = seconds
+        self.held = None
+        self.bystanders = []
+        self.hold_start = self.release = None
+        self.refusals_before = 0.0
+
+    def prepare(self):
+        """The bystanders' accounts (1000.00 each), audited with the seeded ones from now on."""
+        token = uuid.uuid4().hex[:8]
+        for i in range(self.BYSTANDERS):
+            email = f"bystander-{i}-{token}@example.org"
+            reply = self.bench.service.call("POST", "/customers", {
+                "name": f"Bystander {i}", "email": email, "creditBalance": float(OPENING_BALANCE)})
+            if reply.status != 201:
+                raise RuntimeError(f"creating bystander {i} failed: {reply.label()} {reply.body[:200]!r}")
+            self.bystanders.append(reply.json()["id"])
+            self.bench.acks.create(email, self.bystanders[-1], "held row")
+        self.bench.bystanders.extend(self.bystanders)
+        self.held = min(self.bench.accounts)
+
+    def with_load(self, phase):
+        load, held, bystanders = self.bench.load, self.held, self.bystanders
+        partners = [a for a in self.bench.accounts if a != held]
+
+        def held_write(rng):
+            partner = rng.choice(partners)
+            load.transfer_once(*((held, partner) if rng.random() < 0.5 else (partner, held)), rng)
+
+        load.add_threads("held-writer", held_write, self.HELD_WRITERS)
+        load.add_threads("bystander-writer", lambda rng: load.transfer_once(*rng.sample(bystanders, 2), rng),
+                         self.BYSTANDER_WRITERS)
+        load.add_threads("bystander-reader", lambda rng: load.read_once(rng.choice(bystanders)), self.BYSTANDER_READERS)
+
+    def __call__(self, phase):
+        pg, service = self.bench.pg, self.bench.service
+        self.refusals_before = service.metric("bastion_db_held_lock_refusals_total", {})
+        holder = pg.session(stdout=subprocess.PIPE)
+        sampler = None
+        try:
+            holder.send(f"SET application_name = 'bench-held-row'; BEGIN;\n"
+                        f"SELECT id FROM customer WHERE id = {self.held} FOR UPDATE;\n"
+                        "SELECT 'held', pg_backend_pid();\n")
+            pid = None
+            while line := holder.process.stdout.readline():
+                if line.startswith("held\t"):
+                    pid = int(line.split("\t")[1])
+                    break
+            if pid is None:
+                raise RuntimeError(f"the row holder failed: {holder.errors()}")
+            self.hold_start = phase.fault_start = time.monotonic()
+            sampler = LockWaitSampler(pg, pid).start()
+            time.sleep(self.seconds)
+            self.release = phase.fault_end = time.monotonic()
+            holder.send("ROLLBACK;\n")
+        finally:
+            holder.finish()
+            if sampler:
+                sampler.stop()
+        behind = max((n for _, n, _, _ in sampler.samples), default=0)
+        longest = max((w for _, _, w, _ in sampler.samples), default=0.0)
+        any_lock = max((n for _, _, _, n in sampler.samples), default=0)
+        if sampler.error:
+            phase.fail(f"the pg_stat_activity sampler stopped: {sampler.error}")
+        if behind == 0:
+            phase.fail("no service session ever waited on the held row: the fault did not reach the service")
+        if behind > MAX_CONNECTIONS_PER_ROW:
+            at = next(t for t, n, _, _ in sampler.samples if n == behind)
+            phase.fail(f"{behind} service sessions waited on the held row at once ({at - self.hold_start:.1f}s "
+                       f"into the hold), more than DB_MAX_CONNECTIONS_PER_ROW = {MAX_CONNECTIONS_PER_ROW}")
+        if longest > self.WAIT_ALLOWED:
+            phase.fail(f"a service session waited {longest:.1f}s on the held row, more than the deadline + 1 s "
+                       f"({self.WAIT_ALLOWED}s)")
+        phase.after_load.append(self._verify)
+        return (f"row of account {self.held} held {self.seconds:g}s (SELECT ... FOR UPDATE); service sessions "
+                f"waiting behind it: at most {behind} at once (limit {MAX_CONNECTIONS_PER_ROW}), longest wait "
+                f"{longest:.1f}s; on any lock: at most {any_lock}; {len(sampler.samples)} samples")
+
+    def _verify(self, phase):
+        held, start, release = self.held, self.hold_start, self.release
+        if start is None or release is None:
+            return
+        # every write to the held account sent during the hold: refused at its deadline, or served after the release
+        writes = phase.stats.answers_where(lambda a: a.operation == "transfer" and held in a.accounts
+                                           and start <= a.sent < release)
+        wrong = [a for a in writes if not (a.status == 503 and a.kind in self.REFUSALS
+                                           or a.success and a.finished >= release)]
+        if wrong:
+            phase.fail(f"{len(wrong)} of {len(writes)} writes to the held account during the hold were answered "
+                       f"otherwise than 503 lock-not-available / request-deadline-exceeded or success after the "
+                       f"release: {tally(wrong)}; {samples_of(wrong)}")
+        refusals = self.bench.service.metric("bastion_db_held_lock_refusals_total", {}) - self.refusals_before
+        # the bystanders, before the hold and during it (the same threads)
+        bystanding = lambda a: a.group.startswith("bystander")  # noqa: E731
+        before = phase.stats.answers_where(lambda a: bystanding(a) and phase.started <= a.sent < start)
+        during = phase.stats.answers_where(lambda a: bystanding(a) and start <= a.sent < release)
+        served = sum(a.success for a in during)
+        rate = served / len(during) if during else 0.0
+        if not during:
+            phase.fail("the bystanders sent nothing during the hold")
+        elif rate < self.SUCCESS_REQUIRED:
+            failed = [a for a in during if not a.success]
+            phase.fail(f"bystanders: {rate:.2%} of {len(during)} answers during the hold succeeded (at least "
+                       f"{self.SUCCESS_REQUIRED:.0%} required): {tally(failed)}; {samples_of(failed)}")
+        ratio = p99(during) / p99(before) if before and during and p99(before) > 0 else float("nan")
+        phase.note(f"writes to the held account during the hold: {tally(writes)}; "
+                   f"bastion_db_held_lock_refusals_total +{refusals:.0f}")
+        phase.note(f"bystanders (accounts {self.bystanders[0]}-{self.bystanders[-1]}): {rate:.2%} of {len(during)} "
+                   f"answers during the hold succeeded; p99 {p99(before) * 1000:.0f} ms before, "
+                   f"{p99(during) * 1000:.0f} ms during ({ratio:.2f}x)")
+
+
+class PasswordRotation:
+    """The database's password changes first (ALTER ROLE ... PASSWORD) and every session of the role is
+    ended; the service's secret file still holds the old one for `wrong_for` seconds, then gets the new
+    one (written aside and renamed over it, as the kubelet updates a Secret volume). The service answers
+    503 database-auth-failed, never 500, readiness says DOWN with the reason, and it logs in with the new
+    password on its own, without a restart."""
+
+    RECOVERY_ALLOWED = 15  # seconds from the new file to readiness UP, and to an acknowledged write
+
+    def __init__(self, bench, wrong_for):
+        self.bench = bench
+        self.wrong_for = wrong_for
+
+    def __call__(self, phase):
+        bench, pg = self.bench, self.bench.pg
+        password = f"rotated-{uuid.uuid4().hex[:12]}"
+        pg.psql(f"ALTER ROLE {SERVICE_ROLE} PASSWORD '{password}'")
+        ended = terminate_role_sessions(pg)
+        changed = phase.fault_start = time.monotonic()
+        phase.mark("password changed, sessions ended", changed)
+        time.sleep(self.wrong_for)
+        status, data = readiness_data(bench.service)
+        bench.write_password(password)
+        rotated = phase.fault_end = phase.mark("new password in the file")
+        up = wait_until(lambda: bench.monitor.first_ready_after(rotated), 30)
+        write_after = first_write_after(bench.load, rotated, give_up=30)
+
+        wrong = phase.stats.answers_where(lambda a: changed <= a.sent and a.finished <= rotated)
+        refused = [a for a in wrong if a.status == 503 and a.kind == "database-auth-failed"]
+        if not refused:
+            phase.fail(f"no answer was 503 database-auth-failed while the password was wrong ({tally(wrong)})")
+        silent = bench.monitor.between(changed + 0.5, rotated)
+        if not any(s.status == 503 for s in silent):
+            phase.fail(f"readiness never answered DOWN while the password was wrong ({readiness_summary(silent)})")
+        if status != 503 or data.get("error") != "database-auth-failed" or not data.get("reason"):
+            phase.fail(f"readiness with the old password answered {status} with data {data}, not DOWN with "
+                       "error database-auth-failed and a reason")
+        if up is None or up - rotated > self.RECOVERY_ALLOWED:
+            phase.fail(f"readiness was not UP within {self.RECOVERY_ALLOWED}s of the new password in the file")
+        if write_after is None or write_after > self.RECOVERY_ALLOWED:
+            phase.fail(f"no write was acknowledged within {self.RECOVERY_ALLOWED}s of the new password in the file")
+        phase.after_load.append(lambda p: self._no_500(p, changed))
+        return (f"password changed in PostgreSQL, {ended} sessions ended, old password in the file for "
+                f"{self.wrong_for:g}s: {tally(wrong)}; readiness {readiness_summary(silent)}, "
+                f"error={data.get('error')}, reason {str(data.get('reason'))[:90]!r}; new password in the file: "
+                f"readiness UP after {'-' if up is None else f'{up - rotated:.1f}s'}, first write after "
+                f"{'-' if write_after is None else f'{write_after:.1f}s'}, no restart")
+
+    @staticmethod
+    def _no_500(phase, changed):
+        errors = phase.stats.answers_where(lambda a: a.status == 500 and a.sent >= changed)
+        if errors:
+            phase.fail(f"{len(errors)} answers 500 after the password changed: {tally(errors)}; {samples_of(errors)}")
+
+
+class ReadOnlyDatabase:
+    """default_transaction_read_only = on for every session (ALTER SYSTEM and a reload) for `seconds`
+    under the mixed load: every read answers 200, every write 503 database-read-only with a Retry-After of
+    at least 1 s, the circuit breaker stays closed (the metric stays 0), readiness stays UP with
+    data.readOnly = true; once it is off again, writes are acknowledged."""
+
+    SETTLE = 0.5  # seconds for the reload to reach every session (each applies it before its next command)
+
+    def __init__(self, bench, seconds):
+        self.bench = bench
+        self.seconds = seconds
+
+    def __call__(self, phase):
+        bench, pg, service = self.bench, self.bench.pg, self.bench.service
+        pg.psql("ALTER SYSTEM SET default_transaction_read_only = on")
+        pg.psql("SELECT pg_reload_conf()")
+        on = phase.fault_start = time.monotonic()
+        breaker, probes = [], []
+        try:
+            while time.monotonic() < on + self.seconds:
+                breaker.append(breaker_state(service))
+                probes.append((time.monotonic(), *readiness_data(service)))
+                time.sleep(0.4)
+        finally:
+            pg.psql("ALTER SYSTEM RESET default_transaction_read_only")
+            pg.psql("SELECT pg_reload_conf()")
+        off = phase.fault_end = time.monotonic()
+        write_after = first_write_after(bench.load, off, give_up=30)
+        breaker.append(breaker_state(service))
+
+        reads = phase.stats.answers_where(lambda a: a.operation == "read" and on <= a.sent and a.finished <= off)
+        writes = phase.stats.answers_where(lambda a: a.operation != "read" and on + self.SETTLE <= a.sent
+                                           and a.finished <= off)
+        bad_reads = [a for a in reads if a.status != 200]
+        if bad_reads:
+            phase.fail(f"{len(bad_reads)} of {len(reads)} reads on the read-only database did not answer 200: "
+                       f"{tally(bad_reads)}; {samples_of(bad_reads)}")
+        bad_writes = [a for a in writes if not (a.status == 503 and a.kind == "database-read-only"
+                                                and (retry_after_seconds(a.retry_after) or 0) >= 1)]
+        if not writes:
+            phase.fail("no write was sent while the database was read-only")
+        elif bad_writes:
+            phase.fail(f"{len(bad_writes)} of {len(writes)} writes on the read-only database were not 503 "
+                       f"database-read-only with Retry-After >= 1: {tally(bad_writes)}; "
+                       f"Retry-After {sorted({a.retry_after for a in bad_writes}, key=str)[:5]}; {samples_of(bad_writes)}")
+        if any(state != 0 for state in breaker):
+            phase.fail(f"the circuit breaker left 0 (closed): states {breaker}")
+        ready = bench.monitor.between(on + self.SETTLE, off)
+        if any(s.status != 200 for s in ready):
+            phase.fail(f"readiness was not UP throughout the read-only spell ({readiness_summary(ready)})")
+        seen = [(status, data.get("readOnly")) for t, status, data in probes if t >= on + 2 * self.SETTLE]
+        if not seen or any(p != (200, True) for p in seen):
+            phase.fail(f"readiness did not answer 200 with data.readOnly=true: {Counter(seen)}")
+        if write_after is None or write_after > WRITE_RECOVERY_ALLOWED:
+            phase.fail(f"no write was acknowledged within {WRITE_RECOVERY_ALLOWED}s of the end of the read-only spell")
+        retry = sorted(retry_after_seconds(a.retry_after) or 0 for a in writes)
+        return (f"default_transaction_read_only on {off - on:.1f}s: reads {tally(reads)}; writes {tally(writes)}"
+                f"{f', Retry-After {retry[0]}-{retry[-1]} s' if retry else ''}; breaker states "
+                f"{sorted(set(breaker))}; readiness {readiness_summary(ready)}, readOnly "
+                f"{sorted({str(p[1]) for p in seen})}; first write "
+                f"{'-' if write_after is None else f'{write_after:.1f}s'} after it was off")
+
+
+class ConnectionCap:
+    """The service's role gets CONNECTION LIMIT 2 and its sessions are ended, while 20 extra readers
+    (and the mixed load) run: the pool learns the cap and serves on the connections it has. Reads served
+    per second by the 20 readers, before and under the cap; no 500, no circuit-open, no
+    database-unavailable; then the limit is removed."""
+
+    READERS = 20
+    LIMIT = 2
+    FORBIDDEN_KINDS = {"circuit-open", "database-unavailable"}
+
+    def __init__(self, bench, window):
+        self.bench = bench
+        self.window = window
+
+    def __call__(self, phase):
+        bench, pg, load = self.bench, self.bench.pg, self.bench.load
+        readers = load.add_threads("cap-reader", lambda rng: load.read_once(rng.choice(bench.accounts)), self.READERS)
+        joined = phase.mark(f"{self.READERS} readers join")
+        sessions, limits = [], []
+        try:
+            time.sleep(self.window)
+            pg.psql(f"ALTER ROLE {SERVICE_ROLE} CONNECTION LIMIT {self.LIMIT}")
+            ended = terminate_role_sessions(pg)
+            capped = phase.fault_start = time.monotonic()
+            while time.monotonic() < capped + self.window:
+                sessions.append(int(pg.psql(f"SELECT count(*) FROM pg_stat_activity WHERE usename = '{SERVICE_ROLE}'")))
+                limits.append(bench.service.metric("bastion_db_pool_connection_limit", {}))
+                time.sleep(0.5)
+        finally:
+            pg.psql(f"ALTER ROLE {SERVICE_ROLE} CONNECTION LIMIT -1")
+        lifted = phase.fault_end = time.monotonic()
+        readers.stop(30)
+        phase.mark("readers leave")
+
+        def served_per_second(start, end):
+            served = phase.stats.answers_where(lambda a: a.group == "cap-reader" and a.status == 200
+                                               and start <= a.finished < end)
+            return len(served) / max(end - start, 1e-9)
+
+        before = served_per_second(joined + 0.5, capped)  # the first half second: the readers' start
+        under = served_per_second(capped, lifted)
+        capped_answers = phase.stats.answers_where(lambda a: capped <= a.sent < lifted)
+        errors = [a for a in capped_answers if a.status is None or a.status >= 500]
+        phase.after_load.append(lambda p: self._verify(p, capped))
+        return (f"CONNECTION LIMIT {self.LIMIT} for {lifted - capped:.1f}s ({ended} sessions ended), +{self.READERS} "
+                f"readers: {before:.0f} reads/s before, {under:.0f} reads/s under the cap "
+                f"({under / before if before else float('nan'):.2f}x); 5xx/errors under the cap: "
+                f"{tally(errors)}; role sessions at most {max(sessions, default=0)}, pool limit metric at least "
+                f"{min(limits, default=float('nan')):g}")
+
+    def _verify(self, phase, capped):
+        after = phase.stats.answers_where(lambda a: a.sent >= capped)
+        # a commit cut by ending the sessions is a 500 commit-outcome-unknown, the honest answer to that (not to the cap)
+        cut = [a for a in after if a.status == 500 and a.kind == UNKNOWN_OUTCOME and a.sent < capped + 1.0]
+        errors = [a for a in after if (a.status == 500 and a not in cut)
+                  or a.status == 503 and a.kind in self.FORBIDDEN_KINDS]
+        if errors:
+            phase.fail(f"{len(errors)} answers 500, circuit-open or database-unavailable from the cap on: "
+                       f"{tally(errors)}; {samples_of(errors)}")
+        if cut:
+            phase.note(f"{len(cut)} commits cut by ending the sessions answered 500 {UNKNOWN_OUTCOME}")
+        phase.note(f"pool limit metric {self.bench.service.metric('bastion_db_pool_connection_limit', {}):g} at "
+                   "the end of the phase")
 
 
 # ------------------------------------------------------------------------------------------------
