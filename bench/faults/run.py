@@ -23,6 +23,7 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -1275,25 +1276,48 @@ class Bench:
         self.events = None
         self.load = None
         self.accounts = []
+        self.bystanders = []  # accounts of the held-row phase's bystanders, audited like the seeded ones
         self.acks = Acknowledged()
         self.reported_lost = set()
         self.reported_duplicates = set()
+        self.secret_dir = None
+        self.password_file = None
+        self.timelines = []   # the incident pictures written so far
 
     def set_up(self):
         self.events = EventLog(harness.out_path("faults-client.log"))
-        self.pg = Postgres({"max_connections": "100", "log_line_prefix": "'%m [%p] %a '"}, name="faults-postgres")
+        self.pg = Postgres({"max_connections": "100", "log_line_prefix": "'%m [%p] %a %u '"}, name="faults-postgres")
         self.pg.start()
         log(f"PostgreSQL on 127.0.0.1:{self.pg.port}")
+        # the service logs in as a role of its own, not a superuser (a CONNECTION LIMIT applies to it), with
+        # a scram-sha-256 password read from a file the bench owns (DB_PASSWORD_FILE), as from a Secret volume
+        self.secret_dir = tempfile.mkdtemp(prefix="bastion-faults-secret-")
+        self.password_file = os.path.join(self.secret_dir, "db-password")
+        password = f"first-{uuid.uuid4().hex[:12]}"
+        self.write_password(password)
+        self.pg.add_password_role(SERVICE_ROLE, password)
+        if not self.pg.logs_in(SERVICE_ROLE, password) or self.pg.logs_in(SERVICE_ROLE, "not-the-password"):
+            raise RuntimeError(f"role {SERVICE_ROLE} does not log in with scram-sha-256 as set up")
+        log(f"role {SERVICE_ROLE} (scram-sha-256, owner of database bastion), password in {self.password_file}")
         self.proxy = FaultProxy(self.pg.port)
         self.proxy.start()
         log(f"proxy on 127.0.0.1:{self.proxy.port}")
-        self.service = Service(self.proxy.port, env=SERVICE_ENV, name="faults-service", http_timeout=HTTP_TIMEOUT)
+        self.service = Service(self.proxy.port, env={**SERVICE_ENV, "DB_PASSWORD_FILE": self.password_file},
+                               name="faults-service", http_timeout=HTTP_TIMEOUT)
         self.service.start()
         log(f"service ready on 127.0.0.1:{self.service.port} (pid {self.service.pid}), "
             f"DB_REQUEST_TIMEOUT={REQUEST_DEADLINE}s")
         self.accounts = self.seed_accounts()
         self.monitor = ReadinessMonitor(self.service).start()
         self.load = Load(self.service, self.accounts, self.acks, self.events)
+
+    def write_password(self, password):
+        """Replaces the secret file's content as the kubelet updates a Secret volume: a new file renamed over it."""
+        staged = self.password_file + ".new"
+        with open(staged, "w") as f:
+            f.write(password + "\n")  # as `echo` writes it: the line end is not part of the password
+        os.chmod(staged, 0o600)
+        os.replace(staged, self.password_file)
 
     def seed_accounts(self):
         run = uuid.uuid4().hex[:8]
@@ -1308,7 +1332,9 @@ class Bench:
         return ids
 
     def faults(self):
-        # lambdas read self.pg when they run: after the failover they act on the promoted standby
+        # lambdas read self.pg when they run: after the failover they act on the promoted standby (and so do
+        # the objects below: they read bench.pg when called)
+        held = HeldRow(self, self.timing.held_row)
         return [
             Fault("pg restart fast", lambda phase: restart_postgres(self.pg, "fast")),
             Fault("pg restart immediate", lambda phase: restart_postgres(self.pg, "immediate")),
@@ -1319,6 +1345,11 @@ class Bench:
             Fault("failover", lambda phase: fail_over(self, phase), prepare=self.add_standby),
             Fault("silent network", lambda phase: silent_network(self, phase, self.timing.blackhole)),
             Fault("client hang-up", lambda phase: ClientHangUp(self)(phase)),
+            Fault("held row", held, prepare=held.prepare, with_load=held.with_load),
+            Fault("password rotation", PasswordRotation(self, self.timing.wrong_password)),
+            Fault("read-only database", ReadOnlyDatabase(self, self.timing.read_only)),
+            # last: after the limit is lifted, the pool grows back by one connection per 10 s
+            Fault("connection cap", ConnectionCap(self, self.timing.cap_window)),
         ]
 
     def add_standby(self):
@@ -1332,7 +1363,10 @@ class Bench:
             fault.prepare()
         log(f"phase '{fault.name}': load for {self.timing.load_before}s")
         phase = Phase(fault.name, PhaseStats(fault.name))
+        phase.started = time.monotonic()
         self.load.start(phase.stats)
+        if fault.with_load:
+            fault.with_load(phase)
         time.sleep(self.timing.load_before)
         fault_start = time.monotonic()
         try:
@@ -1341,15 +1375,42 @@ class Bench:
                 phase.notes.insert(0, note)
         except Exception as e:  # a fault that could not be injected is reported as a broken phase
             phase.fail(f"injection failed: {type(e).__name__}: {e}")
-        fault_end = phase.fault_end or time.monotonic()
+        fault_start = phase.fault_start = phase.fault_start or fault_start
+        fault_end = phase.fault_end = phase.fault_end or time.monotonic()
         log(f"  fault done in {time.monotonic() - fault_start:.1f}s ({'; '.join(phase.notes)}); "
             f"load for {self.timing.load_after}s more")
         time.sleep(self.timing.load_after)
         self.load.stop()
         recovery = self.measure_recovery(phase.stats, fault_end)
-        if self.monitor.went_down_between(fault_start, time.monotonic()):
+        phase.finished = time.monotonic()
+        if self.monitor.went_down_between(fault_start, phase.finished):
             phase.note("readiness went DOWN")
-        return self.check_phase(phase, recovery)
+        result = self.check_phase(phase, recovery)
+        self.draw_timeline(phase, result)
+        return result
+
+    def draw_timeline(self, phase, result):
+        """bench/out/timelines/<phase>.svg: the phase's answers per 100 ms, readiness and the fault's moments."""
+        try:
+            stats = phase.stats
+            answers = [(a.finished, a.elapsed, timeline.answer_class(a.status, a.kind)) for a in stats.answers]
+            readiness = [(s.sent, s.status) for s in self.monitor.between(phase.started - 1, phase.finished + 5)]
+            markers = [(phase.fault_start, "fault start"), (phase.fault_end, "fault end"), *phase.markers]
+            subtitle = (f"{stats.requests} requests, {stats.attempts} attempts, slowest {stats.slowest:.1f} s, "
+                        f"recovery {'-' if result.recovery is None else f'{result.recovery:.1f} s'}, invariant "
+                        f"{'held' if result.invariant else 'BROKEN'}.  {phase.notes[0] if phase.notes else ''}")
+            if len(subtitle) > 190:
+                subtitle = subtitle[:189] + "…"
+            svg = timeline.render(f"{phase.name} — Bastion fault benchmark", subtitle,
+                                  datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), phase.started,
+                                  phase.finished, answers, readiness, markers)
+            path = os.path.join(OUT, "timelines", timeline_name(phase.name))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as out:
+                out.write(svg)
+            self.timelines.append(path)
+        except Exception as e:  # a picture that cannot be drawn must not cost the phase's results
+            log(f"  timeline of '{phase.name}' not drawn: {type(e).__name__}: {e}")
 
     def measure_recovery(self, stats, fault_end):
         """Seconds from the fault's end until a request succeeded AND readiness was UP again."""
@@ -1372,7 +1433,7 @@ class Bench:
         stats = phase.stats
         for check in phase.after_load:
             check(phase)
-        result = audit(read_snapshot(self.pg), self.acks, self.accounts)
+        result = audit(read_snapshot(self.pg), self.acks, self.accounts + self.bystanders)
         failures = phase.failures + result.failures
         if not self.service.alive():
             failures.append("the service process died (or was replaced)")
@@ -1406,11 +1467,24 @@ class Bench:
                  lambda: self.service and self.service.stop(), lambda: self.proxy and self.proxy.stop()]
         steps += [lambda pg=pg: pg and pg.stop() for pg in (self.standby, self.pg, *self.retired)]
         steps.append(lambda: self.events and self.events.close())
+        steps.append(lambda: self.secret_dir and shutil.rmtree(self.secret_dir, ignore_errors=True))
         for step in steps:
             try:
                 step()
             except Exception as e:
                 log(f"clean-up step failed: {e}")
+
+
+def timeline_name(phase_name):
+    """`lock storm/deadlocks` -> `lock-storm-deadlocks.svg`."""
+    return "-".join("".join(c if c.isalnum() else " " for c in phase_name.lower()).split()) + ".svg"
+
+
+def copy_timelines(paths, directory):
+    os.makedirs(directory, exist_ok=True)
+    for path in paths:
+        shutil.copy(path, os.path.join(directory, os.path.basename(path)))
+    log(f"{len(paths)} incident pictures copied to {directory}")
 
 
 def print_table(results):
@@ -1445,7 +1519,11 @@ def write_results(results, path):
 
 
 def main():
-    args = harness.argument_parser(__doc__, "short phases (about 3 minutes in total)").parse_args()
+    parser = harness.argument_parser(__doc__, "short phases (about 4 minutes in total)")
+    parser.add_argument("--timelines", metavar="DIR",
+                        help="also copy the incident pictures (bench/out/timelines/*.svg) to DIR, say docs/incidents")
+    args = parser.parse_args()
+    shutil.rmtree(os.path.join(OUT, "timelines"), ignore_errors=True)  # no picture of an earlier run left over
 
     bench = Bench(QUICK if args.quick else FULL)
     results = []
@@ -1469,6 +1547,10 @@ def main():
             write_results(results, os.path.join(OUT, "faults-results.json"))
         log(f"logs in {os.path.relpath(OUT, os.getcwd())}/faults-*.log, "
             f"{bench.events.count if bench.events else 0} unexpected client outcomes logged")
+        if bench.timelines:
+            log(f"incident pictures in {os.path.relpath(os.path.join(OUT, 'timelines'), os.getcwd())}/")
+            if args.timelines:
+                copy_timelines(bench.timelines, args.timelines)
     log(f"total {time.monotonic() - STARTED:.0f}s")
     broken = died or any(r.lost or r.duplicates or not r.invariant for r in results)
     return 1 if broken else 0

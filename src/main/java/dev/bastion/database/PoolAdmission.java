@@ -46,6 +46,7 @@ final class PoolAdmission {
     private int cap;            // guarded by this: learned from the server, poolSize when none
     private long capBackoffNanos = FIRST_CAP_BACKOFF_NANOS;
     private long capRetryAtNanos;
+    private final java.util.concurrent.atomic.LongAdder refusedOnArrival = new java.util.concurrent.atomic.LongAdder();
     private volatile double holdNanos = 1_000_000; // recent time an attempt holds its admission, smoothed
 
     private static final class Waiter {
@@ -206,6 +207,31 @@ final class PoolAdmission {
             }
         }
         return cap;
+    }
+
+    /**
+     * Whether a request arriving now would be refused (the queue ahead could not be served within
+     * DB_POOL_TIMEOUT or {@code deadlineNanos}, or the hard cap is reached): the Retry-After to answer
+     * with, or -1 to let it in. Read without taking a place, for a refusal before any work.
+     */
+    long refuseOnArrival(long deadlineNanos) {
+        long expected;
+        synchronized (this) {
+            if (liveWaiters < cap && liveWaiters < maxWaiting) {
+                return -1;
+            }
+            expected = expectedWaitNanos(liveWaiters + 1);
+            if (liveWaiters < maxWaiting && expected <= Math.min(poolTimeoutNanos, deadlineNanos)) {
+                return -1;
+            }
+        }
+        refusedOnArrival.increment();
+        return retryAfterMillis(expected);
+    }
+
+    /** Requests refused before any work because the pool could not serve them in time. */
+    long refusedOnArrival() {
+        return refusedOnArrival.sum();
     }
 
     /** The connection limit learned from the server, or the pool size when it refused nothing. */

@@ -69,6 +69,7 @@ public class UnitOfWork {
     private final AtomicLong attemptIds = new AtomicLong();
     private final TypedGuard<Uni<Object>> guard;
     private final RowConcurrency rows;
+    private final RetryTokens retryTokens = new RetryTokens();
     private final PoolAdmission admission;
     private final GuardedPoolCreator poolCreator;
     private final UnreplicatedCommits unreplicatedCommits;
@@ -129,6 +130,25 @@ public class UnitOfWork {
     /** Commits acknowledged without their synchronous standby (see {@link UnreplicatedCommits}). */
     public UnreplicatedCommits unreplicatedCommits() {
         return unreplicatedCommits;
+    }
+
+    /**
+     * Whether a request arriving now could not be served in time (see {@link PoolAdmission}): the
+     * Retry-After in milliseconds to refuse it with, before any work; empty to serve it.
+     */
+    public java.util.OptionalLong refuseOnArrival() {
+        long retryAfter = admission.refuseOnArrival(guardrails.requestTimeout().toNanos());
+        return retryAfter < 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(retryAfter);
+    }
+
+    /** Retries not run because the service's retry budget across requests was spent (see {@link RetryTokens}). */
+    public long retriesOverBudget() {
+        return retryTokens.refused();
+    }
+
+    /** Requests refused on arrival, before any work, because the pool could not serve them in time. */
+    public long refusedOnArrival() {
+        return admission.refusedOnArrival();
     }
 
     /** Attempts waiting, without a connection, for the pool's admission. */
@@ -205,6 +225,7 @@ public class UnitOfWork {
         long started = System.nanoTime();
         long deadline = started + guardrails.requestTimeout().toNanos();
         RetryBudget budget = new RetryBudget(retryPolicy);
+        retryTokens.unitStarted();
         Uni<Object> guarded = guard.get(() -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, attempt, budget, deadline));
         return ((Uni<T>) guarded)
                 .onItem().invoke(() -> events.unitSucceeded(spec.operation(), budget.attempts(), System.nanoTime() - started))
@@ -272,7 +293,8 @@ public class UnitOfWork {
             }
             // a server-side statement_timeout stricter than the deadline is retried like contention, within the budget
             boolean retry = budget.trySpend(failure.kind(), failure.kind().retryable()
-                    || failure.kind() == FailureKind.STATEMENT_TIMEOUT && gate.serverLimitStricter());
+                    || failure.kind() == FailureKind.STATEMENT_TIMEOUT && gate.serverLimitStricter())
+                    && (failure.kind() == FailureKind.CONNECTION_LIMIT || retryTokens.tryTake());
             events.attemptFailed(spec.operation(), failure, attempt, retry);
             return retry
                     ? new RetryableDatabaseException(failure, spec.operation(), error)

@@ -43,6 +43,14 @@ public class PoolStatistics {
                 .description("Commits PostgreSQL acknowledged after cancelling their wait for a synchronous standby: "
                         + "on the primary only, lost by a failover at that moment")
                 .register(registry);
+        FunctionCounter.builder("bastion.db.admission.refusals", unitOfWork, UnitOfWork::refusedOnArrival)
+                .description("API requests refused with 503 pool-exhausted on arrival, before any work: the pool could "
+                        + "not have served them within DB_POOL_TIMEOUT or their deadline")
+                .register(registry);
+        FunctionCounter.builder("bastion.db.retries.over.budget", unitOfWork, UnitOfWork::retriesOverBudget)
+                .description("Retries not run because at most about 20 % of attempts may be retries (the service's "
+                        + "retry budget across requests)")
+                .register(registry);
         Gauge.builder("bastion.db.admission.waiting", unitOfWork, UnitOfWork::admissionWaiters)
                 .description("Requests waiting, without a connection, for their turn on the pool")
                 .register(registry);

@@ -1,0 +1,51 @@
+package dev.bastion.api;
+
+import java.util.OptionalLong;
+
+import dev.bastion.database.FailureKind;
+import dev.bastion.database.UnitOfWork;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.ext.web.Router;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+
+/**
+ * Refuses an API request before anything is done for it (no body read or parsed, no resource, no
+ * unit of work) while the pool's admission could not serve it in time anyway: under a crowd the
+ * cores go to the requests that will be served, not to building refusals. The body is rendered once;
+ * only the Retry-After (from the admission's expected wait, spread) differs per refusal. Requests
+ * that get past this are still refused by the admission itself, later and more precisely. The admin
+ * API (and the management port, another router) is always served.
+ */
+@ApplicationScoped
+public class OverloadShedding {
+
+    /** Before the body-size check (-3) and every route that reads a body. */
+    private static final int ORDER = -4;
+
+    private static final Buffer BODY = Buffer.buffer("{\"type\":\"" + Problem.type(FailureKind.POOL_EXHAUSTED.problemSlug())
+            + "\",\"title\":\"" + FailureKind.POOL_EXHAUSTED.title() + "\",\"status\":503,\"detail\":"
+            + "\"The service is at capacity: this request could not be served within its deadline.\",\"kind\":\""
+            + FailureKind.POOL_EXHAUSTED.problemSlug() + "\",\"suggestion\":\"" + FailureKind.POOL_EXHAUSTED.advice() + "\"}");
+
+    private final UnitOfWork unitOfWork;
+
+    public OverloadShedding(UnitOfWork unitOfWork) {
+        this.unitOfWork = unitOfWork;
+    }
+
+    void register(@Observes Router router) {
+        router.route("/customers*").order(ORDER).handler(ctx -> {
+            OptionalLong retryAfterMillis = unitOfWork.refuseOnArrival();
+            if (retryAfterMillis.isEmpty()) {
+                ctx.next();
+                return;
+            }
+            ctx.response().setStatusCode(503)
+                    .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
+                    .putHeader(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, (retryAfterMillis.getAsLong() + 999) / 1000)))
+                    .end(BODY.copy());
+        });
+    }
+}
