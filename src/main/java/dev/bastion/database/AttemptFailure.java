@@ -24,7 +24,8 @@ record AttemptFailure(DatabaseFailure classified, DatabaseFailure reported, bool
      */
     static AttemptFailure of(TransactionSpec spec, boolean inTransaction, Throwable error, boolean commitStarted) {
         DatabaseFailure failure = FailureClassifier.classify(error);
-        if (commitStarted && failure.kind() == FailureKind.CONNECTION && !spec.idempotent()) {
+        if (commitStarted && failure.kind() == FailureKind.CONNECTION && !spec.idempotent()
+                && !FailureClassifier.neverSent(error)) {
             return new AttemptFailure(failure, failure.withKind(FailureKind.COMMIT_OUTCOME_UNKNOWN), false);
         }
         if (inTransaction && (failure.kind() == FailureKind.CONNECTION || FailureClassifier.rollbackFailed(error))) {

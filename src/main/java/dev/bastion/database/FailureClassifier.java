@@ -87,6 +87,22 @@ public final class FailureClassifier {
         return false;
     }
 
+    /**
+     * Whether the failure says the statement never left the service: Vert.x refuses to send on a
+     * connection it already knows is closed ("Connection is not active now"), so nothing can have
+     * committed, whatever the attempt was about to do.
+     */
+    public static boolean neverSent(Throwable error) {
+        Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Throwable t = error; t != null && seen.add(t); t = t.getCause()) {
+            if ((t instanceof NoStackTraceThrowable || t instanceof VertxException) && t.getMessage() != null
+                    && t.getMessage().startsWith("Connection is not active now")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public static DatabaseException toException(Throwable error, String operation) {
         if (error instanceof DatabaseException e) {
             return e;

@@ -47,12 +47,15 @@ final class PoolAdmission {
     private long capBackoffNanos = FIRST_CAP_BACKOFF_NANOS;
     private long capRetryAtNanos;
     private final java.util.concurrent.atomic.LongAdder refusedOnArrival = new java.util.concurrent.atomic.LongAdder();
-    private volatile double holdNanos = 1_000_000; // recent time an attempt holds its admission, smoothed
+    private volatile double sojournNanos; // how long recent waiters waited (or gave up after), smoothed: CoDel's signal
+    private volatile double holdNanos = 1_000_000;
+    private volatile long lastReleaseNanos = System.nanoTime(); // recent time an attempt holds its admission, smoothed
 
     private static final class Waiter {
         final UniEmitter<? super Release> emitter;
         final Context context;
         final AtomicBoolean done = new AtomicBoolean();
+        final long enqueuedAt = System.nanoTime();
         long timer = -1;
 
         Waiter(UniEmitter<? super Release> emitter, Context context) {
@@ -100,7 +103,7 @@ final class PoolAdmission {
             if (admitted < limitNow(start) && liveWaiters == 0) {
                 admitted++;
                 admittedNow = true;
-            } else if (liveWaiters >= maxWaiting || liveWaiters >= cap && expected > mayWait) {
+            } else if (liveWaiters >= maxWaiting || liveWaiters >= cap && expected >= mayWait * 4 / 5) {
                 waiter = null;
             } else {
                 waiting.add(waiter);
@@ -112,6 +115,7 @@ final class PoolAdmission {
             return;
         }
         if (waiter == null) {
+            refusedOnArrival.increment();
             emitter.fail(PoolBusyException.refused(retryAfterMillis(expected)));
             return;
         }
@@ -121,6 +125,7 @@ final class PoolAdmission {
 
     private void timedOut(Waiter waiter) {
         if (waiter.done.compareAndSet(false, true)) {
+            waited(System.nanoTime() - waiter.enqueuedAt);
             long expected;
             synchronized (this) {
                 liveWaiters--;
@@ -133,6 +138,7 @@ final class PoolAdmission {
     /** The release for an admitted attempt: frees its place, or hands it straight to the next waiter. */
     private Release release(long admittedAt) {
         return succeeded -> {
+            lastReleaseNanos = System.nanoTime();
             if (succeeded) {
                 // failed attempts (a lost connection, a timeout) say nothing about how long serving takes
                 holdNanos = holdNanos * 0.8 + (System.nanoTime() - admittedAt) * 0.2;
@@ -155,6 +161,7 @@ final class PoolAdmission {
             }
             if (next != null) {
                 Waiter admittedWaiter = next;
+                waited(System.nanoTime() - admittedWaiter.enqueuedAt);
                 vertx.cancelTimer(admittedWaiter.timer);
                 Release itsRelease = release(System.nanoTime());
                 if (admittedWaiter.context != null) {
@@ -221,7 +228,7 @@ final class PoolAdmission {
                 return -1;
             }
             expected = expectedWaitNanos(liveWaiters + 1);
-            if (liveWaiters < maxWaiting && expected <= Math.min(poolTimeoutNanos, deadlineNanos)) {
+            if (liveWaiters < maxWaiting && expected < Math.min(poolTimeoutNanos, deadlineNanos) * 4 / 5) {
                 return -1;
             }
         }
@@ -247,8 +254,23 @@ final class PoolAdmission {
         return admitted;
     }
 
+    /**
+     * The wait a newcomer at {@code position} can expect: the queue ahead served at the recent pace,
+     * what recent waiters really waited, or how long no place has been freed while all are taken,
+     * whichever is longest (a database that became slow shows in the last two first: attempts stop
+     * finishing, waiters time out). Arrivals are only refused on this
+     * estimate while a full round of the pool is queued, so the estimate keeps being renewed by
+     * waiters and recovers with the database.
+     */
     private long expectedWaitNanos(int position) {
-        return (long) (position * holdNanos / Math.max(1, cap));
+        double paced = position * holdNanos / Math.max(1, cap);
+        // every place busy and none freed for this long: the next one will not come sooner
+        long stalled = admitted >= cap && liveWaiters >= cap ? System.nanoTime() - lastReleaseNanos : 0;
+        return (long) Math.max(Math.max(paced, sojournNanos), stalled);
+    }
+
+    private void waited(long nanos) {
+        sojournNanos = sojournNanos * 0.7 + nanos * 0.3;
     }
 
     /** Spread retries: between the expected wait and twice it, at least a second. */

@@ -50,9 +50,10 @@ public final class Http {
     public static double metric(String name, Map<String, String> labels) {
         String scrape = Management.given().get("/q/metrics").asString();
         double total = 0;
-        Matcher line = Pattern.compile("(?m)^" + Pattern.quote(name) + "\\{([^}]*)\\} ([0-9.eE+-]+)$").matcher(scrape);
+        // a series without labels has no braces at all
+        Matcher line = Pattern.compile("(?m)^" + Pattern.quote(name) + "(?:\\{([^}]*)\\})? ([0-9.eE+-]+)$").matcher(scrape);
         while (line.find()) {
-            String labelText = line.group(1);
+            String labelText = line.group(1) == null ? "" : line.group(1);
             boolean all = labels.entrySet().stream()
                     .allMatch(e -> labelText.contains(e.getKey() + "=\"" + e.getValue() + "\""));
             if (all) {

@@ -19,6 +19,7 @@ import jakarta.enterprise.context.ApplicationScoped;
  * ({@code quarkus.datasource.metrics.enabled}); nothing here is configured or estimated.
  */
 @ApplicationScoped
+@io.quarkus.runtime.Startup // its meters exist from the first scrape, not from the first admin request
 public class PoolStatistics {
 
     private final MeterRegistry registry;
