@@ -16,11 +16,24 @@ final class RetryBudget {
     private int otherRetries;
     private int connectionLimitRetries;
     private int attempts;
+    private boolean commitMayHaveLanded;
 
     /** A budget whose window ({@link RetryPolicy#window()}) starts now. */
     RetryBudget(RetryPolicy policy) {
         this.policy = policy;
         this.deadlineNanos = System.nanoTime() + policy.window().toNanos();
+    }
+
+    /**
+     * An attempt of this call sent COMMIT and lost its answer: from now on a later attempt's failure
+     * cannot tell the caller "nothing was saved".
+     */
+    void commitMayHaveLanded() {
+        commitMayHaveLanded = true;
+    }
+
+    boolean commitMayHaveLandedEarlier() {
+        return commitMayHaveLanded;
     }
 
     /** Starts an attempt and returns its number, from 1. */

@@ -231,6 +231,11 @@ public class UnitOfWork {
                 .onItem().invoke(() -> events.unitSucceeded(spec.operation(), budget.attempts(), System.nanoTime() - started))
                 .onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
                     DatabaseException failure = FailureClassifier.toException(error, spec.operation());
+                    if (budget.commitMayHaveLandedEarlier() && failure.kind().httpStatus() == 503) {
+                        // an earlier attempt's COMMIT may have landed: "nothing was saved" would be a lie
+                        failure = new DatabaseException(failure.failure().withKind(FailureKind.COMMIT_OUTCOME_UNKNOWN),
+                                spec.operation(), failure);
+                    }
                     events.unitFailed(spec.operation(), failure.failure(), budget.attempts(), System.nanoTime() - started);
                     // callers see a plain DatabaseException: the retryable marker means nothing past the guard
                     return failure instanceof RetryableDatabaseException
@@ -287,6 +292,10 @@ public class UnitOfWork {
         }
         return bounded.onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
             DatabaseFailure failure = classifyAttemptFailure(spec, transactionBlock, error, gate);
+            if (gate.commitStarted() && (failure.kind() == FailureKind.COMMIT_OUTCOME_UNKNOWN
+                    || failure.kind() == FailureKind.CONNECTION && !FailureClassifier.neverSent(error))) {
+                budget.commitMayHaveLanded(); // a retried idempotent unit: its next attempt finds out (the key)
+            }
             if (error instanceof RefusedAttemptException refused) {
                 events.attemptFailed(spec.operation(), failure, attempt, false);
                 return refused; // nothing was sent; its Retry-After goes to the caller as it is
