@@ -285,6 +285,8 @@ class TransactionResilienceTest {
 
         AtomicBoolean running = new AtomicBoolean(true);
         AtomicInteger forced = new AtomicInteger();
+        java.util.concurrent.atomic.AtomicReference<Exception> lockerFailed = new java.util.concurrent.atomic.AtomicReference<>();
+        double deadlocksBefore = Http.metric("bastion_db_deadlocks_total", Map.of("kind", "deadlock"));
         Thread locker = new Thread(() -> {
             // a second client locking the hot rows in descending order, against the service's ascending order
             try (SecondClient other = new SecondClient()) {
@@ -297,7 +299,7 @@ class TransactionResilienceTest {
                     Thread.sleep(5);
                 }
             } catch (Exception e) {
-                // the locker may itself be cancelled; the invariant below is what matters
+                lockerFailed.set(e); // a locker that died would leave the service without interference: checked below
             }
         });
         locker.start();
@@ -347,7 +349,11 @@ class TransactionResilienceTest {
         // deadline (DB_REQUEST_TIMEOUT, as long as the pool wait) passed first on a slow machine
         responses.stream().filter(r -> r.statusCode() == 503).forEach(r -> assertTrue(
                 r.body().contains("\"kind\":\"deadlock\"") || r.body().contains("\"kind\":\"pool-exhausted\"")
-                        || r.body().contains("\"kind\":\"request-deadline-exceeded\""), r.body()));
+                        || r.body().contains("\"kind\":\"request-deadline-exceeded\"")
+                        || r.body().contains("\"kind\":\"lock-not-available\""), r.body()));
         assertTrue(forced.get() > 0, "the second client really interfered");
+        assertEquals(null, lockerFailed.get(), "the second client kept locking until the end");
+        assertTrue(Http.metric("bastion_db_deadlocks_total", Map.of("kind", "deadlock")) > deadlocksBefore,
+                "real deadlocks (40P01) happened and were counted: " + statuses);
     }
 }
