@@ -94,7 +94,7 @@ def run_pgbench(pg, workload, seconds, accounts):
             latencies.extend(int(line.split()[2]) for line in f if line.strip())
     subprocess.run(["rm", "-rf", logs])
     latencies.sort()
-    return {"rps": tps, **{key: percentile(latencies, q) / 1000 for key, q in PERCENTILES.items()},
+    return {"rps": tps, "goodput": tps, **{key: percentile(latencies, q) / 1000 for key, q in PERCENTILES.items()},
             "errors": int(failed.group(1)) if failed else 0, "statuses": {}}
 
 

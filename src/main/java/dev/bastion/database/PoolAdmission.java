@@ -62,6 +62,18 @@ final class PoolAdmission {
             this.emitter = emitter;
             this.context = context;
         }
+
+        /**
+         * On the waiter's own event loop, as a task of its own: never inside the releasing attempt's
+         * stack (a chain of attempts that fail at once would otherwise nest one frame per waiter).
+         */
+        void onItsContext(Runnable action) {
+            if (context == null) {
+                action.run();
+            } else {
+                context.runOnContext(ignored -> action.run());
+            }
+        }
     }
 
     PoolAdmission(Vertx vertx, int poolSize, int maxWaiting, long poolTimeoutNanos) {
@@ -110,6 +122,7 @@ final class PoolAdmission {
                 liveWaiters++;
             }
         }
+
         if (admittedNow) {
             emitter.complete(release(start));
             return;
@@ -119,7 +132,7 @@ final class PoolAdmission {
             emitter.fail(PoolBusyException.refused(retryAfterMillis(expected)));
             return;
         }
-        Waiter queued = waiter;
+        Waiter queued = waiter; // its own timer, on its own event loop: every waiter leaves the queue on time
         queued.timer = vertx.setTimer(Math.max(1, mayWait / 1_000_000), fired -> timedOut(queued));
     }
 
@@ -164,11 +177,7 @@ final class PoolAdmission {
                 waited(System.nanoTime() - admittedWaiter.enqueuedAt);
                 vertx.cancelTimer(admittedWaiter.timer);
                 Release itsRelease = release(System.nanoTime());
-                if (admittedWaiter.context != null) {
-                    admittedWaiter.context.runOnContext(ignored -> admittedWaiter.emitter.complete(itsRelease));
-                } else {
-                    admittedWaiter.emitter.complete(itsRelease);
-                }
+                admittedWaiter.onItsContext(() -> admittedWaiter.emitter.complete(itsRelease));
             }
         };
     }

@@ -109,7 +109,9 @@ public class UnitOfWork {
                     .done()
                 .withCircuitBreaker()
                     .name(breakerName)
-                    .when(error -> error instanceof DatabaseException e && e.kind().isOutage())
+                    // an unknown commit outcome is a connection lost mid-commit: the database's trouble too
+                    .when(error -> error instanceof DatabaseException e
+                            && (e.kind().isOutage() || e.kind() == FailureKind.COMMIT_OUTCOME_UNKNOWN))
                     .requestVolumeThreshold(guardrails.breakerRequestVolume())
                     .failureRatio(guardrails.breakerFailureRatio())
                     .delay(guardrails.breakerDelay().toMillis(), ChronoUnit.MILLIS)
@@ -420,9 +422,15 @@ public class UnitOfWork {
 
     /** {@link #closeConnection} for a connection borrowed without a session. */
     private static Uni<Void> terminateBackend(SqlConnection connection) {
+        // the backend's FATAL answer comes before the socket closes: wait (briefly) for the close itself, so the
+        // connection is known dead before it goes back to the pool and no later attempt sends a write on it
+        io.vertx.core.Promise<Void> closed = io.vertx.core.Promise.promise();
+        connection.getDelegate().closeHandler(ignored -> closed.tryComplete());
         return connection.query(TERMINATE_OWN_BACKEND).execute()
                 .replaceWithVoid()
-                .onFailure().recoverWithNull();
+                .onFailure().recoverWithNull()
+                .chain(() -> Uni.createFrom().completionStage(closed.future().toCompletionStage()))
+                .ifNoItem().after(Duration.ofSeconds(1)).recoverWithItem((Void) null);
     }
 
     /** The failure of one attempt, refined by when it happened: during COMMIT, or with no clean rollback. */

@@ -150,6 +150,32 @@ class ConstraintViolationTest {
     }
 
     @Test
+    void theLargestImportTheApiAllowsFitsTheBodyLimit() throws Exception {
+        // 100 rows (the cap) with 200-character names (the field's limit) in a script of 3 bytes per character
+        String name = "顧客名".repeat(67).substring(0, 200);
+        StringBuilder body = new StringBuilder("{\"customers\":[");
+        List<String> emails = new java.util.ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            String email = uniqueEmail();
+            emails.add(email);
+            body.append(i == 0 ? "" : ",").append("{\"name\":\"").append(name).append("\",\"email\":\"").append(email).append("\"}");
+        }
+        body.append("]}");
+        assertTrue(body.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 64 * 1024,
+                "larger than the old 64K limit");
+        given().contentType("application/json; charset=UTF-8").body(body.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                .post("/customers/import").then().statusCode(200)
+                .body("created.size()", equalTo(100)).body("rejected.size()", equalTo(0));
+        for (String email : List.of(emails.get(0), emails.get(99))) {
+            assertEquals(1, rowsWithEmail(email));
+        }
+        // one row more than the cap is the caller's mistake
+        given().contentType(ContentType.JSON).body(body.toString().replace("]}", "," + "{\"name\":\"x\",\"email\":\""
+                        + uniqueEmail() + "\"}]}"))
+                .post("/customers/import").then().statusCode(422);
+    }
+
+    @Test
     void aKeyedImportIsAppliedOnceAndItsRepeatGetsTheFirstReport() throws Exception {
         String first = uniqueEmail();
         String second = uniqueEmail();
