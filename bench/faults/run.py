@@ -2,15 +2,17 @@
 """Fault-injection benchmark for Bastion.
 
 Starts a private PostgreSQL (Debian's binaries, as user postgres), a fault proxy in front of it (the
-service's stable address for the database) and the packaged service behind the proxy, then runs one
-phase per fault under steady mixed load: restarts, killed backends, a frozen network, lock storms,
-pool starvation, a failover to a synchronous standby, a silent network and clients that hang up.
+service's stable address for the database) and the packaged service behind the proxy, logging in as
+a role of its own (bastion_app: no superuser, scram-sha-256, password from DB_PASSWORD_FILE), then runs
+one phase per fault under steady mixed load: restarts, killed backends, a frozen network, lock storms,
+pool starvation, a failover to a synchronous standby, a silent network, clients that hang up, and the
+partial problems: a held row, a rotated password, a read-only database and a connection cap.
 After each phase it audits the database directly: no acknowledged write lost, nothing applied twice,
 credit conserved, no 500 other than commit-outcome-unknown, no answer slower than the request
 deadline allows, no session left in a transaction, the service back to ready on its own. Exits 1
-when an invariant breaks.
+when an invariant breaks. Each phase also gets an incident picture, bench/out/timelines/<phase>.svg.
 
-    python3 bench/faults/run.py [--quick]
+    python3 bench/faults/run.py [--quick] [--timelines DIR] [--phase NAME ...]
 
 PostgreSQL, the service, their readiness and HTTP come from the shared harness (bench/harness.py,
 bench/httpload.py); this file holds the load, the faults and the audit. Python 3.11 standard library
@@ -20,6 +22,7 @@ import datetime
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -56,7 +59,7 @@ WRITE_RECOVERY_ALLOWED = 10               # after the network returns, a write m
 PROMOTE_AFTER = 3                         # seconds the stable address points at a standby still read-only
 
 MAX_CONNECTIONS_PER_ROW = 2             # DB_MAX_CONNECTIONS_PER_ROW: writers of one row holding a connection at once
-SERVICE_ROLE = "bastion_app"              # the service's login role: not a superuser, scram-sha-256 password from a file
+SERVICE_ROLE = "bastion_app"              # the service's login role: no superuser, scram-sha-256 password from a file
 
 SERVICE_ENV = {
     "DB_POOL_SIZE": "10", "DB_MAX_OVERFLOW": "10", "DB_POOL_TIMEOUT": "2", "DB_CONNECT_TIMEOUT": "2",
@@ -84,10 +87,12 @@ class Timing:
     read_only: float       # seconds the database refuses writes
 
 
+# wrong_password is longer than DB_BREAKER_DELAY (2 s): when ending the sessions opens the breaker, its
+# half-open trial still meets the wrong password before the file changes
 FULL = Timing(load_before=8, load_after=12, blackhole=35, held_row=3 * REQUEST_DEADLINE, cap_window=5,
-              wrong_password=4, read_only=6)
+              wrong_password=5, read_only=6)
 QUICK = Timing(load_before=3, load_after=3, blackhole=12, held_row=REQUEST_DEADLINE + 2, cap_window=3,
-               wrong_password=2, read_only=3)
+               wrong_password=4, read_only=3)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -98,16 +103,16 @@ def unknown_outcome(reply):
     return reply.status == 500 and reply.kind() == UNKNOWN_OUTCOME
 
 
-def call_with_retries(service, path, body, key, on_attempt):
+def call_with_retries(service, path, body, key, on_attempt, retries=WRITE_RETRIES):
     """POST with an Idempotency-Key; on 503/504/timeout/connection error or an unknown commit outcome,
     the same key and body again (the key makes every repeat safe)."""
     reply = None
-    for attempt in range(WRITE_RETRIES + 1):
+    for attempt in range(retries + 1):
         reply = service.call("POST", path, body, headers={"Idempotency-Key": key})
         on_attempt(reply)
         if reply.status is not None and reply.status not in RETRY_STATUSES and not unknown_outcome(reply):
             return reply
-        if attempt < WRITE_RETRIES:
+        if attempt < retries:
             time.sleep(min(2.0, 0.2 * 2 ** attempt) * random.uniform(0.75, 1.25))
     return reply
 
@@ -184,7 +189,9 @@ class Answer:
 
     @property
     def label(self):
-        return "conn/timeout" if self.status is None else f"{self.status} {self.kind}" if self.kind else str(self.status)
+        if self.status is None:
+            return "conn/timeout"
+        return f"{self.status} {self.kind}" if self.kind else str(self.status)
 
 
 class PhaseStats:
@@ -291,6 +298,17 @@ class Load:
             group.stop(120)
         self.groups = []
 
+    def pause(self):
+        """Stops the mixed workers (each finishes its current request) and, with them, every extra group."""
+        self.workers.stop(120)
+        for group in self.groups:
+            group.stop(120)
+        self.groups = []
+
+    def resume(self):
+        """The mixed workers again, counted in the same phase."""
+        self.workers.start(self._work, WORKERS)
+
     def add_threads(self, name, operation, count):
         """`count` more threads named name-N repeating operation(rng) (a little think time between two)
         until stopped, or until the load stops; returns their harness.Workers."""
@@ -333,20 +351,21 @@ class Load:
     def _create(self, rng):
         self.create_once()
 
-    def create_once(self):
-        """One logical create with a fresh key, retried like a careful client; returns the final reply."""
+    def create_once(self, retries=WRITE_RETRIES):
+        """One logical create with a fresh key, retried like a careful client (retries=0: a probe that
+        expects refusals, whose 503 is not logged as a give-up); returns the final reply."""
         token = uuid.uuid4().hex
         email = f"load-{token}@example.org"
         body = {"name": f"Load {token[:8]}", "email": email}
         attempts = Counter()
         reply = call_with_retries(self.service, "/customers", body, str(uuid.uuid4()),
-                                  lambda r: (self.stats.attempt(r, "create"), attempts.update(["n"])))
+                                  lambda r: (self.stats.attempt(r, "create"), attempts.update(["n"])), retries)
         self.stats.final("create", reply)
         if reply.status == 201:
             self.acks.create(email, reply.json()["id"], self.stats.name)
         elif reply.status not in RETRY_STATUSES and reply.status is not None and not unknown_outcome(reply):
             self.events.write(self.stats.name, f"create {email}", reply, attempts["n"])
-        else:
+        elif retries:
             self.events.write(self.stats.name, f"create {email} gave up", reply, attempts["n"])
         return reply
 
@@ -361,7 +380,8 @@ class Load:
         key = str(uuid.uuid4())
         attempts = Counter()
         reply = call_with_retries(self.service, "/customers/transfers", body, key,
-                                  lambda r: (self.stats.attempt(r, "transfer", (source, target)), attempts.update(["n"])))
+                                  lambda r: (self.stats.attempt(r, "transfer", (source, target)),
+                                             attempts.update(["n"])))
         self.stats.final("transfer", reply)
         if reply.status == 200:
             self.acks.transfer(key, TransferAck(reply.json()["id"], source, target, Decimal(amount), self.stats.name))
@@ -529,6 +549,8 @@ def fail_over(bench, phase):
     switched = time.monotonic()
     if not standby.in_recovery():
         phase.fail("the standby was not read-only before its promotion")
+    time.sleep(max(0.0, switched + PROMOTE_AFTER / 2 - time.monotonic()))
+    seen = readiness_data(bench.service)  # what the readiness probe says about the read-only standby, for the report
     time.sleep(max(0.0, switched + PROMOTE_AFTER - time.monotonic()))
     promoting = time.monotonic()
     standby.promote()
@@ -540,12 +562,11 @@ def fail_over(bench, phase):
         phase.fail("readiness was not UP within 30 s of the promotion")
     # the first samples after the switch may still be about the dead primary
     read_only = bench.monitor.between(switched + 0.5, promoting)
-    if not any(s.status == 503 for s in read_only):
-        phase.fail(f"readiness never answered DOWN while only a read-only standby was reachable "
-                   f"({readiness_summary(read_only)})")
-    if any(s.status == 200 for s in read_only):
-        phase.fail(f"readiness answered UP while only a read-only standby was reachable "
-                   f"({readiness_summary(read_only)})")
+    # a read-only writer address is shared by every pod, and reads still work there: readiness stays UP and
+    # says readOnly (docs/failure-model.md, "Readiness"); what it must not do is claim the node takes writes
+    if seen[0] != 200 or not (seen[1] or {}).get("readOnly"):
+        phase.fail(f"readiness did not answer UP with data.readOnly=true while only a read-only standby was "
+                   f"reachable ({readiness_summary(read_only)}; {seen[0]} with data {seen[1]})")
     return (f"primary killed, address on the read-only standby {promoting - switched:.1f}s, then promoted; "
             f"readiness while read-only {readiness_summary(read_only)}, UP "
             f"{'-' if up_again is None else f'{up_again - promoted:.1f}s'} after the promotion")
@@ -731,9 +752,20 @@ def readiness_data(service):
     return reply.status, next((c.get("data") or {} for c in checks if c.get("name") == "database"), {})
 
 
+def metric_or_none(service, name):
+    """The sum of a Prometheus series, None when /q/metrics has no such series (a meter registered lazily)."""
+    reply = httpload.call(service.management_port, "GET", "/q/metrics", timeout=10)
+    if reply.status != 200:
+        raise RuntimeError(f"/q/metrics answered {reply.label()}")
+    if not any(line.startswith((name + "{", name + " ")) for line in reply.text.splitlines()):
+        return None
+    return httpload.prometheus_sum(reply.text, name, {}) + sum(
+        float(line.rsplit(" ", 1)[1]) for line in reply.text.splitlines() if line.startswith(name + " "))
+
+
 def breaker_state(service):
-    """bastion_db_circuit_breaker_state: 0 closed, 1 half-open, 2 open."""
-    return service.metric("bastion_db_circuit_breaker_state", {})
+    """bastion_db_circuit_breaker_state: 0 closed, 1 half-open, 2 open (None: not exported)."""
+    return metric_or_none(service, "bastion_db_circuit_breaker_state")
 
 
 def tally(answers):
@@ -745,6 +777,14 @@ def tally(answers):
 def samples_of(answers, limit=3):
     """A few answers in words, with the start of their bodies, for a broken invariant."""
     return "; ".join(f"{a.operation} {a.label} after {a.elapsed:.2f}s {a.detail[:160]!r}" for a in answers[:limit])
+
+
+def describe_gauge(values):
+    """`2-20` over samples of a gauge, `not exported` when /q/metrics never had it."""
+    seen = [v for v in values if v is not None]
+    if not seen:
+        return "not exported"
+    return f"{min(seen):g}" if min(seen) == max(seen) else f"{min(seen):g}-{max(seen):g}"
 
 
 def p99(answers):
@@ -865,7 +905,7 @@ class HeldRow:
 
     def __call__(self, phase):
         pg, service = self.bench.pg, self.bench.service
-        self.refusals_before = service.metric("bastion_db_held_lock_refusals_total", {})
+        self.refusals_before = metric_or_none(service, "bastion_db_held_lock_refusals_total") or 0.0
         holder = pg.session(stdout=subprocess.PIPE)
         sampler = None
         try:
@@ -920,7 +960,9 @@ class HeldRow:
             phase.fail(f"{len(wrong)} of {len(writes)} writes to the held account during the hold were answered "
                        f"otherwise than 503 lock-not-available / request-deadline-exceeded or success after the "
                        f"release: {tally(wrong)}; {samples_of(wrong)}")
-        refusals = self.bench.service.metric("bastion_db_held_lock_refusals_total", {}) - self.refusals_before
+        # the counter is registered at the first refusal: absent means none yet
+        refusals = ((metric_or_none(self.bench.service, "bastion_db_held_lock_refusals_total") or 0.0)
+                    - self.refusals_before)
         # the bystanders, before the hold and during it (the same threads)
         bystanding = lambda a: a.group.startswith("bystander")  # noqa: E731
         before = phase.stats.answers_where(lambda a: bystanding(a) and phase.started <= a.sent < start)
@@ -1003,13 +1045,18 @@ class ReadOnlyDatabase:
     data.readOnly = true; once it is off again, writes are acknowledged."""
 
     SETTLE = 0.5  # seconds for the reload to reach every session (each applies it before its next command)
+    READERS = 3
+    WRITERS = 2   # one attempt per create, no backoff: the mixed workers' writes mostly sit in their backoff
 
     def __init__(self, bench, seconds):
         self.bench = bench
         self.seconds = seconds
 
     def __call__(self, phase):
-        bench, pg, service = self.bench, self.bench.pg, self.bench.service
+        bench, pg, service, load = self.bench, self.bench.pg, self.bench.service, self.bench.load
+        readers = load.add_threads("ro-reader", lambda rng: load.read_once(rng.choice(bench.accounts)), self.READERS)
+        writers = load.add_threads("ro-writer", lambda rng: (load.create_once(retries=0), time.sleep(0.05)),
+                                   self.WRITERS)
         pg.psql("ALTER SYSTEM SET default_transaction_read_only = on")
         pg.psql("SELECT pg_reload_conf()")
         on = phase.fault_start = time.monotonic()
@@ -1023,6 +1070,8 @@ class ReadOnlyDatabase:
             pg.psql("ALTER SYSTEM RESET default_transaction_read_only")
             pg.psql("SELECT pg_reload_conf()")
         off = phase.fault_end = time.monotonic()
+        readers.stop(30)
+        writers.stop(30)
         write_after = first_write_after(bench.load, off, give_up=30)
         breaker.append(breaker_state(service))
 
@@ -1040,7 +1089,8 @@ class ReadOnlyDatabase:
         elif bad_writes:
             phase.fail(f"{len(bad_writes)} of {len(writes)} writes on the read-only database were not 503 "
                        f"database-read-only with Retry-After >= 1: {tally(bad_writes)}; "
-                       f"Retry-After {sorted({a.retry_after for a in bad_writes}, key=str)[:5]}; {samples_of(bad_writes)}")
+                       f"Retry-After {sorted({a.retry_after for a in bad_writes}, key=str)[:5]}; "
+                       f"{samples_of(bad_writes)}")
         if any(state != 0 for state in breaker):
             phase.fail(f"the circuit breaker left 0 (closed): states {breaker}")
         ready = bench.monitor.between(on + self.SETTLE, off)
@@ -1075,18 +1125,35 @@ class ConnectionCap:
 
     def __call__(self, phase):
         bench, pg, load = self.bench, self.bench.pg, self.bench.load
-        readers = load.add_threads("cap-reader", lambda rng: load.read_once(rng.choice(bench.accounts)), self.READERS)
+
+        def reader(rng):
+            load.read_once(rng.choice(bench.accounts))
+
+        readers = load.add_threads("cap-reader", reader, self.READERS)
         joined = phase.mark(f"{self.READERS} readers join")
-        sessions, limits = [], []
+        sessions, limits, holders = [], [], Counter()
         try:
             time.sleep(self.window)
+            # the clients pause while the sessions end: ending sessions under requests in flight opens the
+            # breaker on its own (terminate backends x3 shows that), and this phase is about the cap
+            readers.stop(30)
+            load.pause()
+            phase.mark("clients pause")
             pg.psql(f"ALTER ROLE {SERVICE_ROLE} CONNECTION LIMIT {self.LIMIT}")
             ended = terminate_role_sessions(pg)
             capped = phase.fault_start = time.monotonic()
-            while time.monotonic() < capped + self.window:
-                sessions.append(int(pg.psql(f"SELECT count(*) FROM pg_stat_activity WHERE usename = '{SERVICE_ROLE}'")))
-                limits.append(bench.service.metric("bastion_db_pool_connection_limit", {}))
-                time.sleep(0.5)
+            time.sleep(0.5)  # the pool sees its connections close
+            load.resume()
+            readers = load.add_threads("cap-reader", reader, self.READERS)
+            resumed = phase.mark("clients resume")
+            while time.monotonic() < resumed + self.window:
+                # the role's sessions: who holds the slots (the pool, the readiness probe, a login in progress)
+                rows = pg.rows("SELECT coalesce(nullif(application_name, ''), '(starting)'), coalesce(state, '-') "
+                               f"FROM pg_stat_activity WHERE usename = '{SERVICE_ROLE}'")
+                sessions.append(len(rows))
+                holders.update(f"{name} {state}" for name, state in rows)
+                limits.append(metric_or_none(bench.service, "bastion_db_pool_connection_limit"))
+                time.sleep(0.25)
         finally:
             pg.psql(f"ALTER ROLE {SERVICE_ROLE} CONNECTION LIMIT -1")
         lifted = phase.fault_end = time.monotonic()
@@ -1099,19 +1166,20 @@ class ConnectionCap:
             return len(served) / max(end - start, 1e-9)
 
         before = served_per_second(joined + 0.5, capped)  # the first half second: the readers' start
-        under = served_per_second(capped, lifted)
+        under = served_per_second(resumed, lifted)
         capped_answers = phase.stats.answers_where(lambda a: capped <= a.sent < lifted)
         errors = [a for a in capped_answers if a.status is None or a.status >= 500]
         phase.after_load.append(lambda p: self._verify(p, capped))
         return (f"CONNECTION LIMIT {self.LIMIT} for {lifted - capped:.1f}s ({ended} sessions ended), +{self.READERS} "
                 f"readers: {before:.0f} reads/s before, {under:.0f} reads/s under the cap "
                 f"({under / before if before else float('nan'):.2f}x); 5xx/errors under the cap: "
-                f"{tally(errors)}; role sessions at most {max(sessions, default=0)}, pool limit metric at least "
-                f"{min(limits, default=float('nan')):g}")
+                f"{tally(errors)}; role sessions at most {max(sessions, default=0)} ({len(sessions)} samples: "
+                f"{', '.join(f'{k}×{n}' for k, n in holders.most_common())}), pool limit metric "
+                f"{describe_gauge(limits)}")
 
     def _verify(self, phase, capped):
         after = phase.stats.answers_where(lambda a: a.sent >= capped)
-        # a commit cut by ending the sessions is a 500 commit-outcome-unknown, the honest answer to that (not to the cap)
+        # a commit cut by ending the sessions is a 500 commit-outcome-unknown: the honest answer to that, not to the cap
         cut = [a for a in after if a.status == 500 and a.kind == UNKNOWN_OUTCOME and a.sent < capped + 1.0]
         errors = [a for a in after if (a.status == 500 and a not in cut)
                   or a.status == 503 and a.kind in self.FORBIDDEN_KINDS]
@@ -1120,8 +1188,22 @@ class ConnectionCap:
                        f"{tally(errors)}; {samples_of(errors)}")
         if cut:
             phase.note(f"{len(cut)} commits cut by ending the sessions answered 500 {UNKNOWN_OUTCOME}")
-        phase.note(f"pool limit metric {self.bench.service.metric('bastion_db_pool_connection_limit', {}):g} at "
-                   "the end of the phase")
+        limit = metric_or_none(self.bench.service, "bastion_db_pool_connection_limit")
+        phase.note(f"pool limit metric {describe_gauge([limit])} at the end of the phase; {self._learned_from_log()}")
+
+    def _learned_from_log(self):
+        """The cap the pool learned, in the service's own words (PoolAdmission's warning), the last of this run."""
+        try:
+            with open(self.bench.service.log_path, errors="replace") as f:
+                found = re.findall(r"allows this service (\d+) connection\(s\).*?serving on (\d+) and trying "
+                                   r"one more in (\d+) s", f.read())
+        except OSError:
+            found = []
+        if not found:
+            return "the service logged no learned cap"
+        steps = " → ".join(n for n, _, _ in found[-12:])
+        return (f"service log: {len(found)} cap warnings, cap {steps}; last: serving on {found[-1][1]}, "
+                f"one more connection in {found[-1][2]} s")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1399,8 +1481,6 @@ class Bench:
             subtitle = (f"{stats.requests} requests, {stats.attempts} attempts, slowest {stats.slowest:.1f} s, "
                         f"recovery {'-' if result.recovery is None else f'{result.recovery:.1f} s'}, invariant "
                         f"{'held' if result.invariant else 'BROKEN'}.  {phase.notes[0] if phase.notes else ''}")
-            if len(subtitle) > 190:
-                subtitle = subtitle[:189] + "…"
             svg = timeline.render(f"{phase.name} — Bastion fault benchmark", subtitle,
                                   datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), phase.started,
                                   phase.finished, answers, readiness, markers)
@@ -1519,9 +1599,11 @@ def write_results(results, path):
 
 
 def main():
-    parser = harness.argument_parser(__doc__, "short phases (about 4 minutes in total)")
+    parser = harness.argument_parser(__doc__, "short phases (about 3 minutes in total)")
     parser.add_argument("--timelines", metavar="DIR",
                         help="also copy the incident pictures (bench/out/timelines/*.svg) to DIR, say docs/incidents")
+    parser.add_argument("--phase", metavar="NAME", action="append",
+                        help="run only this phase (repeatable; in the usual order), say --phase 'held row'")
     args = parser.parse_args()
     shutil.rmtree(os.path.join(OUT, "timelines"), ignore_errors=True)  # no picture of an earlier run left over
 
@@ -1529,8 +1611,13 @@ def main():
     results = []
     died = False
     try:
+        faults = bench.faults()
+        unknown = set(args.phase or ()) - {f.name for f in faults}
+        if unknown:
+            log(f"no such phase: {', '.join(sorted(unknown))} (phases: {', '.join(f.name for f in faults)})")
+            return 2
         bench.set_up()
-        for fault in bench.faults():
+        for fault in (f for f in faults if not args.phase or f.name in args.phase):
             results.append(bench.run_phase(fault))
             if not bench.service.alive():
                 died = True

@@ -25,7 +25,7 @@ SILENT_COLOR = "#757575"
 UP_COLOR = "#66bb6a"
 
 WIDTH = 1200
-LEFT, RIGHT, TOP = 72, 84, 104
+LEFT, RIGHT, TOP = 72, 84, 128
 PLOT_W = WIDTH - LEFT - RIGHT
 PLOT_H = 300
 STRIP_H = 9  # the readiness strip above the plot
@@ -185,15 +185,23 @@ def render(title, subtitle, date, start, end, answers, readiness, markers):
     # -- frame, axis titles ----------------------------------------------------------------------------
     add(f'<rect x="{LEFT}" y="{TOP}" width="{PLOT_W}" height="{PLOT_H}" fill="none" stroke="#616161"/>')
     add(f'<text x="{LEFT + PLOT_W / 2}" y="{TOP + PLOT_H + 36}" text-anchor="middle">'
-        f'seconds since the phase\'s load started (bars: answers per {int(BUCKET * 1000)} ms bucket, by arrival)</text>')
+        f"seconds since the phase's load started (bars: answers per {int(BUCKET * 1000)} ms bucket, "
+        "by arrival)</text>")
     add(f'<text transform="translate({LEFT - 48},{TOP + PLOT_H / 2}) rotate(-90)" text-anchor="middle">'
         f'answers per {int(BUCKET * 1000)} ms</text>')
     add(f'<text transform="translate({LEFT + PLOT_W + 60},{TOP + PLOT_H / 2}) rotate(90)" text-anchor="middle" '
         f'fill="{LINE_COLOR}">slowest answer in the bucket (s)</text>')
     # -- markers: vertical lines, labels staggered on rows above the readiness strip -------------------
+    merged = []  # moments within 50 ms of each other share one line: "fault start / password changed"
+    for moment, label in sorted(m for m in markers if m[0] is not None):
+        if merged and moment - merged[-1][0] < 0.05:
+            if label not in merged[-1][1]:
+                merged[-1] = (merged[-1][0], f"{merged[-1][1]} / {label}")
+        else:
+            merged.append((moment, label))
     rows_end = [-1e9, -1e9, -1e9]
     add('<g class="markers">')
-    for moment, label in sorted(markers):
+    for moment, label in merged:
         mx = x(moment)
         if not LEFT - 1 <= mx <= LEFT + PLOT_W + 1:
             continue
@@ -207,11 +215,12 @@ def render(title, subtitle, date, start, end, answers, readiness, markers):
     add('</g>')
     # -- legend ----------------------------------------------------------------------------------------
     entries = [("rect", colors[cls], f"{cls} ({totals[cls]})") for cls in classes]
-    entries += [("line", LINE_COLOR, "slowest answer (right axis)"),
-                ("band", DOWN_COLOR, "readiness DOWN (503)"),
-                ("band", SILENT_COLOR, "readiness: no answer within 3 s"),
-                ("rect", UP_COLOR, "readiness UP (strip)"),
-                ("marker", "#000", "fault start / end, other moments")]
+    entries.append(("line", LINE_COLOR, "slowest answer (right axis)"))
+    states = {status for _, _, status in intervals}
+    entries += [("rect", UP_COLOR, "readiness UP (strip)")] if 200 in states else []
+    entries += [("band", DOWN_COLOR, "readiness DOWN (503)")] if 503 in states else []
+    entries += [("band", SILENT_COLOR, "readiness: no answer within 3 s")] if states - {200, 503} else []
+    entries.append(("marker", "#000", "fault start / end, other moments"))
     legend_y = TOP + PLOT_H + 58
     lx, ly = LEFT, legend_y
     add('<g class="legend">')
@@ -240,9 +249,24 @@ def render(title, subtitle, date, start, end, answers, readiness, markers):
             '.small{font-size:9px} .marker{font-size:10.5px;font-weight:bold}</style>\n'
             f'<rect width="{WIDTH}" height="{height}" fill="#fff"/>\n'
             f'<text x="{LEFT}" y="24" class="title">{escape(title)}</text>\n'
-            f'<text x="{LEFT}" y="42" class="sub">{escape(subtitle)}</text>\n'
+            + "".join(f'<text x="{LEFT}" y="{42 + 15 * i}" class="sub">{escape(line)}</text>\n'
+                      for i, line in enumerate(_wrap(subtitle, 160, 3)))
+            +
             f'<text x="{WIDTH - RIGHT + 60}" y="24" text-anchor="end" class="sub">{escape(date)}</text>\n')
     return head + "\n".join(parts) + "\n</svg>\n"
+
+
+def _wrap(text, width, lines):
+    """At most `lines` lines of at most about `width` characters, cut at spaces; an ellipsis when cut short."""
+    out, words = [], text.split()
+    while words and len(out) < lines:
+        line = words.pop(0)
+        while words and len(line) + 1 + len(words[0]) <= width:
+            line += " " + words.pop(0)
+        out.append(line)
+    if words:
+        out[-1] = out[-1][:width - 1] + "…"
+    return out
 
 
 def _readiness_intervals(readiness, start, end):

@@ -128,7 +128,6 @@ final class PoolAdmission {
             return;
         }
         if (waiter == null) {
-            refusedOnArrival.increment();
             emitter.fail(PoolBusyException.refused(retryAfterMillis(expected)));
             return;
         }
@@ -245,7 +244,7 @@ final class PoolAdmission {
         return retryAfterMillis(expected);
     }
 
-    /** Requests refused before any work because the pool could not serve them in time. */
+    /** Requests refused on the router, before any work, because the pool could not serve them in time. */
     long refusedOnArrival() {
         return refusedOnArrival.sum();
     }

@@ -61,10 +61,17 @@ class OverloadTest {
         try (SecondClient migration = new SecondClient()) {
             // every read of the table waits behind this lock: the database is "slow" for reads
             migration.execute("LOCK TABLE customer IN ACCESS EXCLUSIVE MODE");
-            slow = Http.concurrently(30, i -> read(id));
-            List<HttpResponse<String>> later = Http.concurrently(30, i -> read(id)); // the queue's wait is known now
-            slow = new java.util.ArrayList<>(slow);
-            slow.addAll(later);
+            slow = new java.util.ArrayList<>(Http.concurrently(30, i -> read(id))); // the queue's wait is known now
+            // a second crowd queues; callers arriving while it waits are refused on the router
+            java.util.concurrent.CompletableFuture<List<HttpResponse<String>>> queued =
+                    java.util.concurrent.CompletableFuture.supplyAsync(() -> Http.concurrently(30, i -> read(id)));
+            long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+            while (Http.metric("bastion_db_admission_waiting", Map.of()) < 2 && System.nanoTime() < until) {
+                Thread.sleep(10);
+            }
+            List<HttpResponse<String>> arriving = Http.concurrently(10, i -> read(id));
+            slow.addAll(queued.join());
+            slow.addAll(arriving);
         }
         Map<String, Long> outcomes = slow.stream().collect(Collectors.groupingBy(OverloadTest::kind, Collectors.counting()));
         for (HttpResponse<String> r : slow) {

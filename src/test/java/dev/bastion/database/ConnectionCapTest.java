@@ -1,0 +1,71 @@
+package dev.bastion.database;
+
+import static dev.bastion.database.LimitedRoleTest.load;
+import static dev.bastion.database.LimitedRoleTest.read;
+import static dev.bastion.testing.Customers.createCustomer;
+import static dev.bastion.testing.Customers.uniqueEmail;
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+import dev.bastion.database.LimitedRoleTest.Answer;
+import dev.bastion.testing.AdminTokens;
+import dev.bastion.testing.Http;
+import dev.bastion.testing.LimitedRoleResource;
+import dev.bastion.testing.Management;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.TestProfile;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A role's connection limit below the pool's size, met by a service of its own (the cap it learns
+ * would otherwise carry over into the other limited-role tests): the pool serves on the
+ * connections the server allows.
+ */
+@QuarkusTest
+@TestProfile(ConnectionCapTest.CappedPool.class)
+@WithTestResource(LimitedRoleResource.class)
+class ConnectionCapTest {
+
+    public static class CappedPool extends LimitedRoleTest.PoolOfTen {
+    }
+
+    @Test
+    void aConnectionCapOfTwoServesTwentyReadersOnTwoConnections() throws Exception {
+        long id = createCustomer(uniqueEmail(), "1.00");
+        try {
+            LimitedRoleResource.asSuperuser("ALTER ROLE " + LimitedRoleResource.ROLE + " CONNECTION LIMIT 2");
+            LimitedRoleResource.endSessions(); // the pool (and the probe) start again under the cap
+
+            List<Answer> answers = load(20, Duration.ofSeconds(4), caller -> read(id));
+
+            Map<String, Long> byOutcome = answers.stream().collect(Collectors.groupingBy(
+                    a -> a.status() + " " + a.kind(), Collectors.counting()));
+            long served = answers.stream().filter(a -> a.status() == 200).count();
+            assertTrue(served >= 200, "two connections serve hundreds of reads in 4 s: " + byOutcome + ", learned limit "
+                    + Http.metric("bastion_db_pool_connection_limit", Map.of()));
+            for (Answer a : answers) {
+                // waiting longer than DB_POOL_TIMEOUT stays the honest pool-exhausted; nothing else
+                assertTrue(a.status() == 200 || a.status() == 503 && a.kind().equals("pool-exhausted"), byOutcome.toString());
+            }
+            assertTrue(served >= 0.9 * answers.size(), "the cap alone refuses (almost) nobody: " + byOutcome);
+            assertTrue(Http.metric("bastion_db_pool_connection_limit", Map.of()) <= 2,
+                    "the pool learned the server's cap");
+            assertTrue(LimitedRoleResource.query("SELECT count(*) FROM pg_stat_activity WHERE usename = '"
+                    + LimitedRoleResource.ROLE + "'") <= 2);
+            Management.given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));
+            given().auth().oauth2(AdminTokens.admin()).get("/admin/database/health").then().statusCode(200)
+                    .body("recommendations.toString()", containsString("CONNECTION LIMIT"));
+        } finally {
+            LimitedRoleResource.asSuperuser("ALTER ROLE " + LimitedRoleResource.ROLE + " CONNECTION LIMIT -1");
+        }
+    }
+
+}
