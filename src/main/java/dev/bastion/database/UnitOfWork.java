@@ -422,15 +422,11 @@ public class UnitOfWork {
 
     /** {@link #closeConnection} for a connection borrowed without a session. */
     private static Uni<Void> terminateBackend(SqlConnection connection) {
-        // the backend's FATAL answer comes before the socket closes: wait (briefly) for the close itself, so the
-        // connection is known dead before it goes back to the pool and no later attempt sends a write on it
-        io.vertx.core.Promise<Void> closed = io.vertx.core.Promise.promise();
-        connection.getDelegate().closeHandler(ignored -> closed.tryComplete());
+        // (the connection's close handler belongs to the pool: replacing it to wait for the close would leave the
+        // pool counting a dead connection as open, and refusing new ones under a server's connection cap)
         return connection.query(TERMINATE_OWN_BACKEND).execute()
                 .replaceWithVoid()
-                .onFailure().recoverWithNull()
-                .chain(() -> Uni.createFrom().completionStage(closed.future().toCompletionStage()))
-                .ifNoItem().after(Duration.ofSeconds(1)).recoverWithItem((Void) null);
+                .onFailure().recoverWithNull();
     }
 
     /** The failure of one attempt, refined by when it happened: during COMMIT, or with no clean rollback. */
