@@ -119,8 +119,9 @@ class SettingsCombinationsTest {
             // a transient failure first: the guard's backoff must be one it accepts, and the retry must run
             int[] calls = new int[1];
             Integer retried = unit.runStatement(TransactionSpec.read("settings.retry"), connection -> ++calls[0] == 1
+                            // a lock not available: transient, retried on DB_MAX_RETRIES, and its connection stays usable
                             ? io.smallrye.mutiny.Uni.createFrom().failure(new io.vertx.pgclient.PgException(
-                                    "terminating connection", "FATAL", "57P01", "test"))
+                                    "could not obtain lock on row", "ERROR", "55P03", "test"))
                             : connection.query("SELECT 2").execute().map(rows -> rows.iterator().next().getInteger(0)))
                     .await().atMost(Duration.ofSeconds(30));
             assertEquals(2, retried, values.toString());
