@@ -146,11 +146,20 @@ class LimitedRoleTest {
             assertTrue(writes.size() >= 10, "enough refused writes to open a breaker that counted them: " + writes.size());
             assertTrue(reads.stream().allMatch(a -> a.status() == 200), "every read served: "
                     + reads.stream().filter(a -> a.status() != 200).limit(3).toList());
+            long refusedAsReadOnly = 0;
             for (Answer w : writes) {
+                if (w.status() == 500) {
+                    // known race (docs/failure-model.md): a write sent on a connection whose backend the service had
+                    // just ended is answered "outcome unknown", never "saved"; the row count below shows none was
+                    assertEquals("commit-outcome-unknown", w.kind(), w.toString());
+                    continue;
+                }
                 assertEquals(503, w.status(), w.toString());
                 assertEquals("database-read-only", w.kind());
                 assertTrue(Integer.parseInt(w.retryAfter()) >= 1);
+                refusedAsReadOnly++;
             }
+            assertTrue(refusedAsReadOnly >= 0.8 * writes.size(), "writes are refused as read-only: " + writes);
             assertEquals(0, Http.metric("bastion_db_circuit_breaker_state", Map.of()), 0.001, "the breaker stayed closed");
             Management.given().get("/q/health/ready").then().statusCode(200)
                     .body("checks.find { it.name == 'database' }.data.readOnly", equalTo(true));
