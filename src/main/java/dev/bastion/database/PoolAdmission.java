@@ -258,10 +258,6 @@ final class PoolAdmission {
         return liveWaiters;
     }
 
-    synchronized int admitted() {
-        return admitted;
-    }
-
     /**
      * The wait a newcomer at {@code position} can expect: the queue ahead served at the recent pace,
      * what recent waiters really waited, or how long no place has been freed while all are taken,

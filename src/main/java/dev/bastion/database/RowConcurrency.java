@@ -138,11 +138,6 @@ final class RowConcurrency {
         }
     }
 
-    /** Rows with attempts waiting for a turn right now (for the admin view and tests). */
-    int rowsWithWaiters() {
-        return (int) lanes.values().stream().filter(lane -> !lane.waiting.isEmpty()).count();
-    }
-
     /** Too many attempts already wait for this row: refused at once, without a connection. */
     static final class RowBusyException extends RefusedAttemptException {
         RowBusyException(long retryAfterMillis) {
