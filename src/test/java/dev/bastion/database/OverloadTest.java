@@ -57,21 +57,34 @@ class OverloadTest {
     void aSlowDatabaseMakesTheAdmissionRefuseOnArrivalAndItRecoversWithTheDatabase() throws Exception {
         long id = createCustomer(uniqueEmail(), "1.00");
         double refusedBefore = Http.metric("bastion_db_admission_refusals_total", Map.of());
-        List<HttpResponse<String>> slow;
+        List<HttpResponse<String>> slow = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
         try (SecondClient migration = new SecondClient()) {
             // every read of the table waits behind this lock: the database is "slow" for reads
             migration.execute("LOCK TABLE customer IN ACCESS EXCLUSIVE MODE");
-            slow = new java.util.ArrayList<>(Http.concurrently(30, i -> read(id))); // the queue's wait is known now
-            // a second crowd queues; callers arriving while it waits are refused on the router
-            java.util.concurrent.CompletableFuture<List<HttpResponse<String>>> queued =
-                    java.util.concurrent.CompletableFuture.supplyAsync(() -> Http.concurrently(30, i -> read(id)));
-            long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-            while (Http.metric("bastion_db_admission_waiting", Map.of()) < 2 && System.nanoTime() < until) {
-                Thread.sleep(10);
+            // a crowd that keeps coming (more callers than connections): two hold the pool, the rest
+            // queue and time out, which tells the admission how long waiting takes; callers arriving
+            // after that are refused on the router
+            java.util.concurrent.atomic.AtomicBoolean crowd = new java.util.concurrent.atomic.AtomicBoolean(true);
+            java.util.concurrent.ExecutorService callers = java.util.concurrent.Executors.newFixedThreadPool(8);
+            try {
+                for (int c = 0; c < 8; c++) {
+                    callers.submit(() -> {
+                        while (crowd.get()) {
+                            slow.add(Http.send(read(id)));
+                        }
+                        return null;
+                    });
+                }
+                long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+                while (Http.metric("bastion_db_admission_refusals_total", Map.of()) <= refusedBefore
+                        && System.nanoTime() < until) {
+                    Thread.sleep(50);
+                }
+            } finally {
+                crowd.set(false);
+                callers.shutdown();
+                assertTrue(callers.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS));
             }
-            List<HttpResponse<String>> arriving = Http.concurrently(10, i -> read(id));
-            slow.addAll(queued.join());
-            slow.addAll(arriving);
         }
         Map<String, Long> outcomes = slow.stream().collect(Collectors.groupingBy(OverloadTest::kind, Collectors.counting()));
         for (HttpResponse<String> r : slow) {
