@@ -26,7 +26,8 @@ import org.jboss.logging.Logger;
 /**
  * Answers "can PostgreSQL take writes right now?" over one dedicated connection, outside the pool:
  * a pool busy with slow requests is not an outage, and the probe must not queue behind them nor
- * open a new connection on every call. The connection is reopened after a failure.
+ * open a new connection on every call. The connection is reopened after a failure. While the server
+ * caps this service's connections (53300), the probe uses a pooled connection instead of its own.
  * <p>
  * It connects with the pool's own options (TLS mode and trust, credentials, keepalive), so a
  * database the pool can reach is never reported unreachable because the probe spoke differently.
@@ -75,13 +76,20 @@ public class DatabaseProbe {
     }
 
     private Uni<Result> checkOnce(long start) {
+        if (poolCreator.serverCapsConnections()) {
+            // the server allows this service fewer connections than the pool's size: the probe's own
+            // connection would take one of them from the requests, so it probes with a pooled one
+            discardInBackground();
+            return pool.withConnection(c -> c.query(CHECK).execute()).map(rows -> result(rows.iterator().next(), start));
+        }
         return connection()
                 .chain(c -> c.query(CHECK).execute())
-                .map(rows -> {
-                    Row row = rows.iterator().next();
-                    return new Result(Duration.ofNanos(System.nanoTime() - start), row.getBoolean(0), row.getBoolean(1));
-                })
+                .map(rows -> result(rows.iterator().next(), start))
                 .onFailure().invoke(this::discardInBackground);
+    }
+
+    private static Result result(Row row, long start) {
+        return new Result(Duration.ofNanos(System.nanoTime() - start), row.getBoolean(0), row.getBoolean(1));
     }
 
     private boolean lostConnection(Throwable error) {
@@ -108,8 +116,10 @@ public class DatabaseProbe {
      * the pool is exhausted. Callers pass fixed SQL; parameters go through {@code args}.
      */
     public Uni<List<Row>> query(String sql, Object... args) {
-        return connection()
-                .chain(c -> c.preparedQuery(sql).execute(Tuple.from(args)))
+        Uni<io.vertx.mutiny.sqlclient.RowSet<Row>> rowSet = poolCreator.serverCapsConnections()
+                ? pool.preparedQuery(sql).execute(Tuple.from(args)) // no slot of the capped server's taken for this
+                : connection().chain(c -> c.preparedQuery(sql).execute(Tuple.from(args)));
+        return rowSet
                 .map(rows -> {
                     List<Row> out = new ArrayList<>();
                     rows.forEach(out::add);

@@ -18,7 +18,8 @@ import io.vertx.pgclient.PgConnection;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
 import io.vertx.sqlclient.SqlConnectOptions;
-import io.vertx.sqlclient.impl.PoolBase;
+import io.vertx.sqlclient.impl.SocketConnectionBase;
+import io.vertx.sqlclient.impl.SqlConnectionBase;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Event;
 import org.jboss.logging.Logger;
@@ -47,6 +48,9 @@ public class GuardedPoolCreator implements PgPoolCreator {
     private final AtomicReference<Pool> created = new AtomicReference<>();
     private final AtomicReference<PgConnectOptions> connectOptions = new AtomicReference<>();
     private final AtomicReference<CredentialFiles> credentialFiles = new AtomicReference<>();
+    private final IdleConnectionFirst idleConnectionFirst = new IdleConnectionFirst();
+    private volatile boolean serverCapsConnections;
+    private final java.util.concurrent.atomic.AtomicInteger established = new java.util.concurrent.atomic.AtomicInteger();
 
     public GuardedPoolCreator(DatabaseSettings guardrails, SettingsCheck settingsCheck, Event<PoolCreated> poolCreated,
                               UnreplicatedCommits unreplicatedCommits) {
@@ -62,11 +66,45 @@ public class GuardedPoolCreator implements PgPoolCreator {
     }
 
     /**
-     * Connections the pool holds open right now (busy or idle). Vert.x's own meters only report
-     * busy connections and free slots, which cannot tell a grown pool from a shrunk one.
+     * Whether PostgreSQL refuses this service as many connections as the pool may open (53300, learned
+     * by the admission): every connection counts then, so borrowers take any idle one before the pool
+     * tries to open another ({@link IdleConnectionFirst}), and the readiness probe gives its own
+     * connection's slot to the pool.
+     */
+    void serverCapsConnections(boolean capped) {
+        serverCapsConnections = capped;
+        idleConnectionFirst.anyEventLoop(capped);
+    }
+
+    /** See {@link #serverCapsConnections(boolean)}. */
+    public boolean serverCapsConnections() {
+        return serverCapsConnections;
+    }
+
+    /**
+     * Connections the pool has established and not lost (busy or idle), counted as they log in and as
+     * their sockets close; empty until the pool exists. Vert.x's own meters only report busy
+     * connections and free slots, and the pool's size counts connections still being opened, which
+     * cannot tell how many connections a server that refuses more has let this service keep.
      */
     public OptionalInt openConnections() {
-        return created.get() instanceof PoolBase<?> pool ? OptionalInt.of(pool.size()) : OptionalInt.empty();
+        return created.get() == null ? OptionalInt.empty() : OptionalInt.of(established.get());
+    }
+
+    /** Counts a pooled connection from its login until its socket closes, however it closes. */
+    private void established(io.vertx.sqlclient.SqlConnection connection) {
+        if (!(connection instanceof SqlConnectionBase<?> base)) {
+            return;
+        }
+        io.vertx.sqlclient.impl.Connection inner = base.unwrap(); // the pool's wrapper, then the socket's
+        while (!(inner instanceof SocketConnectionBase) && inner.unwrap() != inner) {
+            inner = inner.unwrap();
+        }
+        if (inner instanceof SocketConnectionBase socket) {
+            established.incrementAndGet();
+            socket.socket().channelHandlerContext().channel().closeFuture()
+                    .addListener(closed -> established.decrementAndGet());
+        }
     }
 
     /**
@@ -142,6 +180,7 @@ public class GuardedPoolCreator implements PgPoolCreator {
         // every connection reports its notices: a commit whose synchronous standby wait was cancelled is one
         var builder = PgBuilder.pool().with(pool).withConnectHandler(connection -> {
             PgConnection.cast(connection).noticeHandler(unreplicatedCommits::notice);
+            established(connection);
             connection.close(); // hands it to the pool
         });
         if (guardrails.usernameFile().isPresent() || guardrails.passwordFile().isPresent()) {
@@ -155,6 +194,7 @@ public class GuardedPoolCreator implements PgPoolCreator {
             builder.connectingTo(new ArrayList<SqlConnectOptions>(input.pgConnectOptionsList()));
         }
         Pool built = builder.using(input.vertx()).build();
+        idleConnectionFirst.installIn(built);
         created.set(built);
         poolCreated.fire(new PoolCreated(built));
         return built;

@@ -27,13 +27,15 @@ import org.jboss.logging.Logger;
  * The limit is the pool's size, lowered when PostgreSQL refuses new connections (SQLSTATE 53300: a
  * per-role or per-database cap, or the slots reserved for superusers): the pool then serves on the
  * connections it has, instead of failing every caller that would have needed one more. The learned
- * cap is raised by one after a backoff (10 s, doubling up to 5 min while the server keeps refusing),
- * so the pool grows again when the cap is lifted.
+ * cap is raised by one after a backoff (1 s, doubling up to 5 min while the server keeps refusing,
+ * back to 1 s once it accepts), so the pool grows again, a connection a second, when the cap is lifted.
+ * The count of established connections comes from the pool's sockets (GuardedPoolCreator), not from
+ * the pool's size, which also counts connections still being opened.
  */
 final class PoolAdmission {
 
     private static final Logger LOG = Logger.getLogger(PoolAdmission.class);
-    private static final long FIRST_CAP_BACKOFF_NANOS = 10_000_000_000L;
+    private static final long FIRST_CAP_BACKOFF_NANOS = 1_000_000_000L;
     private static final long LONGEST_CAP_BACKOFF_NANOS = 300_000_000_000L;
 
     private final Vertx vertx;
@@ -41,11 +43,13 @@ final class PoolAdmission {
     private final int maxWaiting;
     private final long poolTimeoutNanos;
     private final ArrayDeque<Waiter> waiting = new ArrayDeque<>();
+    private final java.util.function.Consumer<Boolean> serverCaps;
     private int admitted;       // guarded by this
     private int liveWaiters;    // guarded by this: waiters not yet timed out
     private int cap;            // guarded by this: learned from the server, poolSize when none
     private long capBackoffNanos = FIRST_CAP_BACKOFF_NANOS;
     private long capRetryAtNanos;
+    private boolean probing;    // guarded by this: the cap was raised by one and the server has not refused it yet
     private final java.util.concurrent.atomic.LongAdder refusedOnArrival = new java.util.concurrent.atomic.LongAdder();
     private volatile double sojournNanos; // how long recent waiters waited (or gave up after), smoothed: CoDel's signal
     private volatile double holdNanos = 1_000_000;
@@ -77,6 +81,13 @@ final class PoolAdmission {
     }
 
     PoolAdmission(Vertx vertx, int poolSize, int maxWaiting, long poolTimeoutNanos) {
+        this(vertx, poolSize, maxWaiting, poolTimeoutNanos, capped -> { });
+    }
+
+    /** {@code serverCaps} hears whether the server caps this service below the pool's size, on every change. */
+    PoolAdmission(Vertx vertx, int poolSize, int maxWaiting, long poolTimeoutNanos,
+                  java.util.function.Consumer<Boolean> serverCaps) {
+        this.serverCaps = serverCaps;
         this.vertx = vertx;
         this.poolSize = poolSize;
         this.maxWaiting = maxWaiting;
@@ -182,31 +193,41 @@ final class PoolAdmission {
     }
 
     /**
-     * PostgreSQL refused a new connection (53300) while the pool held {@code open} connections: serve
-     * on those. Returns false when none is open, i.e. the server takes no connection at all (an outage).
+     * PostgreSQL refused a new connection (53300) while the pool had {@code established} connections:
+     * serve on those. Returns false when there are none, i.e. the server takes no connection at all
+     * (an outage).
      */
-    boolean connectionRefused(int openOrOpening) {
-        // the pool counts the connection it failed to open until it gives up on it: the others are established
-        int open = openOrOpening - 1;
-        if (open <= 0) {
+    boolean connectionRefused(int established) {
+        if (established <= 0) {
             return false;
         }
-        boolean lowered;
+        boolean learned;
+        boolean probeRefused;
+        int backoffSeconds;
         synchronized (this) {
-            long now = System.nanoTime();
-            lowered = open < cap;
-            if (open <= cap) {
-                capBackoffNanos = lowered || cap == poolSize ? capBackoffNanos
-                        : Math.min(capBackoffNanos * 2, LONGEST_CAP_BACKOFF_NANOS);
-                cap = open;
-                capRetryAtNanos = now + capBackoffNanos;
+            learned = cap == poolSize;
+            probeRefused = probing;
+            if (established >= cap) {
+                return true; // a refusal already accounted for (the pool tried before the cap was lowered)
             }
+            if (probing) { // the one more connection tried after the backoff was refused again: wait longer
+                capBackoffNanos = Math.min(capBackoffNanos * 2, LONGEST_CAP_BACKOFF_NANOS);
+                probing = false;
+            }
+            cap = established;
+            capRetryAtNanos = System.nanoTime() + capBackoffNanos;
+            backoffSeconds = (int) (capBackoffNanos / 1_000_000_000L);
         }
-        if (lowered) {
-            LOG.warnf("PostgreSQL refuses new connections (SQLSTATE 53300): the server allows this service %d connection(s), "
-                    + "the pool may open %d (DB_POOL_SIZE + DB_MAX_OVERFLOW); serving on %d and trying one more in %d s. "
-                    + "Raise the role's or database's CONNECTION LIMIT (or max_connections), or lower DB_POOL_SIZE.",
-                    open, poolSize, open, capBackoffNanos / 1_000_000_000L);
+        if (learned) {
+            serverCaps.accept(true);
+        }
+        String message = "PostgreSQL refuses new connections (SQLSTATE 53300): the server allows this service %d connection(s), "
+                + "the pool may open %d (DB_POOL_SIZE + DB_MAX_OVERFLOW); serving on %d and trying one more in %d s. "
+                + "Raise the role's or database's CONNECTION LIMIT (or max_connections), or lower DB_POOL_SIZE.";
+        if (probeRefused) {
+            LOG.debugf(message, established, poolSize, established, backoffSeconds);
+        } else {
+            LOG.warnf(message, established, poolSize, established, backoffSeconds);
         }
         return true;
     }
@@ -214,10 +235,16 @@ final class PoolAdmission {
     /** How many attempts may hold a connection now: the learned cap, probing one more after its backoff. */
     private int limitNow(long now) {
         if (cap < poolSize && now - capRetryAtNanos >= 0) {
+            if (probing) { // the last one more was not refused: the server lets the pool grow again, step by step
+                capBackoffNanos = FIRST_CAP_BACKOFF_NANOS;
+            }
             cap++;
+            probing = true;
             capRetryAtNanos = now + capBackoffNanos;
             if (cap == poolSize) {
                 capBackoffNanos = FIRST_CAP_BACKOFF_NANOS;
+                probing = false;
+                serverCaps.accept(false);
                 LOG.infof("The pool may use all %d connections again", poolSize);
             }
         }

@@ -90,7 +90,7 @@ public class UnitOfWork {
         this.retryPolicy = RetryPolicy.of(guardrails);
         this.rows = new RowConcurrency(guardrails.maxConnectionsPerRow(), guardrails.poolWaitQueue());
         this.admission = new PoolAdmission(vertx, guardrails.poolMaxSize(), guardrails.poolWaitQueue(),
-                guardrails.poolTimeout().toNanos());
+                guardrails.poolTimeout().toNanos(), poolCreator::serverCapsConnections);
         this.poolCreator = poolCreator;
         this.unreplicatedCommits = poolCreator.unreplicatedCommits();
         this.guard = TypedGuard.create(new TypeLiteral<Uni<Object>>() {

@@ -40,6 +40,9 @@ class ConnectionCapTest {
     @Test
     void aConnectionCapOfTwoServesTwentyReadersOnTwoConnections() throws Exception {
         long id = createCustomer(uniqueEmail(), "1.00");
+        // the same crowd without a cap, in the same run: the rate the cap is compared with
+        double uncappedPerSecond = load(20, Duration.ofSeconds(2), caller -> read(id)).stream()
+                .filter(a -> a.status() == 200).count() / 2.0;
         try {
             LimitedRoleResource.asSuperuser("ALTER ROLE " + LimitedRoleResource.ROLE + " CONNECTION LIMIT 2");
             LimitedRoleResource.endSessions(); // the pool (and the probe) start again under the cap
@@ -49,11 +52,16 @@ class ConnectionCapTest {
             Map<String, Long> byOutcome = answers.stream().collect(Collectors.groupingBy(
                     a -> a.status() + " " + a.kind(), Collectors.counting()));
             long served = answers.stream().filter(a -> a.status() == 200).count();
-            // what is guaranteed: reads keep being served on the connections the server allows. How many is not
-            // yet: a cap learned while the pool was opening many connections at once can leave it serving a few
-            // reads a second (docs/benchmarks.md, "Faults", connection cap)
-            assertTrue(served > 0, "reads are served under the cap: " + byOutcome + ", learned limit "
-                    + Http.metric("bastion_db_pool_connection_limit", Map.of()));
+            // reads are served at the rate the connections the server allows can give: a read takes a millisecond
+            // or two, so two connections (one while the probe's is being given back) keep up with most of twenty
+            // callers. Before the pool learned its cap from its own count of connections (and borrowers took
+            // idle connections on other event loops) it served a few reads a second here
+            double cappedPerSecond = served / 4.0;
+            String seen = byOutcome + ", " + cappedPerSecond + " reads/s under the cap, " + uncappedPerSecond
+                    + " without, learned limit " + Http.metric("bastion_db_pool_connection_limit", Map.of());
+            System.out.println("ConnectionCapTest: " + seen); // the margin, in the build's output
+            assertTrue(cappedPerSecond >= uncappedPerSecond / 10, "reads are served on the connections the server allows: " + seen);
+            assertTrue(served > answers.size() / 2, "most callers are served, not refused: " + seen);
             for (Answer a : answers) {
                 // waiting longer than DB_POOL_TIMEOUT stays the honest pool-exhausted; nothing else
                 assertTrue(a.status() == 200 || a.status() == 503 && (a.kind().equals("pool-exhausted")
