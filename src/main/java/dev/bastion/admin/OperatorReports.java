@@ -82,6 +82,12 @@ public class OperatorReports {
                     + "synchronous standby (the last at " + unreplicated.last() + "): a failover could lose them. Check "
                     + "pg_stat_replication and synchronous_standby_names.");
         }
+        pool.writerStatus().ifPresent(writer -> {
+            if (!writer.splitBrain().isEmpty()) {
+                alerts.add(0, "Split brain: " + String.join(", ", writer.splitBrain()) + " all take writes. The service "
+                        + "writes to " + writer.writer().orElse("?") + " only (the newest timeline); fence the other node.");
+            }
+        });
         if (readOnly) {
             alerts.add(0, "The database refuses writes (read-only: a standby, a failover in progress, or "
                     + "default_transaction_read_only): writes answer 503 database-read-only, reads are served.");

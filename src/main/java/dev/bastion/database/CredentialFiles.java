@@ -43,6 +43,11 @@ final class CredentialFiles implements Supplier<Future<SqlConnectOptions>> {
     @Override
     public Future<SqlConnectOptions> get() {
         PgConnectOptions host = hosts.get(Math.floorMod(next.getAndIncrement(), hosts.size()));
+        return forHost(host).map(options -> options);
+    }
+
+    /** {@code host}'s options with the credentials the files hold now. */
+    Future<PgConnectOptions> forHost(PgConnectOptions host) {
         return read(usernameFile).compose(user -> read(passwordFile).map(password -> {
             PgConnectOptions options = new PgConnectOptions(host);
             user.ifPresent(options::setUser);

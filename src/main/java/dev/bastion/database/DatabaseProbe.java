@@ -55,6 +55,7 @@ public class DatabaseProbe {
     private final Duration connectTimeout;
     private final AtomicReference<PgConnection> connection = new AtomicReference<>();
     private final AtomicReference<Uni<PgConnection>> connecting = new AtomicReference<>();
+    private volatile long connectedAtWriterChange;
 
     public DatabaseProbe(Vertx vertx, GuardedPoolCreator poolCreator, Pool pool, DatabaseSettings guardrails) {
         this.vertx = vertx;
@@ -82,10 +83,19 @@ public class DatabaseProbe {
             discardInBackground();
             return pool.withConnection(c -> c.query(CHECK).execute()).map(rows -> result(rows.iterator().next(), start));
         }
+        long writerChanges = writerChanges();
+        if (writerChanges != connectedAtWriterChange) {
+            discardInBackground(); // opened to a node that is no longer where the pool connects (DB_HOSTS)
+            connectedAtWriterChange = writerChanges;
+        }
         return connection()
                 .chain(c -> c.query(CHECK).execute())
                 .map(rows -> result(rows.iterator().next(), start))
                 .onFailure().invoke(this::discardInBackground);
+    }
+
+    private long writerChanges() {
+        return poolCreator.writerStatus().map(GuardedPoolCreator.WriterStatus::changes).orElse(0L);
     }
 
     private static Result result(Row row, long start) {

@@ -1,6 +1,7 @@
 package dev.bastion.database;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 
 import dev.bastion.config.SecondsConverter;
@@ -38,6 +39,12 @@ public interface DatabaseSettings {
      * Kubernetes Secret mounted as a volume, rotated without a restart. Overrides DB_PASSWORD.
      */
     Optional<String> passwordFile();
+
+    /**
+     * The database's hosts as {@code host:port} (DB_HOSTS, comma-separated), instead of DB_HOST and
+     * DB_PORT: the service finds the writer among them by itself ({@link WriterDiscovery}).
+     */
+    Optional<List<String>> hosts();
 
     /** A file holding the database user name, read like {@link #passwordFile()} (DB_USERNAME_FILE). */
     Optional<String> usernameFile();

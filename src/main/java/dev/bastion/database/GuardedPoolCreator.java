@@ -3,6 +3,7 @@ package dev.bastion.database;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -51,6 +52,8 @@ public class GuardedPoolCreator implements PgPoolCreator {
     private final IdleConnectionFirst idleConnectionFirst = new IdleConnectionFirst();
     private volatile boolean serverCapsConnections;
     private final java.util.concurrent.atomic.AtomicInteger established = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.Set<SocketConnectionBase> sockets = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final AtomicReference<WriterDiscovery> writerDiscovery = new AtomicReference<>();
 
     public GuardedPoolCreator(DatabaseSettings guardrails, SettingsCheck settingsCheck, Event<PoolCreated> poolCreated,
                               UnreplicatedCommits unreplicatedCommits) {
@@ -102,8 +105,11 @@ public class GuardedPoolCreator implements PgPoolCreator {
         }
         if (inner instanceof SocketConnectionBase socket) {
             established.incrementAndGet();
-            socket.socket().channelHandlerContext().channel().closeFuture()
-                    .addListener(closed -> established.decrementAndGet());
+            sockets.add(socket);
+            socket.socket().channelHandlerContext().channel().closeFuture().addListener(closed -> {
+                established.decrementAndGet();
+                sockets.remove(socket);
+            });
         }
     }
 
@@ -120,12 +126,13 @@ public class GuardedPoolCreator implements PgPoolCreator {
      * DB_PASSWORD_FILE / DB_USERNAME_FILE when set); fails until the pool exists.
      */
     public io.vertx.core.Future<PgConnectOptions> freshConnectOptions() {
-        CredentialFiles files = credentialFiles.get();
-        if (files != null) {
-            return files.get().map(options -> new PgConnectOptions((PgConnectOptions) options));
+        PgConnectOptions last = connectOptions.get();
+        if (last == null) {
+            return io.vertx.core.Future.failedFuture(new IllegalStateException("database pool not created"));
         }
-        return connectOptions().map(io.vertx.core.Future::succeededFuture)
-                .orElseGet(() -> io.vertx.core.Future.failedFuture(new IllegalStateException("database pool not created")));
+        CredentialFiles files = credentialFiles.get();
+        return files != null ? files.forHost(last).map(PgConnectOptions::new)
+                : io.vertx.core.Future.succeededFuture(new PgConnectOptions(last));
     }
 
     @Override
@@ -163,7 +170,8 @@ public class GuardedPoolCreator implements PgPoolCreator {
             startup.put("application_name", "bastion");
             connect.setProperties(startup);
         }
-        connectOptions.set(input.pgConnectOptionsList().get(0));
+        List<PgConnectOptions> hosts = hosts(input.pgConnectOptionsList());
+        connectOptions.set(hosts.get(0));
         if (!input.vertx().isNativeTransportEnabled()) {
             LOG.warn("Vert.x runs without its native transport: TCP keepalive tuning and TCP_USER_TIMEOUT do not apply, "
                     + "so a silent network is only bounded by DB_REQUEST_TIMEOUT");
@@ -183,21 +191,90 @@ public class GuardedPoolCreator implements PgPoolCreator {
             established(connection);
             connection.close(); // hands it to the pool
         });
+        java.util.function.Function<PgConnectOptions, io.vertx.core.Future<PgConnectOptions>> credentials =
+                host -> io.vertx.core.Future.succeededFuture(new PgConnectOptions(host));
         if (guardrails.usernameFile().isPresent() || guardrails.passwordFile().isPresent()) {
             LOG.infof("Database credentials are read from %s for every new connection",
                     guardrails.passwordFile().or(guardrails::usernameFile).orElseThrow());
-            CredentialFiles files = new CredentialFiles(input.vertx(), input.pgConnectOptionsList(), guardrails.usernameFile(),
+            CredentialFiles files = new CredentialFiles(input.vertx(), hosts, guardrails.usernameFile(),
                     guardrails.passwordFile(), connectOptions::set);
             credentialFiles.set(files);
-            builder.connectingTo(files);
-        } else {
-            builder.connectingTo(new ArrayList<SqlConnectOptions>(input.pgConnectOptionsList()));
+            credentials = files::forHost;
+            if (hosts.size() == 1) {
+                builder.connectingTo(files);
+            }
+        } else if (hosts.size() == 1) {
+            builder.connectingTo(new ArrayList<SqlConnectOptions>(hosts));
+        }
+        if (hosts.size() > 1) {
+            WriterDiscovery discovery = new WriterDiscovery(input.vertx(), hosts, credentials,
+                    millis(guardrails.probeTimeout()), this::closeConnectionsNotTo);
+            writerDiscovery.set(discovery);
+            builder.connectingTo(() -> discovery.get().map(options -> {
+                connectOptions.set((PgConnectOptions) options); // the readiness probe connects where the pool does
+                return options;
+            }));
+            LOG.infof("Database hosts %s: every new connection goes to the writer among them", discovery.hosts());
         }
         Pool built = builder.using(input.vertx()).build();
         idleConnectionFirst.installIn(built);
         created.set(built);
         poolCreated.fire(new PoolCreated(built));
         return built;
+    }
+
+    /** DB_HOSTS as one set of options per host (the URL's database, credentials and TLS), else the URL's. */
+    private List<PgConnectOptions> hosts(List<PgConnectOptions> fromUrl) {
+        List<String> listed = guardrails.hosts().orElse(List.of());
+        if (listed.isEmpty()) {
+            return fromUrl;
+        }
+        List<PgConnectOptions> hosts = new ArrayList<>();
+        for (String hostAndPort : listed) {
+            int colon = hostAndPort.lastIndexOf(':');
+            PgConnectOptions host = new PgConnectOptions(fromUrl.get(0));
+            host.setHost(colon < 0 ? hostAndPort.strip() : hostAndPort.substring(0, colon).strip());
+            host.setPort(colon < 0 ? PgConnectOptions.DEFAULT_PORT : Integer.parseInt(hostAndPort.substring(colon + 1).strip()));
+            hosts.add(host);
+        }
+        return hosts;
+    }
+
+    /**
+     * A new writer was found: every pooled connection to another node is closed (one in use fails its
+     * attempt, which runs again on the writer), so no write ever reaches a demoted primary.
+     */
+    private void closeConnectionsNotTo(PgConnectOptions writer) {
+        int closed = 0;
+        for (SocketConnectionBase socket : sockets) {
+            io.vertx.core.net.SocketAddress server = socket.server();
+            if (server == null || server.port() != writer.getPort() || !writer.getHost().equals(server.host())) {
+                socket.socket().close();
+                closed++;
+            }
+        }
+        if (closed > 0) {
+            LOG.infof("Closed %d pooled connection(s) to a node that is not the writer %s", closed, WriterDiscovery.address(writer));
+        }
+    }
+
+    /** An attempt met a read-only node or lost its connection: with DB_HOSTS, the writer is looked for again. */
+    void writerSuspect() {
+        WriterDiscovery discovery = writerDiscovery.get();
+        if (discovery != null) {
+            discovery.suspect();
+        }
+    }
+
+    /** With DB_HOSTS: the writer found among them, the hosts taking writes in a split brain, and how often it changed. */
+    public Optional<WriterStatus> writerStatus() {
+        WriterDiscovery discovery = writerDiscovery.get();
+        return discovery == null ? Optional.empty()
+                : Optional.of(new WriterStatus(discovery.hosts(), discovery.writer(), discovery.splitBrain(), discovery.writerChanges()));
+    }
+
+    /** See {@link #writerStatus()}. */
+    public record WriterStatus(List<String> hosts, Optional<String> writer, List<String> splitBrain, long changes) {
     }
 
     /**

@@ -228,7 +228,9 @@ public class UnitOfWork {
         long deadline = started + guardrails.requestTimeout().toNanos();
         RetryBudget budget = new RetryBudget(retryPolicy);
         retryTokens.unitStarted();
-        Uni<Object> guarded = guard.get(() -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, attempt, budget, deadline));
+        Uni<Object> guarded = guard.get(() -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, attempt, budget, deadline))
+                .onFailure(error -> spec.idempotent() && budget.commitMayHaveLandedEarlier() && unavailable(error, spec, deadline))
+                .recoverWithUni(() -> findOutThroughTheKey(spec, transactionBlock, attempt, budget, deadline));
         return ((Uni<T>) guarded)
                 .onItem().invoke(() -> events.unitSucceeded(spec.operation(), budget.attempts(), System.nanoTime() - started))
                 .onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
@@ -244,6 +246,28 @@ public class UnitOfWork {
                             ? new DatabaseException(failure.failure(), spec.operation(), failure.getCause())
                             : failure;
                 });
+    }
+
+    /**
+     * A keyed unit whose COMMIT may have landed, and whose retries then met a database that was not
+     * there (a failover: the old writer gone, the breaker open, no writer yet) does not give up
+     * with "outcome unknown" while its deadline allows: it runs again, past the breaker, every 100 to
+     * 500 ms, until the database answers. The run finds its key (committed: the stored response) or
+     * not (nothing was saved: it is applied now), so the caller gets the real outcome. One attempt
+     * per unit in doubt, spaced: a crowd in doubt does not storm a database coming back.
+     */
+    @SuppressWarnings("unchecked")
+    private <T> Uni<Object> findOutThroughTheKey(TransactionSpec spec, boolean transactionBlock,
+                                                 Function<CommitGate, Uni<T>> attempt, RetryBudget budget, long deadline) {
+        return Uni.createFrom().deferred(() -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, attempt, budget, deadline))
+                .onFailure(error -> unavailable(error, spec, deadline)).retry()
+                .withBackOff(Duration.ofMillis(100), Duration.ofMillis(500)).atMost(100);
+    }
+
+    /** A failure that says "the database is not there now" (a 503 kind), with time left to try again. */
+    private static boolean unavailable(Throwable error, TransactionSpec spec, long deadline) {
+        return deadline - System.nanoTime() > 200_000_000L && FailureClassifier.isDatabaseFailure(error)
+                && FailureClassifier.toException(error, spec.operation()).kind().httpStatus() == 503;
     }
 
     /**
@@ -294,6 +318,9 @@ public class UnitOfWork {
         }
         return bounded.onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
             DatabaseFailure failure = classifyAttemptFailure(spec, transactionBlock, error, gate);
+            if (failure.kind() == FailureKind.READ_ONLY_NODE || failure.kind() == FailureKind.CONNECTION) {
+                poolCreator.writerSuspect(); // with DB_HOSTS: a promotion, or a writer that died
+            }
             if (gate.commitStarted() && (failure.kind() == FailureKind.COMMIT_OUTCOME_UNKNOWN
                     || failure.kind() == FailureKind.CONNECTION && !FailureClassifier.neverSent(error))) {
                 budget.commitMayHaveLanded(); // a retried idempotent unit: its next attempt finds out (the key)

@@ -41,11 +41,19 @@ public class DatabaseReadinessCheck implements AsyncHealthCheck {
     public Uni<HealthCheckResponse> call() {
         String breaker = transactions.breakerState().name().toLowerCase();
         return probe.check()
-                .map(result -> HealthCheckResponse.named("database").up()
-                        .withData("roundTripMs", result.roundTrip().toMillis())
-                        .withData("readOnly", !result.writable())
-                        .withData("circuitBreaker", breaker)
-                        .build())
+                .map(result -> {
+                    var response = HealthCheckResponse.named("database").up()
+                            .withData("roundTripMs", result.roundTrip().toMillis())
+                            .withData("readOnly", !result.writable())
+                            .withData("circuitBreaker", breaker);
+                    pool.writerStatus().ifPresent(writer -> { // DB_HOSTS: where the service writes
+                        response.withData("writer", writer.writer().orElse("none"));
+                        if (!writer.splitBrain().isEmpty()) {
+                            response.withData("splitBrain", String.join(", ", writer.splitBrain()));
+                        }
+                    });
+                    return response.build();
+                })
                 .onFailure().recoverWithItem(error -> {
                     DatabaseFailure failure = FailureClassifier.classify(error);
                     boolean servingOnItsConnections = failure.kind() == FailureKind.CONNECTION_LIMIT

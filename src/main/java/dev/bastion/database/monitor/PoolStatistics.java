@@ -55,9 +55,25 @@ public class PoolStatistics {
         Gauge.builder("bastion.db.admission.waiting", unitOfWork, UnitOfWork::admissionWaiters)
                 .description("Requests waiting, without a connection, for their turn on the pool")
                 .register(registry);
+        if (poolCreator.writerStatus().isPresent()) { // DB_HOSTS: the writer the service found by itself
+            FunctionCounter.builder("bastion.db.writer.changes", poolCreator,
+                            c -> c.writerStatus().map(GuardedPoolCreator.WriterStatus::changes).orElse(0L))
+                    .description("Times the node new connections go to changed among DB_HOSTS (a failover, a switchover)")
+                    .register(registry);
+            Gauge.builder("bastion.db.split.brain", poolCreator,
+                            c -> c.writerStatus().map(w -> w.splitBrain().size()).orElse(0))
+                    .description("Hosts of DB_HOSTS that take writes when more than one does (0 otherwise): a split "
+                            + "brain; the service writes to the newest timeline's only")
+                    .register(registry);
+        }
         Gauge.builder("bastion.db.pool.overflow", this, s -> s.snapshot().overflow())
                 .description("Open connections above DB_POOL_SIZE")
                 .register(registry);
+    }
+
+    /** With DB_HOSTS: the hosts, the writer found among them, a split brain. */
+    public java.util.Optional<GuardedPoolCreator.WriterStatus> writerStatus() {
+        return poolCreator.writerStatus();
     }
 
     public PoolSnapshot snapshot() {

@@ -1,0 +1,218 @@
+package dev.bastion.database;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.pgclient.PgConnectOptions;
+import io.vertx.pgclient.PgConnection;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.SqlConnectOptions;
+import org.jboss.logging.Logger;
+
+/**
+ * Finds the writer among several hosts (DB_HOSTS) without a proxy, as libpq's
+ * {@code target_session_attrs=read-write} does for JDBC, which the Vert.x pg client has not: every
+ * new pooled connection goes to the node that takes writes ({@code pg_is_in_recovery()} false and
+ * not {@code transaction_read_only}), found by probing all hosts at once, each within the probe
+ * timeout.
+ * <p>
+ * The writer is looked for again when an attempt meets a read-only node (25006) or loses its
+ * connection ({@link #suspect()}), and every {@link #RECHECK_MILLIS} in any case, so a promotion is
+ * followed within about a second of the first failure it causes. When the writer changes, every
+ * pooled connection to another node is closed ({@code onWriterChanged}): nothing keeps writing to a
+ * demoted primary. Two writable nodes (a demoted primary restarted without its standby settings)
+ * are a split brain: the one on the newest timeline is used, the other never, and it is said loudly.
+ * While no node takes writes (a failover in progress) connections go to a reachable node, so reads
+ * are served and writes answer 503 database-read-only until the writer appears.
+ */
+final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
+
+    private static final Logger LOG = Logger.getLogger(WriterDiscovery.class);
+    static final long RECHECK_MILLIS = 5000;
+    /** A burst of failures looks for the writer once, not once per failed attempt. */
+    private static final long SUSPECT_INTERVAL_NANOS = 200_000_000L;
+
+    private static final String CHECK = "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'";
+    /**
+     * A writable node's current timeline, from the name of the WAL file it writes (its first 8 hex
+     * digits): unlike pg_control_checkpoint() it is current right after a promotion and needs no
+     * privilege. A node whose timeline cannot be read sorts last.
+     */
+    private static final String TIMELINE = "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint";
+
+    /** What one host answered. */
+    record Node(PgConnectOptions host, boolean writable, long timeline) {
+        String address() {
+            return WriterDiscovery.address(host);
+        }
+    }
+
+    private final Vertx vertx;
+    private final List<PgConnectOptions> hosts;
+    private final Function<PgConnectOptions, Future<PgConnectOptions>> credentials;
+    private final long probeTimeoutMillis;
+    private final Consumer<PgConnectOptions> onWriterChanged;
+    private volatile PgConnectOptions current;   // where new connections go; null until found
+    private volatile boolean currentWritable;
+    private volatile List<String> splitBrain = List.of();
+    private Future<PgConnectOptions> inFlight;   // guarded by this
+    private long lastSuspectNanos = System.nanoTime() - SUSPECT_INTERVAL_NANOS;
+    private final AtomicLong writerChanges = new AtomicLong();
+
+    /**
+     * @param credentials     the host's options with the credentials to use now (DB_PASSWORD_FILE)
+     * @param onWriterChanged told the new writer: closes pooled connections to any other host
+     */
+    WriterDiscovery(Vertx vertx, List<PgConnectOptions> hosts, Function<PgConnectOptions, Future<PgConnectOptions>> credentials,
+                    long probeTimeoutMillis, Consumer<PgConnectOptions> onWriterChanged) {
+        this.vertx = vertx;
+        this.hosts = List.copyOf(hosts);
+        this.credentials = credentials;
+        this.probeTimeoutMillis = probeTimeoutMillis;
+        this.onWriterChanged = onWriterChanged;
+        vertx.setPeriodic(RECHECK_MILLIS, RECHECK_MILLIS, id -> discover());
+    }
+
+    /** The options for the pool's next connection: the writer's, found first when not known yet. */
+    @Override
+    public Future<SqlConnectOptions> get() {
+        PgConnectOptions target = current;
+        Future<PgConnectOptions> host = target != null ? Future.succeededFuture(target) : discover();
+        return host.compose(credentials).map(options -> options);
+    }
+
+    /** An attempt met a read-only node or lost its connection: look for the writer again, soon. */
+    void suspect() {
+        synchronized (this) {
+            long now = System.nanoTime();
+            if (now - lastSuspectNanos < SUSPECT_INTERVAL_NANOS) {
+                return;
+            }
+            lastSuspectNanos = now;
+        }
+        discover();
+    }
+
+    /** The writer's address (host:port), or empty while no node takes writes. */
+    Optional<String> writer() {
+        PgConnectOptions target = current;
+        return target != null && currentWritable ? Optional.of(address(target)) : Optional.empty();
+    }
+
+    /** Hosts that took writes at the last look when more than one did (a split brain), else empty. */
+    List<String> splitBrain() {
+        return splitBrain;
+    }
+
+    long writerChanges() {
+        return writerChanges.get();
+    }
+
+    List<String> hosts() {
+        return hosts.stream().map(WriterDiscovery::address).toList();
+    }
+
+    /** Probes every host at once; one look at a time (callers during a look share it). */
+    private Future<PgConnectOptions> discover() {
+        synchronized (this) {
+            if (inFlight != null) {
+                return inFlight;
+            }
+            List<Future<Optional<Node>>> probes = new ArrayList<>();
+            for (PgConnectOptions host : hosts) {
+                probes.add(probe(host));
+            }
+            inFlight = Future.join(probes).transform(ignored -> choose(probes.stream()
+                    .map(f -> f.result() == null ? Optional.<Node>empty() : f.result())
+                    .flatMap(Optional::stream).toList()));
+            inFlight.onComplete(done -> {
+                synchronized (this) {
+                    inFlight = null;
+                }
+            });
+            return inFlight;
+        }
+    }
+
+    private Future<PgConnectOptions> choose(List<Node> reachable) {
+        PgConnectOptions before = current;
+        // the newest timeline first; on a tie (or timelines unknown) the writer already in use stays
+        List<Node> writable = reachable.stream().filter(Node::writable)
+                .sorted(Comparator.comparingLong(Node::timeline).reversed()
+                        .thenComparing(n -> before == null || !n.address().equals(address(before))))
+                .toList();
+        if (writable.size() > 1) {
+            List<String> both = writable.stream().map(n -> n.address() + " (timeline " + n.timeline() + ")").toList();
+            if (!both.equals(splitBrain)) {
+                LOG.errorf("Split brain: %s all take writes. Writing to %s only (the newest timeline); fence the "
+                        + "other node (stop it, or make it a standby of the writer)", both, writable.get(0).address());
+            }
+            splitBrain = both;
+        } else {
+            splitBrain = List.of();
+        }
+        Node chosen = !writable.isEmpty() ? writable.get(0) : reachable.isEmpty() ? null : reachable.get(0);
+        if (chosen == null) {
+            return Future.failedFuture(new java.net.ConnectException("no database host answers (DB_HOSTS " + hosts() + ")"));
+        }
+        PgConnectOptions previous = current;
+        boolean changed = previous == null || !address(previous).equals(chosen.address())
+                || currentWritable != chosen.writable();
+        current = chosen.host();
+        currentWritable = chosen.writable();
+        if (changed) {
+            writerChanges.incrementAndGet();
+            if (chosen.writable()) {
+                LOG.infof("Database writer: %s (of %s)", chosen.address(), hosts());
+            } else {
+                LOG.warnf("No database host takes writes (of %s): connecting to %s for reads until a writer appears",
+                        hosts(), chosen.address());
+            }
+            if (previous != null) {
+                onWriterChanged.accept(chosen.host());
+            }
+        }
+        return Future.succeededFuture(chosen.host());
+    }
+
+    /** One host's answer, or empty when it does not answer within the probe timeout. */
+    private Future<Optional<Node>> probe(PgConnectOptions host) {
+        Promise<Optional<Node>> answer = Promise.promise();
+        long timer = vertx.setTimer(probeTimeoutMillis, fired -> answer.tryComplete(Optional.empty()));
+        credentials.apply(host)
+                .compose(options -> {
+                    java.util.Map<String, String> properties = new java.util.HashMap<>(options.getProperties());
+                    properties.put("application_name", "bastion-discovery");
+                    return PgConnection.connect(vertx, new PgConnectOptions(options).setProperties(properties)
+                            .setConnectTimeout((int) probeTimeoutMillis));
+                })
+                .compose(connection -> connection.query(CHECK).execute()
+                        .compose(rows -> {
+                            Row row = rows.iterator().next();
+                            boolean writable = !row.getBoolean(0) && !row.getBoolean(1);
+                            Future<Long> timeline = !writable ? Future.succeededFuture(-1L)
+                                    : connection.query(TIMELINE).execute().map(t -> t.iterator().next().getLong(0));
+                            return timeline.otherwise(-1L)
+                                    .map(id -> Optional.of(new Node(host, writable, id)));
+                        })
+                        .eventually(ignored -> connection.close()))
+                .onComplete(result -> {
+                    vertx.cancelTimer(timer);
+                    answer.tryComplete(result.succeeded() ? result.result() : Optional.empty());
+                });
+        return answer.future();
+    }
+
+    static String address(PgConnectOptions host) {
+        return host.getHost() + ":" + host.getPort();
+    }
+}
