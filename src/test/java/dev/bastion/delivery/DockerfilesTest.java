@@ -190,6 +190,44 @@ class DockerfilesTest {
         assertTrue(env.containsKey("JAVA_MAX_MEM_RATIO"), JVM + ": the heap is a share of the container limit");
     }
 
+    /** The AOT cache's size as written by the image build (90.6 MB measured, docs/benchmarks.md), rounded up. */
+    private static final long AOT_CACHE_MB = 100;
+    /** Threads whose stacks count: measured 24 idle and about 40 under load (event loops, JVM, pool, timers). */
+    private static final long THREADS = 64;
+
+    /**
+     * What the JVM image can use at most (the heap's share of the pod's limit, metaspace, JIT code,
+     * direct buffers, thread stacks) plus the AOT cache's mapped pages fits the memory limit of
+     * k8s/deployment.yaml with a tenth to spare: the pod is never killed for memory the flags allow.
+     */
+    @Test
+    void jvmImageCeilingsFitThePodsMemoryLimit() throws IOException {
+        Map<String, String> env = env(stages(JVM).get(0));
+        List<String> flags = tokens(env.get("JAVA_OPTS_APPEND"));
+        Matcher limit = Pattern.compile("limits:\\s*\\n(?:\\s+cpu:.*\\n)?\\s+memory:\\s*(\\d+)Mi")
+                .matcher(Files.readString(Path.of("k8s/deployment.yaml")));
+        assertTrue(limit.find(), "k8s/deployment.yaml: no memory limit in Mi");
+        double limitMb = Long.parseLong(limit.group(1)) * 1.048576; // MiB as MB, like the flags' m
+        double heap = limitMb * Integer.parseInt(env.get("JAVA_MAX_MEM_RATIO")) / 100.0;
+        double sum = heap + megabytes(flags, "-XX:MaxMetaspaceSize=") + megabytes(flags, "-XX:ReservedCodeCacheSize=")
+                + megabytes(flags, "-XX:MaxDirectMemorySize=") + THREADS * megabytes(flags, "-Xss") + AOT_CACHE_MB;
+        assertTrue(sum <= 0.9 * limitMb, String.format(Locale.ROOT, "heap %.0f + metaspace, code cache, direct memory, "
+                + "%d thread stacks and the AOT cache = %.0f MB, more than 90%% of the pod's %.0f MB", heap, THREADS, sum, limitMb));
+        assertTrue(heap >= 128, "a heap of at least 128 MB: " + heap);
+    }
+
+    private static double megabytes(List<String> flags, String prefix) {
+        String value = flags.stream().filter(f -> f.startsWith(prefix)).findFirst()
+                .orElseThrow(() -> new AssertionError(JVM + ": JAVA_OPTS_APPEND lacks " + prefix)).substring(prefix.length());
+        double number = Double.parseDouble(value.substring(0, value.length() - 1));
+        return switch (Character.toLowerCase(value.charAt(value.length() - 1))) {
+            case 'k' -> number / 1024;
+            case 'm' -> number;
+            case 'g' -> number * 1024;
+            default -> throw new AssertionError(prefix + value + ": no unit");
+        };
+    }
+
     /**
      * The ahead-of-time cache is written by the script bench/startup measures, for the jar the image
      * runs, with the flags it runs with, and the final JAVA_OPTS_APPEND uses it. The cache serves the
