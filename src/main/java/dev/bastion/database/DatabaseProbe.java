@@ -184,6 +184,8 @@ public class DatabaseProbe {
             Map<String, String> properties = new HashMap<>(options.getProperties());
             properties.put("application_name", "bastion-probe");
             return options.setProperties(properties)
+                    // its own client meters: the pool's name again would register the pool's gauges twice (a WARN)
+                    .setMetricsName("bastion-probe")
                     .setConnectTimeout((int) connectTimeout.toMillis()); // both bounded to 600 s
         });
     }

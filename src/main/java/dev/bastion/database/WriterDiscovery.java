@@ -193,7 +193,7 @@ final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
                     java.util.Map<String, String> properties = new java.util.HashMap<>(options.getProperties());
                     properties.put("application_name", "bastion-discovery");
                     return PgConnection.connect(vertx, new PgConnectOptions(options).setProperties(properties)
-                            .setConnectTimeout((int) probeTimeoutMillis));
+                            .setMetricsName("bastion-discovery").setConnectTimeout((int) probeTimeoutMillis));
                 })
                 .compose(connection -> connection.query(CHECK).execute()
                         .compose(rows -> {
