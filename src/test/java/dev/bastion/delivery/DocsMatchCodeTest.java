@@ -286,6 +286,23 @@ class DocsMatchCodeTest {
                 + "(exported: " + exported + "): " + unknown);
     }
 
+    @Test
+    void everyBastionSeriesTheDashboardAndTheAlertsQueryIsExported() {
+        Set<String> exported = new TreeSet<>();
+        registeredMeters().forEach((meter, type) -> exported.addAll(type.series(prometheusBase(meter))));
+        Map<String, Set<String>> unknown = new TreeMap<>();
+        for (Path queries : List.of(Path.of("k8s", "grafana-dashboard.json"), Path.of("k8s", "prometheus-rules.yaml"))) {
+            Matcher series = DOCUMENTED_SERIES.matcher(read(queries));
+            while (series.find()) {
+                if (!exported.contains(series.group())) {
+                    unknown.computeIfAbsent(queries.toString(), d -> new TreeSet<>()).add(series.group());
+                }
+            }
+        }
+        assertTrue(unknown.isEmpty(), "bastion_db_* series queried by the dashboard or the alerts that the code does "
+                + "not export (exported: " + exported + "): " + unknown);
+    }
+
     // ------------------------------------------------------------------------------------------------
     // alerts against docs/operations.md
     // ------------------------------------------------------------------------------------------------

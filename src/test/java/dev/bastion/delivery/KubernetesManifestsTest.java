@@ -123,6 +123,8 @@ class KubernetesManifestsTest {
             "bastion_db_retries_total", "bastion_db_deadlocks_total", "bastion_db_constraint_violations_total",
             "bastion_db_circuit_breaker_state", "bastion_db_slow_transactions_total",
             "bastion_db_admission_waiting", "bastion_db_pool_connection_limit", "bastion_db_held_lock_refusals_total",
+            "bastion_db_admission_refusals_total", "bastion_db_pool_connections", "bastion_db_writer_changes_total",
+            "bastion_db_split_brain", "bastion_db_retries_over_budget_total", "bastion_db_unreplicated_commits_total",
             "http_server_requests_seconds_count", "http_server_requests_seconds_sum",
             "http_server_requests_seconds_bucket", "http_server_requests_seconds_max");
     private static final Pattern SERVICE_SERIES = Pattern.compile(
@@ -689,7 +691,10 @@ class KubernetesManifestsTest {
         assertOnlyExportedSeries(expressions, "dashboard");
         for (String series : List.of("sql_pool_active", "sql_pool_idle", "sql_pool_queue_size", "sql_pool_ratio",
                 "http_server_requests_seconds_bucket", "bastion_db_retries_total", "bastion_db_deadlocks_total",
-                "bastion_db_constraint_violations_total", "bastion_db_circuit_breaker_state")) {
+                "bastion_db_constraint_violations_total", "bastion_db_circuit_breaker_state",
+                // the signals of the partial problems (docs/operations.md, incidents)
+                "bastion_db_admission_waiting", "bastion_db_admission_refusals_total", "bastion_db_pool_connection_limit",
+                "bastion_db_writer_changes_total", "bastion_db_split_brain", "bastion_db_retries_over_budget_total")) {
             assertAnyExpression(expressions, e -> e.contains(series), "a panel on " + series);
         }
         assertAnyExpression(expressions, e -> e.contains("histogram_quantile(0.5") && e.contains("http_server_requests"),
