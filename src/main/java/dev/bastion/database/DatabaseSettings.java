@@ -14,7 +14,7 @@ import io.smallrye.config.WithName;
  * The database guardrails, from the {@code DB_*} environment variables (see application.properties
  * and the README). Durations are written in seconds, as operators write them
  * ({@code DB_RETRY_BASE_DELAY=0.1}, see {@link SecondsConverter}), and read as {@link Duration}s.
- * {@link dev.bastion.config.SettingsCheck} refuses, at start-up, values out of range and
+ * {@link DatabaseSettingsCheck} refuses, at start-up, values out of range and
  * contradictory combinations with a message naming the variables.
  */
 @ConfigMapping(prefix = "bastion.db")

@@ -9,7 +9,7 @@ import io.smallrye.config.WithDefault;
 
 /**
  * How long keys are remembered and how expired ones are removed.
- * {@link dev.bastion.config.SettingsCheck} refuses a value out of range at start-up with a message
+ * {@link IdempotencySettingsCheck} refuses a value out of range at start-up with a message
  * naming the environment variable.
  */
 @ConfigMapping(prefix = "bastion.idempotency")

@@ -9,7 +9,7 @@ import io.smallrye.config.WithDefault;
 
 /**
  * How the service's own failure lines are grouped (bastion.log.*); see {@link BurstLog}. Ranges are
- * checked by {@link dev.bastion.config.SettingsCheck}.
+ * checked by {@link LogSettingsCheck}.
  */
 @ConfigMapping(prefix = "bastion.log")
 public interface LogSettings {

@@ -73,7 +73,10 @@ class GracefulShutdownIT {
                 });
             }
             Thread.sleep(1500);
-            long servedBefore = answers.stream().filter(a -> a.status() == 200).count();
+            long servedBefore;
+            synchronized (answers) { // the callers keep adding
+                servedBefore = answers.stream().filter(a -> a.status() == 200).count();
+            }
             service.process().destroy(); // SIGTERM
             assertTrue(service.process().waitFor(40, TimeUnit.SECONDS), "still running 40 s after SIGTERM: " + service.output());
             Thread.sleep(300);

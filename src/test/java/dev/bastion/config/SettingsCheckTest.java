@@ -11,8 +11,11 @@ import java.util.List;
 import java.util.Map;
 
 import dev.bastion.database.DatabaseSettings;
+import dev.bastion.database.DatabaseSettingsCheck;
 import dev.bastion.idempotency.IdempotencySettings;
+import dev.bastion.idempotency.IdempotencySettingsCheck;
 import dev.bastion.logging.LogSettings;
+import dev.bastion.logging.LogSettingsCheck;
 import dev.bastion.testing.ConfigMappings;
 import org.junit.jupiter.api.Test;
 
@@ -41,23 +44,23 @@ class SettingsCheckTest {
 
     @Test
     void contradictorySettingsAreNamedInOneMessage() {
-        List<String> problems = SettingsCheck.problems(guardrails(Map.of(
-                "retry-base-delay", "2", "retry-max-delay", "1.0", "command-timeout", "4000", "session-timeout", "60")));
+        List<String> problems = new DatabaseSettingsCheck(guardrails(Map.of(
+                "retry-base-delay", "2", "retry-max-delay", "1.0", "command-timeout", "4000", "session-timeout", "60"))).problems();
         assertEquals(List.of("DB_RETRY_MAX_DELAY (1s) must not be below DB_RETRY_BASE_DELAY (2s)",
                 "DB_COMMAND_TIMEOUT (4000s) must not exceed DB_SESSION_TIMEOUT (60s)"), problems);
     }
 
     @Test
     void waitsLongerThanTheRequestDeadlineAreRefused() {
-        List<String> problems = SettingsCheck.problems(guardrails(Map.of(
-                "request-timeout", "5", "pool-timeout", "30", "connect-timeout", "10")));
+        List<String> problems = new DatabaseSettingsCheck(guardrails(Map.of(
+                "request-timeout", "5", "pool-timeout", "30", "connect-timeout", "10"))).problems();
         assertEquals(List.of(
                 "DB_POOL_TIMEOUT (30s) must not exceed DB_REQUEST_TIMEOUT (5s): a request would give up before its pool wait "
                         + "ends (leave DB_POOL_TIMEOUT unset to derive it)",
                 "DB_CONNECT_TIMEOUT (10s) must not exceed DB_REQUEST_TIMEOUT (5s) (leave DB_CONNECT_TIMEOUT unset to derive it)"),
                 problems);
         assertEquals(List.of("DB_RETRY_DEADLINE (0.05s) must not be below DB_RETRY_BASE_DELAY (0.1s)"),
-                SettingsCheck.problems(guardrails(Map.of("retry-deadline", "0.05"))));
+                new DatabaseSettingsCheck(guardrails(Map.of("retry-deadline", "0.05"))).problems());
     }
 
     /**
@@ -152,13 +155,18 @@ class SettingsCheckTest {
 
     /** Every problem with the documented defaults overridden by {@code values} (full keys of any mapping). */
     private static List<String> problemsWith(Map<String, String> values) {
-        return SettingsCheck.problems(ConfigMappings.read(DatabaseSettings.class, values),
-                ConfigMappings.read(IdempotencySettings.class, values), ConfigMappings.read(LogSettings.class, values));
+        return SettingsCheck.problems(checks(values));
     }
 
     private static SettingsCheck check(Map<String, String> values) {
-        return new SettingsCheck(ConfigMappings.read(DatabaseSettings.class, values),
-                ConfigMappings.read(IdempotencySettings.class, values), ConfigMappings.read(LogSettings.class, values));
+        return new SettingsCheck(checks(values));
+    }
+
+    /** Every feature's check, in the order of their beans' priority. */
+    private static List<CheckedSettings> checks(Map<String, String> values) {
+        return List.of(new DatabaseSettingsCheck(ConfigMappings.read(DatabaseSettings.class, values)),
+                new IdempotencySettingsCheck(ConfigMappings.read(IdempotencySettings.class, values)),
+                new LogSettingsCheck(ConfigMappings.read(LogSettings.class, values)));
     }
 
     /** The guardrails with the documented defaults, overridden by {@code values} (bastion.db.* keys). */

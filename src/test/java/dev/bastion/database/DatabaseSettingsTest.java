@@ -10,7 +10,9 @@ import java.util.Map;
 
 import dev.bastion.config.SettingsCheck;
 import dev.bastion.idempotency.IdempotencySettings;
+import dev.bastion.idempotency.IdempotencySettingsCheck;
 import dev.bastion.logging.LogSettings;
+import dev.bastion.logging.LogSettingsCheck;
 import dev.bastion.testing.ConfigMappings;
 import io.smallrye.config.ConfigValidationException;
 import org.junit.jupiter.api.Test;
@@ -56,20 +58,21 @@ class DatabaseSettingsTest {
                 if (value.equals("100000") && message.contains("at least")) {
                     continue; // no upper bound
                 }
-                List<String> problems = SettingsCheck.problems(ConfigMappings.read(DatabaseSettings.class, Map.of(key, value)));
+                List<String> problems = new DatabaseSettingsCheck(ConfigMappings.read(DatabaseSettings.class, Map.of(key, value))).problems();
                 assertTrue(problems.contains(message), key + "=" + value + ": " + problems);
             }
         });
         assertEquals(List.of("BASTION_LOG_INCIDENT_WINDOW must be at least 0.001 seconds"),
-                SettingsCheck.problems(ConfigMappings.read(LogSettings.class, Map.of("bastion.log.incident-window", "0"))));
+                new LogSettingsCheck(ConfigMappings.read(LogSettings.class, Map.of("bastion.log.incident-window", "0"))).problems());
     }
 
     /** Hibernate Reactive builds the pool before StartupEvent: the pool creator refuses first, building nothing. */
     @Test
     void aValueOutOfItsRangeStopsThePoolBeforeItIsBuilt() {
         DatabaseSettings guardrails = ConfigMappings.read(DatabaseSettings.class, Map.of("bastion.db.pool-timeout", "0"));
-        GuardedPoolCreator creator = new GuardedPoolCreator(guardrails, new SettingsCheck(guardrails,
-                ConfigMappings.defaults(IdempotencySettings.class), ConfigMappings.defaults(LogSettings.class)), null,
+        GuardedPoolCreator creator = new GuardedPoolCreator(guardrails, new SettingsCheck(List.of(
+                new DatabaseSettingsCheck(guardrails), new IdempotencySettingsCheck(ConfigMappings.defaults(IdempotencySettings.class)),
+                new LogSettingsCheck(ConfigMappings.defaults(LogSettings.class)))), null,
                 new UnreplicatedCommits());
         // no pool input at all: refusing must come before anything is read from it
         IllegalStateException refused = assertThrows(IllegalStateException.class, () -> creator.create(null));

@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
-import dev.bastion.config.SettingsCheck;
 import dev.bastion.testing.ConfigMappings;
 import dev.bastion.testing.PostgresResource;
 import io.quarkus.test.common.WithTestResource;
@@ -80,7 +79,7 @@ class SettingsCombinationsTest {
                 }
             });
             DatabaseSettings settings = ConfigMappings.read(DatabaseSettings.class, prefixed(values));
-            List<String> problems = SettingsCheck.problems(settings);
+            List<String> problems = new DatabaseSettingsCheck(settings).problems();
             if (!problems.isEmpty()) {
                 refused++;
                 for (String problem : problems) {
@@ -98,7 +97,7 @@ class SettingsCombinationsTest {
     @Test
     void loweringOnlyTheDeadlineIsAccepted() {
         DatabaseSettings settings = ConfigMappings.read(DatabaseSettings.class, prefixed(Map.of("request-timeout", "5")));
-        assertEquals(List.of(), SettingsCheck.problems(settings));
+        assertEquals(List.of(), new DatabaseSettingsCheck(settings).problems());
         assertEquals(Duration.ofSeconds(5), settings.poolTimeout(), "the pool wait is derived from the deadline");
         assertEquals(Duration.ofSeconds(5), settings.connectTimeout(), "and so is the connect timeout");
         RetryPolicy policy = RetryPolicy.of(settings);

@@ -7,7 +7,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
-import dev.bastion.config.SettingsCheck;
 import dev.bastion.testing.ConfigMappings;
 import org.junit.jupiter.api.Test;
 
@@ -21,7 +20,7 @@ class IdempotencySettingsTest {
     @Test
     void theDefaultsAreValid() {
         IdempotencySettings settings = config("86400");
-        assertEquals(List.of(), SettingsCheck.problems(settings));
+        assertEquals(List.of(), new IdempotencySettingsCheck(settings).problems());
         assertEquals(Duration.ofSeconds(86400), settings.ttl());
         assertTrue(settings.cleanupBatchSize() > 0 && settings.cleanupMaxBatches() > 0);
     }
@@ -30,9 +29,9 @@ class IdempotencySettingsTest {
     void aTtlOfZeroOrLessStopsStartUpWithAMessageNamingTheVariable() {
         for (String ttl : new String[]{"0", "-5"}) {
             assertEquals(List.of("IDEMPOTENCY_TTL must be at least 1 second (a key must outlive the request it protects)"),
-                    SettingsCheck.problems(config(ttl)), ttl);
+                    new IdempotencySettingsCheck(config(ttl)).problems(), ttl);
         }
         assertEquals(List.of("IDEMPOTENCY_TTL must be at most 31536000 seconds (one year)"),
-                SettingsCheck.problems(config("99999999999")));
+                new IdempotencySettingsCheck(config("99999999999")).problems());
     }
 }
