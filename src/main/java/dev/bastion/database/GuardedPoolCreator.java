@@ -54,6 +54,7 @@ public class GuardedPoolCreator implements PgPoolCreator {
     private final java.util.concurrent.atomic.AtomicInteger established = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.Set<SocketConnectionBase> sockets = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final AtomicReference<WriterDiscovery> writerDiscovery = new AtomicReference<>();
+    private final List<Runnable> targetChanged = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public GuardedPoolCreator(DatabaseSettings guardrails, SettingsCheck settingsCheck, Event<PoolCreated> poolCreated,
                               UnreplicatedCommits unreplicatedCommits) {
@@ -245,6 +246,7 @@ public class GuardedPoolCreator implements PgPoolCreator {
      * attempt, which runs again on the writer), so no write ever reaches a demoted primary.
      */
     private void closeConnectionsNotTo(PgConnectOptions writer) {
+        targetChanged.forEach(Runnable::run);
         int closed = 0;
         for (SocketConnectionBase socket : sockets) {
             io.vertx.core.net.SocketAddress server = socket.server();
@@ -256,6 +258,11 @@ public class GuardedPoolCreator implements PgPoolCreator {
         if (closed > 0) {
             LOG.infof("Closed %d pooled connection(s) to a node that is not the writer %s", closed, WriterDiscovery.address(writer));
         }
+    }
+
+    /** Runs {@code listener} whenever new connections start going to another node (DB_HOSTS). */
+    void onTargetChanged(Runnable listener) {
+        targetChanged.add(listener);
     }
 
     /** An attempt met a read-only node or lost its connection: with DB_HOSTS, the writer is looked for again. */

@@ -93,6 +93,8 @@ public class UnitOfWork {
                 guardrails.poolTimeout().toNanos(), poolCreator::serverCapsConnections);
         this.poolCreator = poolCreator;
         this.unreplicatedCommits = poolCreator.unreplicatedCommits();
+        // with DB_HOSTS: the failures the breaker counted were the old node's; the new one starts with a clean slate
+        poolCreator.onTargetChanged(() -> resetBreaker(breakerName, events));
         this.guard = TypedGuard.create(new TypeLiteral<Uni<Object>>() {
                 })
                 .withDescription("database unit of work")
@@ -119,6 +121,15 @@ public class UnitOfWork {
                     .onStateChange(events::breakerStateChanged)
                     .done()
                 .build();
+    }
+
+    private static void resetBreaker(String name, TransactionListeners events) {
+        try {
+            io.smallrye.faulttolerance.api.CircuitBreakerMaintenance.get().reset(name);
+        } catch (RuntimeException notYetUsed) {
+            return; // a breaker that has not guarded anything yet has nothing to reset
+        }
+        events.breakerStateChanged(io.smallrye.faulttolerance.api.CircuitBreakerState.CLOSED); // a reset tells no listener
     }
 
     /**

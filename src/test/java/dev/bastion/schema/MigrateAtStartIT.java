@@ -59,6 +59,25 @@ class MigrateAtStartIT {
     }
 
     @Test
+    void aMigrationThatWaitsLongerThanDbMigrationTimeoutStopsStartUp() throws Exception {
+        String db = TestDatabases.fresh("start_timeout");
+        try (Connection holder = TestDatabases.open(db); Statement lock = holder.createStatement()) {
+            lock.execute("SELECT pg_advisory_lock(" + SchemaMigrations.LOCK_KEY + ")"); // another pod migrating, for ever
+            long started = System.nanoTime();
+            try (PackagedService service = PackagedService.against(db, java.util.Map.of("DB_MIGRATION_TIMEOUT", "2"))) {
+                int status = service.exitCode();
+                double seconds = (System.nanoTime() - started) / 1e9;
+                assertTrue(status != 0, "start-up must fail: " + service.output());
+                assertTrue(service.output().contains("statement timeout"), "the reason is in the log: " + service.output());
+                assertFalse(service.output().contains("Listening on"), service.output());
+                // bounded by the setting, not by the test's patience (start-up itself takes a few seconds here)
+                assertTrue(seconds < 60, "gave up after " + seconds + " s: " + service.output());
+            }
+        }
+        assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('customer')::text, '')"), "nothing ran");
+    }
+
+    @Test
     void aMigrationChangedAfterItWasAppliedStopsStartUp() throws Exception {
         String db = TestDatabases.fresh("start_refused");
         TestDatabases.execute(db, SchemaMigrations.HISTORY_TABLE);
