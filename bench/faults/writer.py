@@ -7,7 +7,8 @@ and reads:
 
 1. failover: the primary is killed, and the *second* standby promoted a moment later (as an operator
    or Patroni would); the service must find it by itself: 0 acknowledged writes lost, no 500, writes
-   succeeding again within 2 s of the promotion, reads served meanwhile;
+   succeeding again within 2 s of the promotion, reads served meanwhile (reads by id go to the
+   standbys, DB_READ_TARGET=prefer-standby, and none of an acknowledged customer answers 404);
 2. split brain: the old primary comes back writable (restarted without standby settings, on its old
    timeline): nothing may be written to it, and the service must say so (log, metric, readiness).
 
@@ -33,7 +34,8 @@ READERS = 2
 RETRIES = 20                 # a keyed write is repeated with its key until it gets an answer that is not a 503
 WRITES_BACK_WITHIN = 2.0     # seconds after the promotion
 SERVICE_ENV = {"DB_POOL_SIZE": "8", "DB_MAX_OVERFLOW": "0", "DB_POOL_TIMEOUT": "2", "DB_CONNECT_TIMEOUT": "1",
-               "DB_REQUEST_TIMEOUT": "5", "DB_BREAKER_DELAY": "1", "BASTION_DB_PROBE_TIMEOUT": "1"}
+               "DB_REQUEST_TIMEOUT": "5", "DB_BREAKER_DELAY": "1", "BASTION_DB_PROBE_TIMEOUT": "1",
+               "DB_READ_TARGET": "prefer-standby", "DB_MAX_STANDBY_LAG": "5"}
 STARTED = time.monotonic()
 
 
@@ -168,6 +170,13 @@ def main():
         load = Load(service)
         load.start()
         time.sleep(steady)
+        # reads by id on the standbys (DB_READ_TARGET=prefer-standby): their sessions are there
+        on_standbys = {pg.name: int(pg.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bastion'"))
+                       for pg in (s1, s2)}
+        status, data = readiness(service)
+        log(f"service sessions on the standbys {on_standbys}; readiness readsFrom {data.get('readsFrom')!r}")
+        if not sum(on_standbys.values()) or not data.get("readsFrom"):
+            failures.append(f"reads did not go to the standbys: sessions {on_standbys}, readsFrom {data.get('readsFrom')!r}")
 
         # --- failover: the primary dies, the second standby is promoted a moment later ---
         killed = time.monotonic()
@@ -191,6 +200,13 @@ def main():
             failures.append(f"writes not back within {WRITES_BACK_WITHIN}s of the promotion ({writes_back})")
         if data.get("writer") != f"127.0.0.1:{s2.port}":
             failures.append(f"readiness names writer {data.get('writer')!r} after the failover, not s2")
+        # s1 still follows the dead primary: it replays nothing more, so it must stop serving reads
+        stale = f"127.0.0.1:{s1.port}"
+        dropped = wait_until(lambda: stale not in (readiness(service)[1].get("readsFrom") or ""), 30)
+        log(f"s1 (following the dead primary) {'left' if dropped else 'still in'} readsFrom "
+            f"{time.monotonic() - killed:.1f}s after the kill: {readiness(service)[1].get('readsFrom')!r}")
+        if not dropped:
+            failures.append("a standby following the dead primary kept serving reads")
         reads = [a for a in window if a[2] == "read"]
         if not any(a[3] == 200 for a in reads):
             failures.append("no read was served during the failover")
@@ -225,6 +241,9 @@ def main():
             "database-unavailable", "database-read-only", "circuit-open", "pool-exhausted", "request-deadline-exceeded")]
         log(f"audit: {len(load.acknowledged)} acknowledged writes, {len(lost)} lost, {len(wrong)} with another id; "
             f"{len(load.answers)} answers {tally(load.answers)}")
+        not_found = [a for a in load.answers if a[2] == "read" and a[3] == 404]
+        if not_found:  # readers read acknowledged ids only: a standby behind must not hide a write
+            failures.append(f"{len(not_found)} reads of acknowledged customers answered 404")
         if lost or wrong:
             failures.append(f"{len(lost)} acknowledged write(s) lost, {len(wrong)} answered with another id")
         if bad:

@@ -46,6 +46,22 @@ public interface DatabaseSettings {
      */
     Optional<List<String>> hosts();
 
+    /**
+     * Where reads by id go with DB_HOSTS (DB_READ_TARGET): {@code primary}, or {@code prefer-standby}: a
+     * streaming standby no further behind than DB_MAX_STANDBY_LAG, the writer when there is none.
+     */
+    @WithDefault("primary")
+    ReadTarget readTarget();
+
+    /** How far behind the writer a standby may be and still serve reads (DB_MAX_STANDBY_LAG). */
+    @WithDefault("5") @WithConverter(SecondsConverter.class)
+    Duration maxStandbyLag();
+
+    /** See {@link #readTarget()}. */
+    enum ReadTarget {
+        PRIMARY, PREFER_STANDBY
+    }
+
     /** A file holding the database user name, read like {@link #passwordFile()} (DB_USERNAME_FILE). */
     Optional<String> usernameFile();
 

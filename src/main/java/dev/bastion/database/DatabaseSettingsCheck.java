@@ -52,6 +52,7 @@ public class DatabaseSettingsCheck implements CheckedSettings {
         p.atLeast("DB_BREAKER_DELAY", g.breakerDelay(), ofMillis(10));
         p.between("BASTION_DB_PROBE_TIMEOUT", g.probeTimeout(), ofMillis(10), ofMinutes(10));
         p.atLeast("BASTION_DB_SLOW_THRESHOLD", g.slowThreshold(), ofMillis(1));
+        p.between("DB_MAX_STANDBY_LAG", g.maxStandbyLag(), ofMillis(100), ofHours(1));
 
         p.notBelow("DB_RETRY_MAX_DELAY", g.retryMaxDelay(), "DB_RETRY_BASE_DELAY", g.retryBaseDelay(), "");
         p.notBelow("DB_RETRY_DEADLINE", g.retryDeadline(), "DB_RETRY_BASE_DELAY", g.retryBaseDelay(), "");

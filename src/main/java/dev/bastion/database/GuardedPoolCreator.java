@@ -53,6 +53,8 @@ public class GuardedPoolCreator implements PgPoolCreator {
     private volatile boolean serverCapsConnections;
     private final java.util.concurrent.atomic.AtomicInteger established = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.Set<SocketConnectionBase> sockets = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final java.util.Set<SocketConnectionBase> readSockets = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final AtomicReference<Pool> readPool = new AtomicReference<>();
     private final AtomicReference<WriterDiscovery> writerDiscovery = new AtomicReference<>();
     private final List<Runnable> targetChanged = new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -97,14 +99,8 @@ public class GuardedPoolCreator implements PgPoolCreator {
 
     /** Counts a pooled connection from its login until its socket closes, however it closes. */
     private void established(io.vertx.sqlclient.SqlConnection connection) {
-        if (!(connection instanceof SqlConnectionBase<?> base)) {
-            return;
-        }
-        io.vertx.sqlclient.impl.Connection inner = base.unwrap(); // the pool's wrapper, then the socket's
-        while (!(inner instanceof SocketConnectionBase) && inner.unwrap() != inner) {
-            inner = inner.unwrap();
-        }
-        if (inner instanceof SocketConnectionBase socket) {
+        SocketConnectionBase socket = socketOf(connection);
+        if (socket != null) {
             established.incrementAndGet();
             sockets.add(socket);
             socket.socket().channelHandlerContext().channel().closeFuture().addListener(closed -> {
@@ -112,6 +108,26 @@ public class GuardedPoolCreator implements PgPoolCreator {
                 sockets.remove(socket);
             });
         }
+    }
+
+    /** Keeps a connection of the read pool (DB_READ_TARGET=prefer-standby) until its socket closes. */
+    private void establishedForReads(io.vertx.sqlclient.SqlConnection connection) {
+        SocketConnectionBase socket = socketOf(connection);
+        if (socket != null) {
+            readSockets.add(socket);
+            socket.socket().channelHandlerContext().channel().closeFuture().addListener(closed -> readSockets.remove(socket));
+        }
+    }
+
+    private static SocketConnectionBase socketOf(io.vertx.sqlclient.SqlConnection connection) {
+        if (!(connection instanceof SqlConnectionBase<?> base)) {
+            return null;
+        }
+        io.vertx.sqlclient.impl.Connection inner = base.unwrap(); // the pool's wrapper, then the socket's
+        while (!(inner instanceof SocketConnectionBase) && inner.unwrap() != inner) {
+            inner = inner.unwrap();
+        }
+        return inner instanceof SocketConnectionBase socket ? socket : null;
     }
 
     /**
@@ -208,9 +224,22 @@ public class GuardedPoolCreator implements PgPoolCreator {
             builder.connectingTo(new ArrayList<SqlConnectOptions>(hosts));
         }
         if (hosts.size() > 1) {
+            boolean standbyReads = guardrails.readTarget() == DatabaseSettings.ReadTarget.PREFER_STANDBY;
             WriterDiscovery discovery = new WriterDiscovery(input.vertx(), hosts, credentials,
-                    millis(guardrails.probeTimeout()), this::closeConnectionsNotTo);
+                    millis(guardrails.probeTimeout()), this::closeConnectionsNotTo,
+                    standbyReads ? guardrails.maxStandbyLag().toMillis() / 1000.0 : 0, this::closeReadConnectionsNotTo);
             writerDiscovery.set(discovery);
+            if (standbyReads) {
+                // reads by id on streaming standbys: a pool of their own, named for its own meters
+                readPool.set(PgBuilder.pool().with(new PoolOptions(pool).setName("bastion-reads").setMaxSize(guardrails.poolSize()))
+                        .withConnectHandler(connection -> {
+                            establishedForReads(connection);
+                            connection.close(); // hands it to the pool
+                        })
+                        .connectingTo(discovery::readTarget).using(input.vertx()).build());
+                LOG.infof("Reads by id go to standbys at most %s behind (DB_READ_TARGET=prefer-standby), else to the writer",
+                        SecondsConverter.format(guardrails.maxStandbyLag()));
+            }
             builder.connectingTo(() -> discovery.get().map(options -> {
                 connectOptions.set((PgConnectOptions) options); // the readiness probe connects where the pool does
                 return options;
@@ -247,6 +276,10 @@ public class GuardedPoolCreator implements PgPoolCreator {
      */
     private void closeConnectionsNotTo(PgConnectOptions writer) {
         targetChanged.forEach(Runnable::run);
+        WriterDiscovery discovery = writerDiscovery.get();
+        if (discovery != null) {
+            closeReadConnectionsNotTo(discovery.readStandbys()); // reads that went to the old writer
+        }
         int closed = 0;
         for (SocketConnectionBase socket : sockets) {
             io.vertx.core.net.SocketAddress server = socket.server();
@@ -258,6 +291,27 @@ public class GuardedPoolCreator implements PgPoolCreator {
         if (closed > 0) {
             LOG.infof("Closed %d pooled connection(s) to a node that is not the writer %s", closed, WriterDiscovery.address(writer));
         }
+    }
+
+    /**
+     * The standbys that may serve reads changed: read connections to any other node are closed (a
+     * standby that fell behind DB_MAX_STANDBY_LAG, or the writer once a standby is fresh again).
+     */
+    private void closeReadConnectionsNotTo(List<String> standbys) {
+        WriterDiscovery discovery = writerDiscovery.get();
+        List<String> allowed = !standbys.isEmpty() || discovery == null ? standbys
+                : discovery.writer().map(List::of).orElse(List.of());
+        for (SocketConnectionBase socket : readSockets) {
+            io.vertx.core.net.SocketAddress server = socket.server();
+            if (server == null || !allowed.contains(server.host() + ":" + server.port())) {
+                socket.socket().close();
+            }
+        }
+    }
+
+    /** With DB_READ_TARGET=prefer-standby and DB_HOSTS: the pool that serves reads by id from standbys. */
+    public Optional<Pool> readPool() {
+        return Optional.ofNullable(readPool.get());
     }
 
     /** Runs {@code listener} whenever new connections start going to another node (DB_HOSTS). */
@@ -277,11 +331,13 @@ public class GuardedPoolCreator implements PgPoolCreator {
     public Optional<WriterStatus> writerStatus() {
         WriterDiscovery discovery = writerDiscovery.get();
         return discovery == null ? Optional.empty()
-                : Optional.of(new WriterStatus(discovery.hosts(), discovery.writer(), discovery.splitBrain(), discovery.writerChanges()));
+                : Optional.of(new WriterStatus(discovery.hosts(), discovery.writer(), discovery.splitBrain(), discovery.writerChanges(),
+                        discovery.readStandbys()));
     }
 
     /** See {@link #writerStatus()}. */
-    public record WriterStatus(List<String> hosts, Optional<String> writer, List<String> splitBrain, long changes) {
+    public record WriterStatus(List<String> hosts, Optional<String> writer, List<String> splitBrain, long changes,
+                               List<String> readStandbys) {
     }
 
     /**

@@ -72,6 +72,7 @@ public class UnitOfWork {
     private final RetryTokens retryTokens = new RetryTokens();
     private final PoolAdmission admission;
     private final GuardedPoolCreator poolCreator;
+    private final java.util.concurrent.atomic.AtomicReference<Pool> readPool = new java.util.concurrent.atomic.AtomicReference<>();
     private final UnreplicatedCommits unreplicatedCommits;
 
     @jakarta.inject.Inject
@@ -187,9 +188,32 @@ public class UnitOfWork {
         if (spec.savepoints() || spec.isolation() != Isolation.READ_COMMITTED) {
             throw new IllegalArgumentException(spec.operation() + ": a single statement runs at READ COMMITTED, without savepoints");
         }
+        Pool standbys = spec.readOnly() ? readPool() : null;
+        if (standbys != null) {
+            // DB_READ_TARGET=prefer-standby: a standby may not have replayed a write acknowledged a moment ago,
+            // so a read that finds nothing there asks the writer before answering "not found"
+            return statementOn(standbys, spec, statement)
+                    .chain(found -> found != null ? Uni.createFrom().item(found) : statementOn(pool, spec, statement));
+        }
+        return statementOn(pool, spec, statement);
+    }
+
+    /** The pool of reads by id on standbys (DB_READ_TARGET=prefer-standby with DB_HOSTS), or null. */
+    private Pool readPool() {
+        Pool reads = readPool.get();
+        if (reads == null) {
+            reads = poolCreator.readPool().map(Pool::newInstance).orElse(null);
+            if (reads != null) {
+                readPool.compareAndSet(null, reads);
+            }
+        }
+        return reads;
+    }
+
+    private <T> Uni<T> statementOn(Pool on, TransactionSpec spec, Function<SqlConnection, Uni<T>> statement) {
         // the connection is back in the pool before the attempt ends (and frees its admission), unlike with
         // Pool.withConnection: the next admitted attempt must find it idle, not open one more
-        return guarded(spec, false, gate -> connection().chain(connection -> Uni.createFrom().deferred(() -> {
+        return guarded(spec, false, gate -> connection(on).chain(connection -> Uni.createFrom().deferred(() -> {
             if (spec.readOnly()) {
                 gate.ensureRunning();
             } else {
@@ -222,8 +246,8 @@ public class UnitOfWork {
      * the borrow is tried again after a few milliseconds (the deadline bounds it) instead of failing
      * the attempt.
      */
-    private Uni<SqlConnection> connection() {
-        return pool.getConnection()
+    private Uni<SqlConnection> connection(Pool on) {
+        return on.getConnection()
                 .onFailure(this::refusedOneMoreConnection).retry()
                 .withBackOff(Duration.ofMillis(2), Duration.ofMillis(50)).atMost(40);
     }

@@ -49,8 +49,22 @@ final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
      */
     private static final String TIMELINE = "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint";
 
-    /** What one host answered. */
-    record Node(PgConnectOptions host, boolean writable, long timeline) {
+    /**
+     * A standby's replay position (bytes of WAL) and the age of the last transaction it replayed: it
+     * may serve reads when it has replayed all the writer had written at the same look, or replayed a
+     * transaction within DB_MAX_STANDBY_LAG. A standby still following a dead primary stops
+     * replaying, so it ages out even though it has replayed everything it received.
+     */
+    private static final String REPLAY = "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::float8, "
+            + "coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 1e9)::float8";
+    /** Where a writer's WAL is now (bytes), to compare standbys with. */
+    private static final String WRITTEN = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8";
+
+    /**
+     * What one host answered: its WAL position ({@code wal}: written for a writer, replayed for a
+     * standby) and, for a standby, the age in seconds of the last transaction it replayed.
+     */
+    record Node(PgConnectOptions host, boolean writable, long timeline, double wal, double replayAgeSeconds) {
         String address() {
             return WriterDiscovery.address(host);
         }
@@ -61,9 +75,13 @@ final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
     private final Function<PgConnectOptions, Future<PgConnectOptions>> credentials;
     private final long probeTimeoutMillis;
     private final Consumer<PgConnectOptions> onWriterChanged;
+    private final double maxStandbyLagSeconds;
+    private final Consumer<List<String>> onStandbysChanged;
     private volatile PgConnectOptions current;   // where new connections go; null until found
     private volatile boolean currentWritable;
     private volatile List<String> splitBrain = List.of();
+    private volatile List<Node> freshStandbys = List.of(); // standbys within the lag bound, for reads
+    private final java.util.concurrent.atomic.AtomicInteger nextStandby = new java.util.concurrent.atomic.AtomicInteger();
     private Future<PgConnectOptions> inFlight;   // guarded by this
     private long lastSuspectNanos = System.nanoTime() - SUSPECT_INTERVAL_NANOS;
     private final AtomicLong writerChanges = new AtomicLong();
@@ -74,6 +92,18 @@ final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
      */
     WriterDiscovery(Vertx vertx, List<PgConnectOptions> hosts, Function<PgConnectOptions, Future<PgConnectOptions>> credentials,
                     long probeTimeoutMillis, Consumer<PgConnectOptions> onWriterChanged) {
+        this(vertx, hosts, credentials, probeTimeoutMillis, onWriterChanged, 0, standbys -> { });
+    }
+
+    /**
+     * @param maxStandbyLagSeconds how far behind a standby may be and serve reads ({@link #readTarget()})
+     * @param onStandbysChanged    told the standbys that may serve reads now, whenever that changes
+     */
+    WriterDiscovery(Vertx vertx, List<PgConnectOptions> hosts, Function<PgConnectOptions, Future<PgConnectOptions>> credentials,
+                    long probeTimeoutMillis, Consumer<PgConnectOptions> onWriterChanged, double maxStandbyLagSeconds,
+                    Consumer<List<String>> onStandbysChanged) {
+        this.maxStandbyLagSeconds = maxStandbyLagSeconds;
+        this.onStandbysChanged = onStandbysChanged;
         this.vertx = vertx;
         this.hosts = List.copyOf(hosts);
         this.credentials = credentials;
@@ -88,6 +118,24 @@ final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
         PgConnectOptions target = current;
         Future<PgConnectOptions> host = target != null ? Future.succeededFuture(target) : discover();
         return host.compose(credentials).map(options -> options);
+    }
+
+    /**
+     * The options for a connection that serves reads: a standby within DB_MAX_STANDBY_LAG at the
+     * last look (in turn), else where writes go.
+     */
+    Future<SqlConnectOptions> readTarget() {
+        List<Node> standbys = freshStandbys;
+        if (standbys.isEmpty()) {
+            return get();
+        }
+        PgConnectOptions standby = standbys.get(Math.floorMod(nextStandby.getAndIncrement(), standbys.size())).host();
+        return credentials.apply(standby).map(options -> options);
+    }
+
+    /** The standbys that serve reads now (host:port), empty when reads go to the writer. */
+    List<String> readStandbys() {
+        return freshStandbys.stream().map(Node::address).toList();
     }
 
     /** An attempt met a read-only node or lost its connection: look for the writer again, soon. */
@@ -144,11 +192,11 @@ final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
     }
 
     private Future<PgConnectOptions> choose(List<Node> reachable) {
-        PgConnectOptions before = current;
+        PgConnectOptions inUse = current;
         // the newest timeline first; on a tie (or timelines unknown) the writer already in use stays
         List<Node> writable = reachable.stream().filter(Node::writable)
                 .sorted(Comparator.comparingLong(Node::timeline).reversed()
-                        .thenComparing(n -> before == null || !n.address().equals(address(before))))
+                        .thenComparing(n -> inUse == null || !n.address().equals(address(inUse))))
                 .toList();
         if (writable.size() > 1) {
             List<String> both = writable.stream().map(n -> n.address() + " (timeline " + n.timeline() + ")").toList();
@@ -159,6 +207,17 @@ final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
             splitBrain = both;
         } else {
             splitBrain = List.of();
+        }
+        double written = writable.isEmpty() ? Double.MAX_VALUE : writable.get(0).wal();
+        List<Node> standbys = maxStandbyLagSeconds <= 0 ? List.of() : reachable.stream()
+                .filter(n -> !n.writable() && n.wal() >= 0
+                        && (n.wal() >= written || n.replayAgeSeconds() <= maxStandbyLagSeconds)).toList();
+        List<String> before = readStandbys();
+        freshStandbys = standbys;
+        if (!readStandbys().equals(before)) {
+            LOG.infof("Reads by id go to %s", standbys.isEmpty() ? "the writer (no standby within DB_MAX_STANDBY_LAG)"
+                    : readStandbys());
+            onStandbysChanged.accept(readStandbys());
         }
         Node chosen = !writable.isEmpty() ? writable.get(0) : reachable.isEmpty() ? null : reachable.get(0);
         if (chosen == null) {
@@ -201,8 +260,14 @@ final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
                             boolean writable = !row.getBoolean(0) && !row.getBoolean(1);
                             Future<Long> timeline = !writable ? Future.succeededFuture(-1L)
                                     : connection.query(TIMELINE).execute().map(t -> t.iterator().next().getLong(0));
-                            return timeline.otherwise(-1L)
-                                    .map(id -> Optional.of(new Node(host, writable, id)));
+                            boolean standby = row.getBoolean(0);
+                            Future<double[]> position = writable
+                                    ? connection.query(WRITTEN).execute().map(w -> new double[] {w.iterator().next().getDouble(0), 0})
+                                    : !standby ? Future.succeededFuture(new double[] {-1, 1e9})
+                                    : connection.query(REPLAY).execute().map(r -> new double[] {
+                                            r.iterator().next().getDouble(0), r.iterator().next().getDouble(1)});
+                            return timeline.otherwise(-1L).compose(id -> position.otherwise(new double[] {-1, 1e9})
+                                    .map(at -> Optional.of(new Node(host, writable, id, at[0], at[1]))));
                         })
                         .eventually(ignored -> connection.close()))
                 .onComplete(result -> {

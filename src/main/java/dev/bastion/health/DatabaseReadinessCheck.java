@@ -48,6 +48,9 @@ public class DatabaseReadinessCheck implements AsyncHealthCheck {
                             .withData("circuitBreaker", breaker);
                     pool.writerStatus().ifPresent(writer -> { // DB_HOSTS: where the service writes
                         response.withData("writer", writer.writer().orElse("none"));
+                        if (!writer.readStandbys().isEmpty()) { // DB_READ_TARGET=prefer-standby
+                            response.withData("readsFrom", String.join(", ", writer.readStandbys()));
+                        }
                         if (!writer.splitBrain().isEmpty()) {
                             response.withData("splitBrain", String.join(", ", writer.splitBrain()));
                         }
