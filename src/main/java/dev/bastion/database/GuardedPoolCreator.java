@@ -335,6 +335,21 @@ public class GuardedPoolCreator implements PgPoolCreator {
                         discovery.readStandbys()));
     }
 
+    /**
+     * With DB_HOSTS, per host at the last look: whether it takes writes (1, 0, NaN when it did not
+     * answer) and how old the last transaction it replayed is, in seconds (0 for the writer).
+     */
+    public double hostWritable(String host) {
+        WriterDiscovery discovery = writerDiscovery.get();
+        return discovery == null ? Double.NaN : discovery.writable(host);
+    }
+
+    /** See {@link #hostWritable(String)}. */
+    public double hostReplayAgeSeconds(String host) {
+        WriterDiscovery discovery = writerDiscovery.get();
+        return discovery == null ? Double.NaN : discovery.replayAgeSeconds(host);
+    }
+
     /** See {@link #writerStatus()}. */
     public record WriterStatus(List<String> hosts, Optional<String> writer, List<String> splitBrain, long changes,
                                List<String> readStandbys) {

@@ -81,6 +81,7 @@ final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
     private volatile boolean currentWritable;
     private volatile List<String> splitBrain = List.of();
     private volatile List<Node> freshStandbys = List.of(); // standbys within the lag bound, for reads
+    private final java.util.concurrent.ConcurrentMap<String, Node> lastSeen = new java.util.concurrent.ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicInteger nextStandby = new java.util.concurrent.atomic.AtomicInteger();
     private Future<PgConnectOptions> inFlight;   // guarded by this
     private long lastSuspectNanos = System.nanoTime() - SUSPECT_INTERVAL_NANOS;
@@ -191,7 +192,24 @@ final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
         }
     }
 
+    /**
+     * What each host answered at the last look: 1 writable, 0 not; the age in seconds of the last
+     * transaction a standby replayed (0 for the writer); NaN for a host that did not answer.
+     */
+    double writable(String address) {
+        Node node = lastSeen.get(address);
+        return node == null ? Double.NaN : node.writable() ? 1 : 0;
+    }
+
+    /** See {@link #writable(String)}. */
+    double replayAgeSeconds(String address) {
+        Node node = lastSeen.get(address);
+        return node == null || node.wal() < 0 ? Double.NaN : node.replayAgeSeconds();
+    }
+
     private Future<PgConnectOptions> choose(List<Node> reachable) {
+        lastSeen.clear();
+        reachable.forEach(node -> lastSeen.put(node.address(), node));
         PgConnectOptions inUse = current;
         // the newest timeline first; on a tie (or timelines unknown) the writer already in use stays
         List<Node> writable = reachable.stream().filter(Node::writable)

@@ -72,6 +72,8 @@ class WriterDiscoveryTest {
         assertEquals(1, rowsWithEmail(email), "written through the host that answers");
         assertEquals(server, writer(), "readiness names the writer");
         assertTrue(Http.metric("bastion_db_writer_changes_total", Map.of()) >= 1);
+        assertEquals(1.0, Http.metric("bastion_db_node_writable", Map.of("host", server)), "per node: the writer");
+        assertEquals(0.0, Http.metric("bastion_db_node_replay_age_seconds", Map.of("host", server)), "the writer lags nothing");
 
         try {
             ServerSettings.set("default_transaction_read_only", "on");

@@ -65,6 +65,16 @@ public class PoolStatistics {
                     .description("Hosts of DB_HOSTS that take writes when more than one does (0 otherwise): a split "
                             + "brain; the service writes to the newest timeline's only")
                     .register(registry);
+            for (String host : poolCreator.writerStatus().get().hosts()) { // one series per node of DB_HOSTS
+                Gauge.builder("bastion.db.node.writable", poolCreator, c -> c.hostWritable(host))
+                        .tag("host", host)
+                        .description("Whether the node took writes at the last look (1, 0; NaN: it did not answer)")
+                        .register(registry);
+                Gauge.builder("bastion.db.node.replay.age.seconds", poolCreator, c -> c.hostReplayAgeSeconds(host))
+                        .tag("host", host)
+                        .description("Age of the last transaction a standby replayed, 0 for the writer: its lag")
+                        .register(registry);
+            }
         }
         Gauge.builder("bastion.db.pool.overflow", this, s -> s.snapshot().overflow())
                 .description("Open connections above DB_POOL_SIZE")
