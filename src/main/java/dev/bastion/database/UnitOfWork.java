@@ -2,6 +2,7 @@ package dev.bastion.database;
 
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
@@ -72,7 +73,7 @@ public class UnitOfWork {
     private final RetryTokens retryTokens = new RetryTokens();
     private final PoolAdmission admission;
     private final GuardedPoolCreator poolCreator;
-    private final java.util.concurrent.atomic.AtomicReference<Pool> readPool = new java.util.concurrent.atomic.AtomicReference<>();
+    private volatile Optional<Pool> readPool; // null until first looked up
     private final UnreplicatedCommits unreplicatedCommits;
 
     @jakarta.inject.Inject
@@ -198,16 +199,17 @@ public class UnitOfWork {
         return statementOn(pool, spec, statement);
     }
 
-    /** The pool of reads by id on standbys (DB_READ_TARGET=prefer-standby with DB_HOSTS), or null. */
+    /**
+     * The pool of reads by id on standbys (DB_READ_TARGET=prefer-standby with DB_HOSTS), or null:
+     * looked up once (both pools exist before the first unit of work), not on every read.
+     */
     private Pool readPool() {
-        Pool reads = readPool.get();
+        Optional<Pool> reads = readPool;
         if (reads == null) {
-            reads = poolCreator.readPool().map(Pool::newInstance).orElse(null);
-            if (reads != null) {
-                readPool.compareAndSet(null, reads);
-            }
+            reads = poolCreator.readPool().map(Pool::newInstance);
+            readPool = reads;
         }
-        return reads;
+        return reads.orElse(null);
     }
 
     private <T> Uni<T> statementOn(Pool on, TransactionSpec spec, Function<SqlConnection, Uni<T>> statement) {

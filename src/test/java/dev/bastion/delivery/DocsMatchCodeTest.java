@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -274,36 +275,38 @@ class DocsMatchCodeTest {
 
     @Test
     void everyBastionSeriesTheDocumentsNameIsExported() {
-        Set<String> exported = new TreeSet<>();
-        registeredMeters().forEach((meter, type) -> exported.addAll(type.series(prometheusBase(meter))));
-        Map<String, Set<String>> unknown = new TreeMap<>();
-        for (Path document : documents()) {
-            Matcher series = DOCUMENTED_SERIES.matcher(read(document));
-            while (series.find()) {
-                if (!exported.contains(series.group())) {
-                    unknown.computeIfAbsent(document.toString(), d -> new TreeSet<>()).add(series.group());
-                }
-            }
-        }
+        Map<String, Set<String>> unknown = unexportedSeriesIn(documents());
         assertTrue(unknown.isEmpty(), "bastion_db_* series named in the documents that the code does not export "
-                + "(exported: " + exported + "): " + unknown);
+                + "(exported: " + exportedSeries() + "): " + unknown);
     }
 
     @Test
     void everyBastionSeriesTheDashboardAndTheAlertsQueryIsExported() {
+        Map<String, Set<String>> unknown = unexportedSeriesIn(
+                List.of(Path.of("k8s", "grafana-dashboard.json"), Path.of("k8s", "prometheus-rules.yaml")));
+        assertTrue(unknown.isEmpty(), "bastion_db_* series queried by the dashboard or the alerts that the code does "
+                + "not export (exported: " + exportedSeries() + "): " + unknown);
+    }
+
+    private static Set<String> exportedSeries() {
         Set<String> exported = new TreeSet<>();
         registeredMeters().forEach((meter, type) -> exported.addAll(type.series(prometheusBase(meter))));
+        return exported;
+    }
+
+    /** Per file, the bastion_db_* series it names that the code does not export. */
+    private static Map<String, Set<String>> unexportedSeriesIn(Collection<Path> files) {
+        Set<String> exported = exportedSeries();
         Map<String, Set<String>> unknown = new TreeMap<>();
-        for (Path queries : List.of(Path.of("k8s", "grafana-dashboard.json"), Path.of("k8s", "prometheus-rules.yaml"))) {
-            Matcher series = DOCUMENTED_SERIES.matcher(read(queries));
+        for (Path file : files) {
+            Matcher series = DOCUMENTED_SERIES.matcher(read(file));
             while (series.find()) {
                 if (!exported.contains(series.group())) {
-                    unknown.computeIfAbsent(queries.toString(), d -> new TreeSet<>()).add(series.group());
+                    unknown.computeIfAbsent(file.toString(), d -> new TreeSet<>()).add(series.group());
                 }
             }
         }
-        assertTrue(unknown.isEmpty(), "bastion_db_* series queried by the dashboard or the alerts that the code does "
-                + "not export (exported: " + exported + "): " + unknown);
+        return unknown;
     }
 
     // ------------------------------------------------------------------------------------------------
