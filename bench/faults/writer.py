@@ -9,6 +9,9 @@ and reads:
    or Patroni would); the service must find it by itself: 0 acknowledged writes lost, no 500, writes
    succeeding again within 2 s of the promotion, reads served meanwhile (reads by id go to the
    standbys, DB_READ_TARGET=prefer-standby, and none of an acknowledged customer answers 404);
+   Before that, read-your-writes: with replay paused on both standbys, a credit adjustment followed by
+   a read that carries the adjustment's Bastion-Written-Position back (Bastion-Read-After) must see the
+   new balance every time (a read without it may not: counted, for information);
 2. split brain: the old primary comes back writable (restarted without standby settings, on its old
    timeline): nothing may be written to it, and the service must say so (log, metric, readiness).
 
@@ -177,6 +180,39 @@ def main():
         log(f"service sessions on the standbys {on_standbys}; readiness readsFrom {data.get('readsFrom')!r}")
         if not sum(on_standbys.values()) or not data.get("readsFrom"):
             failures.append(f"reads did not go to the standbys: sessions {on_standbys}, readsFrom {data.get('readsFrom')!r}")
+
+        # --- read-your-writes: replay paused, a read carrying the write's position still sees it ---
+        for pg in (s1, s2):
+            pg.psql("SELECT pg_wal_replay_pause()")
+        paused = time.monotonic()
+        with load.lock:
+            some = list(load.acknowledged.values())[:10]
+        stale_with, stale_without, positions = 0, 0, 0
+        while time.monotonic() - paused < 3 and some:
+            cid = some[positions % len(some)]
+            adjusted = service.call("POST", f"/customers/{cid}/credit-adjustments", {"amount": "1.00"},
+                                    headers={"Idempotency-Key": uuid.uuid4().hex})
+            if adjusted.status != 200:
+                failures.append(f"credit adjustment answered {adjusted.status} while standbys lag")
+                break
+            position = adjusted.headers.get("bastion-written-position")
+            if not position:
+                failures.append("a write's answer carried no Bastion-Written-Position with DB_READ_TARGET=prefer-standby")
+                break
+            positions += 1
+            balance = adjusted.json()["creditBalance"]
+            after = service.call("GET", f"/customers/{cid}", headers={"Bastion-Read-After": position})
+            if after.status != 200 or after.json()["creditBalance"] != balance:
+                stale_with += 1
+            plain = service.call("GET", f"/customers/{cid}")
+            if plain.status == 200 and plain.json()["creditBalance"] != balance:
+                stale_without += 1
+        for pg in (s1, s2):
+            pg.psql("SELECT pg_wal_replay_resume()")
+        log(f"read-your-writes, replay paused on the standbys: {positions} adjustments, reads carrying the position "
+            f"stale {stale_with}, reads without it stale {stale_without} (for information)")
+        if stale_with:
+            failures.append(f"{stale_with} read(s) carrying Bastion-Read-After missed the caller's own write")
 
         # --- failover: the primary dies, the second standby is promoted a moment later ---
         killed = time.monotonic()

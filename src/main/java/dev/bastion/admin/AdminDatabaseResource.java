@@ -48,6 +48,12 @@ public class AdminDatabaseResource {
     }
 
     @GET
+    @Path("/nodes")
+    public DatabaseNodesView nodes() {
+        return reports.nodes();
+    }
+
+    @GET
     @Path("/deadlocks")
     public ContentionStatistics deadlocks() {
         return reports.deadlocks();

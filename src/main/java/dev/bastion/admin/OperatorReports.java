@@ -52,6 +52,15 @@ public class OperatorReports {
         this.guardrails = guardrails;
     }
 
+    /** Which node takes writes and which serve reads (DB_HOSTS), as seen at the service's last look. */
+    public DatabaseNodesView nodes() {
+        String readTarget = guardrails.readTarget().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        double maxLag = guardrails.maxStandbyLag().toMillis() / 1000.0;
+        return pool.writerStatus()
+                .map(w -> new DatabaseNodesView(true, w.writer().orElse(null), readTarget, maxLag, w.splitBrain(), w.changes(), w.nodes()))
+                .orElseGet(() -> new DatabaseNodesView(false, null, readTarget, maxLag, List.of(), 0, List.of()));
+    }
+
     public Uni<DatabaseHealthView> health() {
         return probe.check()
                 .onFailure().recoverWithNull()

@@ -2,6 +2,7 @@ package dev.bastion.customer;
 
 import java.net.URI;
 
+import dev.bastion.database.WrittenPosition;
 import dev.bastion.idempotency.KeyedResponses;
 import dev.bastion.idempotency.ValidIdempotencyKey;
 import io.smallrye.mutiny.Uni;
@@ -10,6 +11,7 @@ import jakarta.validation.constraints.Email;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
 import jakarta.validation.constraints.Size;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -49,8 +51,11 @@ public class CustomerResource {
 
     @GET
     @Path("/{id}")
-    public Uni<CustomerResponse> get(@PathParam("id") long id) {
-        return service.get(id);
+    public Uni<CustomerResponse> get(@PathParam("id") long id,
+                                     @RestHeader(WrittenPosition.REQUEST_HEADER)
+                                     @Pattern(regexp = WrittenPosition.FORMAT, message = "must be a position from "
+                                             + WrittenPosition.RESPONSE_HEADER + " (a pg_lsn such as 0/16B3748)") String readAfter) {
+        return service.get(id, readAfter);
     }
 
     /**

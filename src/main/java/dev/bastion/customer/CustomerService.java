@@ -50,8 +50,10 @@ public class CustomerService {
                 .transform(e -> CustomerProblems.duplicateEmail(request.email(), e));
     }
 
-    public Uni<CustomerResponse> get(long id) {
-        return unitOfWork.runStatement(TransactionSpec.read("customer.get"), connection -> customers.findResponse(connection, id))
+    /** @param readAfter the caller's last written position ({@code WrittenPosition}), or null */
+    public Uni<CustomerResponse> get(long id, String readAfter) {
+        return unitOfWork.runStatement(TransactionSpec.read("customer.get").readingAfter(readAfter),
+                        connection -> customers.findResponse(connection, id))
                 .map(c -> CustomerProblems.existing(c, id));
     }
 

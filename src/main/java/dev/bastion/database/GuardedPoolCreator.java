@@ -332,7 +332,7 @@ public class GuardedPoolCreator implements PgPoolCreator {
         WriterDiscovery discovery = writerDiscovery.get();
         return discovery == null ? Optional.empty()
                 : Optional.of(new WriterStatus(discovery.hosts(), discovery.writer(), discovery.splitBrain(), discovery.writerChanges(),
-                        discovery.readStandbys()));
+                        discovery.readStandbys(), discovery.nodes()));
     }
 
     /**
@@ -352,7 +352,7 @@ public class GuardedPoolCreator implements PgPoolCreator {
 
     /** See {@link #writerStatus()}. */
     public record WriterStatus(List<String> hosts, Optional<String> writer, List<String> splitBrain, long changes,
-                               List<String> readStandbys) {
+                               List<String> readStandbys, List<DatabaseNode> nodes) {
     }
 
     /**

@@ -15,9 +15,12 @@ import java.util.TreeSet;
  *                   statement takes its own snapshot there anyway (two round trips saved per read)
  * @param rows       the existing rows the work writes or locks ("customer:42"), sorted: at most
  *                   DB_MAX_CONNECTIONS_PER_ROW attempts per row hold a connection at once ({@link RowConcurrency})
+ * @param readAfter  for a read that may go to a standby: a WAL position (pg_lsn text) the caller's own
+ *                   earlier write reached ({@link WrittenPosition}); a standby that has not replayed it
+ *                   leaves the read to the writer. Null: any standby within DB_MAX_STANDBY_LAG will do.
  */
 public record TransactionSpec(String operation, Isolation isolation, boolean idempotent, boolean savepoints,
-                              boolean readOnly, List<String> rows) {
+                              boolean readOnly, List<String> rows, String readAfter) {
 
     public TransactionSpec {
         rows = rows.size() < 2 ? List.copyOf(rows) : List.copyOf(new TreeSet<>(rows));
@@ -25,31 +28,40 @@ public record TransactionSpec(String operation, Isolation isolation, boolean ide
 
     /** A read: READ COMMITTED, safe to repeat, no transaction block. */
     public static TransactionSpec read(String operation) {
-        return new TransactionSpec(operation, Isolation.READ_COMMITTED, true, false, true, List.of());
+        return new TransactionSpec(operation, Isolation.READ_COMMITTED, true, false, true, List.of(), null);
     }
 
     /** A write: READ COMMITTED, not safe to repeat once it may have committed. */
     public static TransactionSpec write(String operation) {
-        return new TransactionSpec(operation, Isolation.READ_COMMITTED, false, false, false, List.of());
+        return new TransactionSpec(operation, Isolation.READ_COMMITTED, false, false, false, List.of(), null);
     }
 
     public TransactionSpec withIsolation(Isolation level) {
-        return new TransactionSpec(operation, level, idempotent, savepoints, readOnly, rows);
+        return new TransactionSpec(operation, level, idempotent, savepoints, readOnly, rows, readAfter);
     }
 
     /** The work is protected against double execution (e.g. by an idempotency key). */
     public TransactionSpec asIdempotent() {
-        return new TransactionSpec(operation, isolation, true, savepoints, readOnly, rows);
+        return new TransactionSpec(operation, isolation, true, savepoints, readOnly, rows, readAfter);
     }
 
     /** The work runs nested steps in savepoints (see {@link Savepoints}). */
     public TransactionSpec withSavepoints() {
-        return new TransactionSpec(operation, isolation, idempotent, true, readOnly, rows);
+        return new TransactionSpec(operation, isolation, idempotent, true, readOnly, rows, readAfter);
     }
 
     /** The work writes or locks these existing rows (keys such as "customer:42"); see {@link RowConcurrency}. */
     public TransactionSpec onRows(String... keys) {
-        return new TransactionSpec(operation, isolation, idempotent, savepoints, readOnly, List.of(keys));
+        return new TransactionSpec(operation, isolation, idempotent, savepoints, readOnly, List.of(keys), readAfter);
+    }
+
+    /**
+     * A read that must see what the caller wrote up to {@code position} (a {@link WrittenPosition}
+     * the caller carried back; null or blank: no such need).
+     */
+    public TransactionSpec readingAfter(String position) {
+        return new TransactionSpec(operation, isolation, idempotent, savepoints, readOnly, rows,
+                position == null || position.isBlank() ? null : position);
     }
 
     /** Whether the work can run statement by statement, outside a transaction block. */

@@ -15,6 +15,7 @@ import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgConnection;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.SqlConnection;
+import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.util.TypeLiteral;
 import org.hibernate.reactive.mutiny.Mutiny;
@@ -193,10 +194,30 @@ public class UnitOfWork {
         if (standbys != null) {
             // DB_READ_TARGET=prefer-standby: a standby may not have replayed a write acknowledged a moment ago,
             // so a read that finds nothing there asks the writer before answering "not found"
-            return statementOn(standbys, spec, statement)
+            Function<SqlConnection, Uni<T>> onStandby = spec.readAfter() == null ? statement
+                    : connection -> connection.preparedQuery(WrittenPosition.REPLAYED).execute(Tuple.of(spec.readAfter()))
+                            .chain(replayed -> Boolean.TRUE.equals(replayed.iterator().next().getBoolean(0))
+                                    ? statement.apply(connection)
+                                    : Uni.createFrom().<T>nullItem()); // not there yet: the writer answers
+            return statementOn(standbys, spec, onStandby)
                     .chain(found -> found != null ? Uni.createFrom().item(found) : statementOn(pool, spec, statement));
         }
         return statementOn(pool, spec, statement);
+    }
+
+    /**
+     * With reads on standbys (DB_READ_TARGET=prefer-standby): the writer's WAL position now, at or
+     * past every commit acknowledged so far, for the caller to send back on its next read
+     * ({@link WrittenPosition}); null otherwise, or when the writer does not tell within a second.
+     */
+    public Uni<String> writtenPosition() {
+        if (readPool() == null) {
+            return Uni.createFrom().nullItem();
+        }
+        return pool.query(WrittenPosition.WRITER_POSITION).execute()
+                .map(rows -> rows.iterator().next().getString(0))
+                .ifNoItem().after(java.time.Duration.ofSeconds(1)).recoverWithItem((String) null)
+                .onFailure().recoverWithNull();
     }
 
     /**

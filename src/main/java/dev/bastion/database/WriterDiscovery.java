@@ -201,6 +201,35 @@ final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
         return node == null ? Double.NaN : node.writable() ? 1 : 0;
     }
 
+    /**
+     * Every host of DB_HOSTS as seen at the last look: its role, whether it serves reads, and how far
+     * a standby is behind the writer (bytes of WAL not replayed, and the age of the last transaction it
+     * replayed). A host that did not answer is {@code unreachable}.
+     */
+    List<DatabaseNode> nodes() {
+        Optional<String> writer = writer();
+        List<String> reads = readStandbys();
+        List<String> bothWrite = splitBrain;
+        double written = lastSeen.values().stream().filter(Node::writable).mapToDouble(Node::wal).max().orElse(Double.NaN);
+        List<DatabaseNode> nodes = new ArrayList<>();
+        for (String address : hosts()) {
+            Node node = lastSeen.get(address);
+            if (node == null) {
+                nodes.add(new DatabaseNode(address, DatabaseNode.Role.UNREACHABLE, false, null, null, null));
+                continue;
+            }
+            DatabaseNode.Role role = writer.filter(address::equals).isPresent() ? DatabaseNode.Role.WRITER
+                    : node.writable() ? (bothWrite.isEmpty() ? DatabaseNode.Role.WRITABLE : DatabaseNode.Role.FENCED_OUT)
+                    : node.wal() >= 0 ? DatabaseNode.Role.STANDBY : DatabaseNode.Role.READ_ONLY;
+            boolean standby = role == DatabaseNode.Role.STANDBY;
+            Long behind = standby && !Double.isNaN(written) ? (long) Math.max(0, written - node.wal()) : null;
+            nodes.add(new DatabaseNode(address, role, reads.contains(address) || (role == DatabaseNode.Role.WRITER && reads.isEmpty()),
+                    node.timeline() >= 0 ? node.timeline() : null, behind,
+                    standby && node.replayAgeSeconds() < 1e9 ? node.replayAgeSeconds() : null));
+        }
+        return nodes;
+    }
+
     /** See {@link #writable(String)}. */
     double replayAgeSeconds(String address) {
         Node node = lastSeen.get(address);

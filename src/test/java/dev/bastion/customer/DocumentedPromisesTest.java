@@ -58,6 +58,18 @@ class DocumentedPromisesTest {
     }
 
     @Test
+    void aReadAfterPositionMustBeAWalPositionAndIsHarmlessWhenReadsGoToTheWriter() throws Exception {
+        long id = createCustomer(uniqueEmail(), "5.00");
+        // one host, reads on the writer: writes carry no position, a position sent back changes nothing
+        given().contentType("application/json").body("{\"amount\":\"1.00\"}").post("/customers/" + id + "/credit-adjustments")
+                .then().statusCode(200).header("Bastion-Written-Position", org.hamcrest.Matchers.nullValue());
+        given().header("Bastion-Read-After", "0/16B3748").get("/customers/" + id).then().statusCode(200)
+                .body("creditBalance", equalTo(6.0f));
+        given().header("Bastion-Read-After", "yesterday").get("/customers/" + id).then().statusCode(400)
+                .contentType(containsString("problem+json")).body("detail", containsString("Bastion-Written-Position"));
+    }
+
+    @Test
     void anImportTakesAtMostOneHundredRows() throws Exception {
         String prefix = "import-cap-" + System.nanoTime();
         given().contentType("application/json").body(importOf(prefix, 101)).post("/customers/import")

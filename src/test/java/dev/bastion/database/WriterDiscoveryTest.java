@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 
+import dev.bastion.testing.AdminTokens;
 import dev.bastion.testing.Http;
 import dev.bastion.testing.Management;
 import dev.bastion.testing.PostgresResource;
@@ -51,7 +52,7 @@ class WriterDiscoveryTest {
         public void stop() {
         }
 
-        private static int closedPort() {
+        static int closedPort() {
             try (ServerSocket socket = new ServerSocket(0)) {
                 return socket.getLocalPort(); // closed again at once: nothing listens there
             } catch (java.io.IOException e) {
@@ -64,6 +65,12 @@ class WriterDiscoveryTest {
         return Management.given().get("/q/health/ready").then().extract().path("checks.find { it.name == 'database' }.data.writer");
     }
 
+    /** The admin API's view of one host: its role, and whether it serves reads. */
+    private static String role(String host) {
+        return given().auth().oauth2(AdminTokens.admin()).get("/admin/database/nodes").then().statusCode(200)
+                .extract().path("nodes.find { it.host == '" + host + "' }.role");
+    }
+
     @Test
     void theWriterIsFoundAmongTheHostsAndFollowedThroughAReadOnlySpell() throws Exception {
         String server = "127.0.0.1:" + PostgresResource.port();
@@ -74,6 +81,13 @@ class WriterDiscoveryTest {
         assertTrue(Http.metric("bastion_db_writer_changes_total", Map.of()) >= 1);
         assertEquals(1.0, Http.metric("bastion_db_node_writable", Map.of("host", server)), "per node: the writer");
         assertEquals(0.0, Http.metric("bastion_db_node_replay_age_seconds", Map.of("host", server)), "the writer lags nothing");
+        given().auth().oauth2(AdminTokens.admin()).get("/admin/database/nodes").then().statusCode(200)
+                .body("hostsDiscovered", equalTo(true)).body("writer", equalTo(server)).body("nodes.size()", equalTo(2))
+                .body("nodes.find { it.host == '" + server + "' }.servesReads", equalTo(true));
+        assertEquals("writer", role(server), "the admin API names the writer");
+        String deadHost = given().auth().oauth2(AdminTokens.admin()).get("/admin/database/nodes").then()
+                .extract().path("nodes.find { it.host != '" + server + "' }.host");
+        assertEquals("unreachable", role(deadHost), "and the host that is down");
 
         try {
             ServerSettings.set("default_transaction_read_only", "on");
@@ -90,6 +104,7 @@ class WriterDiscoveryTest {
             }
             assertEquals("database-read-only", kind);
             assertEquals("none", writer(), "no host takes writes: readiness says so");
+            assertEquals("read-only", role(server), "the admin API: the node answers but refuses writes");
             assertEquals(0, rowsWithEmail(refused));
             given().get("/customers/" + id).then().statusCode(200).body("email", equalTo(email)); // reads go on
         } finally {
