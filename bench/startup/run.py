@@ -43,13 +43,16 @@ def main():
     parser = harness.argument_parser(__doc__)
     parser.add_argument("--starts", type=int, default=5, help="starts per variant (default 5)")
     parser.add_argument("--baseline", default=None, help="a quarkus-app directory of another Bastion build")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="for every measured start, e.g. DB_MIGRATE_AT_START=false (a serving pod in Kubernetes)")
     args = parser.parse_args()
+    extra = dict(kv.split("=", 1) for kv in args.env)
     cache_dir = tempfile.mkdtemp(prefix="bastion-aot-")
     variants = {
         "bastion, image (AOT cache)": lambda i: harness.ImageService(pg.port, env=env, name=f"startup-image-{i}"),
         "bastion, image no cache": lambda i: harness.Service(pg.port, env=env, java_options=flags, java=java,
                                                              name=f"startup-nocache-{i}"),
-        "bastion, plain JVM": lambda i: harness.Service(pg.port, name=f"startup-plain-{i}"),
+        "bastion, plain JVM": lambda i: harness.Service(pg.port, env=extra, name=f"startup-plain-{i}"),
         "reference": lambda i: harness.ReferenceService(pg.port, env=env, java_options=flags, java=java,
                                                         name=f"startup-reference-{i}"),
     }
@@ -61,20 +64,25 @@ def main():
         with harness.Service(pg.port, name="startup-migrate"):
             pass  # migrates once, so every measured start sees an up-to-date schema
         flags, env, java = harness.ImageService.prepare(cache_dir)
+        env = {**env, **extra}
         harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}; image JVM {java}, flags: {' '.join(flags)}")
         for i in range(args.starts):
             for name, make in variants.items():
                 with make(i) as service:
-                    results[name].append((service.startup_seconds, service.startup_cpu_seconds))
+                    rss = service.rss_mb()  # right after the first ready answer
+                    results[name].append((service.startup_seconds, service.startup_cpu_seconds, rss))
                 harness.log(f"start {i + 1}/{args.starts} {name}: {service.startup_seconds:.2f}s, "
-                            f"{service.startup_cpu_seconds:.2f}s CPU")
+                            f"{service.startup_cpu_seconds:.2f}s CPU, {rss:.0f} MB")
     shutil.rmtree(cache_dir, ignore_errors=True)
     print()
     print(f"start-up to ready, median of {args.starts} interleaved starts; {harness.machine_description()}; "
           f"load average at the end {os.getloadavg()[0]:.1f}")
-    print(f"{'variant':<26} {'wall s':>7} {'CPU s':>7}")
+    if extra:
+        print(f"with {' '.join(args.env)}")
+    print(f"{'variant':<26} {'wall s':>7} {'CPU s':>7} {'RSS MB':>7}")
     for name, runs in results.items():
-        print(f"{name:<26} {statistics.median(r[0] for r in runs):>7.2f} {statistics.median(r[1] for r in runs):>7.2f}")
+        print(f"{name:<26} {statistics.median(r[0] for r in runs):>7.2f} {statistics.median(r[1] for r in runs):>7.2f} "
+              f"{statistics.median(r[2] for r in runs):>7.0f}")
 
 
 if __name__ == "__main__":

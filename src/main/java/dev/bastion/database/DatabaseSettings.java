@@ -28,11 +28,27 @@ public interface DatabaseSettings {
     boolean migrateAtStart();
 
     /**
-     * statement_timeout of each migration statement, the wait for another pod's migrations included
-     * (DB_MIGRATION_TIMEOUT): a migration may run longer than DB_COMMAND_TIMEOUT allows a request.
+     * Migrate, then exit 0 without serving (DB_MIGRATE_ONLY): the Kubernetes Job that migrates once
+     * per release, before the new pods (DB_MIGRATE_AT_START=false) take traffic.
+     */
+    @WithDefault("false")
+    boolean migrateOnly();
+
+    /**
+     * How long a whole migration run may take, every wait included: another pod's or Job's migration,
+     * and retries of DDL that could not get its lock in time (DB_MIGRATION_TIMEOUT). Also each
+     * statement's statement_timeout: a migration may run longer than DB_COMMAND_TIMEOUT allows a request.
      */
     @WithDefault("300") @WithConverter(SecondsConverter.class)
     Duration migrationTimeout();
+
+    /**
+     * How long one migration statement waits for a table lock before it gives up and the migration is
+     * tried again later (DB_MIGRATION_LOCK_TIMEOUT): DDL never sits in PostgreSQL's lock queue, where
+     * every query on the table would wait behind it.
+     */
+    @WithDefault("2") @WithConverter(SecondsConverter.class)
+    Duration migrationLockTimeout();
 
     /**
      * A file holding the database password, read for every new connection (DB_PASSWORD_FILE): a

@@ -35,6 +35,7 @@ public class DatabaseSettingsCheck implements CheckedSettings {
         p.between("DB_CONNECT_TIMEOUT", g.connectTimeout(), ofMillis(100), ofMinutes(10));
         p.atLeast("DB_COMMAND_TIMEOUT", g.commandTimeout(), ofMillis(100));
         p.between("DB_MIGRATION_TIMEOUT", g.migrationTimeout(), ofSeconds(1), ofDays(1));
+        p.between("DB_MIGRATION_LOCK_TIMEOUT", g.migrationLockTimeout(), java.time.Duration.ofMillis(10), ofSeconds(600));
         p.between("DB_REQUEST_TIMEOUT", g.requestTimeout(), ofMillis(100), ofHours(1));
         p.between("DB_TCP_KEEPALIVE_IDLE", g.tcpKeepaliveIdle(), 1, 7200);
         p.between("DB_TCP_KEEPALIVE_INTERVAL", g.tcpKeepaliveInterval(), 1, 600);

@@ -22,7 +22,6 @@ import io.vertx.sqlclient.SqlConnectOptions;
 import io.vertx.sqlclient.impl.SocketConnectionBase;
 import io.vertx.sqlclient.impl.SqlConnectionBase;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Event;
 import org.jboss.logging.Logger;
 
 /**
@@ -45,7 +44,6 @@ public class GuardedPoolCreator implements PgPoolCreator {
     private final DatabaseSettings guardrails;
     private final UnreplicatedCommits unreplicatedCommits;
     private final SettingsCheck settingsCheck;
-    private final Event<PoolCreated> poolCreated;
     private final AtomicReference<Pool> created = new AtomicReference<>();
     private final AtomicReference<PgConnectOptions> connectOptions = new AtomicReference<>();
     private final AtomicReference<CredentialFiles> credentialFiles = new AtomicReference<>();
@@ -58,12 +56,10 @@ public class GuardedPoolCreator implements PgPoolCreator {
     private final AtomicReference<WriterDiscovery> writerDiscovery = new AtomicReference<>();
     private final List<Runnable> targetChanged = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    public GuardedPoolCreator(DatabaseSettings guardrails, SettingsCheck settingsCheck, Event<PoolCreated> poolCreated,
-                              UnreplicatedCommits unreplicatedCommits) {
+    public GuardedPoolCreator(DatabaseSettings guardrails, SettingsCheck settingsCheck, UnreplicatedCommits unreplicatedCommits) {
         this.unreplicatedCommits = unreplicatedCommits;
         this.guardrails = guardrails;
         this.settingsCheck = settingsCheck;
-        this.poolCreated = poolCreated;
     }
 
     /** Where every pooled connection reports commits acknowledged without their synchronous standby. */
@@ -249,7 +245,6 @@ public class GuardedPoolCreator implements PgPoolCreator {
         Pool built = builder.using(input.vertx()).build();
         idleConnectionFirst.installIn(built);
         created.set(built);
-        poolCreated.fire(new PoolCreated(built));
         return built;
     }
 

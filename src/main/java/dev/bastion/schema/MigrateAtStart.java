@@ -1,88 +1,73 @@
 package dev.bastion.schema;
 
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Supplier;
-
 import dev.bastion.database.DatabaseSettings;
-import dev.bastion.database.PoolCreated;
+import dev.bastion.database.GuardedPoolCreator;
+import dev.bastion.database.UnsupportedPostgresException;
+import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.StartupEvent;
-import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Instance;
 import jakarta.interceptor.Interceptor;
+import org.flywaydb.core.api.output.MigrateResult;
 import org.jboss.logging.Logger;
 
 /**
- * Migrates the schema before the service takes traffic: StartupEvent observers finish before Quarkus
- * opens the HTTP ports, so neither a request nor a readiness probe sees an old schema. A failure
- * stops start-up (the pod restarts and tries again). DB_MIGRATE_AT_START=false leaves the schema to
- * someone else, e.g. the Flyway CLI run on {@code src/main/resources/db/migration} with a user that
- * may change it.
- * <p>
- * The migration starts as soon as the pool exists ({@link PoolCreated}, on Hibernate Reactive's
- * start-up thread) and runs while the main thread initialises the rest; StartupEvent only waits for
- * its outcome. Start-up to ready: about 0.1 s less (bench/startup, README "Cost per request").
+ * Where the schema migrations run, by Flyway ({@link FlywayMigrations}):
+ * <ul>
+ * <li>DB_MIGRATE_AT_START=true (the default: a laptop, the tests, a plain {@code java -jar}): before
+ * the service takes traffic. StartupEvent observers finish before Quarkus opens the HTTP ports, so
+ * neither a request nor a readiness probe sees an old schema; a failure stops start-up.</li>
+ * <li>DB_MIGRATE_ONLY=true: the same, then exit 0 without serving: the Kubernetes Job that migrates
+ * once per release, with a user that may change the schema ({@code k8s/migration-job.yaml}).</li>
+ * <li>DB_MIGRATE_AT_START=false: the serving pods of that release. They load neither Flyway nor the
+ * JDBC driver, and stay unready until the schema they need is there ({@link SchemaCurrent}).</li>
+ * </ul>
  */
 @ApplicationScoped
 public class MigrateAtStart {
 
     private static final Logger LOG = Logger.getLogger(MigrateAtStart.class);
 
-    // the pool is looked up only when no PoolCreated came first: injecting it would build it here,
-    // and the PoolCreated observer runs while it is being built
     private final Instance<Pool> pool;
+    private final GuardedPoolCreator poolCreator;
     private final DatabaseSettings settings;
-    // the one migration run of this start, set by whichever of the two observers comes first
-    private final AtomicReference<Uni<SchemaMigrations.MigrationRun>> run = new AtomicReference<>();
 
-    public MigrateAtStart(Instance<Pool> pool, DatabaseSettings settings) {
+    public MigrateAtStart(Instance<Pool> pool, GuardedPoolCreator poolCreator, DatabaseSettings settings) {
         this.pool = pool;
+        this.poolCreator = poolCreator;
         this.settings = settings;
-    }
-
-    void begin(@Observes PoolCreated created) {
-        if (settings.migrateAtStart()) {
-            start(() -> Pool.newInstance(created.pool()), "as the pool was created");
-        }
     }
 
     // after the settings check (SettingsCheck), before the observers that schedule work on the tables
     void migrate(@Observes @Priority(Interceptor.Priority.APPLICATION) StartupEvent start) {
-        if (!settings.migrateAtStart()) {
-            LOG.info("Schema migrations skipped (DB_MIGRATE_AT_START=false)");
+        if (!settings.migrateAtStart() && !settings.migrateOnly()) {
+            LOG.infof("Schema migrations skipped (DB_MIGRATE_AT_START=false): ready once the schema is at migration %d",
+                    ShippedMigrations.latestVersion());
             return;
         }
-        SchemaMigrations.MigrationRun outcome = start(pool::get, "at the start-up event").await().indefinitely();
-        for (AppliedMigration newer : outcome.newerThanThisBuild()) {
-            LOG.warnf("Schema migration %s (%s) comes from a newer release; this build leaves it alone",
-                    newer.version(), newer.description());
-        }
-        if (outcome.applied().isEmpty()) {
-            LOG.infof("Schema is up to date (migration %d)", outcome.latestShipped());
+        // one pooled connection first: it finds the writer (DB_HOSTS), reads the credentials as they are
+        // now (DB_PASSWORD_FILE), and the server's version, which must be supported before anything runs
+        var target = pool.get().getConnection()
+                .invoke(connection -> UnsupportedPostgresException.requireSupported(connection.databaseMetadata().majorVersion(),
+                        connection.databaseMetadata().fullVersion()))
+                .call(connection -> connection.close())
+                .chain(ignored -> io.smallrye.mutiny.Uni.createFrom().completionStage(
+                        poolCreator.freshConnectOptions().toCompletionStage()))
+                .await().atMost(settings.migrationTimeout());
+        MigrateResult result = new FlywayMigrations(target, settings.migrationTimeout(), settings.migrationLockTimeout(),
+                new ShippedMigrations()).migrate();
+        if (result.migrationsExecuted == 0) {
+            LOG.infof("Schema is up to date (migration %s)", result.initialSchemaVersion);
         } else {
-            for (Migration migration : outcome.applied()) {
-                LOG.infof("Schema migrated to %d (%s)", migration.version(), migration.description());
-            }
+            result.migrations.forEach(m -> LOG.infof("Schema migrated to %s (%s, %d ms)", m.version, m.description, m.executionTime));
         }
-    }
-
-    /**
-     * The migration run of this start: the first call begins it, every call gets its outcome. Lazy and
-     * lock-free on purpose: if StartupEvent comes first, looking the pool up builds it, which fires
-     * PoolCreated and calls this again on the same thread; a failure (even loading the shipped files)
-     * becomes the run's outcome, thrown at StartupEvent, never an exception out of the pool's creation.
-     */
-    private Uni<SchemaMigrations.MigrationRun> start(Supplier<Pool> on, String when) {
-        Uni<SchemaMigrations.MigrationRun> candidate = Uni.createFrom()
-                .deferred(() -> SchemaMigrations.migrate(on.get(), ShippedMigrations.load(), settings.migrationTimeout()))
-                .memoize().indefinitely();
-        if (run.compareAndSet(null, candidate)) {
-            LOG.debugf("Schema migration started %s", when);
-            candidate.subscribe().with(ignored -> { }, ignored -> { }); // the outcome is read (and a failure thrown) at StartupEvent
+        result.warnings.forEach(LOG::warn);
+        if (settings.migrateOnly()) {
+            LOG.info("Schema migrated; exiting without serving (DB_MIGRATE_ONLY=true)");
+            Quarkus.asyncExit(0);
         }
-        return run.get();
     }
 }

@@ -72,7 +72,7 @@ class DatabaseSettingsTest {
         DatabaseSettings guardrails = ConfigMappings.read(DatabaseSettings.class, Map.of("bastion.db.pool-timeout", "0"));
         GuardedPoolCreator creator = new GuardedPoolCreator(guardrails, new SettingsCheck(List.of(
                 new DatabaseSettingsCheck(guardrails), new IdempotencySettingsCheck(ConfigMappings.defaults(IdempotencySettings.class)),
-                new LogSettingsCheck(ConfigMappings.defaults(LogSettings.class)))), null,
+                new LogSettingsCheck(ConfigMappings.defaults(LogSettings.class)))),
                 new UnreplicatedCommits());
         // no pool input at all: refusing must come before anything is read from it
         IllegalStateException refused = assertThrows(IllegalStateException.class, () -> creator.create(null));

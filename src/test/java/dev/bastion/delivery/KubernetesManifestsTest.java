@@ -47,6 +47,7 @@ import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServicePort;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyIngressRule;
@@ -100,7 +101,8 @@ class KubernetesManifestsTest {
             "Secret", Secret.class,
             "HorizontalPodAutoscaler", HorizontalPodAutoscaler.class,
             "PodDisruptionBudget", PodDisruptionBudget.class,
-            "NetworkPolicy", NetworkPolicy.class);
+            "NetworkPolicy", NetworkPolicy.class,
+            "Job", Job.class);
     private static final Map<String, String> API_VERSIONS = Map.of(
             "Deployment", "apps/v1",
             "Service", "v1",
@@ -108,7 +110,8 @@ class KubernetesManifestsTest {
             "Secret", "v1",
             "HorizontalPodAutoscaler", "autoscaling/v2",
             "PodDisruptionBudget", "policy/v1",
-            "NetworkPolicy", "networking.k8s.io/v1");
+            "NetworkPolicy", "networking.k8s.io/v1",
+            "Job", "batch/v1");
     /** Prometheus Operator kinds: no typed model on the classpath, parsed generically. */
     private static final Set<String> MONITORING_KINDS = Set.of("ServiceMonitor", "PrometheusRule");
     private static final String MONITORING_API_VERSION = "monitoring.coreos.com/v1";
@@ -471,6 +474,49 @@ class KubernetesManifestsTest {
                 assertEquals(String.valueOf(MANAGEMENT_PORT), management, "MANAGEMENT_PORT must match the container port");
             }
         }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // the migration Job
+    // ------------------------------------------------------------------------------------------------
+
+    @Test
+    void schemaMigratesOnceByAJobOfTheSameImageAndTheServingPodsDoNot() {
+        Deployment deployment = single(Deployment.class);
+        Job job = single(Job.class);
+        Container serving = appContainer(deployment);
+        List<Container> containers = job.getSpec().getTemplate().getSpec().getContainers();
+        assertEquals(1, containers.size(), "one container in the migration Job");
+        Container migrate = containers.get(0);
+        assertEquals(serving.getImage(), migrate.getImage(), "the Job runs the release's own image (its migrations)");
+
+        Map<String, String> config = named(ConfigMap.class, "bastion-config").getData();
+        assertEquals("false", config.get("DB_MIGRATE_AT_START"), "serving pods do not migrate");
+        assertEquals("false", config.get("DB_MIGRATE_ONLY"));
+        assertEquals(List.of("bastion-config"), migrate.getEnvFrom().stream().map(e -> e.getConfigMapRef().getName()).toList(),
+                "the Job reaches the database as the pods do");
+        assertEquals("true", migrate.getEnv().stream().filter(e -> e.getName().equals("DB_MIGRATE_ONLY")).findFirst()
+                .orElseThrow(() -> new AssertionError("the Job must set DB_MIGRATE_ONLY")).getValue(), "migrate, then exit");
+        assertEquals("Never", job.getSpec().getTemplate().getSpec().getRestartPolicy());
+        assertNotNull(job.getSpec().getBackoffLimit(), "bounded retries");
+        assertNotNull(job.getSpec().getActiveDeadlineSeconds(), "bounded time");
+
+        // its own credentials (the schema owner) at the path the ConfigMap's *_FILE variables name
+        var credentials = job.getSpec().getTemplate().getSpec().getVolumes().stream()
+                .filter(v -> v.getSecret() != null).findFirst().orElseThrow();
+        assertEquals("bastion-db-migrator", credentials.getSecret().getSecretName());
+        String mountPath = migrate.getVolumeMounts().stream().filter(m -> m.getName().equals(credentials.getName()))
+                .findFirst().orElseThrow().getMountPath();
+        assertEquals(mountPath + "/DB_PASSWORD", config.get("DB_PASSWORD_FILE"));
+
+        // never selected by the API's Service, PDB or NetworkPolicy: it takes no traffic
+        Map<String, String> jobLabels = job.getSpec().getTemplate().getMetadata().getLabels();
+        deployment.getSpec().getSelector().getMatchLabels().forEach((key, value) ->
+                assertFalse(value.equals(jobLabels.get(key)), "the Job's pod matches the API's selector on " + key));
+        var security = migrate.getSecurityContext();
+        assertEquals(Boolean.TRUE, security.getReadOnlyRootFilesystem());
+        assertEquals(Boolean.FALSE, security.getAllowPrivilegeEscalation());
+        assertEquals(Boolean.TRUE, job.getSpec().getTemplate().getSpec().getSecurityContext().getRunAsNonRoot());
     }
 
     // ------------------------------------------------------------------------------------------------

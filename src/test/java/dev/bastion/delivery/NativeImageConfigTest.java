@@ -68,13 +68,18 @@ class NativeImageConfigTest {
             assertFalse(reflection.contains("\"" + type + "\""), type + " is never serialised, yet registered for reflection");
         }
         List<Pattern> included = includedResources(resources);
-        List<String> shipped = new ArrayList<>(List.of(OpenApiDocument.RESOURCE));
+        List<String> shipped = new ArrayList<>(List.of(OpenApiDocument.RESOURCE, "org/flywaydb/core/internal/version.txt"));
         try (Stream<Path> migrations = Files.list(Path.of("src/main/resources/db/migration"))) {
             migrations.forEach(migration -> shipped.add("db/migration/" + migration.getFileName()));
         }
         for (String resource : shipped) {
             assertTrue(included.stream().anyMatch(p -> p.matcher(resource).matches()),
                     resource + " is not in the native resource config " + included);
+        }
+        // Flyway and the JDBC driver as plain libraries: what they create by name (schema/FlywayNativeImage)
+        for (String type : List.of("org.postgresql.Driver", "org.postgresql.ssl.LibPQFactory",
+                "org.flywaydb.database.postgresql.PostgreSQLDatabaseType", "org.flywaydb.database.postgresql.PostgreSQLConfigurationExtension")) {
+            assertTrue(reflection.contains("\"" + type + "\""), type + " is not registered for reflection");
         }
         String args = Files.readString(SOURCES.resolve("native-image.args"));
         assertTrue(args.contains("--features="), "native-image.args is Quarkus' generated argument file");

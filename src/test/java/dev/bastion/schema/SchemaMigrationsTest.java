@@ -8,165 +8,178 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
-import dev.bastion.schema.SchemaMigrations.MigrationRun;
 import dev.bastion.testing.PostgresResource;
 import dev.bastion.testing.TestDatabases;
-import io.smallrye.mutiny.Uni;
-import io.vertx.mutiny.core.Vertx;
-import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
-import io.vertx.sqlclient.PoolOptions;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
+import org.flywaydb.core.api.FlywayException;
+import org.flywaydb.core.api.output.MigrateResult;
 import org.junit.jupiter.api.Test;
 
 /**
- * The migrations against real PostgreSQL databases, each test on a database of its own: the order and
- * form of the history, pods starting together, a migration that fails half-way, and histories this
- * build must refuse or leave alone.
+ * The migrations, run by Flyway, against real PostgreSQL databases, each test on a database of its
+ * own: the history a database migrated by the previous build already holds, pods starting together,
+ * a migration that fails half-way, and histories Flyway must refuse or leave alone.
  */
 class SchemaMigrationsTest {
 
-    private static final Duration WAIT = Duration.ofSeconds(60);
-    private static Vertx vertx;
-    private final List<Pool> pools = new ArrayList<>();
+    static final Duration WAIT = Duration.ofSeconds(60);
 
-    @BeforeAll
-    static void startVertx() {
-        vertx = Vertx.vertx();
+    /**
+     * The history table as the previous build's own migrator (and Flyway under Quarkus before it)
+     * created it, and the rows it wrote for V1 to V4: a database it migrated must continue here.
+     */
+    static final String PREVIOUS_BUILD_HISTORY = """
+            CREATE TABLE flyway_schema_history (
+                installed_rank INT NOT NULL, version VARCHAR(50), description VARCHAR(200) NOT NULL,
+                type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INTEGER,
+                installed_by VARCHAR(100) NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT now(),
+                execution_time INTEGER NOT NULL, success BOOLEAN NOT NULL,
+                CONSTRAINT flyway_schema_history_pk PRIMARY KEY (installed_rank));
+            CREATE INDEX flyway_schema_history_s_idx ON flyway_schema_history (success);
+            """;
+
+    static MigrateResult migrate(String db, String... testDirectories) {
+        return migrate(db, Duration.ofSeconds(2), testDirectories);
     }
 
-    @AfterAll
-    static void stopVertx() {
-        vertx.closeAndAwait();
+    static MigrateResult migrate(String db, Duration lockTimeout, String... testDirectories) {
+        return new FlywayMigrations(target(db), WAIT, lockTimeout, new ShippedMigrations(testDirectories)).migrate();
+    }
+
+    static PgConnectOptions target(String db) {
+        return new PgConnectOptions().setHost("localhost").setPort(PostgresResource.port()).setDatabase(db)
+                .setUser("postgres").setPassword("postgres");
+    }
+
+    private static List<String> history(String db) throws SQLException {
+        return TestDatabases.rows(db, "SELECT installed_rank || ' ' || version || ' ' || description || ' ' || type || ' ' "
+                + "|| script || ' ' || coalesce(checksum::text, '-') || ' ' || success FROM flyway_schema_history ORDER BY 1");
     }
 
     @Test
     void aFreshDatabaseGetsEveryMigrationRecordedAsFlywayRecordsIt() throws Exception {
         String db = TestDatabases.fresh("schema");
-        MigrationRun run = migrate(db, ShippedMigrations.load());
+        MigrateResult run = migrate(db);
 
-        assertEquals(List.of(1, 2, 3, 4), run.applied().stream().map(Migration::version).toList());
-        List<String> history = TestDatabases.rows(db, "SELECT installed_rank || ' ' || version || ' ' || description || ' ' || type || ' ' "
-                + "|| script || ' ' || checksum || ' ' || installed_by || ' ' || success FROM flyway_schema_history ORDER BY 1");
+        assertEquals(List.of("1", "2", "3", "4", "5"), run.migrations.stream().map(m -> m.version).toList());
+        List<String> history = history(db);
         assertEquals(List.of(
-                "1 1 customer SQL db/migration/V1__customer.sql " + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(1) + " postgres true",
-                "2 2 idempotency key SQL db/migration/V2__idempotency_key.sql " + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(2) + " postgres true",
-                "3 3 credit transfer SQL db/migration/V3__credit_transfer.sql " + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(3) + " postgres true",
+                "1 1 customer SQL db/migration/V1__customer.sql " + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(1) + " true",
+                "2 2 idempotency key SQL db/migration/V2__idempotency_key.sql " + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(2) + " true",
+                "3 3 credit transfer SQL db/migration/V3__credit_transfer.sql " + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(3) + " true",
                 "4 4 named transfer foreign keys SQL db/migration/V4__named_transfer_foreign_keys.sql "
-                        + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(4) + " postgres true"), history);
-        assertEquals(List.of("credit_transfer", "customer", "customer_note", "idempotency_key"),
-                TestDatabases.rows(db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'flyway%' ORDER BY 1"));
+                        + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(4) + " true"), history.subList(0, 4));
+        assertTrue(history.get(4).startsWith("5 5 credit transfer created index SQL db/migration/V5__credit_transfer_created_index.sql "),
+                history.get(4));
+        assertEquals(List.of("true"), TestDatabases.rows(db, "SELECT indisvalid::text FROM pg_index WHERE indexrelid = 'credit_transfer_created_idx'::regclass"));
 
-        MigrationRun again = migrate(db, ShippedMigrations.load());
-        assertTrue(again.applied().isEmpty(), "an up-to-date schema runs nothing");
-        assertEquals(List.of("4"), TestDatabases.rows(db, "SELECT count(*) FROM flyway_schema_history"));
+        assertEquals(0, migrate(db).migrationsExecuted, "an up-to-date schema runs nothing");
+        assertEquals(List.of("5"), TestDatabases.rows(db, "SELECT count(*) FROM flyway_schema_history"));
+    }
+
+    @Test
+    void aDatabaseMigratedByThePreviousBuildContinuesWithoutABaseline() throws Exception {
+        String db = TestDatabases.fresh("schema");
+        TestDatabases.execute(db, PREVIOUS_BUILD_HISTORY);
+        String[][] previous = {{"1", "customer", "V1__customer.sql"}, {"2", "idempotency key", "V2__idempotency_key.sql"},
+                {"3", "credit transfer", "V3__credit_transfer.sql"}, {"4", "named transfer foreign keys", "V4__named_transfer_foreign_keys.sql"}};
+        for (String[] m : previous) { // what the previous build ran and recorded
+            try (var in = getClass().getClassLoader().getResourceAsStream("db/migration/" + m[2])) {
+                TestDatabases.execute(db, new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+            }
+            TestDatabases.execute(db, "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, "
+                    + "installed_by, execution_time, success) VALUES (" + m[0] + ", '" + m[0] + "', '" + m[1] + "', 'SQL', 'db/migration/"
+                    + m[2] + "', " + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(Integer.parseInt(m[0])) + ", 'postgres', 3, true)");
+        }
+
+        MigrateResult run = migrate(db);
+        assertEquals(List.of("5"), run.migrations.stream().map(m -> m.version).toList(), "only what the previous build did not ship");
+        assertEquals(List.of("1", "2", "3", "4", "5"), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
     }
 
     @Test
     void podsStartingTogetherApplyEachMigrationOnce() throws Exception {
         String db = TestDatabases.fresh("schema");
-        List<Uni<MigrationRun>> starts = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            starts.add(SchemaMigrations.migrate(pool(db), ShippedMigrations.load(), WAIT)); // a pool per pod
+        ExecutorService pods = Executors.newFixedThreadPool(3);
+        try {
+            List<CompletableFuture<MigrateResult>> starts = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                starts.add(CompletableFuture.supplyAsync(() -> migrate(db), pods));
+            }
+            int executed = 0;
+            for (CompletableFuture<MigrateResult> start : starts) {
+                executed += start.get(WAIT.toSeconds(), TimeUnit.SECONDS).migrationsExecuted;
+            }
+            assertEquals(5, executed, "each migration ran in exactly one pod");
+        } finally {
+            pods.shutdownNow();
         }
-        List<MigrationRun> runs = Uni.join().all(starts).andFailFast().await().atMost(WAIT);
-
-        assertEquals(4, runs.stream().mapToInt(r -> r.applied().size()).sum(), "each migration ran in exactly one pod");
-        assertEquals(List.of("1", "2", "3", "4"), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
+        assertEquals(List.of("1", "2", "3", "4", "5"), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
     }
 
     @Test
-    void aMigrationThatFailsHalfWayLeavesNothingBehind() throws Exception {
+    void aMigrationThatFailsHalfWayLeavesNothingOfItBehind() throws Exception {
         String db = TestDatabases.fresh("schema");
-        List<Migration> withBrokenFifth = new ArrayList<>(ShippedMigrations.load());
-        withBrokenFifth.add(Migration.of("db/migration/V5__half_done.sql",
-                "CREATE TABLE half_done (id int);\nALTER TABLE customer ADD COLUMN half int;\nSELECT 1 / 0;\n"));
-
-        IllegalStateException failure = assertThrows(IllegalStateException.class, () -> migrate(db, withBrokenFifth));
-        assertTrue(failure.getMessage().contains("migration 5 (db/migration/V5__half_done.sql) failed"), failure.getMessage());
-        assertEquals(List.of("0"), TestDatabases.rows(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
-                "one transaction: the four good migrations rolled back with the broken one");
-
-        migrate(db, ShippedMigrations.load());
-        assertThrows(IllegalStateException.class, () -> migrate(db, withBrokenFifth));
-        assertEquals(List.of("4"), TestDatabases.rows(db, "SELECT count(*) FROM flyway_schema_history"), "no failed row is recorded");
-        assertEquals(List.of("0"), TestDatabases.rows(db, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'half'"));
+        FlywayException failure = assertThrows(FlywayException.class, () -> migrate(db, "db/test-broken/"));
+        assertTrue(failure.getMessage().contains("V6__half_done.sql"), failure.getMessage());
+        assertEquals(List.of("5"), TestDatabases.rows(db, "SELECT count(*) FROM flyway_schema_history"), "no failed row is recorded");
+        assertEquals(List.of("0"), TestDatabases.rows(db, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'half'"),
+                "its own transaction: rolled back whole");
         assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('half_done')::text, '')"));
     }
 
     @Test
     void aFileChangedAfterItWasAppliedStopsTheMigration() throws Exception {
         String db = TestDatabases.fresh("schema");
-        migrate(db, ShippedMigrations.load());
+        migrate(db);
         TestDatabases.execute(db, "UPDATE flyway_schema_history SET checksum = checksum + 1 WHERE version = '2'");
-        List<Migration> withFifth = new ArrayList<>(ShippedMigrations.load());
-        withFifth.add(Migration.of("db/migration/V5__fifth.sql", "CREATE TABLE fifth (id int);"));
 
-        SchemaMismatchException refused = assertThrows(SchemaMismatchException.class, () -> migrate(db, withFifth));
-        assertTrue(refused.getMessage().contains("migration 2 (idempotency key) changed after it was applied"), refused.getMessage());
-        assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('fifth')::text, '')"), "nothing pending ran");
+        FlywayException refused = assertThrows(FlywayException.class, () -> migrate(db, "db/test-sixth/"));
+        assertTrue(refused.getMessage().contains("checksum mismatch for migration version 2"), refused.getMessage());
+        assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('sixth')::text, '')"), "nothing pending ran");
     }
 
     @Test
     void aRecordedFailureStopsTheMigrationUntilRepaired() throws Exception {
         String db = TestDatabases.fresh("schema");
-        migrate(db, ShippedMigrations.load());
-        recordFifth(db, "broken", false);
+        migrate(db);
+        record(db, 6, "sixth", false);
 
-        SchemaMismatchException refused = assertThrows(SchemaMismatchException.class, () -> migrate(db, ShippedMigrations.load()));
-        assertTrue(refused.getMessage().contains("migration 5 (broken) is recorded as failed"), refused.getMessage());
+        FlywayException refused = assertThrows(FlywayException.class, () -> migrate(db, "db/test-sixth/"));
+        assertTrue(refused.getMessage().contains("failed migration to version 6"), refused.getMessage());
     }
 
     @Test
     void migrationsOfANewerReleaseAreLeftAlone() throws Exception {
         String db = TestDatabases.fresh("schema");
-        migrate(db, ShippedMigrations.load());
-        recordFifth(db, "newer release", true);
+        migrate(db);
+        record(db, 9, "newer release", true);
 
-        MigrationRun run = migrate(db, ShippedMigrations.load());
-        assertTrue(run.applied().isEmpty());
-        assertEquals(List.of("5"), run.newerThanThisBuild().stream().map(AppliedMigration::version).toList());
+        assertEquals(0, migrate(db).migrationsExecuted, "a rolled-back release starts on the newer schema");
     }
 
     @Test
     void aShippedMigrationOlderThanAnAppliedOneIsRefused() throws Exception {
         String db = TestDatabases.fresh("schema");
-        List<Migration> shipped = ShippedMigrations.load();
-        // a newer release's V5 went in while this build's V3 and V4 never ran: running them now would
-        // apply them out of order
-        migrate(db, List.of(shipped.get(0), shipped.get(1), Migration.of("db/migration/V5__newer.sql", "SELECT 5;")));
+        migrate(db);
+        record(db, 9, "newer release", true);
 
-        SchemaMismatchException refused = assertThrows(SchemaMismatchException.class, () -> migrate(db, shipped));
-        assertTrue(refused.getMessage().contains("migration 3 (credit transfer) is older than migration 5"), refused.getMessage());
-        assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('credit_transfer')::text, '')"));
+        FlywayException refused = assertThrows(FlywayException.class, () -> migrate(db, "db/test-sixth/"));
+        assertTrue(refused.getMessage().contains("6"), refused.getMessage());
+        assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('sixth')::text, '')"),
+                "never applied out of order");
     }
 
-    @AfterEach
-    void closePools() {
-        pools.forEach(Pool::closeAndAwait);
-        pools.clear();
-    }
-
-    private MigrationRun migrate(String db, List<Migration> shipped) {
-        return SchemaMigrations.migrate(pool(db), shipped, WAIT).await().atMost(WAIT);
-    }
-
-    private Pool pool(String db) {
-        PgConnectOptions options = new PgConnectOptions().setHost("localhost").setPort(PostgresResource.port())
-                .setDatabase(db).setUser("postgres").setPassword("postgres");
-        Pool pool = Pool.newInstance(PgBuilder.pool().connectingTo(options).with(new PoolOptions().setMaxSize(2))
-                .using(vertx.getDelegate()).build());
-        pools.add(pool);
-        return pool;
-    }
-
-    /** A history row for a migration 5 this build does not ship, as Flyway writes one. */
-    private static void recordFifth(String db, String description, boolean success) throws SQLException {
-        TestDatabases.execute(db, "INSERT INTO flyway_schema_history VALUES (5, '5', '" + description + "', 'SQL', 'db/migration/V5__"
-                + description.replace(' ', '_') + ".sql', 7, 'postgres', now(), 3, " + success + ")");
+    /** A history row for a migration this build does not ship, as Flyway writes one. */
+    private static void record(String db, int version, String description, boolean success) throws SQLException {
+        TestDatabases.execute(db, "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, "
+                + "installed_by, execution_time, success) SELECT max(installed_rank) + 1, '" + version + "', '" + description
+                + "', 'SQL', 'db/migration/V" + version + "__" + description.replace(' ', '_') + ".sql', 7, 'postgres', 3, " + success
+                + " FROM flyway_schema_history");
     }
 }

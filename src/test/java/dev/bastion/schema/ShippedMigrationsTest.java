@@ -5,17 +5,21 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
+import org.flywaydb.core.api.resource.LoadableResource;
 import org.junit.jupiter.api.Test;
 
+/** The shipped files as Flyway gets them: every file listed, under the names the history holds. */
 class ShippedMigrationsTest {
 
     /**
      * The checksums Flyway 11 (quarkus-flyway 3.34.1, the service's migrator until issue 14) wrote
-     * to flyway_schema_history for these files on 2026-11-29: a database it migrated must validate here.
+     * to flyway_schema_history for these files on 2026-11-29: a database it migrated must validate here
+     * (SchemaMigrationsTest checks Flyway writes them still).
      */
     static final Map<Integer, Integer> FLYWAY_CHECKSUMS = Map.of(1, -1875533734, 2, -925568592, 3, -134835455, 4, 513325486);
 
@@ -23,30 +27,25 @@ class ShippedMigrationsTest {
     void theIndexListsEveryFileOfTheDirectoryInVersionOrder() throws IOException {
         List<String> files;
         try (Stream<Path> directory = Files.list(Path.of("src/main/resources", ShippedMigrations.DIRECTORY))) {
-            files = directory.map(p -> ShippedMigrations.DIRECTORY + p.getFileName())
-                    .filter(name -> !name.equals(ShippedMigrations.INDEX)).sorted().toList();
+            files = directory.map(p -> p.getFileName().toString()).filter(name -> !name.equals(ShippedMigrations.INDEX)).sorted().toList();
         }
-        List<Migration> shipped = ShippedMigrations.load();
-        assertEquals(files, shipped.stream().map(Migration::script).sorted().toList(), "index.txt and the directory disagree");
-        assertEquals(List.of(1, 2, 3, 4), shipped.stream().map(Migration::version).toList());
+        List<String> listed = ShippedMigrations.files(ShippedMigrations.DIRECTORY);
+        assertEquals(files, listed.stream().sorted().toList(), "index.txt and the directory disagree");
+        assertEquals(5, ShippedMigrations.latestVersion());
     }
 
     @Test
-    void checksumsAreTheOnesFlywayWrote() {
-        for (Migration migration : ShippedMigrations.load()) {
-            if (FLYWAY_CHECKSUMS.containsKey(migration.version())) {
-                assertEquals(FLYWAY_CHECKSUMS.get(migration.version()), migration.checksum(), migration.script());
-            }
-        }
-        // line breaks and a byte-order mark do not count, as in Flyway
-        assertEquals(Migration.of("V9__x.sql", "SELECT 1;\nSELECT 2;\n").checksum(),
-                Migration.of("V9__x.sql", "\uFEFFSELECT 1;\r\nSELECT 2;").checksum());
-    }
-
-    @Test
-    void namesReadAsFlywayReadsThem() {
-        Migration migration = Migration.of("db/migration/V12__named_transfer_keys.sql", "");
-        assertEquals(12, migration.version());
-        assertEquals("named transfer keys", migration.description());
+    void flywayGetsEachScriptUnderTheNameTheHistoryHolds() {
+        List<String> versioned = new ShippedMigrations().getResources("V", new String[] {".sql"}).stream()
+                .map(LoadableResource::getRelativePath).toList();
+        assertEquals(List.of("db/migration/V1__customer.sql", "db/migration/V2__idempotency_key.sql",
+                "db/migration/V3__credit_transfer.sql", "db/migration/V4__named_transfer_foreign_keys.sql",
+                "db/migration/V5__credit_transfer_created_index.sql"), versioned);
+        assertEquals(0, new ShippedMigrations().getResources("R", new String[] {".sql"}).size());
+        assertEquals(List.of("V6__sixth.sql"), new ShippedMigrations("db/test-sixth/").getResources("V6", new String[] {".sql"})
+                .stream().map(LoadableResource::getFilename).toList());
+        assertEquals(null, new ShippedMigrations().getResource("V1__customer.sql.conf"));
+        assertEquals(Arrays.asList("db/migration/V1__customer.sql"),
+                List.of(new ShippedMigrations().getResource("V1__customer.sql").getRelativePath()));
     }
 }

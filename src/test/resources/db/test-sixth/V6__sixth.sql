@@ -1,0 +1,1 @@
+CREATE TABLE sixth (id int);
