@@ -110,7 +110,10 @@ public final class FlywayMigrations {
     static String jdbcUrl(PgConnectOptions target) {
         StringBuilder url = new StringBuilder("jdbc:postgresql://").append(target.getHost()).append(':').append(target.getPort())
                 .append('/').append(target.getDatabase());
-        url.append("?connectTimeout=").append(Math.max(1, target.getConnectTimeout() / 1000)).append("&tcpKeepAlive=true");
+        // unnamed statements only: a migration runs each statement once, and nothing named is left on a
+        // server connection a pooler hands to somebody else
+        url.append("?connectTimeout=").append(Math.max(1, target.getConnectTimeout() / 1000)).append("&tcpKeepAlive=true")
+                .append("&prepareThreshold=0");
         SslMode ssl = target.getSslMode();
         if (ssl != null) {
             url.append("&sslmode=").append(ssl.name().toLowerCase(Locale.ROOT).replace('_', '-'));
