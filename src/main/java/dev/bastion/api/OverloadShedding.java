@@ -37,7 +37,8 @@ public class OverloadShedding {
 
     void register(@Observes Router router) {
         router.route("/customers*").order(ORDER).handler(ctx -> {
-            OptionalLong retryAfterMillis = unitOfWork.refuseOnArrival();
+            // reads and writes have lanes of their own in the admission: a crowd of one is refused on its lane only
+            OptionalLong retryAfterMillis = unitOfWork.refuseOnArrival(ctx.request().method() == io.vertx.core.http.HttpMethod.GET);
             if (retryAfterMillis.isEmpty()) {
                 ctx.next();
                 return;

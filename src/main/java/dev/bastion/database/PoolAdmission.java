@@ -42,7 +42,12 @@ final class PoolAdmission {
     private final int poolSize;
     private final int maxWaiting;
     private final long poolTimeoutNanos;
-    private final ArrayDeque<Waiter> waiting = new ArrayDeque<>();
+    /** One queue per lane (reads, writes): see {@link Lane}. */
+    @SuppressWarnings("unchecked")
+    private final ArrayDeque<Waiter>[] waiting = new ArrayDeque[] {new ArrayDeque<Waiter>(), new ArrayDeque<Waiter>()};
+    private final int[] laneWaiters = new int[2]; // guarded by this: live waiters per lane
+    private final int[] laneAdmitted = new int[2]; // guarded by this: places held per lane
+    private Lane lastServed = Lane.WRITE;         // guarded by this
     private final java.util.function.Consumer<Boolean> serverCaps;
     private int admitted;       // guarded by this
     private int liveWaiters;    // guarded by this: waiters not yet timed out
@@ -51,20 +56,38 @@ final class PoolAdmission {
     private long capRetryAtNanos;
     private boolean probing;    // guarded by this: the cap was raised by one and the server has not refused it yet
     private final java.util.concurrent.atomic.LongAdder refusedOnArrival = new java.util.concurrent.atomic.LongAdder();
-    private volatile double sojournNanos; // how long recent waiters waited (or gave up after), smoothed: CoDel's signal
+    private final double[] sojournNanos = new double[2]; // per lane: how long recent waiters waited (or gave up after), smoothed: CoDel's signal
     private volatile double holdNanos = 1_000_000;
     private volatile long lastReleaseNanos = System.nanoTime(); // recent time an attempt holds its admission, smoothed
+
+    /**
+     * Reads and writes wait in lanes of their own and, while both wait, take freed places in turn;
+     * neither may hold more than {@link #laneLimit()} places (a quarter of them stays for the other
+     * lane, with at least 4 places). A crowd of one kind cannot starve the other: writes stuck behind
+     * a table lock hold at most three quarters of the pool while reads go on in the rest, and a flood
+     * of reads leaves writes their turn. Each lane's expected wait, by which arrivals are refused,
+     * counts only its own queue at its share of the pool.
+     */
+    enum Lane {
+        READ, WRITE;
+
+        static Lane of(boolean readOnly) {
+            return readOnly ? READ : WRITE;
+        }
+    }
 
     private static final class Waiter {
         final UniEmitter<? super Release> emitter;
         final Context context;
+        final Lane lane;
         final AtomicBoolean done = new AtomicBoolean();
         final long enqueuedAt = System.nanoTime();
         long timer = -1;
 
-        Waiter(UniEmitter<? super Release> emitter, Context context) {
+        Waiter(UniEmitter<? super Release> emitter, Context context, Lane lane) {
             this.emitter = emitter;
             this.context = context;
+            this.lane = lane;
         }
 
         /**
@@ -100,42 +123,46 @@ final class PoolAdmission {
      * allocation beyond the release callback), else queues it until {@code gate}'s deadline or
      * DB_POOL_TIMEOUT. Emits the release to run when the attempt no longer needs its connection.
      */
-    Uni<Release> enter(CommitGate gate) {
-        return Uni.createFrom().emitter(emitter -> enter(emitter, gate)); // on subscription, not when assembled
+    Uni<Release> enter(CommitGate gate, Lane lane) {
+        return Uni.createFrom().emitter(emitter -> enter(emitter, gate, lane)); // on subscription, not when assembled
     }
 
-    private void enter(UniEmitter<? super Release> emitter, CommitGate gate) {
+    private void enter(UniEmitter<? super Release> emitter, CommitGate gate, Lane lane) {
         long start = System.nanoTime();
+        int l = lane.ordinal();
         Waiter waiter = null;
         long expected = 0;
         boolean admittedNow = false;
         synchronized (this) {
-            if (admitted < limitNow(start) && liveWaiters == 0) {
+            if (mayTakeAPlace(lane, start) && laneWaiters[l] == 0) {
                 admitted++;
+                laneAdmitted[l]++;
                 admittedNow = true;
             }
         }
         if (admittedNow) {
-            emitter.complete(release(start));
+            emitter.complete(release(start, lane));
             return;
         }
         long mayWait = Math.min(poolTimeoutNanos, gate.remainingMillis() * 1_000_000);
-        waiter = new Waiter(emitter, Vertx.currentContext());
+        waiter = new Waiter(emitter, Vertx.currentContext(), lane);
         synchronized (this) {
-            expected = expectedWaitNanos(liveWaiters + 1);
-            if (admitted < limitNow(start) && liveWaiters == 0) {
+            expected = expectedWaitNanos(lane, laneWaiters[l] + 1);
+            if (mayTakeAPlace(lane, start) && laneWaiters[l] == 0) {
                 admitted++;
+                laneAdmitted[l]++;
                 admittedNow = true;
-            } else if (liveWaiters >= maxWaiting || liveWaiters >= cap && expected >= mayWait * 4 / 5) {
+            } else if (liveWaiters >= maxWaiting || laneWaiters[l] >= laneShare(lane) && expected >= mayWait * 4 / 5) {
                 waiter = null;
             } else {
-                waiting.add(waiter);
+                waiting[l].add(waiter);
                 liveWaiters++;
+                laneWaiters[l]++;
             }
         }
 
         if (admittedNow) {
-            emitter.complete(release(start));
+            emitter.complete(release(start, lane));
             return;
         }
         if (waiter == null) {
@@ -146,20 +173,34 @@ final class PoolAdmission {
         queued.timer = vertx.setTimer(Math.max(1, mayWait / 1_000_000), fired -> timedOut(queued));
     }
 
+    /** A place is free and the lane holds fewer than its limit; guarded by this. */
+    private boolean mayTakeAPlace(Lane lane, long now) {
+        return admitted < limitNow(now) && laneAdmitted[lane.ordinal()] < laneLimit();
+    }
+
+    /**
+     * The most places one lane may hold: all but a quarter (at least one) kept for the other, once
+     * the limit is 4 or more; a smaller pool is not split.
+     */
+    private int laneLimit() {
+        return cap >= 4 ? cap - Math.max(1, cap / 4) : cap;
+    }
+
     private void timedOut(Waiter waiter) {
         if (waiter.done.compareAndSet(false, true)) {
-            waited(System.nanoTime() - waiter.enqueuedAt);
+            waited(waiter.lane, System.nanoTime() - waiter.enqueuedAt);
             long expected;
             synchronized (this) {
                 liveWaiters--;
-                expected = expectedWaitNanos(liveWaiters);
+                laneWaiters[waiter.lane.ordinal()]--;
+                expected = expectedWaitNanos(waiter.lane, laneWaiters[waiter.lane.ordinal()]);
             }
             waiter.emitter.fail(PoolBusyException.refused(retryAfterMillis(expected)));
         }
     }
 
     /** The release for an admitted attempt: frees its place, or hands it straight to the next waiter. */
-    private Release release(long admittedAt) {
+    private Release release(long admittedAt, Lane lane) {
         return succeeded -> {
             lastReleaseNanos = System.nanoTime();
             if (succeeded) {
@@ -168,28 +209,53 @@ final class PoolAdmission {
             }
             Waiter next = null;
             synchronized (this) {
-                if (admitted <= limitNow(System.nanoTime())) {
-                    Waiter w;
-                    while ((w = waiting.poll()) != null) {
-                        if (w.done.compareAndSet(false, true)) {
-                            liveWaiters--;
-                            next = w;
+                admitted--;
+                laneAdmitted[lane.ordinal()]--;
+                long now = System.nanoTime();
+                // both lanes waiting: the one not served last goes first, if it may take another place
+                Lane first = lastServed == Lane.READ ? Lane.WRITE : Lane.READ;
+                for (Lane candidate : first == Lane.READ ? READ_FIRST : WRITE_FIRST) {
+                    if (laneWaiters[candidate.ordinal()] > 0 && mayTakeAPlace(candidate, now)) {
+                        next = poll(candidate);
+                        if (next != null) {
+                            admitted++;
+                            laneAdmitted[candidate.ordinal()]++;
+                            lastServed = candidate;
                             break;
                         }
                     }
                 }
-                if (next == null) {
-                    admitted--;
-                }
             }
             if (next != null) {
                 Waiter admittedWaiter = next;
-                waited(System.nanoTime() - admittedWaiter.enqueuedAt);
+                waited(admittedWaiter.lane, System.nanoTime() - admittedWaiter.enqueuedAt);
                 vertx.cancelTimer(admittedWaiter.timer);
-                Release itsRelease = release(System.nanoTime());
+                Release itsRelease = release(System.nanoTime(), admittedWaiter.lane);
                 admittedWaiter.onItsContext(() -> admittedWaiter.emitter.complete(itsRelease));
             }
         };
+    }
+
+    private static final Lane[] READ_FIRST = {Lane.READ, Lane.WRITE};
+    private static final Lane[] WRITE_FIRST = {Lane.WRITE, Lane.READ};
+
+    /** The lane's first waiter still waiting (timed-out ones are skipped), now no longer waiting; guarded by this. */
+    private Waiter poll(Lane lane) {
+        Waiter w;
+        while ((w = waiting[lane.ordinal()].poll()) != null) {
+            if (w.done.compareAndSet(false, true)) {
+                liveWaiters--;
+                laneWaiters[lane.ordinal()]--;
+                return w;
+            }
+        }
+        return null;
+    }
+
+    /** The places a lane can count on now: all of them, or half while the other lane waits too; guarded by this. */
+    private int laneShare(Lane lane) {
+        boolean otherWaits = laneWaiters[1 - lane.ordinal()] > 0;
+        return otherWaits ? Math.max(1, cap / 2) : cap;
     }
 
     /**
@@ -256,13 +322,14 @@ final class PoolAdmission {
      * DB_POOL_TIMEOUT or {@code deadlineNanos}, or the hard cap is reached): the Retry-After to answer
      * with, or -1 to let it in. Read without taking a place, for a refusal before any work.
      */
-    long refuseOnArrival(long deadlineNanos) {
+    long refuseOnArrival(long deadlineNanos, Lane lane) {
         long expected;
         synchronized (this) {
-            if (liveWaiters < cap && liveWaiters < maxWaiting) {
+            int ahead = laneWaiters[lane.ordinal()];
+            if (ahead < laneShare(lane) && liveWaiters < maxWaiting) {
                 return -1;
             }
-            expected = expectedWaitNanos(liveWaiters + 1);
+            expected = expectedWaitNanos(lane, ahead + 1);
             if (liveWaiters < maxWaiting && expected < Math.min(poolTimeoutNanos, deadlineNanos) * 4 / 5) {
                 return -1;
             }
@@ -293,15 +360,15 @@ final class PoolAdmission {
      * estimate while a full round of the pool is queued, so the estimate keeps being renewed by
      * waiters and recovers with the database.
      */
-    private long expectedWaitNanos(int position) {
-        double paced = position * holdNanos / Math.max(1, cap);
+    private long expectedWaitNanos(Lane lane, int position) {
+        double paced = position * holdNanos / laneShare(lane);
         // every place busy and none freed for this long: the next one will not come sooner
         long stalled = admitted >= cap && liveWaiters >= cap ? System.nanoTime() - lastReleaseNanos : 0;
-        return (long) Math.max(Math.max(paced, sojournNanos), stalled);
+        return (long) Math.max(Math.max(paced, sojournNanos[lane.ordinal()]), stalled);
     }
 
-    private void waited(long nanos) {
-        sojournNanos = sojournNanos * 0.7 + nanos * 0.3;
+    private synchronized void waited(Lane lane, long nanos) {
+        sojournNanos[lane.ordinal()] = sojournNanos[lane.ordinal()] * 0.7 + nanos * 0.3;
     }
 
     /** Spread retries: between the expected wait and twice it, at least a second. */

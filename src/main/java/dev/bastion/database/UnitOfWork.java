@@ -152,8 +152,8 @@ public class UnitOfWork {
      * Whether a request arriving now could not be served in time (see {@link PoolAdmission}): the
      * Retry-After in milliseconds to refuse it with, before any work; empty to serve it.
      */
-    public java.util.OptionalLong refuseOnArrival() {
-        long retryAfter = admission.refuseOnArrival(guardrails.requestTimeout().toNanos());
+    public java.util.OptionalLong refuseOnArrival(boolean read) {
+        long retryAfter = admission.refuseOnArrival(guardrails.requestTimeout().toNanos(), PoolAdmission.Lane.of(read));
         return retryAfter < 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(retryAfter);
     }
 
@@ -367,7 +367,7 @@ public class UnitOfWork {
             long attemptId = attemptIds.incrementAndGet();
             events.attemptStarted(attemptId, spec.operation(), attempt);
             // a turn on the rows first (waiting for a held row takes no place in the pool's queue), then the pool
-            Uni<T> admitted = admission.enter(gate).chain(leave -> work.apply(gate)
+            Uni<T> admitted = admission.enter(gate, PoolAdmission.Lane.of(spec.readOnly())).chain(leave -> work.apply(gate)
                     .onTermination().invoke((item, failure, cancelled) -> leave.done(failure == null && !cancelled)));
             Uni<T> running = (spec.rows().isEmpty() ? admitted
                     : rows.enter(spec.rows(), gate).chain(leave -> admitted.onTermination().invoke(leave)))
