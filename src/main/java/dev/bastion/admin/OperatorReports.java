@@ -18,6 +18,7 @@ import dev.bastion.database.monitor.LongTransactionDetector;
 import dev.bastion.database.monitor.PoolStatistics;
 import dev.bastion.database.monitor.TransactionEvents;
 import dev.bastion.database.monitor.TransactionStatistics;
+import io.smallrye.faulttolerance.api.CircuitBreakerState;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 
@@ -108,7 +109,7 @@ public class OperatorReports {
                         p.overflow(), guardrails.poolSize(), guardrails.maxOverflow(), p.maxSize(), p.rejected()),
                 new DatabaseHealthView.Performance(Math.round(t.avgDurationMs() * 100) / 100.0, t.slow24h(),
                         t.serverFailuresLastHour(), t.units24h(), longTransactions.reportedLast24h()),
-                new DatabaseHealthView.Reliability(d.last24h(), d.severity(),
+                new DatabaseHealthView.Reliability(d.last24h(), d.severity().label(),
                         t.recoverySuccessRate() == null ? null : Math.round(t.recoverySuccessRate() * 1000) / 1000.0,
                         t.retried24h(), t.rollbackFailures24h(), t.savepointRollbacks24h(), constraints.last24hByKind()),
                 recommendations, alerts);
@@ -121,7 +122,7 @@ public class OperatorReports {
         if (roundTripMs == null) {
             alerts.add("PostgreSQL does not answer the probe connection.");
         }
-        if ("open".equals(t.breakerState())) {
+        if (t.breaker() == CircuitBreakerState.OPEN) {
             alerts.add("The database circuit breaker is open: requests fail fast with 503.");
         }
         if (p.utilizationPercent() >= UTILIZATION_ALERT_PERCENT) {
@@ -130,8 +131,8 @@ public class OperatorReports {
         if (p.waiting() > 0) {
             alerts.add(p.waiting() + " request(s) are waiting for a database connection.");
         }
-        if ("high".equals(d.severity())) {
-            alerts.add("Deadlock severity is high: " + d.lastHour() + " in the last hour.");
+        if (d.severity() == ContentionMonitor.Severity.HIGH) {
+            alerts.add("Contention severity is high: " + d.lastHour() + " deadlocks and serialization failures in the last hour.");
         }
         if (openTooLong > 0) {
             alerts.add(openTooLong + " transaction(s) are held longer than the leak threshold ("
@@ -162,7 +163,7 @@ public class OperatorReports {
 
     /** Unhealthy when the database cannot be used at all, degraded while anything needs attention. */
     static String status(Long roundTripMs, TransactionStatistics t, List<String> alerts) {
-        return roundTripMs == null || "open".equals(t.breakerState()) ? "unhealthy"
+        return roundTripMs == null || t.breaker() == CircuitBreakerState.OPEN ? "unhealthy"
                 : alerts.isEmpty() ? "healthy" : "degraded";
     }
 

@@ -8,6 +8,7 @@ package dev.bastion.database;
  * else (classification, mapping, metrics, monitors) reads from here instead of branching on
  * SQLSTATEs.
  */
+@io.quarkus.runtime.annotations.RegisterForReflection // written as JSON in the contention events of the admin API
 public enum FailureKind {
     //                      retryable  status  problem slug                title
     UNIQUE_VIOLATION(false, 409, "unique-violation", "Duplicate value",

@@ -27,11 +27,13 @@ class OperatorReportsTest {
     }
 
     private static TransactionStatistics transactions(String breakerState, long slow24h, long rollbackFailures24h) {
-        return new TransactionStatistics(100, 0, 5.0, slow24h, 0, null, rollbackFailures24h, 0, breakerState);
+        return new TransactionStatistics(100, 0, 5.0, slow24h, 0, null, rollbackFailures24h, 0,
+                io.smallrye.faulttolerance.api.CircuitBreakerState.valueOf(breakerState.toUpperCase()));
     }
 
     private static ContentionStatistics deadlocks(String severity, long lastHour, long last24h, List<String> advice) {
-        return new ContentionStatistics(lastHour, last24h, last24h, 0, 0, severity, Map.of(), advice, List.of());
+        return new ContentionStatistics(lastHour, last24h, last24h, 0, 0,
+                dev.bastion.database.monitor.ContentionMonitor.Severity.valueOf(severity.toUpperCase()), Map.of(), advice, List.of());
     }
 
     private static List<String> alerts(Long roundTripMs, PoolSnapshot p, TransactionStatistics t, ContentionStatistics d,
@@ -82,7 +84,7 @@ class OperatorReportsTest {
         assertEquals(List.of("deadlock advice"), OperatorReports.recommendations(IDLE_POOL, QUIET, medium));
 
         ContentionStatistics high = deadlocks("high", 7, 9, List.of("deadlock advice"));
-        assertEquals(List.of("Deadlock severity is high: 7 in the last hour."), alerts(2L, IDLE_POOL, QUIET, high, 0));
+        assertEquals(List.of("Contention severity is high: 7 deadlocks and serialization failures in the last hour."), alerts(2L, IDLE_POOL, QUIET, high, 0));
     }
 
     @Test

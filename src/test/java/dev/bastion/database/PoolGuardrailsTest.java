@@ -70,7 +70,13 @@ class PoolGuardrailsTest {
                     Http.concurrently(50, i -> Http.postJson("/customers/transfers",
                             transferBody(hot, target, "1")).build()));
             SecondClient.awaitServiceBlocked(5000);
-            Thread.sleep(1500);                      // past DB_POOL_TIMEOUT: every queued caller has been answered
+            // every caller but the two holding connections answered (refused after DB_POOL_TIMEOUT or on arrival)
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (Http.metric("bastion_db_transactions_seconds_count", Map.of("operation", "customer.transfer", "outcome",
+                    "pool-exhausted")) - rejectedBefore + Http.metric("bastion_db_admission_refusals_total", Map.of()) - earlyBefore < 48
+                    && System.nanoTime() < until) {
+                Thread.sleep(20);
+            }
             Management.given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));
             Management.given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
             given().auth().oauth2(AdminTokens.admin()).get("/admin/database/connection-pool").then().statusCode(200)

@@ -60,6 +60,15 @@ class ReadOnlyNodeTest {
         Management.given().get("/q/health/ready").then().statusCode(200)
                 .body("checks.find { it.name == 'database' }.data.readOnly", equalTo(true));
         given().get("/customers/0").then().statusCode(404); // reads are served
+        // a read-only spell is not an outage: a dozen refused writes (more than the breaker's window of 10)
+        // leave the breaker closed, so reads are never turned away with circuit-open
+        for (int i = 0; i < 12; i++) {
+            given().contentType(ContentType.JSON).body("{\"name\":\"Refused\",\"email\":\"refused-" + i + "@example.org\"}")
+                    .post("/customers").then().statusCode(503).body("kind", equalTo("database-read-only"));
+        }
+        Management.given().get("/q/health/ready").then().statusCode(200)
+                .body("checks.find { it.name == 'database' }.data.circuitBreaker", equalTo("closed"));
+        given().get("/customers/0").then().statusCode(404);
 
         ServerSettings.reset("default_transaction_read_only", "off");
         Management.given().get("/q/health/ready").then().statusCode(200);

@@ -2,21 +2,25 @@ package dev.bastion.database.monitor;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
+import dev.bastion.database.DatabaseFailure;
+import dev.bastion.database.TransactionListener;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.enterprise.context.ApplicationScoped;
 
 /**
- * Constraint violations PostgreSQL reported, per kind and constraint. Constraint names come from
- * the schema (a fixed, small set), so they are safe as metric tags.
+ * Constraint violations PostgreSQL reported, per kind and constraint, whether they failed an attempt
+ * or a nested step (a savepoint); a listener of the unit of work of its own. Constraint names come
+ * from the schema (a fixed, small set), so they are safe as metric tags.
  */
 @ApplicationScoped
-public class ConstraintMonitor {
+public class ConstraintMonitor implements TransactionListener {
 
     private final MeterRegistry registry;
     private final Clock clock = Clock.systemUTC();
@@ -25,6 +29,18 @@ public class ConstraintMonitor {
 
     public ConstraintMonitor(MeterRegistry registry) {
         this.registry = registry;
+    }
+
+    @Override
+    public void attemptFailed(String operation, DatabaseFailure failure, int attempt, boolean willRetry) {
+        if (failure.kind().isConstraintViolation()) {
+            record(new ConstraintViolationEvent(Instant.now(clock), operation, failure.kind().name(), failure.constraint()));
+        }
+    }
+
+    @Override
+    public void savepointRolledBack(String operation, DatabaseFailure failure) {
+        attemptFailed(operation, failure, 0, false);
     }
 
     public void record(ConstraintViolationEvent event) {

@@ -2,6 +2,7 @@ package dev.bastion.database.monitor;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -9,6 +10,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
+import dev.bastion.database.DatabaseFailure;
+import dev.bastion.database.FailureKind;
+import dev.bastion.database.TransactionListener;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -16,10 +20,11 @@ import jakarta.inject.Inject;
 
 /**
  * Deadlocks and serialization failures: how often, where, whether retries absorbed them, how bad
- * it is, and what would prevent them. Observes only; requests never wait on it.
+ * it is, and what would prevent them. A listener of the unit of work of its own; observes only,
+ * requests never wait on it.
  */
 @ApplicationScoped
-public class ContentionMonitor {
+public class ContentionMonitor implements TransactionListener {
 
     /** Above this many contention events per hour the severity is high. */
     static final long HIGH_PER_HOUR = 30;
@@ -48,19 +53,28 @@ public class ContentionMonitor {
         this.serialization = new SlidingWindow(clock);
     }
 
+    @Override
+    public void attemptFailed(String operation, DatabaseFailure failure, int attempt, boolean willRetry) {
+        FailureKind kind = failure.kind();
+        if (kind.isContention()) {
+            record(new ContentionEvent(Instant.now(clock), operation, kind, failure.sqlState(), failure.table(), attempt,
+                    willRetry ? ContentionEvent.Outcome.RETRIED : ContentionEvent.Outcome.GAVE_UP));
+        }
+    }
+
     public void record(ContentionEvent event) {
         all.increment();
         if (event.outcome() == ContentionEvent.Outcome.GAVE_UP) {
             gaveUp.increment();
         }
-        if ("SERIALIZATION_FAILURE".equals(event.kind())) {
+        if (event.kind() == FailureKind.SERIALIZATION_FAILURE) {
             serialization.increment();
         }
         byOperation.computeIfAbsent(event.operation(), op -> new SlidingWindow(clock)).increment();
         recent.add(event);
         Counter.builder("bastion.db.deadlocks")
                 .description("Deadlocks and serialization failures seen by the unit of work")
-                .tag("kind", event.kind().toLowerCase())
+                .tag("kind", event.kind().name().toLowerCase())
                 .tag("outcome", event.outcome().name().toLowerCase())
                 .register(registry)
                 .increment();
@@ -78,7 +92,7 @@ public class ContentionMonitor {
                 .forEach(e -> operations.put(e.getKey(), e.getValue()));
         Severity severity = severity(lastHour, gaveUp.sum(Duration.ofHours(1)));
         return new ContentionStatistics(lastHour, last24h, last24h - gaveUp24h, gaveUp24h,
-                serialization.sum(Duration.ofHours(24)), severity.label(), operations,
+                serialization.sum(Duration.ofHours(24)), severity, operations,
                 recommendations(last24h, gaveUp24h, serialization.sum(Duration.ofHours(24)), operations),
                 recent.newestFirst(20));
     }
@@ -135,11 +149,13 @@ public class ContentionMonitor {
         return advice;
     }
 
+    /** How bad contention is now; lower-case only where it is written as JSON. */
     public enum Severity {
         NONE, LOW, MEDIUM, HIGH;
 
-        String label() {
-            return name().toLowerCase();
+        @com.fasterxml.jackson.annotation.JsonValue
+        public String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
         }
     }
 }

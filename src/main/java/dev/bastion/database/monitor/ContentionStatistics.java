@@ -10,6 +10,6 @@ import java.util.Map;
 /** A read-only snapshot of {@link ContentionMonitor}. Counts include serialization failures. */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record ContentionStatistics(long lastHour, @JsonProperty("last_24h") long last24h, @JsonProperty("recovered_24h") long recovered24h, @JsonProperty("gave_up_24h") long gaveUp24h,
-                                 @JsonProperty("serialization_failures_24h") long serializationFailures24h, String severity, @JsonProperty("by_operation_24h") Map<String, Long> byOperation24h,
+                                 @JsonProperty("serialization_failures_24h") long serializationFailures24h, ContentionMonitor.Severity severity, @JsonProperty("by_operation_24h") Map<String, Long> byOperation24h,
                                  List<String> recommendations, List<ContentionEvent> recent) {
 }

@@ -1,51 +1,44 @@
 package dev.bastion.database.monitor;
 
 import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 
 import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.TransactionListener;
-import dev.bastion.logging.BurstLog;
-import dev.bastion.logging.LogSettings;
+import dev.bastion.database.TransactionListeners;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.smallrye.faulttolerance.api.CircuitBreakerState;
-import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
 /**
- * Receives what the unit of work saw (failed attempts, finished units, breaker transitions) and
- * hands it on: contention and constraint events to their monitors, counts to
- * {@link TransactionWindows} (the admin figures) and {@link TransactionMeters} (Prometheus), and
- * breaker transitions to the log. Every method is cheap and never blocks: it runs on the event loop
- * in the request's path.
+ * Counts what the unit of work reports: into {@link TransactionWindows} (the admin figures) and
+ * {@link TransactionMeters} (Prometheus). One listener among others: contention, constraint
+ * violations, long transactions and the log lines each listen for themselves. The breaker's state
+ * has one owner, {@link TransactionListeners}; the gauge and the admin figures read it there. Every
+ * method is cheap and never blocks: it runs on the event loop in the request's path.
  */
 @ApplicationScoped
 public class TransactionEvents implements TransactionListener {
 
     private static final Logger LOG = Logger.getLogger(TransactionEvents.class);
 
-    private final ContentionMonitor deadlocks;
-    private final ConstraintMonitor constraints;
     private final Clock clock = Clock.systemUTC();
     private final TransactionWindows windows;
     private final TransactionMeters meters;
-    private final AtomicReference<CircuitBreakerState> breaker = new AtomicReference<>(CircuitBreakerState.CLOSED);
-    // every transaction of an outage loses its connection: one line and a count, not one line each
-    private final BurstLog rollbackLog;
-    private final BurstLog breakerLog;
+    private final Supplier<CircuitBreakerState> breaker;
 
-    public TransactionEvents(MeterRegistry registry, ContentionMonitor deadlocks, ConstraintMonitor constraints,
-                             DatabaseSettings guardrails, LogSettings logSettings) {
-        Duration logWindow = logSettings.incidentWindow();
-        this.rollbackLog = new BurstLog(LOG, Logger.Level.WARN, "Lost rollback", logWindow);
-        this.breakerLog = new BurstLog(LOG, Logger.Level.WARN, "Breaker reopening", logWindow);
-        this.deadlocks = deadlocks;
-        this.constraints = constraints;
+    @Inject
+    public TransactionEvents(MeterRegistry registry, TransactionListeners listeners, DatabaseSettings guardrails) {
+        this(registry, listeners::breakerState, guardrails);
+    }
+
+    /** With the breaker's state from elsewhere (tests). */
+    TransactionEvents(MeterRegistry registry, Supplier<CircuitBreakerState> breaker, DatabaseSettings guardrails) {
+        this.breaker = breaker;
         this.windows = new TransactionWindows(clock, guardrails.slowThreshold());
         this.meters = new TransactionMeters(registry, breaker);
     }
@@ -53,16 +46,9 @@ public class TransactionEvents implements TransactionListener {
     /** An attempt failed; {@code willRetry} says whether the unit runs again. */
     @Override
     public void attemptFailed(String operation, DatabaseFailure failure, int attempt, boolean willRetry) {
-        FailureKind kind = failure.kind();
-        if (kind.isContention()) {
-            deadlocks.record(new ContentionEvent(Instant.now(clock), operation, kind.name(), failure.sqlState(),
-                    failure.table(), attempt, willRetry ? ContentionEvent.Outcome.RETRIED : ContentionEvent.Outcome.GAVE_UP));
-        } else if (kind.isConstraintViolation()) {
-            constraints.record(new ConstraintViolationEvent(Instant.now(clock), operation, kind.name(), failure.constraint()));
-        }
         if (willRetry) {
-            meters.retried(kind.problemSlug());
-            LOG.debugf("%s: attempt %d failed with %s, retrying", operation, attempt, kind);
+            meters.retried(failure.kind().problemSlug());
+            LOG.debugf("%s: attempt %d failed with %s, retrying", operation, attempt, failure.kind());
         }
     }
 
@@ -89,8 +75,6 @@ public class TransactionEvents implements TransactionListener {
     public void rollbackFailed(String operation, DatabaseFailure failure) {
         windows.rollbackFailed();
         meters.rollbackFailed(operation);
-        rollbackLog.record(operation, operation + ": transaction ended without a clean rollback (" + failure.kind()
-                + "); its connection is discarded", null);
     }
 
     /** A nested step was rejected and undone with ROLLBACK TO SAVEPOINT; the outer transaction goes on. */
@@ -98,38 +82,10 @@ public class TransactionEvents implements TransactionListener {
     public void savepointRolledBack(String operation, DatabaseFailure failure) {
         windows.savepointRolledBack();
         meters.savepointRolledBack(operation, failure.kind().problemSlug());
-        if (failure.kind().isConstraintViolation()) {
-            constraints.record(new ConstraintViolationEvent(Instant.now(clock), operation, failure.kind().name(), failure.constraint()));
-        }
-    }
-
-    @Override
-    public void breakerStateChanged(CircuitBreakerState state) {
-        CircuitBreakerState previous = breaker.getAndSet(state);
-        if (previous == state) {
-            return;
-        }
-        // while the database stays down the breaker tries a call every DB_BREAKER_DELAY seconds and opens
-        // again: those re-openings are counted, not logged one by one
-        if (previous == CircuitBreakerState.HALF_OPEN && state == CircuitBreakerState.OPEN) {
-            breakerLog.record("reopened", "Database circuit breaker HALF_OPEN -> OPEN: the trial call failed too", null);
-        } else if (state == CircuitBreakerState.OPEN) {
-            LOG.warnf("Database circuit breaker %s -> OPEN: requests fail fast with 503", previous);
-        } else if (state == CircuitBreakerState.CLOSED) {
-            LOG.infof("Database circuit breaker %s -> CLOSED: the database answers again", previous);
-        } else {
-            LOG.debugf("Database circuit breaker %s -> %s", previous, state);
-        }
-    }
-
-    @PreDestroy
-    void close() {
-        rollbackLog.close();
-        breakerLog.close();
     }
 
     public TransactionStatistics statistics() {
-        return windows.statistics(breaker.get().name().toLowerCase());
+        return windows.statistics(breaker.get());
     }
 
     private void finished(String operation, String outcome, long nanos, int attempts, boolean succeeded, boolean serverFailure) {

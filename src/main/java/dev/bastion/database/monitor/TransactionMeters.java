@@ -3,7 +3,6 @@ package dev.bastion.database.monitor;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 
 import io.micrometer.core.instrument.FunctionCounter;
@@ -33,7 +32,7 @@ final class TransactionMeters {
     private final Map<Series, LongAdder> counters = new ConcurrentHashMap<>();
     private final Map<OperationOutcome, Timer> timers = new ConcurrentHashMap<>();
 
-    TransactionMeters(MeterRegistry registry, AtomicReference<CircuitBreakerState> breaker) {
+    TransactionMeters(MeterRegistry registry, java.util.function.Supplier<CircuitBreakerState> breaker) {
         this.registry = registry;
         Gauge.builder("bastion.db.circuit.breaker.state", breaker, b -> switch (b.get()) {
                     case CLOSED -> 0;

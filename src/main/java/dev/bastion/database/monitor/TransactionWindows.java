@@ -62,7 +62,7 @@ final class TransactionWindows {
         savepointRollbacks.increment();
     }
 
-    TransactionStatistics statistics(String breakerState) {
+    TransactionStatistics statistics(io.smallrye.faulttolerance.api.CircuitBreakerState breakerState) {
         long count = units.sum(DAY);
         long retried = unitsWithRetries.sum(DAY);
         return new TransactionStatistics(count, serverFailures.sum(Duration.ofHours(1)),

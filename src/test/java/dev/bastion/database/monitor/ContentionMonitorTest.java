@@ -114,7 +114,7 @@ class ContentionMonitorTest {
         assertEquals(1, stats.gaveUp24h());
         assertEquals(4, stats.recovered24h());
         assertEquals(3, stats.serializationFailures24h());
-        assertEquals("medium", stats.severity(), "one 503 in the last hour");
+        assertEquals(ContentionMonitor.Severity.MEDIUM, stats.severity(), "one 503 in the last hour");
         assertEquals(List.of("note.create", "customer.transfer"), List.copyOf(stats.byOperation24h().keySet()), "most involved first");
         assertEquals(ContentionEvent.Outcome.GAVE_UP, stats.recent().get(0).outcome(), "newest first");
         assertEquals(stats.recommendations(), ContentionMonitor.recommendations(5, 1, 3, stats.byOperation24h()));
@@ -126,12 +126,13 @@ class ContentionMonitorTest {
         ContentionStatistics dayLater = monitor.statistics();
         assertEquals(2, dayLater.last24h(), "the first three left the 24 h window");
         assertEquals(0, dayLater.lastHour());
-        assertEquals("none", dayLater.severity());
+        assertEquals(ContentionMonitor.Severity.NONE, dayLater.severity());
         assertEquals(List.of("customer.transfer"), List.copyOf(dayLater.byOperation24h().keySet()));
     }
 
     private static ContentionEvent event(Clock clock, String operation, String kind, ContentionEvent.Outcome outcome) {
-        return new ContentionEvent(clock.instant(), operation, kind, kind.equals("DEADLOCK") ? "40P01" : "40001",
+        return new ContentionEvent(clock.instant(), operation, dev.bastion.database.FailureKind.valueOf(kind),
+                kind.equals("DEADLOCK") ? "40P01" : "40001",
                 "customer", 1, outcome);
     }
 }

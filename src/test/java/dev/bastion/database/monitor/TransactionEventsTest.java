@@ -6,24 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.FailureKind;
-import dev.bastion.logging.LogSettings;
 import dev.bastion.testing.ConfigMappings;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.AfterEach;
+import io.smallrye.faulttolerance.api.CircuitBreakerState;
 import org.junit.jupiter.api.Test;
 
 /** The figures the admin API reports say what they count, and nothing they do not. */
 class TransactionEventsTest {
 
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    private final TransactionEvents events = new TransactionEvents(registry, new ContentionMonitor(registry),
-            new ConstraintMonitor(registry), ConfigMappings.defaults(DatabaseSettings.class),
-            ConfigMappings.defaults(LogSettings.class));
-
-    @AfterEach
-    void close() {
-        events.close();
-    }
+    private final TransactionEvents events = new TransactionEvents(registry, () -> CircuitBreakerState.CLOSED,
+            ConfigMappings.defaults(DatabaseSettings.class));
 
     private static DatabaseFailure failure(FailureKind kind, String sqlState) {
         return new DatabaseFailure(kind, sqlState, null, null, null);
@@ -58,6 +51,14 @@ class TransactionEventsTest {
         events.unitFailed("customer.get", failure(FailureKind.STATEMENT_TIMEOUT, "57014"), 1, 1_000_000);
         assertEquals(2, events.statistics().serverFailuresLastHour());
         assertEquals(6, events.statistics().units24h(), "every unit still counts as a unit");
+    }
+
+    @Test
+    void theBreakerStateTravelsAsItsEnumAndIsLowerCasedOnlyInTheJson() throws Exception {
+        assertEquals(CircuitBreakerState.CLOSED, events.statistics().breaker());
+        String json = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(events.statistics());
+        assertEquals(true, json.contains("\"breaker_state\":\"closed\""), json);
+        assertEquals(false, json.contains("\"breaker\""), json);
     }
 
     @Test

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Cost as the data grows: the request-path workloads on 10 thousand, 1 million and 10 million customers.
+
+At each size the tables hold as many customers, as many idempotency keys (half of them expired) and as
+many ledger rows (credit transfers), generated in SQL (generate_series). Sizes are reached in turn on one
+PostgreSQL and one packaged service (the image's JVM, flags and AOT cache), so the JIT is warm and only the
+data changes. Per size and workload (wrk, 20 connections = the pool, `--seconds` each):
+
+  - the service's CPU µs per request (utime + stime from /proc/PID/stat), p50 / p99, req/s;
+  - PostgreSQL's own cost per request from pg_stat_statements (reset before each run): calls, mean
+    execution time and shared blocks hit / read per call of the workload's statements, so a plan that
+    went wrong (a sequential scan, a cold index) shows;
+  - pgbench on the same data for reads by id (the ceiling);
+
+then the expired-key clean-up on the largest size: keys removed per second by the service's own timer
+(every 5 s, bounded batches) and the p99 of reads while it runs, against reads without it.
+
+    nice -n 5 python3 bench/scale/run.py                           # 10k, 1M, 10M: ~25 minutes
+    nice -n 5 python3 bench/scale/run.py --sizes 10k,1M --seconds 5
+
+Results: bench/out/scale.json and the tables printed at the end. Not part of CI.
+"""
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import harness  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "throughput"))
+import run as throughput  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LUA = os.path.join(HERE, "lua")
+SIZES = {"10k": 10_000, "1M": 1_000_000, "10M": 10_000_000}
+FUNDED = 100  # customers 1..100 hold the balance transfers draw on
+WORKLOADS = [  # name, wrk script, the statements of its path (a pg_stat_statements query filter)
+    ("read by id", os.path.join(LUA, "read.lua"), "FROM customer WHERE id"),
+    ("create", os.path.join(throughput.HERE, "lua", "create.lua"), "INSERT INTO customer"),
+    ("keyed create", os.path.join(LUA, "keyed_create.lua"), "idempotency_key"),
+    ("credit adjustment", os.path.join(LUA, "adjust.lua"), "UPDATE customer"),
+    ("transfer", os.path.join(LUA, "transfer.lua"), "credit_transfer"),
+    ("keyset page", os.path.join(LUA, "page.lua"), "id >"),
+    ("lookup by email", os.path.join(LUA, "email.lua"), "lower(email)"),
+]
+POOL = throughput.POOL
+COLUMNS = harness.Columns(("workload", "<18"), ("size", "<5"), ("req/s", ">7.0f"), ("p50 ms", ">7.2f"), ("p99 ms", ">7.2f"),
+                          ("CPU µs/req", ">10.0f"), ("x 10k", ">6.2f"), ("p99 x 10k", ">9.2f"), ("db calls", ">8.1f"),
+                          ("db ms/call", ">10.3f"), ("hit/call", ">8.1f"), ("read/call", ">9.2f"))
+
+
+def grow(pg, current, target):
+    """Customers, keys (half expired) and ledger rows up to `target` each, in SQL; the ledger's foreign
+    key checks are skipped while loading (rows reference customers that exist)."""
+    started = time.monotonic()
+    pg.psql(f"""INSERT INTO customer (name, email, credit_balance)
+                SELECT 'Seed ' || s, 'seed-' || s || '@bench.example', CASE WHEN s <= {FUNDED} THEN 1000000000 ELSE 0 END
+                  FROM generate_series({current + 1}, {target}) s ORDER BY s""", timeout=3600)
+    pg.psql(f"""INSERT INTO idempotency_key (operation, idempotency_key, request_hash, response_status, expires_at)
+                SELECT 'customer.create', 'seed-' || s, repeat('0', 64), 201,
+                       CASE WHEN s % 2 = 0 THEN now() - interval '1 hour' ELSE now() + interval '1 day' END
+                  FROM generate_series({current + 1}, {target}) s""", timeout=3600)
+    pg.psql(f"""ALTER TABLE credit_transfer DISABLE TRIGGER ALL;
+                INSERT INTO credit_transfer (from_id, to_id, amount, created_at)
+                SELECT 1 + s % {FUNDED}, {FUNDED} + 1 + s % ({target} - {FUNDED}), 0.01, now() - s * interval '1 s'
+                  FROM generate_series({current + 1}, {target}) s;
+                ALTER TABLE credit_transfer ENABLE TRIGGER ALL""", timeout=3600)
+    pg.psql("VACUUM ANALYZE", timeout=3600)
+    harness.log(f"grew to {target:,} customers, keys and ledger rows in {time.monotonic() - started:.0f}s "
+                f"(database {pg.psql('SELECT pg_size_pretty(pg_database_size(current_database()))')})")
+
+
+def statements(pg, pattern, requests):
+    """pg_stat_statements of the workload's statements since the last reset, per request and per call."""
+    rows = pg.rows("SELECT sum(calls), sum(total_exec_time), sum(shared_blks_hit), sum(shared_blks_read) "
+                   f"FROM pg_stat_statements WHERE query LIKE '%{pattern}%' AND query NOT LIKE '%pg_stat_statements%'")
+    calls, total_ms, hit, read = (float(v or 0) for v in rows[0]) if rows else (0, 0, 0, 0)
+    return {"calls_per_request": calls / requests if requests else 0, "ms_per_call": total_ms / calls if calls else 0,
+            "hit_per_call": hit / calls if calls else 0, "read_per_call": read / calls if calls else 0}
+
+
+def measure(pg, service, script, pattern, seconds, customers):
+    pg.psql("SELECT pg_stat_statements_reset()")
+    result = throughput.run_wrk(service, throughput.Workload("scale", None, script, 2, POOL, reference=False), seconds, customers)
+    result.update(statements(pg, pattern, result["requests"]))
+    return result
+
+
+def cleanup_phase(pg, service_env, java_options, java, seconds, customers):
+    """The service's own expired-key clean-up every 5 s on the largest table, while reads run."""
+    expired = "SELECT count(*) FROM idempotency_key WHERE expires_at < now()"
+    with harness.ImageService(pg.port, env={**service_env, "BASTION_IDEMPOTENCY_CLEANUP_INTERVAL": "5"},
+                              name="scale-cleanup") as service:
+        read = os.path.join(LUA, "read.lua")
+        throughput.run_wrk(service, throughput.Workload("w", None, read, 2, POOL, reference=False), 10, customers)  # warm
+        before = int(pg.psql(expired))
+        started = time.monotonic()
+        during = throughput.run_wrk(service, throughput.Workload("w", None, read, 2, POOL, reference=False), seconds, customers)
+        removed = before - int(pg.psql(expired))
+        rate = removed / (time.monotonic() - started)
+    return {"expired_before": before, "removed": removed, "removed_per_s": rate, "read_p99_ms": during["p99"],
+            "read_cpu_us": during["cpu_us_per_request"]}
+
+
+def main():
+    parser = harness.argument_parser(__doc__)
+    parser.add_argument("--sizes", default="10k,1M,10M", help="comma-separated, from 10k, 1M, 10M")
+    parser.add_argument("--seconds", type=int, default=10, help="each measured run")
+    parser.add_argument("--warmup", type=int, default=60, help="JIT warm-up before the first size, seconds")
+    args = parser.parse_args()
+    sizes = [s.strip() for s in args.sizes.split(",")]
+    harness.ensure_packages({"wrk": "wrk", "/usr/lib/postgresql/*/bin/pgbench": "postgresql"})
+    harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}")
+    results = {}
+    cleanup = None
+    with harness.Postgres({"shared_preload_libraries": "'pg_stat_statements'", "shared_buffers": "1GB",
+                           "max_wal_size": "8GB", "checkpoint_timeout": "30min"}, name="scale-postgres") as pg:
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="bastion-aot-") as cache:
+            flags, env, java = harness.ImageService.prepare(cache)
+            service_env = {"DB_POOL_SIZE": str(POOL), "DB_MAX_OVERFLOW": "0", "BASTION_IDEMPOTENCY_CLEANUP_INTERVAL": "86400", **env}
+            with harness.ImageService(pg.port, env=service_env, name="scale-bastion") as service:
+                pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                current = 0
+                for name in sizes:
+                    target = SIZES[name]
+                    grow(pg, current, target)
+                    current = target
+                    if name == sizes[0]:
+                        until = time.monotonic() + args.warmup
+                        while time.monotonic() < until:
+                            for _, script, _ in WORKLOADS:
+                                throughput.run_wrk(service, throughput.Workload("w", None, script, 2, POOL, reference=False), 3, target)
+                    results[name] = {}
+                    for workload, script, pattern in WORKLOADS:
+                        harness.log(f"{name}: {workload}")
+                        results[name][workload] = measure(pg, service, script, pattern, args.seconds, target)
+                    ceiling = throughput.run_pgbench(pg, throughput.Workload("read by id", "read.sql", None, 2, POOL, reference=False),
+                                                     args.seconds, target)
+                    results[name]["pgbench read by id"] = ceiling
+            cleanup = cleanup_phase(pg, service_env, flags, java, args.seconds * 3, current)
+
+    print()
+    print(f"cost as the data grows; {harness.machine_description()}; load average at the end {os.getloadavg()[0]:.1f}")
+    print(f"each size: as many customers, idempotency keys (half expired) and ledger rows; wrk {POOL} connections, "
+          f"{args.seconds}s per run; db = pg_stat_statements of the workload's statements")
+    COLUMNS.print_header()
+    first = sizes[0]
+    for workload, _, _ in WORKLOADS:
+        for name in sizes:
+            r = results[name][workload]
+            base = results[first][workload]
+            COLUMNS.print_row(workload, name, r["rps"], r["p50"], r["p99"], r["cpu_us_per_request"],
+                              r["cpu_us_per_request"] / base["cpu_us_per_request"], r["p99"] / base["p99"],
+                              r["calls_per_request"], r["ms_per_call"], r["hit_per_call"], r["read_per_call"])
+    for name in sizes:
+        print(f"pgbench read by id, {name}: {results[name]['pgbench read by id']['rps']:.0f} tps")
+    if cleanup:
+        print(f"expired-key clean-up on {current:,} keys (half expired), the service's timer every 5 s: "
+              f"{cleanup['removed']:,} removed in {args.seconds * 3} s ({cleanup['removed_per_s']:.0f} keys/s); "
+              f"reads meanwhile p99 {cleanup['read_p99_ms']:.2f} ms, {cleanup['read_cpu_us']:.0f} µs CPU/request")
+    with open(harness.out_path("scale.json"), "w") as f:
+        json.dump({"results": results, "cleanup": cleanup, "sizes": sizes, "seconds": args.seconds}, f, indent=1)
+
+
+if __name__ == "__main__":
+    harness.run(main)
