@@ -57,7 +57,7 @@ class SchemaChangesUnderTrafficTest {
 
             reader.commit();
             MigrateResult done = migration.get(60, TimeUnit.SECONDS);
-            assertEquals("6", done.targetSchemaVersion);
+            assertEquals("100", done.targetSchemaVersion);
         }
         assertEquals(List.of("1"), TestDatabases.rows(db, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'nickname'"));
         assertEquals(List.of("0"), TestDatabases.rows(db, "SELECT count(*) FROM flyway_schema_history WHERE NOT success"),
@@ -69,7 +69,8 @@ class SchemaChangesUnderTrafficTest {
         String db = TestDatabases.fresh("cic");
         SchemaMigrationsTest.migrate(db);
         // V5 again, on a ledger big enough that a plain CREATE INDEX would block writers for a while
-        TestDatabases.execute(db, "DROP INDEX credit_transfer_created_idx; DELETE FROM flyway_schema_history WHERE version = '5';"
+        // (and what came after it: Flyway never applies a version below the newest applied one)
+        TestDatabases.execute(db, "DROP INDEX credit_transfer_created_idx; DELETE FROM flyway_schema_history WHERE version::int >= 5;"
                 + "INSERT INTO customer (name, email, credit_balance) VALUES ('A', 'a@x.org', 1000000), ('B', 'b@x.org', 0);"
                 + "INSERT INTO credit_transfer (from_id, to_id, amount, created_at) SELECT 1, 2, 1, now() - g * interval '1 s' "
                 + "FROM generate_series(1, 300000) g; ANALYZE credit_transfer");
@@ -115,7 +116,7 @@ class SchemaChangesUnderTrafficTest {
             Thread.sleep(200);
             int before = written.get();
             MigrateResult run = SchemaMigrationsTest.migrate(db);
-            assertEquals(List.of("5"), run.migrations.stream().map(m -> m.version).toList());
+            assertEquals("5", run.migrations.get(0).version);
             assertTrue(written.get() > before, "writes went on during the build");
         } finally {
             running.set(false);

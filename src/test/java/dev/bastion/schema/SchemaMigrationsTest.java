@@ -43,6 +43,11 @@ class SchemaMigrationsTest {
             CREATE INDEX flyway_schema_history_s_idx ON flyway_schema_history (success);
             """;
 
+    /** "1" to the newest version this build ships. */
+    static List<String> shipped() {
+        return java.util.stream.IntStream.rangeClosed(1, ShippedMigrations.latestVersion()).mapToObj(String::valueOf).toList();
+    }
+
     static MigrateResult migrate(String db, String... testDirectories) {
         return migrate(db, Duration.ofSeconds(2), testDirectories);
     }
@@ -66,7 +71,7 @@ class SchemaMigrationsTest {
         String db = TestDatabases.fresh("schema");
         MigrateResult run = migrate(db);
 
-        assertEquals(List.of("1", "2", "3", "4", "5"), run.migrations.stream().map(m -> m.version).toList());
+        assertEquals(shipped(), run.migrations.stream().map(m -> m.version).toList());
         List<String> history = history(db);
         assertEquals(List.of(
                 "1 1 customer SQL db/migration/V1__customer.sql " + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(1) + " true",
@@ -79,7 +84,7 @@ class SchemaMigrationsTest {
         assertEquals(List.of("true"), TestDatabases.rows(db, "SELECT indisvalid::text FROM pg_index WHERE indexrelid = 'credit_transfer_created_idx'::regclass"));
 
         assertEquals(0, migrate(db).migrationsExecuted, "an up-to-date schema runs nothing");
-        assertEquals(List.of("5"), TestDatabases.rows(db, "SELECT count(*) FROM flyway_schema_history"));
+        assertEquals(List.of(String.valueOf(shipped().size())), TestDatabases.rows(db, "SELECT count(*) FROM flyway_schema_history"));
     }
 
     @Test
@@ -98,8 +103,9 @@ class SchemaMigrationsTest {
         }
 
         MigrateResult run = migrate(db);
-        assertEquals(List.of("5"), run.migrations.stream().map(m -> m.version).toList(), "only what the previous build did not ship");
-        assertEquals(List.of("1", "2", "3", "4", "5"), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
+        assertEquals(shipped().subList(4, shipped().size()), run.migrations.stream().map(m -> m.version).toList(),
+                "only what the previous build did not ship");
+        assertEquals(shipped(), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
     }
 
     @Test
@@ -115,19 +121,20 @@ class SchemaMigrationsTest {
             for (CompletableFuture<MigrateResult> start : starts) {
                 executed += start.get(WAIT.toSeconds(), TimeUnit.SECONDS).migrationsExecuted;
             }
-            assertEquals(5, executed, "each migration ran in exactly one pod");
+            assertEquals(shipped().size(), executed, "each migration ran in exactly one pod");
         } finally {
             pods.shutdownNow();
         }
-        assertEquals(List.of("1", "2", "3", "4", "5"), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
+        assertEquals(shipped(), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
     }
 
     @Test
     void aMigrationThatFailsHalfWayLeavesNothingOfItBehind() throws Exception {
         String db = TestDatabases.fresh("schema");
         FlywayException failure = assertThrows(FlywayException.class, () -> migrate(db, "db/test-broken/"));
-        assertTrue(failure.getMessage().contains("V6__half_done.sql"), failure.getMessage());
-        assertEquals(List.of("5"), TestDatabases.rows(db, "SELECT count(*) FROM flyway_schema_history"), "no failed row is recorded");
+        assertTrue(failure.getMessage().contains("V100__half_done.sql"), failure.getMessage());
+        assertEquals(List.of(String.valueOf(shipped().size())), TestDatabases.rows(db, "SELECT count(*) FROM flyway_schema_history"),
+                "no failed row is recorded");
         assertEquals(List.of("0"), TestDatabases.rows(db, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'half'"),
                 "its own transaction: rolled back whole");
         assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('half_done')::text, '')"));
@@ -139,26 +146,26 @@ class SchemaMigrationsTest {
         migrate(db);
         TestDatabases.execute(db, "UPDATE flyway_schema_history SET checksum = checksum + 1 WHERE version = '2'");
 
-        FlywayException refused = assertThrows(FlywayException.class, () -> migrate(db, "db/test-sixth/"));
+        FlywayException refused = assertThrows(FlywayException.class, () -> migrate(db, "db/test-next/"));
         assertTrue(refused.getMessage().contains("checksum mismatch for migration version 2"), refused.getMessage());
-        assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('sixth')::text, '')"), "nothing pending ran");
+        assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('later')::text, '')"), "nothing pending ran");
     }
 
     @Test
     void aRecordedFailureStopsTheMigrationUntilRepaired() throws Exception {
         String db = TestDatabases.fresh("schema");
         migrate(db);
-        record(db, 6, "sixth", false);
+        record(db, 100, "next", false);
 
-        FlywayException refused = assertThrows(FlywayException.class, () -> migrate(db, "db/test-sixth/"));
-        assertTrue(refused.getMessage().contains("failed migration to version 6"), refused.getMessage());
+        FlywayException refused = assertThrows(FlywayException.class, () -> migrate(db, "db/test-next/"));
+        assertTrue(refused.getMessage().contains("failed migration to version 100"), refused.getMessage());
     }
 
     @Test
     void migrationsOfANewerReleaseAreLeftAlone() throws Exception {
         String db = TestDatabases.fresh("schema");
         migrate(db);
-        record(db, 9, "newer release", true);
+        record(db, 200, "newer release", true);
 
         assertEquals(0, migrate(db).migrationsExecuted, "a rolled-back release starts on the newer schema");
     }
@@ -167,11 +174,11 @@ class SchemaMigrationsTest {
     void aShippedMigrationOlderThanAnAppliedOneIsRefused() throws Exception {
         String db = TestDatabases.fresh("schema");
         migrate(db);
-        record(db, 9, "newer release", true);
+        record(db, 200, "newer release", true);
 
-        FlywayException refused = assertThrows(FlywayException.class, () -> migrate(db, "db/test-sixth/"));
-        assertTrue(refused.getMessage().contains("6"), refused.getMessage());
-        assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('sixth')::text, '')"),
+        FlywayException refused = assertThrows(FlywayException.class, () -> migrate(db, "db/test-next/"));
+        assertTrue(refused.getMessage().contains("100"), refused.getMessage());
+        assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('later')::text, '')"),
                 "never applied out of order");
     }
 

@@ -31,7 +31,7 @@ class ShippedMigrationsTest {
         }
         List<String> listed = ShippedMigrations.files(ShippedMigrations.DIRECTORY);
         assertEquals(files, listed.stream().sorted().toList(), "index.txt and the directory disagree");
-        assertEquals(5, ShippedMigrations.latestVersion());
+        assertEquals(6, ShippedMigrations.latestVersion());
     }
 
     @Test
@@ -40,9 +40,9 @@ class ShippedMigrationsTest {
                 .map(LoadableResource::getRelativePath).toList();
         assertEquals(List.of("db/migration/V1__customer.sql", "db/migration/V2__idempotency_key.sql",
                 "db/migration/V3__credit_transfer.sql", "db/migration/V4__named_transfer_foreign_keys.sql",
-                "db/migration/V5__credit_transfer_created_index.sql"), versioned);
+                "db/migration/V5__credit_transfer_created_index.sql", "db/migration/V6__idempotency_key_autovacuum.sql"), versioned);
         assertEquals(0, new ShippedMigrations().getResources("R", new String[] {".sql"}).size());
-        assertEquals(List.of("V6__sixth.sql"), new ShippedMigrations("db/test-sixth/").getResources("V6", new String[] {".sql"})
+        assertEquals(List.of("V100__next.sql"), new ShippedMigrations("db/test-next/").getResources("V100", new String[] {".sql"})
                 .stream().map(LoadableResource::getFilename).toList());
         assertEquals(null, new ShippedMigrations().getResource("V1__customer.sql.conf"));
         assertEquals(Arrays.asList("db/migration/V1__customer.sql"),

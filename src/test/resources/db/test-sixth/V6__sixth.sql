@@ -1,1 +1,0 @@
-CREATE TABLE sixth (id int);
