@@ -343,9 +343,12 @@ final class PoolAdmission {
         return refusedOnArrival.sum();
     }
 
-    /** The connection limit learned from the server, or the pool size when it refused nothing. */
+    /**
+     * The connection limit learned from the server, or the pool size when it refused nothing. While one
+     * more connection is being tried (probing), the limit is still the one the server confirmed.
+     */
     synchronized int limit() {
-        return cap;
+        return probing ? cap - 1 : cap;
     }
 
     synchronized int waiters() {
