@@ -2,16 +2,16 @@ package dev.bastion.api;
 
 import dev.bastion.database.UnitOfWork;
 import dev.bastion.database.WrittenPosition;
-import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.HttpMethod;
-import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.container.ContainerResponseContext;
 import org.jboss.resteasy.reactive.server.ServerResponseFilter;
+import org.jboss.resteasy.reactive.server.spi.ResteasyReactiveContainerRequestContext;
 
 /**
  * With reads on standbys (DB_READ_TARGET=prefer-standby), puts the writer's WAL position on every
  * successful write's answer ({@link WrittenPosition#RESPONSE_HEADER}), so the caller's next read can
- * ask not to miss it. Costs one round trip per write, and only in that mode.
+ * ask not to miss it. Costs one round trip per write, and only in that mode: otherwise the filter
+ * returns at once and the request is never suspended (every request passes here).
  */
 public class WrittenPositionHeader {
 
@@ -22,16 +22,21 @@ public class WrittenPositionHeader {
     }
 
     @ServerResponseFilter
-    public Uni<Void> afterWrite(ContainerRequestContext request, ContainerResponseContext response) {
-        String method = request.getMethod();
-        if (response.getStatus() >= 300 || HttpMethod.GET.equals(method) || HttpMethod.HEAD.equals(method)
-                || HttpMethod.OPTIONS.equals(method) || request.getUriInfo().getPath().startsWith("/admin")) {
-            return Uni.createFrom().voidItem();
+    public void afterWrite(ResteasyReactiveContainerRequestContext request, ContainerResponseContext response) {
+        if (!unitOfWork.readsOnStandbys() || response.getStatus() >= 300) {
+            return;
         }
-        return unitOfWork.writtenPosition().invoke(position -> {
+        String method = request.getMethod();
+        if (HttpMethod.GET.equals(method) || HttpMethod.HEAD.equals(method) || HttpMethod.OPTIONS.equals(method)
+                || request.getUriInfo().getPath().startsWith("/admin")) {
+            return;
+        }
+        request.suspend();
+        unitOfWork.writtenPosition().subscribe().with(position -> {
             if (position != null) {
                 response.getHeaders().putSingle(WrittenPosition.RESPONSE_HEADER, position);
             }
-        }).replaceWithVoid();
+            request.resume();
+        }, failure -> request.resume());
     }
 }

@@ -2,6 +2,7 @@ package dev.bastion.customer;
 
 import java.net.URI;
 
+import dev.bastion.api.ApiProblem;
 import dev.bastion.database.WrittenPosition;
 import dev.bastion.idempotency.KeyedResponses;
 import dev.bastion.idempotency.ValidIdempotencyKey;
@@ -11,7 +12,6 @@ import jakarta.validation.constraints.Email;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
-import jakarta.validation.constraints.Pattern;
 import jakarta.validation.constraints.Size;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -51,10 +51,15 @@ public class CustomerResource {
 
     @GET
     @Path("/{id}")
-    public Uni<CustomerResponse> get(@PathParam("id") long id,
-                                     @RestHeader(WrittenPosition.REQUEST_HEADER)
-                                     @Pattern(regexp = WrittenPosition.FORMAT, message = "must be a position from "
-                                             + WrittenPosition.RESPONSE_HEADER + " (a pg_lsn such as 0/16B3748)") String readAfter) {
+    public Uni<CustomerResponse> get(@PathParam("id") long id, @RestHeader(WrittenPosition.REQUEST_HEADER) String readAfter) {
+        // checked here rather than by Bean Validation: a constraint on a parameter would validate every read
+        if (readAfter != null && !WrittenPosition.isPosition(readAfter)) {
+            throw ApiProblem.status(400, "validation", "Invalid request parameter")
+                    .detail(WrittenPosition.REQUEST_HEADER + " must be a position from " + WrittenPosition.RESPONSE_HEADER
+                            + " (a pg_lsn such as 0/16B3748).")
+                    .field(WrittenPosition.REQUEST_HEADER)
+                    .build();
+        }
         return service.get(id, readAfter);
     }
 

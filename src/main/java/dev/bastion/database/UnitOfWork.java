@@ -210,6 +210,11 @@ public class UnitOfWork {
      * past every commit acknowledged so far, for the caller to send back on its next read
      * ({@link WrittenPosition}); null otherwise, or when the writer does not tell within a second.
      */
+    /** Whether reads by id may go to standbys (DB_READ_TARGET=prefer-standby with DB_HOSTS). */
+    public boolean readsOnStandbys() {
+        return readPool() != null;
+    }
+
     public Uni<String> writtenPosition() {
         if (readPool() == null) {
             return Uni.createFrom().nullItem();

@@ -14,7 +14,7 @@ public final class WrittenPosition {
     /** On a read: the position of the caller's last write; the read must see it. */
     public static final String REQUEST_HEADER = "Bastion-Read-After";
     /** PostgreSQL's pg_lsn text form: two hex numbers of up to 32 bits each. */
-    public static final String FORMAT = "[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}";
+    private static final java.util.regex.Pattern FORMAT = java.util.regex.Pattern.compile("[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}");
 
     /**
      * Taken after the commit was acknowledged, on any connection to the writer: the insert position
@@ -26,5 +26,10 @@ public final class WrittenPosition {
     static final String REPLAYED = "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, true)";
 
     private WrittenPosition() {
+    }
+
+    /** Whether {@code text} is a WAL position as PostgreSQL writes one. */
+    public static boolean isPosition(String text) {
+        return FORMAT.matcher(text).matches();
     }
 }
