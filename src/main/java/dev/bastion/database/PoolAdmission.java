@@ -63,7 +63,7 @@ final class PoolAdmission {
     /**
      * Reads and writes wait in lanes of their own and, while both wait, take freed places in turn;
      * neither may hold more than {@link #laneLimit()} places (a quarter of them stays for the other
-     * lane, with at least 4 places). A crowd of one kind cannot starve the other: writes stuck behind
+     * lane, in pools of 8 or more). A crowd of one kind cannot starve the other: writes stuck behind
      * a table lock hold at most three quarters of the pool while reads go on in the rest, and a flood
      * of reads leaves writes their turn. Each lane's expected wait, by which arrivals are refused,
      * counts only its own queue at its share of the pool.
@@ -179,11 +179,12 @@ final class PoolAdmission {
     }
 
     /**
-     * The most places one lane may hold: all but a quarter (at least one) kept for the other, once
-     * the limit is 4 or more; a smaller pool is not split.
+     * The most places one lane may hold: all but a quarter kept for the other, once the limit is 8 or
+     * more. A smaller pool is not split: a quarter of it would take one or two connections from work
+     * that needs them (a held row's bystanders, say).
      */
     private int laneLimit() {
-        return cap >= 4 ? cap - Math.max(1, cap / 4) : cap;
+        return cap >= 8 ? cap - cap / 4 : cap;
     }
 
     private void timedOut(Waiter waiter) {
