@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Where Bastion's CPU goes per request, before anything is optimised (issue 14).
+"""Where Bastion's CPU goes per request, before anything is optimised.
 
 Starts PostgreSQL (with pg_stat_statements) and the packaged service, seeds it like bench/throughput,
 warms the JIT up, then profiles each path under wrk load in a JFR recording of its own (settings=profile,

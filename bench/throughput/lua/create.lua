@@ -1,6 +1,8 @@
 dofile(os.getenv("BENCH_LUA") .. "/report.lua")
 local counter = 0
 local prefix
+-- KEYED (set by bench/scale/lua/keyed_create.lua before it runs this file): every create carries an Idempotency-Key
+local keyed = KEYED == true
 
 function on_init()
   prefix = string.format("%d-%d-%d", os.time(), index, math.random(1, 1000000000))
@@ -8,6 +10,10 @@ end
 
 function request()
   counter = counter + 1
-  local body = string.format('{"name":"Bench Create","email":"wrk-%s-%d@bench.example"}', prefix, counter)
-  return wrk.format("POST", "/customers", {["Content-Type"] = "application/json"}, body)
+  local headers = {["Content-Type"] = "application/json"}
+  if keyed then
+    headers["Idempotency-Key"] = string.format("k-%s-%d", prefix, counter)
+  end
+  local body = string.format('{"name":"Bench Create","email":"wrk-%s%s-%d@bench.example"}', keyed and "k-" or "", prefix, counter)
+  return wrk.format("POST", "/customers", headers, body)
 end

@@ -16,8 +16,8 @@ import jakarta.enterprise.event.Observes;
  * as committed in {@code src/main/resources/openapi/bastion.json}. quarkus-smallrye-openapi generates
  * it from the code in the tests only, where OpenApiDocumentTest fails when the two differ: a change of
  * the API shows in review as a change of this file. The service only serves the file; the extension
- * parsed, filtered and re-serialised the document (JSON and YAML) at every start, about 90 ms of it
- * (issue 14), and brought its model and YAML libraries into every pod.
+ * parsed, filtered and re-serialised the document (JSON and YAML) at every start, about 90 ms of it,
+ * and brought its model and YAML libraries into every pod.
  */
 @ApplicationScoped
 public class OpenApiDocument {

@@ -6,7 +6,7 @@ import java.util.Optional;
 import dev.bastion.api.ConstraintDescriptions;
 import jakarta.enterprise.context.ApplicationScoped;
 
-/** What the customer schema's named constraints (V1__customer.sql) mean to an API caller. */
+/** What the customer table's named constraints (V1__customer.sql) mean to an API caller; notes and transfers describe theirs. */
 @ApplicationScoped
 public class CustomerConstraints implements ConstraintDescriptions {
 
@@ -25,14 +25,7 @@ public class CustomerConstraints implements ConstraintDescriptions {
             "customer_credit_balance_check", new ConstraintDescription("creditBalance",
                     "The credit balance cannot become negative.", "Use a smaller amount, or add credit first."),
             "customer_name_not_blank", new ConstraintDescription("name",
-                    "The name must contain at least one visible character.", "Send a non-blank name."),
-            "customer_note_customer_fk", new ConstraintDescription("customerId",
-                    "The note and the customer it belongs to are out of step.",
-                    "Check that the customer exists and has no notes left before deleting it."),
-            "credit_transfer_from_fk", new ConstraintDescription("from",
-                    "The transfer refers to a customer that does not exist.", "Check the customer ids."),
-            "credit_transfer_to_fk", new ConstraintDescription("to",
-                    "The transfer refers to a customer that does not exist.", "Check the customer ids."));
+                    "The name must contain at least one visible character.", "Send a non-blank name."));
 
     /** What blocks deleting a customer, from the foreign key PostgreSQL named ("dependent records" if unknown). */
     static String dependentsNamedBy(String constraint) {

@@ -3,6 +3,7 @@ package dev.bastion.customer;
 import java.net.URI;
 
 import dev.bastion.api.ApiProblem;
+import dev.bastion.api.PageResponse;
 import dev.bastion.database.WrittenPosition;
 import dev.bastion.idempotency.KeyedResponses;
 import dev.bastion.idempotency.ValidIdempotencyKey;

@@ -3,6 +3,7 @@ package dev.bastion.customer;
 import java.math.BigDecimal;
 import java.util.List;
 
+import dev.bastion.api.PageResponse;
 import dev.bastion.database.DatabaseException;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.TransactionSpec;

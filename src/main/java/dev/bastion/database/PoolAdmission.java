@@ -1,8 +1,11 @@
 package dev.bastion.database;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.UniEmitter;
@@ -18,7 +21,9 @@ import org.jboss.logging.Logger;
  * <li>on arrival, when the wait it can expect (waiters ahead x recent connection hold time /
  * limit) already exceeds what it may wait (DB_POOL_TIMEOUT, or what the request has left): refused
  * at once, before any connection work, with a Retry-After from that expected wait;</li>
- * <li>while waiting, when DB_POOL_TIMEOUT or the request deadline passes.</li>
+ * <li>while waiting, when DB_POOL_TIMEOUT or the request deadline passes (one sweep every
+ * {@value #SWEEP_MILLIS} ms while anyone waits, not a timer per waiter: under a crowd, setting and
+ * cancelling a timer per request, often from another event loop, was work per request).</li>
  * </ul>
  * DB_POOL_WAIT_QUEUE stays as the hard cap on waiters (memory). A count-bounded queue alone refuses
  * almost everything under a crowd although the database could serve it in time; a time bound keeps
@@ -37,6 +42,7 @@ final class PoolAdmission {
     private static final Logger LOG = Logger.getLogger(PoolAdmission.class);
     private static final long FIRST_CAP_BACKOFF_NANOS = 1_000_000_000L;
     private static final long LONGEST_CAP_BACKOFF_NANOS = 300_000_000_000L;
+    static final long SWEEP_MILLIS = 20;
 
     private final Vertx vertx;
     private final int poolSize;
@@ -56,9 +62,13 @@ final class PoolAdmission {
     private long capRetryAtNanos;
     private boolean probing;    // guarded by this: the cap was raised by one and the server has not refused it yet
     private final java.util.concurrent.atomic.LongAdder refusedOnArrival = new java.util.concurrent.atomic.LongAdder();
-    private final double[] sojournNanos = new double[2]; // per lane: how long recent waiters waited (or gave up after), smoothed: CoDel's signal
-    private volatile double holdNanos = 1_000_000;
-    private volatile long lastReleaseNanos = System.nanoTime(); // recent time an attempt holds its admission, smoothed
+    private final double[] sojournNanos = new double[2]; // guarded by this; per lane: how long recent waiters waited (or gave up after), smoothed: CoDel's signal
+    private volatile double holdNanos = 1_000_000; // recent time an attempt holds its admission, smoothed
+    private volatile long lastReleaseNanos = System.nanoTime();
+    private double busyIntervalNanos = -1; // guarded by this: time between places freed while callers waited, smoothed (-1: not seen yet)
+    private boolean lastReleaseBusy;       // guarded by this: callers waited when the last place was freed
+    private long lastBusyReleaseNanos;     // guarded by this
+    private boolean sweeping;              // guarded by this: the sweep timer is set
 
     /**
      * Reads and writes wait in lanes of their own and, while both wait, take freed places in turn;
@@ -77,17 +87,23 @@ final class PoolAdmission {
     }
 
     private static final class Waiter {
+        static final int WAITING = 0;
+        static final int GRANTED = 1;   // a place is taken for it, its delivery is on the way to its event loop
+        static final int SETTLED = 2;   // delivered, or refused
+        static final int CANCELLED = 3; // the caller went away (a hang-up, its deadline): the place, if any, goes back
+
         final UniEmitter<? super Release> emitter;
         final Context context;
         final Lane lane;
-        final AtomicBoolean done = new AtomicBoolean();
+        final AtomicInteger state = new AtomicInteger(WAITING);
         final long enqueuedAt = System.nanoTime();
-        long timer = -1;
+        final long deadlineNanos;
 
-        Waiter(UniEmitter<? super Release> emitter, Context context, Lane lane) {
+        Waiter(UniEmitter<? super Release> emitter, Context context, Lane lane, long mayWaitNanos) {
             this.emitter = emitter;
             this.context = context;
             this.lane = lane;
+            this.deadlineNanos = enqueuedAt + mayWaitNanos;
         }
 
         /**
@@ -145,7 +161,7 @@ final class PoolAdmission {
             return;
         }
         long mayWait = Math.min(poolTimeoutNanos, gate.remainingMillis() * 1_000_000);
-        waiter = new Waiter(emitter, Vertx.currentContext(), lane);
+        waiter = new Waiter(emitter, Vertx.currentContext(), lane, mayWait);
         synchronized (this) {
             expected = expectedWaitNanos(lane, laneWaiters[l] + 1);
             if (mayTakeAPlace(lane, start) && laneWaiters[l] == 0) {
@@ -158,6 +174,7 @@ final class PoolAdmission {
                 waiting[l].add(waiter);
                 liveWaiters++;
                 laneWaiters[l]++;
+                sweepSoon();
             }
         }
 
@@ -169,8 +186,61 @@ final class PoolAdmission {
             emitter.fail(PoolBusyException.refused(retryAfterMillis(expected)));
             return;
         }
-        Waiter queued = waiter; // its own timer, on its own event loop: every waiter leaves the queue on time
-        queued.timer = vertx.setTimer(Math.max(1, mayWait / 1_000_000), fired -> timedOut(queued));
+        Waiter queued = waiter;
+        emitter.onTermination(() -> abandoned(queued));
+    }
+
+    /** The caller stopped waiting (or was served: then nothing to do); a place already taken for it goes back. */
+    private void abandoned(Waiter waiter) {
+        if (waiter.state.compareAndSet(Waiter.WAITING, Waiter.CANCELLED)) {
+            synchronized (this) { // its queue entry is dropped by the next poll or sweep
+                liveWaiters--;
+                laneWaiters[waiter.lane.ordinal()]--;
+            }
+        } else {
+            waiter.state.compareAndSet(Waiter.GRANTED, Waiter.CANCELLED); // the delivery then frees the place
+        }
+    }
+
+    /** Sets the sweep timer unless it is set; guarded by this. */
+    private void sweepSoon() {
+        if (!sweeping) {
+            sweeping = true;
+            vertx.setTimer(SWEEP_MILLIS, fired -> sweep());
+        }
+    }
+
+    /** Refuses every waiter whose wait is over, drops abandoned entries; again in a while if anyone still waits. */
+    private void sweep() {
+        long now = System.nanoTime();
+        List<Waiter> expired = new ArrayList<>();
+        long[] expected = new long[2];
+        synchronized (this) {
+            for (Lane lane : Lane.values()) {
+                int l = lane.ordinal();
+                for (Iterator<Waiter> it = waiting[l].iterator(); it.hasNext();) {
+                    Waiter w = it.next();
+                    if (w.state.get() != Waiter.WAITING) {
+                        it.remove();
+                    } else if (now - w.deadlineNanos >= 0 && w.state.compareAndSet(Waiter.WAITING, Waiter.SETTLED)) {
+                        it.remove();
+                        liveWaiters--;
+                        laneWaiters[l]--;
+                        waited(lane, now - w.enqueuedAt);
+                        expired.add(w);
+                    }
+                }
+                expected[l] = expectedWaitNanos(lane, laneWaiters[l]);
+            }
+            sweeping = false;
+            if (liveWaiters > 0) {
+                sweepSoon();
+            }
+        }
+        for (Waiter w : expired) {
+            long retryAfter = retryAfterMillis(expected[w.lane.ordinal()]);
+            w.onItsContext(() -> w.emitter.fail(PoolBusyException.refused(retryAfter)));
+        }
     }
 
     /** A place is free and the lane holds fewer than its limit; guarded by this. */
@@ -187,19 +257,6 @@ final class PoolAdmission {
         return cap >= 8 ? cap - cap / 4 : cap;
     }
 
-    private void timedOut(Waiter waiter) {
-        if (waiter.done.compareAndSet(false, true)) {
-            waited(waiter.lane, System.nanoTime() - waiter.enqueuedAt);
-            long expected;
-            synchronized (this) {
-                liveWaiters--;
-                laneWaiters[waiter.lane.ordinal()]--;
-                expected = expectedWaitNanos(waiter.lane, laneWaiters[waiter.lane.ordinal()]);
-            }
-            waiter.emitter.fail(PoolBusyException.refused(retryAfterMillis(expected)));
-        }
-    }
-
     /** The release for an admitted attempt: frees its place, or hands it straight to the next waiter. */
     private Release release(long admittedAt, Lane lane) {
         return succeeded -> {
@@ -213,6 +270,14 @@ final class PoolAdmission {
                 admitted--;
                 laneAdmitted[lane.ordinal()]--;
                 long now = System.nanoTime();
+                boolean busy = liveWaiters > 0;
+                if (busy && lastReleaseBusy) { // the pace at which places free up while every one is wanted
+                    long interval = now - lastBusyReleaseNanos;
+                    // slowly: a crowd arriving at once stalls the event loops for a moment, which is not the pool's pace
+                    busyIntervalNanos = busyIntervalNanos < 0 ? interval : busyIntervalNanos * 0.98 + interval * 0.02;
+                }
+                lastReleaseBusy = busy;
+                lastBusyReleaseNanos = now;
                 // both lanes waiting: the one not served last goes first, if it may take another place
                 Lane first = lastServed == Lane.READ ? Lane.WRITE : Lane.READ;
                 for (Lane candidate : first == Lane.READ ? READ_FIRST : WRITE_FIRST) {
@@ -222,6 +287,7 @@ final class PoolAdmission {
                             admitted++;
                             laneAdmitted[candidate.ordinal()]++;
                             lastServed = candidate;
+                            waited(candidate, now - next.enqueuedAt);
                             break;
                         }
                     }
@@ -229,10 +295,14 @@ final class PoolAdmission {
             }
             if (next != null) {
                 Waiter admittedWaiter = next;
-                waited(admittedWaiter.lane, System.nanoTime() - admittedWaiter.enqueuedAt);
-                vertx.cancelTimer(admittedWaiter.timer);
                 Release itsRelease = release(System.nanoTime(), admittedWaiter.lane);
-                admittedWaiter.onItsContext(() -> admittedWaiter.emitter.complete(itsRelease));
+                admittedWaiter.onItsContext(() -> {
+                    if (admittedWaiter.state.compareAndSet(Waiter.GRANTED, Waiter.SETTLED)) {
+                        admittedWaiter.emitter.complete(itsRelease);
+                    } else { // the caller went away while its place was on the way
+                        itsRelease.done(false);
+                    }
+                });
             }
         };
     }
@@ -244,7 +314,7 @@ final class PoolAdmission {
     private Waiter poll(Lane lane) {
         Waiter w;
         while ((w = waiting[lane.ordinal()].poll()) != null) {
-            if (w.done.compareAndSet(false, true)) {
+            if (w.state.compareAndSet(Waiter.WAITING, Waiter.GRANTED)) {
                 liveWaiters--;
                 laneWaiters[lane.ordinal()]--;
                 return w;
@@ -365,13 +435,19 @@ final class PoolAdmission {
      * waiters and recovers with the database.
      */
     private long expectedWaitNanos(Lane lane, int position) {
-        double paced = position * holdNanos / laneShare(lane);
+        // the pace measured while callers waited is what the pool really serves (Little's law); the time
+        // an attempt holds its place also counts its callbacks' turn on a crowded event loop, so that
+        // pace alone, once per place, refused callers a crowd could have served in time
+        double paced = busyIntervalNanos >= 0
+                ? position * busyIntervalNanos * cap / laneShare(lane)
+                : position * holdNanos / laneShare(lane);
         // every place busy and none freed for this long: the next one will not come sooner
         long stalled = admitted >= cap && liveWaiters >= cap ? System.nanoTime() - lastReleaseNanos : 0;
         return (long) Math.max(Math.max(paced, sojournNanos[lane.ordinal()]), stalled);
     }
 
-    private synchronized void waited(Lane lane, long nanos) {
+    /** Guarded by this. */
+    private void waited(Lane lane, long nanos) {
         sojournNanos[lane.ordinal()] = sojournNanos[lane.ordinal()] * 0.7 + nanos * 0.3;
     }
 

@@ -36,6 +36,7 @@ public interface TransactionListener {
     default void savepointRolledBack(String operation, DatabaseFailure failure) {
     }
 
-    default void breakerStateChanged(CircuitBreakerState state) {
+    /** The breaker moved from {@code previous} to {@code state} (its one owner, {@link TransactionListeners}, tells both). */
+    default void breakerStateChanged(CircuitBreakerState previous, CircuitBreakerState state) {
     }
 }

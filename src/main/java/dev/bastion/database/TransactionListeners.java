@@ -68,9 +68,13 @@ public class TransactionListeners {
     }
 
     void breakerStateChanged(CircuitBreakerState state) {
-        breaker = state;
+        CircuitBreakerState previous;
+        synchronized (this) {
+            previous = breaker;
+            breaker = state;
+        }
         for (TransactionListener listener : listeners) {
-            listener.breakerStateChanged(state);
+            listener.breakerStateChanged(previous, state);
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.bastion.metrics;
 
+import dev.bastion.database.monitor.DatabaseMeters;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.core.instrument.distribution.DistributionStatisticConfig;
@@ -19,7 +20,7 @@ public class LatencyHistogramFilter {
             @Override
             public DistributionStatisticConfig configure(Meter.Id id, DistributionStatisticConfig config) {
                 String name = id.getName();
-                if (name.equals("http.server.requests") || name.equals("bastion.db.transactions")) {
+                if (name.equals("http.server.requests") || name.equals(DatabaseMeters.TRANSACTIONS)) {
                     return DistributionStatisticConfig.builder().percentilesHistogram(true).build().merge(config);
                 }
                 return config;

@@ -1,6 +1,6 @@
 package dev.bastion.note;
 
-import dev.bastion.customer.PageResponse;
+import dev.bastion.api.PageResponse;
 import io.smallrye.mutiny.Uni;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;

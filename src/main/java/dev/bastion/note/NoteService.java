@@ -1,9 +1,9 @@
 package dev.bastion.note;
 
+import dev.bastion.api.PageResponse;
 import dev.bastion.customer.Customer;
 import dev.bastion.customer.CustomerProblems;
 import dev.bastion.customer.CustomerRepository;
-import dev.bastion.customer.PageResponse;
 import dev.bastion.database.DatabaseException;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.Isolation;

@@ -8,7 +8,6 @@ import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -16,6 +15,7 @@ import java.util.Map;
 import dev.bastion.testing.AdminTokens;
 import dev.bastion.testing.Http;
 import dev.bastion.testing.Management;
+import dev.bastion.testing.Ports;
 import dev.bastion.testing.PostgresResource;
 import dev.bastion.testing.ServerSettings;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
@@ -44,20 +44,12 @@ class WriterDiscoveryTest {
         @Override
         public Map<String, String> start() {
             Map<String, String> config = new HashMap<>(PostgresResource.datasource(PostgresResource.port()));
-            config.put("bastion.db.hosts", "127.0.0.1:" + closedPort() + ",127.0.0.1:" + PostgresResource.port());
+            config.put("bastion.db.hosts", "127.0.0.1:" + Ports.closedPort() + ",127.0.0.1:" + PostgresResource.port());
             return config;
         }
 
         @Override
         public void stop() {
-        }
-
-        static int closedPort() {
-            try (ServerSocket socket = new ServerSocket(0)) {
-                return socket.getLocalPort(); // closed again at once: nothing listens there
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
         }
     }
 

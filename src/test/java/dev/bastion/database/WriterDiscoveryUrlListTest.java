@@ -12,6 +12,7 @@ import java.util.Map;
 
 import dev.bastion.testing.AdminTokens;
 import dev.bastion.testing.Management;
+import dev.bastion.testing.Ports;
 import dev.bastion.testing.PostgresResource;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 import io.quarkus.test.common.WithTestResource;
@@ -37,7 +38,7 @@ class WriterDiscoveryUrlListTest {
         @Override
         public Map<String, String> start() {
             Map<String, String> config = new HashMap<>(PostgresResource.datasource(PostgresResource.port()));
-            config.put("quarkus.datasource.reactive.url", "postgresql://127.0.0.1:" + WriterDiscoveryTest.DeadHostFirst.closedPort()
+            config.put("quarkus.datasource.reactive.url", "postgresql://127.0.0.1:" + Ports.closedPort()
                     + "/bastion,postgresql://127.0.0.1:" + PostgresResource.port() + "/bastion");
             return config;
         }

@@ -83,8 +83,15 @@ class DocsMatchCodeTest {
     private static final Pattern METER_BUILDER = Pattern.compile(
             "\\b(Gauge|TimeGauge|Counter|FunctionCounter|Timer|FunctionTimer|LongTaskTimer|DistributionSummary)"
                     + "\\.builder\\(\\s*\"(bastion\\.db\\.[a-z0-9.]+)\"");
-    /** TransactionMeters' helper: {@code count("bastion.db....", description, tags)} registers a function counter. */
+    /** DatabaseMeters' helper: {@code count("bastion.db....", description, tags)} registers a function counter. */
     private static final Pattern COUNT_HELPER = Pattern.compile("\\bcount\\(\\s*\"(bastion\\.db\\.[a-z0-9.]+)\"");
+    /** A meter name held in a constant ({@code static final String NAME = "bastion.db...."}). */
+    private static final Pattern NAME_CONSTANT = Pattern.compile(
+            "\\bstatic final String ([A-Z][A-Z0-9_]*)\\s*=\\s*\"(bastion\\.db\\.[a-z0-9.]+)\"");
+    /** A registration that names its meter by such a constant. */
+    private static final Pattern BY_CONSTANT = Pattern.compile(
+            "\\b(Gauge|TimeGauge|Counter|FunctionCounter|Timer|FunctionTimer|LongTaskTimer|DistributionSummary|counter|count)"
+                    + "(?:\\.builder)?\\(\\s*([A-Z][A-Z0-9_]*)\\s*[,)]");
     private static final Pattern REGISTRY_SHORTCUT = Pattern.compile(
             "\\.(counter|gauge|timer|summary)\\(\\s*\"(bastion\\.db\\.[a-z0-9.]+)\"");
     private static final Pattern METER_NAME_LITERAL = Pattern.compile("\"(bastion\\.db\\.[a-z0-9.-]+)\"");
@@ -617,6 +624,18 @@ class DocsMatchCodeTest {
             Matcher shortcut = REGISTRY_SHORTCUT.matcher(text);
             while (shortcut.find()) {
                 meters.put(shortcut.group(2), MeterType.of(shortcut.group(1)));
+            }
+            Map<String, String> constants = new HashMap<>();
+            Matcher constant = NAME_CONSTANT.matcher(text);
+            while (constant.find()) {
+                constants.put(constant.group(1), constant.group(2));
+            }
+            Matcher byConstant = BY_CONSTANT.matcher(text);
+            while (byConstant.find()) {
+                String name = constants.get(byConstant.group(2));
+                if (name != null) {
+                    meters.put(name, byConstant.group(1).equals("count") ? MeterType.COUNTER : MeterType.of(byConstant.group(1)));
+                }
             }
         }
         return meters;

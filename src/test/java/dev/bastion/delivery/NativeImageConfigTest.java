@@ -38,8 +38,8 @@ class NativeImageConfigTest {
      */
     private static final List<String> NEVER_SERIALISED = List.of("dev.bastion.customer.CustomerPage",
             "dev.bastion.customer.NewCustomer", "dev.bastion.api.ConstraintDescriptions$ConstraintDescription",
-            "dev.bastion.database.monitor.TransactionMeters$Series",
-            "dev.bastion.database.monitor.TransactionMeters$OperationOutcome");
+            "dev.bastion.database.monitor.DatabaseMeters$Series",
+            "dev.bastion.database.monitor.DatabaseMeters$OperationOutcome");
 
     @Test
     void everyJsonTypeIsRegisteredForReflectionAndEveryMigrationIsAResource() throws Exception {

@@ -11,8 +11,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.Statement;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import dev.bastion.testing.PackagedService;
 import dev.bastion.testing.TestDatabases;
@@ -39,7 +41,7 @@ class MigrateAtStartIT {
             String last = "Schema migrated to " + ShippedMigrations.latestVersion();
             assertTrue(log.indexOf(last) >= 0 && log.indexOf(last) < log.indexOf("Listening on"), log);
         }
-        assertEquals(SchemaMigrationsTest.shipped(), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
+        assertEquals(TestMigrations.shipped(), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
         assertEquals(List.of("customer"), TestDatabases.rows(db, "SELECT to_regclass('customer')::text"));
     }
 
@@ -52,7 +54,13 @@ class MigrateAtStartIT {
                 assertTrue(service.waitFor(() -> !TestDatabases.rows(db, "SELECT pid FROM pg_stat_activity "
                         + "WHERE application_name = 'bastion-migrations' AND datname = current_database()").isEmpty()),
                         "the migration never started: " + service.output());
-                Thread.sleep(1500); // Flyway tries the lock once a second: at least one more try, refused
+                // Flyway tries the lock again and again: wait for one more try after the first, refused too
+                Set<String> tries = new HashSet<>();
+                assertTrue(service.waitFor(() -> {
+                    tries.addAll(TestDatabases.rows(db, "SELECT query_start::text FROM pg_stat_activity "
+                            + "WHERE application_name = 'bastion-migrations' AND query LIKE '%advisory_lock%'"));
+                    return tries.size() >= 2;
+                }), "Flyway tried the lock " + tries.size() + " time(s): " + service.output());
                 assertEquals(0, service.listeningSockets(), "a port opened during the migration: " + service.output());
                 assertFalse(service.output().contains("Listening on"), service.output());
                 assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('customer')::text, '')"),
@@ -63,7 +71,7 @@ class MigrateAtStartIT {
                 assertEquals(2, service.listeningSockets(), "the API and the management port: " + service.output());
             }
         }
-        assertEquals(SchemaMigrationsTest.shipped(), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
+        assertEquals(TestMigrations.shipped(), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
     }
 
     @Test
@@ -84,7 +92,7 @@ class MigrateAtStartIT {
     @Test
     void aMigrationChangedAfterItWasAppliedStopsStartUp() throws Exception {
         String db = TestDatabases.fresh("start_refused");
-        TestDatabases.execute(db, SchemaMigrationsTest.PREVIOUS_BUILD_HISTORY);
+        TestDatabases.execute(db, TestMigrations.PREVIOUS_BUILD_HISTORY);
         TestDatabases.execute(db, "INSERT INTO flyway_schema_history VALUES (1, '1', 'customer', 'SQL', 'db/migration/V1__customer.sql', "
                 + "12345, 'postgres', now(), 3, true)");
         try (PackagedService service = PackagedService.against(db)) {
@@ -103,7 +111,7 @@ class MigrateAtStartIT {
             assertEquals(0, job.exitCode(), job.output());
             assertTrue(job.output().contains("exiting without serving (DB_MIGRATE_ONLY=true)"), job.output());
         }
-        assertEquals(SchemaMigrationsTest.shipped(), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
+        assertEquals(TestMigrations.shipped(), TestDatabases.rows(db, "SELECT version FROM flyway_schema_history ORDER BY installed_rank"));
     }
 
     @Test
@@ -120,7 +128,7 @@ class MigrateAtStartIT {
             assertEquals(List.of(""), TestDatabases.rows(db, "SELECT coalesce(to_regclass('flyway_schema_history')::text, '')"),
                     "a serving pod never migrates");
 
-            SchemaMigrationsTest.migrate(db); // the release's migration Job
+            TestMigrations.migrate(db); // the release's migration Job
             assertTrue(pod.waitFor(() -> ready(management).statusCode() == 200), ready(management).body());
             assertFalse(pod.output().contains("[org.flywaydb") || pod.output().contains("Schema migrated"),
                     "Flyway stays out of a serving pod: " + pod.output());

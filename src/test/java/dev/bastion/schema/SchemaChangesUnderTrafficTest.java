@@ -31,7 +31,7 @@ class SchemaChangesUnderTrafficTest {
     @Test
     void ddlBehindAnOpenTransactionGivesWayAndCompletesOnceItEnds() throws Exception {
         String db = TestDatabases.fresh("ddl");
-        SchemaMigrationsTest.migrate(db);
+        TestMigrations.migrate(db);
         try (Connection reader = TestDatabases.open(db); Connection other = TestDatabases.open(db);
              Statement otherQueries = other.createStatement()) {
             reader.setAutoCommit(false);
@@ -40,7 +40,7 @@ class SchemaChangesUnderTrafficTest {
             }
             // ALTER TABLE needs ACCESS EXCLUSIVE: without a lock timeout it would queue, and every query below behind it
             CompletableFuture<MigrateResult> migration = CompletableFuture.supplyAsync(
-                    () -> SchemaMigrationsTest.migrate(db, Duration.ofMillis(200), "db/test-alter/"));
+                    () -> TestMigrations.migrate(db, Duration.ofMillis(200), "db/test-alter/"));
             otherQueries.execute("SET statement_timeout = '1s'"); // "in their normal time": a query queued behind DDL fails
             int answered = 0;
             long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
@@ -67,7 +67,7 @@ class SchemaChangesUnderTrafficTest {
     @Test
     void theConcurrentIndexBuildNeverMakesAWriterWait() throws Exception {
         String db = TestDatabases.fresh("cic");
-        SchemaMigrationsTest.migrate(db);
+        TestMigrations.migrate(db);
         // V5 again, on a ledger big enough that a plain CREATE INDEX would block writers for a while
         // (and what came after it: Flyway never applies a version below the newest applied one)
         TestDatabases.execute(db, "DROP INDEX credit_transfer_created_idx; DELETE FROM flyway_schema_history WHERE version::int >= 5;"
@@ -115,7 +115,7 @@ class SchemaChangesUnderTrafficTest {
         try {
             Thread.sleep(200);
             int before = written.get();
-            MigrateResult run = SchemaMigrationsTest.migrate(db);
+            MigrateResult run = TestMigrations.migrate(db);
             assertEquals("5", run.migrations.get(0).version);
             assertTrue(written.get() > before, "writes went on during the build");
         } finally {
@@ -134,10 +134,10 @@ class SchemaChangesUnderTrafficTest {
     @Test
     void aColumnRenamedOverTwoReleasesKeepsBothReleasesWorking() throws Exception {
         String db = TestDatabases.fresh("rename");
-        SchemaMigrationsTest.migrate(db);
+        TestMigrations.migrate(db);
         TestDatabases.execute(db, "INSERT INTO customer (name, email, phone) VALUES ('Before', 'before@x.org', '+1 000')");
 
-        SchemaMigrationsTest.migrate(db, "db/expand/"); // release N+1 ships the expand step; release N pods still run
+        TestMigrations.migrate(db, "db/expand/"); // release N+1 ships the expand step; release N pods still run
         TestDatabases.execute(db, "INSERT INTO customer (name, email, phone) VALUES ('Old pod', 'old@x.org', '+1 100')");
         TestDatabases.execute(db, "INSERT INTO customer (name, email, phone_number) VALUES ('New pod', 'new@x.org', '+1 200')");
         TestDatabases.execute(db, "UPDATE customer SET phone = '+1 101' WHERE email = 'old@x.org'");
@@ -146,7 +146,7 @@ class SchemaChangesUnderTrafficTest {
                 TestDatabases.rows(db, "SELECT email || ' ' || phone || ' ' || phone_number FROM customer ORDER BY email"),
                 "each release reads what the other wrote");
 
-        SchemaMigrationsTest.migrate(db, "db/expand/", "db/contract/"); // release N+2: no release N pod is left
+        TestMigrations.migrate(db, "db/expand/", "db/contract/"); // release N+2: no release N pod is left
         assertEquals(List.of("0"), TestDatabases.rows(db, "SELECT count(*) FROM information_schema.columns "
                 + "WHERE table_name = 'customer' AND column_name = 'phone'"));
         assertEquals(List.of("+1 000", "+1 201", "+1 101"), TestDatabases.rows(db, "SELECT phone_number FROM customer ORDER BY email"));

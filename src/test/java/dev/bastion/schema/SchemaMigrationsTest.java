@@ -1,11 +1,15 @@
 package dev.bastion.schema;
 
+import static dev.bastion.schema.TestMigrations.FLYWAY_CHECKSUMS;
+import static dev.bastion.schema.TestMigrations.PREVIOUS_BUILD_HISTORY;
+import static dev.bastion.schema.TestMigrations.WAIT;
+import static dev.bastion.schema.TestMigrations.migrate;
+import static dev.bastion.schema.TestMigrations.shipped;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.sql.SQLException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -13,9 +17,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
-import dev.bastion.testing.PostgresResource;
 import dev.bastion.testing.TestDatabases;
-import io.vertx.pgclient.PgConnectOptions;
 import org.flywaydb.core.api.FlywayException;
 import org.flywaydb.core.api.output.MigrateResult;
 import org.junit.jupiter.api.Test;
@@ -26,40 +28,6 @@ import org.junit.jupiter.api.Test;
  * a migration that fails half-way, and histories Flyway must refuse or leave alone.
  */
 class SchemaMigrationsTest {
-
-    static final Duration WAIT = Duration.ofSeconds(60);
-
-    /**
-     * The history table as the previous build's own migrator (and Flyway under Quarkus before it)
-     * created it, and the rows it wrote for V1 to V4: a database it migrated must continue here.
-     */
-    static final String PREVIOUS_BUILD_HISTORY = """
-            CREATE TABLE flyway_schema_history (
-                installed_rank INT NOT NULL, version VARCHAR(50), description VARCHAR(200) NOT NULL,
-                type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INTEGER,
-                installed_by VARCHAR(100) NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT now(),
-                execution_time INTEGER NOT NULL, success BOOLEAN NOT NULL,
-                CONSTRAINT flyway_schema_history_pk PRIMARY KEY (installed_rank));
-            CREATE INDEX flyway_schema_history_s_idx ON flyway_schema_history (success);
-            """;
-
-    /** "1" to the newest version this build ships. */
-    static List<String> shipped() {
-        return java.util.stream.IntStream.rangeClosed(1, ShippedMigrations.latestVersion()).mapToObj(String::valueOf).toList();
-    }
-
-    static MigrateResult migrate(String db, String... testDirectories) {
-        return migrate(db, Duration.ofSeconds(2), testDirectories);
-    }
-
-    static MigrateResult migrate(String db, Duration lockTimeout, String... testDirectories) {
-        return new FlywayMigrations(target(db), WAIT, lockTimeout, new ShippedMigrations(testDirectories)).migrate();
-    }
-
-    static PgConnectOptions target(String db) {
-        return new PgConnectOptions().setHost("localhost").setPort(PostgresResource.port()).setDatabase(db)
-                .setUser("postgres").setPassword("postgres");
-    }
 
     private static List<String> history(String db) throws SQLException {
         return TestDatabases.rows(db, "SELECT installed_rank || ' ' || version || ' ' || description || ' ' || type || ' ' "
@@ -74,11 +42,11 @@ class SchemaMigrationsTest {
         assertEquals(shipped(), run.migrations.stream().map(m -> m.version).toList());
         List<String> history = history(db);
         assertEquals(List.of(
-                "1 1 customer SQL db/migration/V1__customer.sql " + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(1) + " true",
-                "2 2 idempotency key SQL db/migration/V2__idempotency_key.sql " + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(2) + " true",
-                "3 3 credit transfer SQL db/migration/V3__credit_transfer.sql " + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(3) + " true",
+                "1 1 customer SQL db/migration/V1__customer.sql " + FLYWAY_CHECKSUMS.get(1) + " true",
+                "2 2 idempotency key SQL db/migration/V2__idempotency_key.sql " + FLYWAY_CHECKSUMS.get(2) + " true",
+                "3 3 credit transfer SQL db/migration/V3__credit_transfer.sql " + FLYWAY_CHECKSUMS.get(3) + " true",
                 "4 4 named transfer foreign keys SQL db/migration/V4__named_transfer_foreign_keys.sql "
-                        + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(4) + " true"), history.subList(0, 4));
+                        + FLYWAY_CHECKSUMS.get(4) + " true"), history.subList(0, 4));
         assertTrue(history.get(4).startsWith("5 5 credit transfer created index SQL db/migration/V5__credit_transfer_created_index.sql "),
                 history.get(4));
         assertEquals(List.of("true"), TestDatabases.rows(db, "SELECT indisvalid::text FROM pg_index WHERE indexrelid = 'credit_transfer_created_idx'::regclass"));
@@ -99,7 +67,7 @@ class SchemaMigrationsTest {
             }
             TestDatabases.execute(db, "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, "
                     + "installed_by, execution_time, success) VALUES (" + m[0] + ", '" + m[0] + "', '" + m[1] + "', 'SQL', 'db/migration/"
-                    + m[2] + "', " + ShippedMigrationsTest.FLYWAY_CHECKSUMS.get(Integer.parseInt(m[0])) + ", 'postgres', 3, true)");
+                    + m[2] + "', " + FLYWAY_CHECKSUMS.get(Integer.parseInt(m[0])) + ", 'postgres', 3, true)");
         }
 
         MigrateResult run = migrate(db);

@@ -10,9 +10,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.TransactionListener;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
 
 /**
  * Constraint violations PostgreSQL reported, per kind and constraint, whether they failed an attempt
@@ -22,13 +22,18 @@ import jakarta.enterprise.context.ApplicationScoped;
 @ApplicationScoped
 public class ConstraintMonitor implements TransactionListener {
 
-    private final MeterRegistry registry;
+    private final DatabaseMeters meters;
     private final Clock clock = Clock.systemUTC();
     private final Map<String, SlidingWindow> byKind = new ConcurrentHashMap<>();
     private final RecentEvents<ConstraintViolationEvent> recent = new RecentEvents<>(100);
 
-    public ConstraintMonitor(MeterRegistry registry) {
-        this.registry = registry;
+    @Inject
+    public ConstraintMonitor(DatabaseMeters meters) {
+        this.meters = meters;
+    }
+
+    ConstraintMonitor(MeterRegistry registry) {
+        this(new DatabaseMeters(registry));
     }
 
     @Override
@@ -46,12 +51,7 @@ public class ConstraintMonitor implements TransactionListener {
     public void record(ConstraintViolationEvent event) {
         byKind.computeIfAbsent(event.kind(), k -> new SlidingWindow(clock)).increment();
         recent.add(event);
-        Counter.builder("bastion.db.constraint.violations")
-                .description("Constraint violations reported by PostgreSQL")
-                .tag("kind", event.kind().toLowerCase())
-                .tag("constraint", event.constraint() == null ? "unknown" : event.constraint())
-                .register(registry)
-                .increment();
+        meters.constraintViolated(event.kind().toLowerCase(), event.constraint() == null ? "unknown" : event.constraint());
     }
 
     /** Violations per kind over the last 24 hours. */

@@ -13,7 +13,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.TransactionListener;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -31,7 +30,7 @@ public class ContentionMonitor implements TransactionListener {
     /** Above this many per hour it is medium; below, low. */
     static final long MEDIUM_PER_HOUR = 5;
 
-    private final MeterRegistry registry;
+    private final DatabaseMeters meters;
     private final SlidingWindow all;
     private final SlidingWindow gaveUp;
     private final SlidingWindow serialization;
@@ -40,13 +39,17 @@ public class ContentionMonitor implements TransactionListener {
     private final Clock clock;
 
     @Inject
-    public ContentionMonitor(MeterRegistry registry) {
-        this(registry, Clock.systemUTC());
+    public ContentionMonitor(DatabaseMeters meters) {
+        this(meters, Clock.systemUTC());
     }
 
     /** With a clock the test moves, to see events leave the one-hour and 24-hour windows. */
     ContentionMonitor(MeterRegistry registry, Clock clock) {
-        this.registry = registry;
+        this(new DatabaseMeters(registry), clock);
+    }
+
+    private ContentionMonitor(DatabaseMeters meters, Clock clock) {
+        this.meters = meters;
         this.clock = clock;
         this.all = new SlidingWindow(clock);
         this.gaveUp = new SlidingWindow(clock);
@@ -72,12 +75,7 @@ public class ContentionMonitor implements TransactionListener {
         }
         byOperation.computeIfAbsent(event.operation(), op -> new SlidingWindow(clock)).increment();
         recent.add(event);
-        Counter.builder("bastion.db.deadlocks")
-                .description("Deadlocks and serialization failures seen by the unit of work")
-                .tag("kind", event.kind().name().toLowerCase())
-                .tag("outcome", event.outcome().name().toLowerCase())
-                .register(registry)
-                .increment();
+        meters.contention(event.kind().name().toLowerCase(), event.outcome().name().toLowerCase());
     }
 
     public ContentionStatistics statistics() {

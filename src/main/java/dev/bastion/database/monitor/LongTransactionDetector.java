@@ -15,8 +15,6 @@ import java.util.concurrent.ConcurrentHashMap;
 
 import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.TransactionListener;
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.StartupEvent;
 import io.vertx.mutiny.core.Vertx;
@@ -37,24 +35,26 @@ public class LongTransactionDetector implements TransactionListener {
     private static final Logger LOG = Logger.getLogger(LongTransactionDetector.class);
 
     private final Map<Long, Running> running = new ConcurrentHashMap<>();
-    private final MeterRegistry registry;
+    private final DatabaseMeters meters;
     private final Duration threshold;
     private final Clock clock;
     private final SlidingWindow reported;
 
     @Inject
-    public LongTransactionDetector(MeterRegistry registry, DatabaseSettings guardrails) {
-        this(registry, guardrails.leakThreshold(), Clock.systemUTC());
+    public LongTransactionDetector(DatabaseMeters meters, DatabaseSettings guardrails) {
+        this(meters, guardrails.leakThreshold(), Clock.systemUTC());
     }
 
     LongTransactionDetector(MeterRegistry registry, Duration threshold, Clock clock) {
-        this.registry = registry;
+        this(new DatabaseMeters(registry), threshold, clock);
+    }
+
+    private LongTransactionDetector(DatabaseMeters meters, Duration threshold, Clock clock) {
+        this.meters = meters;
         this.threshold = threshold;
         this.clock = clock;
         this.reported = new SlidingWindow(clock);
-        Gauge.builder("bastion.db.transactions.open", running, Map::size)
-                .description("Units of work currently holding a session")
-                .register(registry);
+        meters.bindOpenTransactions(running);
     }
 
     @Override
@@ -75,10 +75,7 @@ public class LongTransactionDetector implements TransactionListener {
             if (held.compareTo(threshold) > 0 && !r.reported) {
                 r.reported = true;
                 reported.increment();
-                Counter.builder("bastion.db.long.transactions")
-                        .description("Transactions held longer than DB_LEAK_THRESHOLD (possible leaks)")
-                        .tag("operation", r.operation)
-                        .register(registry).increment();
+                meters.longTransaction(r.operation);
                 LOG.warnf("Transaction of '%s' (attempt %d) has held its connection for %d ms, over the %d ms leak "
                         + "threshold", r.operation, r.attempt, held.toMillis(), threshold.toMillis());
             }

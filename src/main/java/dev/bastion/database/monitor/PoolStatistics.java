@@ -8,7 +8,6 @@ import io.quarkus.runtime.annotations.RegisterForReflection;
 import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.GuardedPoolCreator;
 import dev.bastion.database.UnitOfWork;
-import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.search.Search;
@@ -28,57 +27,12 @@ public class PoolStatistics {
     private final UnitOfWork unitOfWork;
 
     public PoolStatistics(MeterRegistry registry, DatabaseSettings guardrails, GuardedPoolCreator poolCreator,
-                          UnitOfWork unitOfWork) {
+                          UnitOfWork unitOfWork, DatabaseMeters meters) {
         this.registry = registry;
         this.guardrails = guardrails;
         this.poolCreator = poolCreator;
         this.unitOfWork = unitOfWork;
-        Gauge.builder("bastion.db.pool.connections", this, s -> s.snapshot().total())
-                .description("Connections the pool holds open (busy or idle)")
-                .register(registry);
-        Gauge.builder("bastion.db.pool.connection.limit", unitOfWork, UnitOfWork::connectionLimit)
-                .description("Connections the pool may use now: DB_POOL_SIZE + DB_MAX_OVERFLOW, or fewer while "
-                        + "PostgreSQL refuses more (SQLSTATE 53300)")
-                .register(registry);
-        FunctionCounter.builder("bastion.db.unreplicated.commits", unitOfWork, u -> u.unreplicatedCommits().total())
-                .description("Commits PostgreSQL acknowledged after cancelling their wait for a synchronous standby: "
-                        + "on the primary only, lost by a failover at that moment")
-                .register(registry);
-        FunctionCounter.builder("bastion.db.admission.refusals", unitOfWork, UnitOfWork::refusedOnArrival)
-                .description("API requests refused with 503 pool-exhausted on arrival, before any work: the pool could "
-                        + "not have served them within DB_POOL_TIMEOUT or their deadline")
-                .register(registry);
-        FunctionCounter.builder("bastion.db.retries.over.budget", unitOfWork, UnitOfWork::retriesOverBudget)
-                .description("Retries not run because at most about 20 % of attempts may be retries (the service's "
-                        + "retry budget across requests)")
-                .register(registry);
-        Gauge.builder("bastion.db.admission.waiting", unitOfWork, UnitOfWork::admissionWaiters)
-                .description("Requests waiting, without a connection, for their turn on the pool")
-                .register(registry);
-        if (poolCreator.writerStatus().isPresent()) { // DB_HOSTS: the writer the service found by itself
-            FunctionCounter.builder("bastion.db.writer.changes", poolCreator,
-                            c -> c.writerStatus().map(GuardedPoolCreator.WriterStatus::changes).orElse(0L))
-                    .description("Times the node new connections go to changed among DB_HOSTS (a failover, a switchover)")
-                    .register(registry);
-            Gauge.builder("bastion.db.split.brain", poolCreator,
-                            c -> c.writerStatus().map(w -> w.splitBrain().size()).orElse(0))
-                    .description("Hosts of DB_HOSTS that take writes when more than one does (0 otherwise): a split "
-                            + "brain; the service writes to the newest timeline's only")
-                    .register(registry);
-            for (String host : poolCreator.writerStatus().get().hosts()) { // one series per node of DB_HOSTS
-                Gauge.builder("bastion.db.node.writable", poolCreator, c -> c.hostWritable(host))
-                        .tag("host", host)
-                        .description("Whether the node took writes at the last look (1, 0; NaN: it did not answer)")
-                        .register(registry);
-                Gauge.builder("bastion.db.node.replay.age.seconds", poolCreator, c -> c.hostReplayAgeSeconds(host))
-                        .tag("host", host)
-                        .description("Age of the last transaction a standby replayed, 0 for the writer: its lag")
-                        .register(registry);
-            }
-        }
-        Gauge.builder("bastion.db.pool.overflow", this, s -> s.snapshot().overflow())
-                .description("Open connections above DB_POOL_SIZE")
-                .register(registry);
+        meters.bindPool(this, unitOfWork, poolCreator);
     }
 
     /** With DB_HOSTS: the hosts, the writer found among them, a split brain. */

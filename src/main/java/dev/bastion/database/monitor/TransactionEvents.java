@@ -16,7 +16,7 @@ import org.jboss.logging.Logger;
 
 /**
  * Counts what the unit of work reports: into {@link TransactionWindows} (the admin figures) and
- * {@link TransactionMeters} (Prometheus). One listener among others: contention, constraint
+ * {@link DatabaseMeters} (Prometheus). One listener among others: contention, constraint
  * violations, long transactions and the log lines each listen for themselves. The breaker's state
  * has one owner, {@link TransactionListeners}; the gauge and the admin figures read it there. Every
  * method is cheap and never blocks: it runs on the event loop in the request's path.
@@ -28,19 +28,24 @@ public class TransactionEvents implements TransactionListener {
 
     private final Clock clock = Clock.systemUTC();
     private final TransactionWindows windows;
-    private final TransactionMeters meters;
+    private final DatabaseMeters meters;
     private final Supplier<CircuitBreakerState> breaker;
 
     @Inject
-    public TransactionEvents(MeterRegistry registry, TransactionListeners listeners, DatabaseSettings guardrails) {
-        this(registry, listeners::breakerState, guardrails);
+    public TransactionEvents(DatabaseMeters meters, TransactionListeners listeners, DatabaseSettings guardrails) {
+        this(meters, (Supplier<CircuitBreakerState>) listeners::breakerState, guardrails);
     }
 
     /** With the breaker's state from elsewhere (tests). */
     TransactionEvents(MeterRegistry registry, Supplier<CircuitBreakerState> breaker, DatabaseSettings guardrails) {
+        this(new DatabaseMeters(registry), breaker, guardrails);
+    }
+
+    private TransactionEvents(DatabaseMeters meters, Supplier<CircuitBreakerState> breaker, DatabaseSettings guardrails) {
         this.breaker = breaker;
         this.windows = new TransactionWindows(clock, guardrails.slowThreshold());
-        this.meters = new TransactionMeters(registry, breaker);
+        this.meters = meters;
+        meters.bindBreaker(breaker);
     }
 
     /** An attempt failed; {@code willRetry} says whether the unit runs again. */

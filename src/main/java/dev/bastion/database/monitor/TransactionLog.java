@@ -23,7 +23,6 @@ public class TransactionLog implements TransactionListener {
 
     private final BurstLog rollbackLog;
     private final BurstLog breakerLog;
-    private volatile CircuitBreakerState breaker = CircuitBreakerState.CLOSED;
 
     public TransactionLog(LogSettings logSettings) {
         Duration window = logSettings.incidentWindow();
@@ -38,9 +37,7 @@ public class TransactionLog implements TransactionListener {
     }
 
     @Override
-    public synchronized void breakerStateChanged(CircuitBreakerState state) {
-        CircuitBreakerState previous = breaker;
-        breaker = state;
+    public void breakerStateChanged(CircuitBreakerState previous, CircuitBreakerState state) {
         if (previous == state) {
             return;
         }

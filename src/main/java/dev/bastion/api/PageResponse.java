@@ -1,4 +1,4 @@
-package dev.bastion.customer;
+package dev.bastion.api;
 
 import java.util.List;
 
@@ -16,7 +16,7 @@ public record PageResponse<T>(List<T> items, Integer page, int size, Long totalI
         return new PageResponse<>(items, page, size, total, (total + size - 1) / size, null);
     }
 
-    static <T> PageResponse<T> of(List<T> items, Integer page, int size, Long total, Long nextAfter) {
+    public static <T> PageResponse<T> of(List<T> items, Integer page, int size, Long total, Long nextAfter) {
         return new PageResponse<>(items, page, size, total, total == null ? null : (total + size - 1) / size, nextAfter);
     }
 }
