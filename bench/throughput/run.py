@@ -54,9 +54,12 @@ WORKLOADS = [
     Workload("transfer (hot rows)", "transfer.sql", "transfer.lua", 2, POOL, reference=False),
     Workload("overload 10x (read)", "read.sql", "read.lua", 4, POOL * 10, reference=True, ceiling=False),
     # a crowd that retries at once (wrk does not back off): goodput should stay near the 20-caller rate
+    Workload("overload 250 (read)", "read.sql", "read.lua", 4, 250, reference=True, ceiling=False),
     Workload("overload 1000 (read)", "read.sql", "read.lua", 4, 1000, reference=True, ceiling=False),
     Workload("overload 5000 (read)", "read.sql", "read.lua", 4, 5000, reference=True, ceiling=False),
+    Workload("overload 250 (create)", "create.sql", "create.lua", 4, 250, reference=True, ceiling=False),
     Workload("overload 1000 (create)", "create.sql", "create.lua", 4, 1000, reference=True, ceiling=False),
+    Workload("overload 5000 (create)", "create.sql", "create.lua", 4, 5000, reference=True, ceiling=False),
 ]
 SERVICES = ("reference", "bastion")
 PERCENTILES = {"p50": 0.50, "p99": 0.99, "p999": 0.999}

@@ -18,8 +18,8 @@ import org.jboss.logging.Logger;
  * connection at once; the others wait here, in memory, first come first served, and are refused
  * by <em>time</em>, not by count:
  * <ul>
- * <li>on arrival, when the wait it can expect (waiters ahead x recent connection hold time /
- * limit) already exceeds what it may wait (DB_POOL_TIMEOUT, or what the request has left): refused
+ * <li>on arrival, when the wait it can expect (waiters ahead x the recent interval between places
+ * freed while callers waited) already exceeds what it may wait (DB_POOL_TIMEOUT, or what the request has left): refused
  * at once, before any connection work, with a Retry-After from that expected wait;</li>
  * <li>while waiting, when DB_POOL_TIMEOUT or the request deadline passes (one sweep every
  * {@value #SWEEP_MILLIS} ms while anyone waits, not a timer per waiter: under a crowd, setting and

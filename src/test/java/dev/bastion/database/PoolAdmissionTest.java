@@ -1,0 +1,110 @@
+package dev.bastion.database;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import io.smallrye.mutiny.subscription.Cancellable;
+import io.vertx.core.Vertx;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The admission's queue on its own (no database: what is tested is who holds a place, not what the
+ * database does with it): waiters leave on time without a timer each, a caller that goes away gives
+ * its place back, and the expected wait follows the pace at which places are freed.
+ */
+class PoolAdmissionTest {
+
+    private static final long SECOND = 1_000_000_000L;
+
+    private final Vertx vertx = Vertx.vertx();
+
+    @AfterEach
+    void close() {
+        vertx.close().toCompletionStage().toCompletableFuture().join();
+    }
+
+    private static CommitGate deadlineIn(long nanos) {
+        return new CommitGate(System.nanoTime() + nanos);
+    }
+
+    private static CompletableFuture<PoolAdmission.Release> enter(PoolAdmission admission, long deadlineNanos) {
+        return admission.enter(deadlineIn(deadlineNanos), PoolAdmission.Lane.READ).subscribeAsCompletionStage();
+    }
+
+    @Test
+    void aWaiterIsRefusedOnceItsWaitIsOverThoughNothingIsFreed() throws Exception {
+        long poolTimeout = SECOND / 5;
+        PoolAdmission admission = new PoolAdmission(vertx, 1, 100, poolTimeout);
+        enter(admission, 30 * SECOND).get(5, TimeUnit.SECONDS); // the only place, never given back here
+
+        long start = System.nanoTime();
+        CompletableFuture<PoolAdmission.Release> waiting = enter(admission, 30 * SECOND);
+        assertEquals(1, admission.waiters());
+        Throwable refused = waiting.handle((release, failure) -> failure).get(5, TimeUnit.SECONDS);
+        long waited = System.nanoTime() - start;
+
+        assertInstanceOf(PoolAdmission.PoolBusyException.class, refused);
+        assertTrue(waited >= poolTimeout, "left before its time: " + waited / 1_000_000 + " ms");
+        // one sweep late at most, plus the scheduling of a loaded machine
+        assertTrue(waited < poolTimeout + 2 * PoolAdmission.SWEEP_MILLIS * 1_000_000 + SECOND,
+                "left " + waited / 1_000_000 + " ms after arriving, for a wait of " + poolTimeout / 1_000_000 + " ms");
+        assertEquals(0, admission.waiters());
+    }
+
+    @Test
+    void aCallerThatGoesAwayWhileWaitingLeavesNoPlaceTaken() throws Exception {
+        PoolAdmission admission = new PoolAdmission(vertx, 1, 100, 30 * SECOND);
+        PoolAdmission.Release held = enter(admission, 30 * SECOND).get(5, TimeUnit.SECONDS);
+
+        List<Cancellable> leaving = new ArrayList<>();
+        for (int i = 0; i < 3; i++) { // callers whose request is cancelled (its deadline, a hang-up)
+            leaving.add(admission.enter(deadlineIn(30 * SECOND), PoolAdmission.Lane.READ).subscribe().with(release -> { }));
+        }
+        assertEquals(3, admission.waiters());
+        leaving.forEach(Cancellable::cancel);
+        assertEquals(0, admission.waiters(), "cancelled callers still counted as waiting");
+
+        held.done(true);
+        // the freed place went to nobody who left: the next caller gets it at once
+        PoolAdmission.Release next = enter(admission, 30 * SECOND).get(5, TimeUnit.SECONDS);
+        next.done(true);
+        enter(admission, 30 * SECOND).get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void theExpectedWaitFollowsThePaceAtWhichPlacesAreFreed() throws Exception {
+        int pool = 4;
+        PoolAdmission admission = new PoolAdmission(vertx, pool, 100_000, 10 * SECOND);
+        List<PoolAdmission.Release> holding = new ArrayList<>();
+        for (int i = 0; i < pool; i++) {
+            holding.add(enter(admission, 30 * SECOND).get(5, TimeUnit.SECONDS));
+        }
+        // a crowd queues; each place is then held for long (as under a busy event loop) but freed often
+        List<CompletableFuture<PoolAdmission.Release>> crowd = new ArrayList<>();
+        for (int i = 0; i < 400; i++) {
+            crowd.add(enter(admission, 30 * SECOND));
+        }
+        Thread.sleep(300); // every place held for 300 ms or more: at that hold time 400 waiters would take 30 s
+        for (int i = 0; i < 300; i++) { // then 300 places freed a millisecond apart, each taken by the next waiter
+            PoolAdmission.Release release = i < pool ? holding.get(i) : crowd.get(i - pool).get(5, TimeUnit.SECONDS);
+            release.done(true);
+            Thread.sleep(1);
+        }
+        // 104 still waiting: at ~1 ms a place, far within the 8 s (4/5 of the pool timeout) a newcomer may wait
+        assertEquals(-1, admission.refuseOnArrival(30 * SECOND, PoolAdmission.Lane.READ),
+                "refused although places are freed every millisecond or so");
+        // a wait the pace cannot serve in time is refused on arrival, with a Retry-After of a second or more
+        for (int i = 0; i < 20_000; i++) {
+            crowd.add(enter(admission, 30 * SECOND));
+        }
+        long retryAfter = admission.refuseOnArrival(30 * SECOND, PoolAdmission.Lane.READ);
+        assertTrue(retryAfter >= 1000, "20,000 waiters at ~1 ms a place take far more than 8 s: " + retryAfter);
+    }
+}
