@@ -119,6 +119,8 @@ def main():
     parser.add_argument("--sizes", default="10k,1M,10M", help="comma-separated, from 10k, 1M, 10M")
     parser.add_argument("--seconds", type=int, default=10, help="each measured run")
     parser.add_argument("--warmup", type=int, default=60, help="JIT warm-up before the first size, seconds")
+    parser.add_argument("--cleanup-only", action="store_true",
+                        help="only the expired-key clean-up, on the largest size (the workloads not measured)")
     args = parser.parse_args()
     sizes = [s.strip() for s in args.sizes.split(",")]
     harness.ensure_packages({"wrk": "wrk", "/usr/lib/postgresql/*/bin/pgbench": "postgresql"})
@@ -143,6 +145,8 @@ def main():
                         while time.monotonic() < until:
                             for _, script in WORKLOADS:
                                 throughput.run_wrk(service, throughput.Workload("w", None, script, 2, POOL, reference=False), 3, target)
+                    if args.cleanup_only:
+                        continue
                     results[name] = {}
                     for workload, script in WORKLOADS:
                         harness.log(f"{name}: {workload}")
@@ -156,8 +160,10 @@ def main():
     print(f"cost as the data grows; {harness.machine_description()}; load average at the end {os.getloadavg()[0]:.1f}")
     print(f"each size: as many customers, idempotency keys (half expired) and ledger rows; wrk {POOL} connections, "
           f"{args.seconds}s per run; db = pg_stat_statements of the workload's statements")
-    COLUMNS.print_header()
     first = sizes[0]
+    if args.cleanup_only:
+        sizes, results = [], {}
+    COLUMNS.print_header()
     for workload, _ in WORKLOADS:
         for name in sizes:
             r = results[name][workload]

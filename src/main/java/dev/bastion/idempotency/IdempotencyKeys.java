@@ -4,9 +4,11 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -21,7 +23,6 @@ import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
-import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -86,6 +87,7 @@ public class IdempotencyKeys {
     private final ObjectMapper json;
     private final IdempotencySettings settings;
     private final Pool pool;
+    private final AtomicBoolean cleaning = new AtomicBoolean();
 
     public IdempotencyKeys(UnitOfWork unitOfWork, ObjectMapper json, IdempotencySettings settings, Pool pool) {
         this.unitOfWork = unitOfWork;
@@ -194,13 +196,18 @@ public class IdempotencyKeys {
      * {@code cleanupMaxBatches} per run. A transaction-scoped advisory lock, taken by each batch's own
      * statement, lets one replica at a time delete: a replica that does not get it skips the run (or
      * stops, when another took over between two batches) instead of deleting the same rows at once.
+     * Traffic goes first: each batch borrows a connection and gives it back, the next waits as long as
+     * the last one took (at most half of one connection's time, and of the database's attention), and
+     * the run stops early while requests wait for a connection (the next run goes on from there).
      */
     public Uni<CleanupRun> removeExpired() {
-        return pool.withConnection(connection -> deleteBatches(connection, CleanupRun.SKIPPED));
+        return deleteBatches(CleanupRun.SKIPPED);
     }
 
-    private Uni<CleanupRun> deleteBatches(SqlConnection connection, CleanupRun soFar) {
-        return connection.preparedQuery(DELETE_EXPIRED_BATCH).execute(Tuple.of(settings.cleanupBatchSize(), CLEANUP_LOCK))
+    private Uni<CleanupRun> deleteBatches(CleanupRun soFar) {
+        long started = System.nanoTime();
+        return pool.withConnection(connection -> connection.preparedQuery(DELETE_EXPIRED_BATCH)
+                        .execute(Tuple.of(settings.cleanupBatchSize(), CLEANUP_LOCK)))
                 .chain(rows -> {
                     Row row = rows.iterator().next();
                     if (!row.getBoolean(0)) {
@@ -209,7 +216,13 @@ public class IdempotencyKeys {
                     int removed = row.getInteger(1);
                     CleanupRun run = soFar.plusBatch(removed);
                     boolean more = removed == settings.cleanupBatchSize() && run.batches() < settings.cleanupMaxBatches();
-                    return more ? deleteBatches(connection, run) : Uni.createFrom().item(run);
+                    if (!more || unitOfWork.admissionWaiters() > 0) {
+                        return Uni.createFrom().item(run);
+                    }
+                    // the scheduler (Vert.x timers) takes whole milliseconds, at least one
+                    long tookMillis = Math.max(1, (System.nanoTime() - started) / 1_000_000);
+                    return Uni.createFrom().voidItem().onItem().delayIt().by(Duration.ofMillis(tookMillis))
+                            .chain(() -> deleteBatches(run));
                 });
     }
 
@@ -231,8 +244,12 @@ public class IdempotencyKeys {
 
     /** Removes expired keys every {@code cleanupInterval}, outside any request. */
     void scheduleCleanup(@Observes StartupEvent start, Vertx vertx) {
-        vertx.setPeriodic(settings.cleanupInterval().toMillis(), id -> removeExpired()
-                .subscribe().with(run -> LOG.debugf("Expired idempotency keys: %s", run),
-                        error -> LOG.warnf("Expired idempotency keys not removed: %s", error.getMessage())));
+        vertx.setPeriodic(settings.cleanupInterval().toMillis(), id -> {
+            if (cleaning.compareAndSet(false, true)) { // a run longer than the interval is not joined by a second one
+                removeExpired().eventually(() -> cleaning.set(false))
+                        .subscribe().with(run -> LOG.debugf("Expired idempotency keys: %s", run),
+                                error -> LOG.warnf("Expired idempotency keys not removed: %s", error.getMessage()));
+            }
+        });
     }
 }

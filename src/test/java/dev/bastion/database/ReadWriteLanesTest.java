@@ -14,14 +14,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 import dev.bastion.testing.Http;
 import dev.bastion.testing.PostgresResource;
 import dev.bastion.testing.SecondClient;
+import dev.bastion.testing.StuckWriters;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
@@ -61,40 +59,25 @@ class ReadWriteLanesTest {
     @Test
     void writesStuckBehindALockLeaveReadsAPlaceInThePool() throws Exception {
         long id = createCustomer(uniqueEmail(), "1.00");
-        AtomicBoolean crowd = new AtomicBoolean(true);
-        ExecutorService writers = Executors.newFixedThreadPool(12);
         List<HttpResponse<String>> reads = new ArrayList<>();
         int mostWaiting = 0;
         try (SecondClient migration = new SecondClient();
              Connection watcher = PostgresResource.connect();
              Statement watch = watcher.createStatement()) {
             migration.execute("LOCK TABLE customer IN EXCLUSIVE MODE"); // every write on customer waits; reads do not
-            for (int w = 0; w < 12; w++) {
-                writers.submit(() -> {
-                    while (crowd.get()) {
-                        Http.send(HttpRequest.newBuilder(Http.uri("/customers")).header("Content-Type", "application/json")
-                                .timeout(Duration.ofSeconds(30))
-                                .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"Stuck\",\"email\":\"" + uniqueEmail() + "\"}"))
-                                .build());
-                    }
-                    return null;
-                });
-            }
-            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (bastionSessionsWaitingOnALock(watch) < 6 && System.nanoTime() < until) {
-                Thread.sleep(20);
-            }
-            assertEquals(6, bastionSessionsWaitingOnALock(watch), "the writers fill their lane: six connections wait on the lock");
+            try (StuckWriters writers = StuckWriters.start(12)) {
+                long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                while (bastionSessionsWaitingOnALock(watch) < 6 && System.nanoTime() < until) {
+                    Thread.sleep(20);
+                }
+                assertEquals(6, bastionSessionsWaitingOnALock(watch), "the writers fill their lane: six connections wait on the lock");
 
-            for (int i = 0; i < 20; i++) {
-                reads.add(Http.send(HttpRequest.newBuilder(Http.uri("/customers/" + id)).timeout(Duration.ofSeconds(30)).build()));
-                mostWaiting = Math.max(mostWaiting, bastionSessionsWaitingOnALock(watch));
+                for (int i = 0; i < 20; i++) {
+                    reads.add(Http.send(HttpRequest.newBuilder(Http.uri("/customers/" + id)).timeout(Duration.ofSeconds(30)).build()));
+                    mostWaiting = Math.max(mostWaiting, bastionSessionsWaitingOnALock(watch));
+                }
+                migration.rollback(); // before the writers stop: they wait for their answers
             }
-            migration.rollback();
-        } finally {
-            crowd.set(false);
-            writers.shutdown();
-            writers.awaitTermination(30, TimeUnit.SECONDS);
         }
         assertTrue(reads.stream().allMatch(r -> r.statusCode() == 200),
                 "every read served while the writes were stuck: " + reads.stream().map(HttpResponse::statusCode).toList());
