@@ -56,7 +56,6 @@ final class PoolAdmission {
     private Lane lastServed = Lane.WRITE;         // guarded by this
     private final java.util.function.Consumer<Boolean> serverCaps;
     private int admitted;       // guarded by this
-    private int liveWaiters;    // guarded by this: waiters not yet timed out
     private int cap;            // guarded by this: learned from the server, poolSize when none
     private long capBackoffNanos = FIRST_CAP_BACKOFF_NANOS;
     private long capRetryAtNanos;
@@ -64,10 +63,9 @@ final class PoolAdmission {
     private final java.util.concurrent.atomic.LongAdder refusedOnArrival = new java.util.concurrent.atomic.LongAdder();
     private final double[] sojournNanos = new double[2]; // guarded by this; per lane: how long recent waiters waited (or gave up after), smoothed: CoDel's signal
     private volatile double holdNanos = 1_000_000; // recent time an attempt holds its admission, smoothed
-    private volatile long lastReleaseNanos = System.nanoTime();
+    private long lastReleaseNanos = System.nanoTime(); // guarded by this: when a place was last freed
     private double busyIntervalNanos = -1; // guarded by this: time between places freed while callers waited, smoothed (-1: not seen yet)
     private boolean lastReleaseBusy;       // guarded by this: callers waited when the last place was freed
-    private long lastBusyReleaseNanos;     // guarded by this
     private boolean sweeping;              // guarded by this: the sweep timer is set
 
     /**
@@ -168,11 +166,10 @@ final class PoolAdmission {
                 admitted++;
                 laneAdmitted[l]++;
                 admittedNow = true;
-            } else if (liveWaiters >= maxWaiting || laneWaiters[l] >= laneShare(lane) && expected >= mayWait * 4 / 5) {
+            } else if (waiterCount() >= maxWaiting || laneWaiters[l] >= laneShare(lane) && expected >= mayWait * 4 / 5) {
                 waiter = null;
             } else {
                 waiting[l].add(waiter);
-                liveWaiters++;
                 laneWaiters[l]++;
                 sweepSoon();
             }
@@ -194,7 +191,6 @@ final class PoolAdmission {
     private void abandoned(Waiter waiter) {
         if (waiter.state.compareAndSet(Waiter.WAITING, Waiter.CANCELLED)) {
             synchronized (this) { // its queue entry is dropped by the next poll or sweep
-                liveWaiters--;
                 laneWaiters[waiter.lane.ordinal()]--;
             }
         } else {
@@ -224,7 +220,6 @@ final class PoolAdmission {
                         it.remove();
                     } else if (now - w.deadlineNanos >= 0 && w.state.compareAndSet(Waiter.WAITING, Waiter.SETTLED)) {
                         it.remove();
-                        liveWaiters--;
                         laneWaiters[l]--;
                         waited(lane, now - w.enqueuedAt);
                         expired.add(w);
@@ -233,7 +228,7 @@ final class PoolAdmission {
                 expected[l] = expectedWaitNanos(lane, laneWaiters[l]);
             }
             sweeping = false;
-            if (liveWaiters > 0) {
+            if (waiterCount() > 0) {
                 sweepSoon();
             }
         }
@@ -260,7 +255,6 @@ final class PoolAdmission {
     /** The release for an admitted attempt: frees its place, or hands it straight to the next waiter. */
     private Release release(long admittedAt, Lane lane) {
         return succeeded -> {
-            lastReleaseNanos = System.nanoTime();
             if (succeeded) {
                 // failed attempts (a lost connection, a timeout) say nothing about how long serving takes
                 holdNanos = holdNanos * 0.8 + (System.nanoTime() - admittedAt) * 0.2;
@@ -270,14 +264,14 @@ final class PoolAdmission {
                 admitted--;
                 laneAdmitted[lane.ordinal()]--;
                 long now = System.nanoTime();
-                boolean busy = liveWaiters > 0;
+                boolean busy = waiterCount() > 0;
                 if (busy && lastReleaseBusy) { // the pace at which places free up while every one is wanted
-                    long interval = now - lastBusyReleaseNanos;
+                    long interval = now - lastReleaseNanos;
                     // slowly: a crowd arriving at once stalls the event loops for a moment, which is not the pool's pace
                     busyIntervalNanos = busyIntervalNanos < 0 ? interval : busyIntervalNanos * 0.98 + interval * 0.02;
                 }
                 lastReleaseBusy = busy;
-                lastBusyReleaseNanos = now;
+                lastReleaseNanos = now;
                 // both lanes waiting: the one not served last goes first, if it may take another place
                 Lane first = lastServed == Lane.READ ? Lane.WRITE : Lane.READ;
                 for (Lane candidate : first == Lane.READ ? READ_FIRST : WRITE_FIRST) {
@@ -315,7 +309,6 @@ final class PoolAdmission {
         Waiter w;
         while ((w = waiting[lane.ordinal()].poll()) != null) {
             if (w.state.compareAndSet(Waiter.WAITING, Waiter.GRANTED)) {
-                liveWaiters--;
                 laneWaiters[lane.ordinal()]--;
                 return w;
             }
@@ -397,11 +390,11 @@ final class PoolAdmission {
         long expected;
         synchronized (this) {
             int ahead = laneWaiters[lane.ordinal()];
-            if (ahead < laneShare(lane) && liveWaiters < maxWaiting) {
+            if (ahead < laneShare(lane) && waiterCount() < maxWaiting) {
                 return -1;
             }
             expected = expectedWaitNanos(lane, ahead + 1);
-            if (liveWaiters < maxWaiting && expected < Math.min(poolTimeoutNanos, deadlineNanos) * 4 / 5) {
+            if (waiterCount() < maxWaiting && expected < Math.min(poolTimeoutNanos, deadlineNanos) * 4 / 5) {
                 return -1;
             }
         }
@@ -423,7 +416,12 @@ final class PoolAdmission {
     }
 
     synchronized int waiters() {
-        return liveWaiters;
+        return waiterCount();
+    }
+
+    /** Callers waiting in both lanes (cancelled and timed-out ones no longer count); guarded by this. */
+    private int waiterCount() {
+        return laneWaiters[0] + laneWaiters[1];
     }
 
     /**
@@ -442,7 +440,7 @@ final class PoolAdmission {
                 ? position * busyIntervalNanos * cap / laneShare(lane)
                 : position * holdNanos / laneShare(lane);
         // every place busy and none freed for this long: the next one will not come sooner
-        long stalled = admitted >= cap && liveWaiters >= cap ? System.nanoTime() - lastReleaseNanos : 0;
+        long stalled = admitted >= cap && waiterCount() >= cap ? System.nanoTime() - lastReleaseNanos : 0;
         return (long) Math.max(Math.max(paced, sojournNanos[lane.ordinal()]), stalled);
     }
 
