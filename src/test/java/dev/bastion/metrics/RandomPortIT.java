@@ -1,0 +1,50 @@
+package dev.bastion.metrics;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import dev.bastion.testing.PackagedService;
+import dev.bastion.testing.Ports;
+import dev.bastion.testing.TestDatabases;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The packaged service with one port random (0) and the other fixed: it starts, serves on both, and
+ * its metrics report both servers' traffic. Quarkus tags a fixed port's HTTP meters with the port and
+ * a random one's without; Prometheus refused the mix and the start stalled for good.
+ */
+class RandomPortIT {
+
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    @Test
+    void aRandomApiPortBesideAFixedManagementPortStartsAndIsMeasured() throws Exception {
+        String db = TestDatabases.fresh("random_port");
+        int management = Ports.closedPort(); // free now, for the service to bind
+        try (PackagedService service = PackagedService.against(db, Map.of("PORT", "0", "MANAGEMENT_PORT", String.valueOf(management)))) {
+            assertTrue(service.waitForLog("Listening on"), "never listened: " + service.output());
+            Matcher api = Pattern.compile("Listening on: http://[^:]+:(\\d+)").matcher(service.output());
+            assertTrue(api.find(), service.output());
+
+            assertEquals(200, get(Integer.parseInt(api.group(1)), "/customers?size=1").statusCode());
+            assertEquals(200, get(management, "/q/health/ready").statusCode());
+            String metrics = get(management, "/q/metrics").body();
+            assertTrue(metrics.contains("http_server_bytes_written_count{server_port=\"0\"}"), "the API server's traffic: " + metrics);
+            assertTrue(metrics.contains("http_server_bytes_written_count{server_port=\"" + management + "\"}"),
+                    "the management server's traffic: " + metrics);
+        }
+    }
+
+    private static HttpResponse<String> get(int port, String path) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+}
