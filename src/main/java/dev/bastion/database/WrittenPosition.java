@@ -13,8 +13,9 @@ public final class WrittenPosition {
     public static final String RESPONSE_HEADER = "Bastion-Written-Position";
     /** On a read: the position of the caller's last write; the read must see it. */
     public static final String REQUEST_HEADER = "Bastion-Read-After";
-    /** PostgreSQL's pg_lsn text form: two hex numbers of up to 32 bits each. */
-    private static final java.util.regex.Pattern FORMAT = java.util.regex.Pattern.compile("[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}");
+    /** PostgreSQL's pg_lsn text form: two hex numbers of up to 32 bits each (the API document shows it too). */
+    public static final String FORMAT_REGEX = "[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}";
+    private static final java.util.regex.Pattern FORMAT = java.util.regex.Pattern.compile(FORMAT_REGEX);
 
     /**
      * Taken after the commit was acknowledged, on any connection to the writer: the insert position

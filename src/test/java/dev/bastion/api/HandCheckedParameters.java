@@ -1,0 +1,25 @@
+package dev.bastion.api;
+
+import dev.bastion.database.WrittenPosition;
+import org.eclipse.microprofile.openapi.OASFilter;
+import org.eclipse.microprofile.openapi.models.parameters.Parameter;
+
+/**
+ * What the API document says about parameters the code checks by hand rather than by Bean Validation
+ * (a constraint on a read's parameter would run on every read): their format, as the check applies it.
+ * Applied when the tests generate the document (quarkus-smallrye-openapi is a test dependency).
+ */
+public class HandCheckedParameters implements OASFilter {
+
+    @Override
+    public Parameter filterParameter(Parameter parameter) {
+        if (WrittenPosition.REQUEST_HEADER.equals(parameter.getName()) && parameter.getIn() == Parameter.In.HEADER
+                && parameter.getSchema() != null) {
+            parameter.getSchema().setPattern("^" + WrittenPosition.FORMAT_REGEX + "$");
+            parameter.setDescription("With reads on standbys: the " + WrittenPosition.RESPONSE_HEADER
+                    + " of the caller's last write (a pg_lsn such as 0/16B3748). A standby serves the read only once it has "
+                    + "replayed that far, else the writer does. Malformed: 400.");
+        }
+        return parameter;
+    }
+}
