@@ -20,7 +20,13 @@ final class CommitGate {
     private static final int COMMITTING = 1;
     private static final int ABANDONED = 2;
 
+    private static final int QUEUED = 0;     // waiting for its turn on a row or for a place in the pool
+    private static final int PLACED = 1;     // holds a place: from now on it runs to its end
+    private static final int CALLER_GONE = 2; // its caller went away first: it never runs
+
     private final AtomicInteger state = new AtomicInteger(RUNNING);
+    private final AtomicInteger turn = new AtomicInteger(QUEUED);
+    private volatile Runnable dropWhileQueued;
     private final long deadlineNanos;
     private volatile Runnable cancelStatement;
     private volatile boolean serverLimitStricter;
@@ -61,6 +67,39 @@ final class CommitGate {
      */
     boolean abandon() {
         return state.compareAndSet(RUNNING, ABANDONED) || state.get() == ABANDONED;
+    }
+
+    /**
+     * The attempt takes the place the pool's admission gave it: from now on it is never cut short.
+     * False when its caller went away first: the place goes back, nothing is sent.
+     */
+    boolean takePlace() {
+        return turn.compareAndSet(QUEUED, PLACED);
+    }
+
+    /**
+     * The caller went away (a client that hung up). True when the attempt was still queued for a row
+     * or a place: it is dropped there, having sent nothing, so a crowd whose clients gave up does not
+     * stay queued ahead of the callers still waiting. False once it holds a place: it runs on.
+     */
+    boolean callerGoneWhileQueued() {
+        if (turn.compareAndSet(QUEUED, CALLER_GONE)) {
+            state.compareAndSet(RUNNING, ABANDONED);
+            Runnable drop = dropWhileQueued;
+            if (drop != null) {
+                drop.run();
+            }
+            return true;
+        }
+        return false;
+    }
+
+    /** How to take the attempt out of the queues it waits in, should its caller go away before it has a place. */
+    void whenCallerGoneWhileQueued(Runnable drop) {
+        this.dropWhileQueued = drop;
+        if (turn.get() == CALLER_GONE) { // gone before this was set
+            drop.run();
+        }
     }
 
     /** Time the attempt has left, in milliseconds (at least 1: PostgreSQL reads 0 as "no limit"). */

@@ -17,6 +17,8 @@ final class RetryBudget {
     private int connectionLimitRetries;
     private int attempts;
     private boolean commitMayHaveLanded;
+    private volatile CommitGate current; // the attempt under way (a caller's hang-up reaches it from another thread)
+    private volatile boolean callerGone;
 
     /** A budget whose window ({@link RetryPolicy#window()}) starts now. */
     RetryBudget(RetryPolicy policy) {
@@ -36,9 +38,25 @@ final class RetryBudget {
         return commitMayHaveLanded;
     }
 
-    /** Starts an attempt and returns its number, from 1. */
-    int beginAttempt() {
+    /** Starts an attempt, decided by {@code gate}, and returns its number, from 1. */
+    int beginAttempt(CommitGate gate) {
+        current = gate;
+        if (callerGone) { // gone during a backoff: the retry queues for nothing
+            gate.callerGoneWhileQueued();
+        }
         return ++attempts;
+    }
+
+    /**
+     * The call's caller went away: the attempt under way leaves its queue if it has no place in the
+     * pool yet (see {@link CommitGate#callerGoneWhileQueued()}); one that holds a place runs on.
+     */
+    void callerGone() {
+        callerGone = true;
+        CommitGate gate = current;
+        if (gate != null) {
+            gate.callerGoneWhileQueued();
+        }
     }
 
     int attempts() {

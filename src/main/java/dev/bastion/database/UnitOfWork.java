@@ -295,6 +295,7 @@ public class UnitOfWork {
                 .onFailure(error -> spec.idempotent() && budget.commitMayHaveLandedEarlier() && unavailable(error, spec, deadline))
                 .recoverWithUni(() -> findOutThroughTheKey(spec, transactionBlock, attempt, budget, deadline));
         return ((Uni<T>) guarded)
+                .onCancellation().invoke(budget::callerGone) // a hung-up client: reaches the attempt past the guard
                 .onItem().invoke(() -> events.unitSucceeded(spec.operation(), budget.attempts(), System.nanoTime() - started))
                 .onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {
                     DatabaseException failure = FailureClassifier.toException(error, spec.operation());
@@ -361,8 +362,8 @@ public class UnitOfWork {
 
     private <T> Uni<T> attempt(TransactionSpec spec, boolean transactionBlock, Function<CommitGate, Uni<T>> work,
                                RetryBudget budget, long deadline) {
-        int attempt = budget.beginAttempt();
         CommitGate gate = new CommitGate(deadline);
+        int attempt = budget.beginAttempt(gate);
         long remaining = deadline - System.nanoTime();
         Uni<T> bounded;
         if (remaining <= 0) {
@@ -372,8 +373,13 @@ public class UnitOfWork {
             long attemptId = attemptIds.incrementAndGet();
             events.attemptStarted(attemptId, spec.operation(), attempt);
             // a turn on the rows first (waiting for a held row takes no place in the pool's queue), then the pool
-            Uni<T> admitted = admission.enter(gate, PoolAdmission.Lane.of(spec.readOnly())).chain(leave -> work.apply(gate)
-                    .onTermination().invoke((item, failure, cancelled) -> leave.done(failure == null && !cancelled)));
+            Uni<T> admitted = admission.enter(gate, PoolAdmission.Lane.of(spec.readOnly())).chain(leave -> {
+                if (!gate.takePlace()) { // its caller went away as the place came: nothing runs
+                    leave.done(false);
+                    return Uni.createFrom().failure(new CommitGate.AbandonedAttemptException());
+                }
+                return work.apply(gate).onTermination().invoke((item, failure, cancelled) -> leave.done(failure == null && !cancelled));
+            });
             Uni<T> running = (spec.rows().isEmpty() ? admitted
                     : rows.enter(spec.rows(), gate).chain(leave -> admitted.onTermination().invoke(leave)))
                     .onTermination().invoke(() -> events.attemptEnded(attemptId));
@@ -405,8 +411,12 @@ public class UnitOfWork {
 
     /**
      * The attempt's own subscription, which the caller's cancellation (deadline, hung-up client)
-     * does not reach: the transaction always ends with COMMIT or ROLLBACK before its connection is
-     * returned, and its result is dropped when nobody waits for it any more. The caller stops
+     * does not reach once the attempt holds a place in the pool: the transaction always ends with
+     * COMMIT or ROLLBACK before its connection is returned, and its result is dropped when nobody
+     * waits for it any more. An attempt still queued for a row or a place has sent nothing: a
+     * hung-up caller's leaves the queue at once (else the queue of a crowd whose clients gave up and
+     * retried would hold their dead requests ahead of the live ones, and refuse the live ones for
+     * the wait the dead ones made). The caller stops
      * waiting after {@code remainingNanos}. The deadline is a Vert.x timer on the event loop,
      * cancelled as soon as the attempt ends: Mutiny's {@code ifNoItem()} would queue every attempt's
      * timeout in one shared scheduler that keeps cancelled tasks (and the request they reference)
@@ -427,12 +437,17 @@ public class UnitOfWork {
                     timers[1] = vertx.setTimer(COMMIT_GRACE_MILLIS, graceOver -> emitter.fail(deadlineExceeded.get()));
                 }
             });
-            attempt.subscribe().with(item -> {
+            io.smallrye.mutiny.subscription.Cancellable running = attempt.subscribe().with(item -> {
                 cancelTimers(timers);
                 emitter.complete(item);
             }, failure -> {
                 cancelTimers(timers);
                 emitter.fail(failure);
+            });
+            // a caller gone while the attempt still queues for a row or a place: it leaves the queue, sending nothing
+            gate.whenCallerGoneWhileQueued(() -> {
+                cancelTimers(timers);
+                running.cancel();
             });
         });
     }

@@ -32,8 +32,8 @@ class RetryBudgetTest {
         RetryBudget budget = budget(5, 5, Duration.ofMinutes(1));
         assertFalse(budget.trySpend(FailureKind.UNIQUE_VIOLATION));
         assertFalse(budget.trySpend(FailureKind.COMMIT_OUTCOME_UNKNOWN));
-        assertEquals(1, budget.beginAttempt());
-        assertEquals(2, budget.beginAttempt());
+        assertEquals(1, budget.beginAttempt(new CommitGate(System.nanoTime() + 1_000_000_000L)));
+        assertEquals(2, budget.beginAttempt(new CommitGate(System.nanoTime() + 1_000_000_000L)));
     }
 
     @Test
