@@ -123,8 +123,8 @@ public class CustomerService {
      * check constraint refuses a negative result (422).
      * <p>
      * In a transaction, although it is one statement: an adjustment waiting on a hot row's lock past
-     * the deadline, or whose client hung up, rolls back instead of landing later, so the caller's
-     * answer is "nothing saved" and a repeat without an Idempotency-Key cannot add the amount twice.
+     * the deadline rolls back instead of landing later, so the caller's answer is "nothing saved" and
+     * a repeat without an Idempotency-Key cannot add the amount twice.
      */
     public Uni<CustomerResponse> adjustCredit(long id, BigDecimal amount) {
         return insufficientCreditOf(id, unitOfWork.run(TransactionSpec.write(ADJUST_CREDIT).onRows(Customer.rowKey(id)),
