@@ -42,6 +42,18 @@ class PoolAdmissionTest {
         return holding;
     }
 
+    /**
+     * Frees {@code count} places a millisecond apart, from the {@code from}-th: first those held from the
+     * start, then those the crowd was given, in its order (each freed place goes to the next waiter).
+     */
+    private static void freeOneByOne(List<PoolAdmission.Release> holding, List<CompletableFuture<PoolAdmission.Release>> crowd,
+                                     int from, int count) throws Exception {
+        for (int i = from; i < from + count; i++) {
+            (i < holding.size() ? holding.get(i) : crowd.get(i - holding.size()).get(5, TimeUnit.SECONDS)).done(true);
+            Thread.sleep(1);
+        }
+    }
+
     /** {@code count} callers waiting for a place, with 30 s to spare each. */
     private static List<CompletableFuture<PoolAdmission.Release>> queue(PoolAdmission admission, int count) {
         List<CompletableFuture<PoolAdmission.Release>> crowd = new ArrayList<>();
@@ -103,11 +115,7 @@ class PoolAdmissionTest {
         // a crowd queues; each place is then held for long (as under a busy event loop) but freed often
         List<CompletableFuture<PoolAdmission.Release>> crowd = queue(admission, 400);
         Thread.sleep(300); // every place held for 300 ms or more: at that hold time 400 waiters would take 30 s
-        for (int i = 0; i < 300; i++) { // then 300 places freed a millisecond apart, each taken by the next waiter
-            PoolAdmission.Release release = i < pool ? holding.get(i) : crowd.get(i - pool).get(5, TimeUnit.SECONDS);
-            release.done(true);
-            Thread.sleep(1);
-        }
+        freeOneByOne(holding, crowd, 0, 300); // then 300 places freed a millisecond apart, each taken by the next waiter
         // 104 still waiting: at ~1 ms a place, far within the 8 s (4/5 of the pool timeout) a newcomer may wait
         assertEquals(-1, admission.refuseOnArrival(30 * SECOND, PoolAdmission.Lane.READ),
                 "refused although places are freed every millisecond or so");
@@ -125,13 +133,9 @@ class PoolAdmissionTest {
         PoolAdmission admission = new PoolAdmission(vertx, pool, 100_000, 10 * SECOND);
         List<PoolAdmission.Release> holding = takeEveryPlace(admission, pool);
         List<CompletableFuture<PoolAdmission.Release>> crowd = queue(admission, 1_500);
-        int freed = 0;
-        for (; freed < 200; freed++) { // the pace: a place about every millisecond
-            (freed < pool ? holding.get(freed) : crowd.get(freed - pool).get(5, TimeUnit.SECONDS)).done(true);
-            Thread.sleep(1);
-        }
+        freeOneByOne(holding, crowd, 0, 200); // the pace: a place about every millisecond
         Thread.sleep(500); // one stall, as when a crowd connects or hangs up at once
-        crowd.get(freed - pool).get(5, TimeUnit.SECONDS).done(true);
+        freeOneByOne(holding, crowd, 200, 1);
         // ~1,300 waiting at ~1 ms a place: served in under 2 s, far within the 8 s a newcomer may wait.
         // Averaged over the last ~50 places unclamped, the one 500 ms gap made it look like 14 s: refused
         assertEquals(-1, admission.refuseOnArrival(30 * SECOND, PoolAdmission.Lane.READ),
