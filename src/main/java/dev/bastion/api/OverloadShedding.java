@@ -15,7 +15,8 @@ import jakarta.enterprise.event.Observes;
  * unit of work) while the pool's admission could not serve it in time anyway: under a crowd the
  * cores go to the requests that will be served, not to building refusals. The body is rendered once;
  * only the Retry-After (from the admission's expected wait, spread) differs per refusal. Requests
- * that get past this are still refused by the admission itself, later and more precisely. The admin
+ * that get past this are still refused by the admission itself, later and more precisely. During a
+ * storm of refusals, each is answered after a hold ({@link RefusalHold}). The admin
  * API (and the management port, another router) is always served.
  */
 @ApplicationScoped
@@ -30,9 +31,11 @@ public class OverloadShedding {
             + FailureKind.POOL_EXHAUSTED.problemSlug() + "\",\"suggestion\":\"" + FailureKind.POOL_EXHAUSTED.advice() + "\"}");
 
     private final UnitOfWork unitOfWork;
+    private final RefusalHold hold;
 
-    public OverloadShedding(UnitOfWork unitOfWork) {
+    public OverloadShedding(UnitOfWork unitOfWork, RefusalHold hold) {
         this.unitOfWork = unitOfWork;
+        this.hold = hold;
     }
 
     void register(@Observes Router router) {
@@ -43,10 +46,15 @@ public class OverloadShedding {
                 ctx.next();
                 return;
             }
-            ctx.response().setStatusCode(503)
-                    .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
-                    .putHeader(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, (retryAfterMillis.getAsLong() + 999) / 1000)))
-                    .end(BODY.copy());
+            String retryAfter = Long.toString(Math.max(1, (retryAfterMillis.getAsLong() + 999) / 1000));
+            hold.answer(() -> {
+                if (!ctx.response().closed()) { // the caller may have hung up during a hold
+                    ctx.response().setStatusCode(503)
+                            .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
+                            .putHeader(HttpHeaders.RETRY_AFTER, retryAfter)
+                            .end(BODY.copy());
+                }
+            });
         });
     }
 }

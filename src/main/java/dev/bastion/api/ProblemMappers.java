@@ -19,6 +19,7 @@ import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.RefusedAttemptException;
 import io.quarkus.security.AuthenticationFailedException;
+import io.smallrye.mutiny.Uni;
 import io.quarkus.security.ForbiddenException;
 import io.quarkus.security.UnauthorizedException;
 import jakarta.enterprise.inject.Instance;
@@ -42,12 +43,14 @@ public class ProblemMappers {
     private final Instance<ConstraintDescriptions> constraintDescriptions;
     private final DatabaseSettings guardrails;
     private final IncidentLog incidents;
+    private final RefusalHold refusalHold;
 
     public ProblemMappers(Instance<ConstraintDescriptions> constraintDescriptions, DatabaseSettings guardrails,
-                          IncidentLog incidents) {
+                          IncidentLog incidents, RefusalHold refusalHold) {
         this.constraintDescriptions = constraintDescriptions;
         this.guardrails = guardrails;
         this.incidents = incidents;
+        this.refusalHold = refusalHold;
     }
 
     @ServerExceptionMapper
@@ -78,6 +81,13 @@ public class ProblemMappers {
         Problem problem = new Problem(Problem.type(kind.problemSlug()), kind.title(), kind.httpStatus(), detail,
                 uri.getPath(), kind.problemSlug(), field, suggestion, null, incident);
         return respond(problem, kind.httpStatus() == 503 ? retryAfter(error) : null);
+    }
+
+    /** A refusal before any work: during a storm of them, answered after a hold ({@link RefusalHold}). */
+    @ServerExceptionMapper
+    public Uni<Response> refused(RefusedAttemptException error, UriInfo uri) {
+        Response response = database(error, uri);
+        return error.atOnce() ? refusalHold.answer(response) : Uni.createFrom().item(response);
     }
 
     @ServerExceptionMapper

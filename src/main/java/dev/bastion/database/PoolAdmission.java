@@ -180,7 +180,7 @@ final class PoolAdmission {
             return;
         }
         if (waiter == null) {
-            emitter.fail(PoolBusyException.refused(retryAfterMillis(expected)));
+            emitter.fail(PoolBusyException.refused(retryAfterMillis(expected), true));
             return;
         }
         Waiter queued = waiter;
@@ -234,7 +234,7 @@ final class PoolAdmission {
         }
         for (Waiter w : expired) {
             long retryAfter = retryAfterMillis(expected[w.lane.ordinal()]);
-            w.onItsContext(() -> w.emitter.fail(PoolBusyException.refused(retryAfter)));
+            w.onItsContext(() -> w.emitter.fail(PoolBusyException.refused(retryAfter, false)));
         }
     }
 
@@ -466,12 +466,13 @@ final class PoolAdmission {
 
     /** Refused by the admission: no connection was taken, nothing was sent to the database. */
     static final class PoolBusyException extends RefusedAttemptException {
-        private PoolBusyException(long retryAfterMillis) {
-            super(FailureKind.POOL_EXHAUSTED, retryAfterMillis);
+        private PoolBusyException(long retryAfterMillis, boolean atOnce) {
+            super(FailureKind.POOL_EXHAUSTED, retryAfterMillis, atOnce);
         }
 
-        static PoolBusyException refused(long retryAfterMillis) {
-            return new PoolBusyException(retryAfterMillis);
+        /** {@code atOnce}: on arrival (the queue is full, or too slow); else after the wait ran out. */
+        static PoolBusyException refused(long retryAfterMillis, boolean atOnce) {
+            return new PoolBusyException(retryAfterMillis, atOnce);
         }
     }
 }

@@ -4,14 +4,23 @@ package dev.bastion.database;
  * An attempt refused before it took a connection (the pool's admission, a row's bound): nothing was
  * sent to the database, it is never retried inside the service, and it carries the Retry-After the
  * refusing gate worked out from the waiting it saw, so that refused callers come back spread out.
+ * One refused at once (on arrival, not after waiting its turn) is what a crowd that retries at
+ * once sends again at once: the API holds its answer during a storm of them (see RefusalHold).
  */
 public abstract class RefusedAttemptException extends DatabaseException {
 
     private final long retryAfterMillis;
+    private final boolean atOnce;
 
-    protected RefusedAttemptException(FailureKind kind, long retryAfterMillis) {
+    protected RefusedAttemptException(FailureKind kind, long retryAfterMillis, boolean atOnce) {
         super(DatabaseFailure.of(kind), "admission", null);
         this.retryAfterMillis = retryAfterMillis;
+        this.atOnce = atOnce;
+    }
+
+    /** Refused on arrival at its queue, without waiting there (not after its wait ran out). */
+    public boolean atOnce() {
+        return atOnce;
     }
 
     /** When the caller should come back, in milliseconds. */

@@ -141,7 +141,7 @@ final class RowConcurrency {
     /** Too many attempts already wait for this row: refused at once, without a connection. */
     static final class RowBusyException extends RefusedAttemptException {
         RowBusyException(long retryAfterMillis) {
-            super(FailureKind.LOCK_NOT_AVAILABLE, retryAfterMillis);
+            super(FailureKind.LOCK_NOT_AVAILABLE, retryAfterMillis, true);
         }
     }
 }

@@ -1,0 +1,128 @@
+package dev.bastion.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import dev.bastion.testing.Http;
+import dev.bastion.testing.PostgresResource;
+import dev.bastion.testing.SecondClient;
+import dev.bastion.testing.StuckWriters;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A storm of refusals is answered slowly, a single refusal at once ({@link RefusalHold}): a crowd
+ * that retries the moment it is refused would otherwise keep the event loops busy refusing, while
+ * the database's replies wait behind it. The pool here is full for real: four creates wait on a
+ * table lock another session holds, two more wait for a connection, and the queue's cap is two.
+ */
+@QuarkusTest
+@TestProfile(RefusalStormTest.FullQueueOfTwo.class)
+@WithTestResource(PostgresResource.class)
+class RefusalStormTest {
+
+    private static final int STORM = 80;
+    private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    public static class FullQueueOfTwo implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of(
+                    "bastion.db.pool-size", "4",
+                    "bastion.db.max-overflow", "0",
+                    "bastion.db.pool-wait-queue", "2",
+                    "bastion.db.pool-timeout", "30", // the queued two wait for as long as the test holds the lock
+                    "bastion.db.request-timeout", "30",
+                    "bastion.db.breaker-request-volume", "100000");
+        }
+    }
+
+    @Test
+    void aStormOfRefusalsIsHeldASingleOneIsNot() throws Exception {
+        String marker = "storm-" + System.nanoTime();
+        List<Answer> storm;
+        double heldBefore;
+        try (SecondClient migration = new SecondClient()) {
+            migration.execute("LOCK TABLE customer IN EXCLUSIVE MODE");
+            try (StuckWriters writers = StuckWriters.start(4)) { // the pool's four places, held behind the lock
+                awaitUntil(() -> SecondClient.serviceBackendsWaitingForLocks().size() == 4, "four writers on the lock");
+                List<CompletableFuture<Answer>> queued = List.of(create(marker + "-queued-0"), create(marker + "-queued-1"));
+                awaitUntil(() -> Http.metric("bastion_db_admission_waiting", Map.of()) == 2, "two creates queued");
+                Thread.sleep(2 * RefusalHold.WINDOW_MILLIS); // no refusal in the current window
+
+                heldBefore = Http.metric("bastion_http_refusals_held_total", Map.of());
+                Answer single = create(marker + "-single").join();
+                assertRefused(single);
+                assertTrue(single.millis < 900, "a single refusal was held for " + single.millis + " ms");
+                assertEquals(heldBefore, Http.metric("bastion_http_refusals_held_total", Map.of()));
+
+                List<CompletableFuture<Answer>> sent = new ArrayList<>();
+                for (int i = 0; i < STORM; i++) {
+                    sent.add(create(marker + "-storm-" + i));
+                }
+                storm = sent.stream().map(CompletableFuture::join).toList();
+                migration.rollback(); // the stuck and the queued creates go through now
+                for (CompletableFuture<Answer> q : queued) {
+                    assertEquals(201, q.get(30, TimeUnit.SECONDS).status, "a queued create was not served after the lock");
+                }
+            }
+        }
+        storm.forEach(RefusalStormTest::assertRefused);
+        long held = storm.stream().filter(a -> a.millis >= 950).count();
+        long atOnce = storm.stream().filter(a -> a.millis < 500).count();
+        double counted = Http.metric("bastion_http_refusals_held_total", Map.of()) - heldBefore;
+        assertTrue(counted >= STORM / 3, "held: " + counted + " of " + STORM);
+        assertTrue(atOnce >= RefusalHold.AT_ONCE_PER_WINDOW, "answered at once: " + atOnce + " of " + STORM);
+        assertTrue(held >= counted, counted + " held, but only " + held + " answers took a second or more");
+        long longest = storm.stream().mapToLong(a -> a.millis).max().orElseThrow();
+        assertTrue(longest < 4_000, "a refusal was held for " + longest + " ms (at most 2 s)");
+        assertEquals(0, SecondClient.queryLong("SELECT count(*) FROM customer WHERE email LIKE '" + marker + "-s%'"),
+                "a refused create wrote a row");
+        assertEquals(2, SecondClient.queryLong("SELECT count(*) FROM customer WHERE email LIKE '" + marker + "-queued-%'"));
+    }
+
+    private static void assertRefused(Answer answer) {
+        assertEquals(503, answer.status, answer.body);
+        assertTrue(answer.body.contains("\"kind\":\"pool-exhausted\""), answer.body);
+        assertTrue(answer.retryAfter >= 1, "Retry-After " + answer.retryAfter);
+    }
+
+    private record Answer(int status, String body, long retryAfter, long millis) {
+    }
+
+    private static CompletableFuture<Answer> create(String emailLocalPart) {
+        HttpRequest request = Http.postJson("/customers", "{\"name\":\"Storm\",\"email\":\"" + emailLocalPart + "@example.org\"}").build();
+        long sent = System.nanoTime();
+        return CLIENT.sendAsync(request, HttpResponse.BodyHandlers.ofString()).thenApply(r -> new Answer(r.statusCode(), r.body(),
+                r.headers().firstValueAsLong("Retry-After").orElse(0),
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent)));
+    }
+
+    private interface Condition {
+        boolean holds() throws Exception;
+    }
+
+    private static void awaitUntil(Condition condition, String what) throws Exception {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (System.nanoTime() < until) {
+            if (condition.holds()) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("not reached: " + what);
+    }
+}
