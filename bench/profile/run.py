@@ -236,8 +236,8 @@ def main():
     names = [name.strip() for name in args.workloads.split(",")]
     harness.ensure_packages({"wrk": "wrk", "jcmd": "openjdk-17-jdk-headless", "jfr": "openjdk-17-jdk-headless"})
     pg = harness.Postgres({"shared_preload_libraries": "'pg_stat_statements'"}, name="profile-postgres")
-    service_env = {"DB_POOL_SIZE": str(throughput.POOL), "DB_MAX_OVERFLOW": "0", "DB_POOL_WAIT_QUEUE": "2000",
-                   "DB_POOL_TIMEOUT": "30"}
+    # the defaults for the wait (as bench/throughput): a crowd is profiled as production would serve it
+    service_env = {"DB_POOL_SIZE": str(throughput.POOL), "DB_MAX_OVERFLOW": "0"}
     java_options = ["-XX:FlightRecorderOptions=stackdepth=%d" % STACK_DEPTH, "-XX:+UnlockDiagnosticVMOptions",
                     "-XX:+DebugNonSafepoints"]
     with pg, harness.Service(pg.port, env=service_env, name="profile-bastion", java_options=java_options) as service:

@@ -88,6 +88,44 @@ class PoolAdmissionTest {
     }
 
     @Test
+    void aLongQueueIsSweptLessOftenAndStillRefusedOnTime() throws Exception {
+        // the visits per second stay the same: 20 ms per 500 waiters, never later than a twentieth of the pool timeout
+        assertEquals(20, PoolAdmission.sweepIntervalMillis(1, 30 * SECOND));
+        assertEquals(20, PoolAdmission.sweepIntervalMillis(499, 30 * SECOND));
+        assertEquals(20, PoolAdmission.sweepIntervalMillis(500, 30 * SECOND));
+        assertEquals(40, PoolAdmission.sweepIntervalMillis(1000, 30 * SECOND));
+        assertEquals(200, PoolAdmission.sweepIntervalMillis(5000, 30 * SECOND));
+        assertEquals(50, PoolAdmission.sweepIntervalMillis(5000, SECOND));
+        assertEquals(20, PoolAdmission.sweepIntervalMillis(5000, SECOND / 10));
+
+        long poolTimeout = SECOND;
+        PoolAdmission admission = new PoolAdmission(vertx, 1, 10_000, poolTimeout);
+        enter(admission, 30 * SECOND).get(5, TimeUnit.SECONDS); // the only place, never given back here
+        long start = System.nanoTime();
+        List<CompletableFuture<Long>> crowd = new ArrayList<>();
+        for (int i = 0; i < 3000; i++) {
+            crowd.add(enter(admission, 30 * SECOND).handle((release, failure) -> {
+                assertInstanceOf(PoolAdmission.PoolBusyException.class, failure);
+                // those the queue ahead could not have served in time are refused on arrival
+                return ((PoolAdmission.PoolBusyException) failure).atOnce() ? -1 : System.nanoTime() - start;
+            }));
+        }
+        int queued = 0;
+        for (CompletableFuture<Long> caller : crowd) {
+            long waited = caller.get(10, TimeUnit.SECONDS);
+            if (waited < 0) {
+                continue;
+            }
+            queued++;
+            assertTrue(waited >= poolTimeout, "left before its time: " + waited / 1_000_000 + " ms");
+            assertTrue(waited < poolTimeout + 2 * PoolAdmission.sweepIntervalMillis(3000, poolTimeout) * 1_000_000 + SECOND,
+                    "left " + waited / 1_000_000 + " ms after arriving, for a wait of 1,000 ms");
+        }
+        assertTrue(queued >= 500, "only " + queued + " waited: the sweep's interval was not stretched");
+        assertEquals(0, admission.waiters());
+    }
+
+    @Test
     void aCallerThatGoesAwayWhileWaitingLeavesNoPlaceTaken() throws Exception {
         PoolAdmission admission = new PoolAdmission(vertx, 1, 100, 30 * SECOND);
         PoolAdmission.Release held = enter(admission, 30 * SECOND).get(5, TimeUnit.SECONDS);
