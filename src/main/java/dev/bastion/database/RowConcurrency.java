@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.UniEmitter;
@@ -37,22 +38,66 @@ final class RowConcurrency {
         final ArrayDeque<Waiter> waiting = new ArrayDeque<>();
     }
 
-    private record Waiter(CommitGate gate, UniEmitter<? super Void> emitter, Context context) {
+    /**
+     * One attempt waiting for a turn on one row. Its caller can go away (a hang-up cancels a queued
+     * attempt) while it waits, or while the turn is on its way to it: a turn that reaches nobody is
+     * handed on at once, never left taken (a hot row's turns leaked that way were held for good, and
+     * every later writer of the row waited until its deadline).
+     */
+    private final class Waiter {
+        static final int WAITING = 0;
+        static final int GRANTED = 1;   // the turn is its, on its way to its event loop
+        static final int DELIVERED = 2;
+        static final int GONE = 3;      // its caller went away
+
+        final String key;
+        final CommitGate gate;
+        final UniEmitter<? super Void> emitter;
+        final Context context;
+        final AtomicInteger state = new AtomicInteger(WAITING);
+
+        Waiter(String key, CommitGate gate, UniEmitter<? super Void> emitter, Context context) {
+            this.key = key;
+            this.gate = gate;
+            this.emitter = emitter;
+            this.context = context;
+        }
+
+        /** Whether it can take a turn now: its caller still waits for it. */
+        boolean grant() {
+            return !gate.abandoned() && state.compareAndSet(WAITING, GRANTED);
+        }
+
+        boolean gone() {
+            return state.get() == GONE || gate.abandoned();
+        }
+
         void admit() {
             gate.waitingForRow(false);
-            if (context != null) {
-                context.runOnContext(ignored -> emitter.complete(null));
-            } else {
-                emitter.complete(null);
-            }
+            onItsContext(() -> {
+                if (state.compareAndSet(GRANTED, DELIVERED)) {
+                    emitter.complete(null);
+                } else { // its caller went away while the turn was on its way
+                    leave(key);
+                }
+            });
+        }
+
+        /** The caller went away (its subscription was cancelled): a turn granted meanwhile goes on. */
+        void cancelled() {
+            state.compareAndSet(WAITING, GONE); // still queued: the next leave skips it
+            state.compareAndSet(GRANTED, GONE); // on its way: its delivery hands the turn on
         }
 
         void drop() {
-            Runnable fail = () -> emitter.fail(new CommitGate.AbandonedAttemptException());
+            onItsContext(() -> emitter.fail(new CommitGate.AbandonedAttemptException()));
+        }
+
+        private void onItsContext(Runnable action) {
             if (context != null) {
-                context.runOnContext(ignored -> fail.run());
+                context.runOnContext(ignored -> action.run());
             } else {
-                fail.run();
+                action.run();
             }
         }
     }
@@ -76,8 +121,10 @@ final class RowConcurrency {
             return Uni.createFrom().item(leave);
         }
         String key = keys.get(index);
+        // a failure or a cancelled wait (a caller that hung up) gives back the rows taken so far
         return enterOne(key, gate)
                 .onFailure().invoke(() -> held.forEach(this::leave))
+                .onCancellation().invoke(() -> held.forEach(this::leave))
                 .chain(() -> {
                     held.add(key);
                     return enter(keys, index + 1, gate, held);
@@ -86,7 +133,8 @@ final class RowConcurrency {
 
     private Uni<Void> enterOne(String key, CommitGate gate) {
         return Uni.createFrom().emitter(emitter -> {
-            Waiter waiter = new Waiter(gate, emitter, Vertx.currentContext());
+            Waiter waiter = new Waiter(key, gate, emitter, Vertx.currentContext());
+            emitter.onTermination(waiter::cancelled); // after its item or failure this changes nothing
             int[] outcome = new int[1]; // 0 admitted, 1 queued, 2 refused
             lanes.compute(key, (k, lane) -> {
                 Lane l = lane == null ? new Lane() : lane;
@@ -95,7 +143,7 @@ final class RowConcurrency {
                     outcome[0] = 0;
                 } else {
                     if (l.waiting.size() >= maxWaiting) {
-                        l.waiting.removeIf(w -> w.gate().abandoned()); // callers that stopped waiting hold no place
+                        l.waiting.removeIf(Waiter::gone); // callers that stopped waiting hold no place
                     }
                     if (l.waiting.size() >= maxWaiting) {
                         outcome[0] = 2;
@@ -108,6 +156,7 @@ final class RowConcurrency {
                 return l;
             });
             if (outcome[0] == 0) {
+                waiter.state.set(Waiter.DELIVERED);
                 emitter.complete(null);
             } else if (outcome[0] == 2) {
                 // come back in one to two seconds: how long the row stays held is not known here
@@ -122,8 +171,8 @@ final class RowConcurrency {
         Waiter[] next = new Waiter[1];
         lanes.computeIfPresent(key, (k, lane) -> {
             Waiter w;
-            while ((w = lane.waiting.poll()) != null && w.gate().abandoned()) {
-                dropped.add(w);
+            while ((w = lane.waiting.poll()) != null && !w.grant()) {
+                dropped.add(w); // its deadline passed, or its caller went away
             }
             if (w != null) {
                 next[0] = w; // the turn passes on: active stays the same

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import dev.bastion.testing.Await;
 import dev.bastion.testing.Http;
 import dev.bastion.testing.PostgresResource;
 import dev.bastion.testing.SecondClient;
@@ -58,9 +59,9 @@ class RefusalStormTest {
         try (SecondClient migration = new SecondClient()) {
             migration.execute("LOCK TABLE customer IN EXCLUSIVE MODE");
             try (StuckWriters writers = StuckWriters.start(4)) { // the pool's four places, held behind the lock
-                awaitUntil(() -> SecondClient.serviceBackendsWaitingForLocks().size() == 4, "four writers on the lock");
+                Await.until(() -> SecondClient.serviceBackendsWaitingForLocks().size() == 4, "four writers on the lock");
                 List<CompletableFuture<Answer>> queued = List.of(create(marker + "-queued-0"), create(marker + "-queued-1"));
-                awaitUntil(() -> Http.metric("bastion_db_admission_waiting", Map.of()) == 2, "two creates queued");
+                Await.until(() -> Http.metric("bastion_db_admission_waiting", Map.of()) == 2, "two creates queued");
                 Thread.sleep(2 * RefusalHold.WINDOW_MILLIS); // no refusal in the current window
 
                 heldBefore = Http.metric("bastion_http_refusals_held_total", Map.of());
@@ -109,20 +110,5 @@ class RefusalStormTest {
         return CLIENT.sendAsync(request, HttpResponse.BodyHandlers.ofString()).thenApply(r -> new Answer(r.statusCode(), r.body(),
                 r.headers().firstValueAsLong("Retry-After").orElse(0),
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent)));
-    }
-
-    private interface Condition {
-        boolean holds() throws Exception;
-    }
-
-    private static void awaitUntil(Condition condition, String what) throws Exception {
-        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (System.nanoTime() < until) {
-            if (condition.holds()) {
-                return;
-            }
-            Thread.sleep(20);
-        }
-        throw new AssertionError("not reached: " + what);
     }
 }
