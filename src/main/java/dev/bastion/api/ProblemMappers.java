@@ -87,7 +87,7 @@ public class ProblemMappers {
     @ServerExceptionMapper
     public Uni<Response> refused(RefusedAttemptException error, UriInfo uri) {
         Response response = database(error, uri);
-        return error.atOnce() ? refusalHold.answer(response) : Uni.createFrom().item(response);
+        return error.atOnce() ? refusalHold.answer(response, error.requestLeftMillis()) : Uni.createFrom().item(response);
     }
 
     @ServerExceptionMapper

@@ -63,16 +63,18 @@ public class RefusalHold {
         }
     }
 
-    /** {@link #answer(Runnable)} for a response built by an exception mapper. */
-    public Uni<Response> answer(Response refusal) {
-        long hold = holdMillis();
-        if (hold == 0) {
+    /**
+     * {@link #answer(Runnable)} for a response built by an exception mapper, held no longer than
+     * {@code requestLeftMillis}, what the request had left (it may have waited before it was refused).
+     * Quarkus REST does not cancel a mapper's Uni when the caller hangs up: a held answer to a caller
+     * gone is written to a closed connection, which Vert.x drops.
+     */
+    public Uni<Response> answer(Response refusal, long requestLeftMillis) {
+        long hold = Math.min(holdMillis(), requestLeftMillis);
+        if (hold <= 0) {
             return Uni.createFrom().item(refusal);
         }
-        return Uni.createFrom().emitter(emitter -> {
-            long timer = vertx.setTimer(hold, fired -> emitter.complete(refusal));
-            emitter.onTermination(() -> vertx.cancelTimer(timer)); // a caller that hung up meanwhile
-        });
+        return Uni.createFrom().emitter(emitter -> vertx.setTimer(hold, fired -> emitter.complete(refusal)));
     }
 
     /** 0 to answer at once; else how long to hold this refusal. */

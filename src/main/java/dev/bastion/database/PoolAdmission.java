@@ -184,7 +184,7 @@ final class PoolAdmission {
             return;
         }
         if (waiter == null) {
-            emitter.fail(PoolBusyException.refused(retryAfterMillis(expected), true));
+            emitter.fail(PoolBusyException.refused(retryAfterMillis(expected), true, gate.remainingMillis()));
             return;
         }
         Waiter queued = waiter;
@@ -248,7 +248,7 @@ final class PoolAdmission {
         }
         for (Waiter w : expired) {
             long retryAfter = retryAfterMillis(expected[w.lane.ordinal()]);
-            w.onItsContext(() -> w.emitter.fail(PoolBusyException.refused(retryAfter, false)));
+            w.onItsContext(() -> w.emitter.fail(PoolBusyException.refused(retryAfter, false, 0)));
         }
     }
 
@@ -480,13 +480,13 @@ final class PoolAdmission {
 
     /** Refused by the admission: no connection was taken, nothing was sent to the database. */
     static final class PoolBusyException extends RefusedAttemptException {
-        private PoolBusyException(long retryAfterMillis, boolean atOnce) {
-            super(FailureKind.POOL_EXHAUSTED, retryAfterMillis, atOnce);
+        private PoolBusyException(long retryAfterMillis, boolean atOnce, long requestLeftMillis) {
+            super(FailureKind.POOL_EXHAUSTED, retryAfterMillis, atOnce, requestLeftMillis);
         }
 
         /** {@code atOnce}: on arrival (the queue is full, or too slow); else after the wait ran out. */
-        static PoolBusyException refused(long retryAfterMillis, boolean atOnce) {
-            return new PoolBusyException(retryAfterMillis, atOnce);
+        static PoolBusyException refused(long retryAfterMillis, boolean atOnce, long requestLeftMillis) {
+            return new PoolBusyException(retryAfterMillis, atOnce, requestLeftMillis);
         }
     }
 }

@@ -11,16 +11,27 @@ public abstract class RefusedAttemptException extends DatabaseException {
 
     private final long retryAfterMillis;
     private final boolean atOnce;
+    private final long requestLeftMillis;
 
-    protected RefusedAttemptException(FailureKind kind, long retryAfterMillis, boolean atOnce) {
+    /** {@code requestLeftMillis}: what the request's deadline left it when it was refused. */
+    protected RefusedAttemptException(FailureKind kind, long retryAfterMillis, boolean atOnce, long requestLeftMillis) {
         super(DatabaseFailure.of(kind), "admission", null);
         this.retryAfterMillis = retryAfterMillis;
         this.atOnce = atOnce;
+        this.requestLeftMillis = requestLeftMillis;
     }
 
     /** Refused on arrival at its queue, without waiting there (not after its wait ran out). */
     public boolean atOnce() {
         return atOnce;
+    }
+
+    /**
+     * What the request had left of its deadline when refused: a refusal held for a storm is answered
+     * within it (a transfer may have waited for one row before its second refused it).
+     */
+    public long requestLeftMillis() {
+        return requestLeftMillis;
     }
 
     /** When the caller should come back, in milliseconds. */

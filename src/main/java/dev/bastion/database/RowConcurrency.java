@@ -42,7 +42,8 @@ final class RowConcurrency {
      * One attempt waiting for a turn on one row. Its caller can go away (a hang-up cancels a queued
      * attempt) while it waits, or while the turn is on its way to it: a turn that reaches nobody is
      * handed on at once, never left taken (a hot row's turns leaked that way were held for good, and
-     * every later writer of the row waited until its deadline).
+     * every later writer of the row waited until its deadline). Delivery and cancellation both run
+     * on the request's event loop (its context), one after the other, so the state decides each turn once.
      */
     private final class Waiter {
         static final int WAITING = 0;
@@ -136,6 +137,7 @@ final class RowConcurrency {
             Waiter waiter = new Waiter(key, gate, emitter, Vertx.currentContext());
             emitter.onTermination(waiter::cancelled); // after its item or failure this changes nothing
             int[] outcome = new int[1]; // 0 admitted, 1 queued, 2 refused
+            List<Waiter> dropped = new ArrayList<>(0);
             lanes.compute(key, (k, lane) -> {
                 Lane l = lane == null ? new Lane() : lane;
                 if (l.active < perRow && l.waiting.isEmpty()) {
@@ -143,7 +145,8 @@ final class RowConcurrency {
                     outcome[0] = 0;
                 } else {
                     if (l.waiting.size() >= maxWaiting) {
-                        l.waiting.removeIf(Waiter::gone); // callers that stopped waiting hold no place
+                        // callers that stopped waiting hold no place; each still hears it (its other rows go back)
+                        l.waiting.removeIf(w -> w.gone() && dropped.add(w));
                     }
                     if (l.waiting.size() >= maxWaiting) {
                         outcome[0] = 2;
@@ -155,12 +158,13 @@ final class RowConcurrency {
                 }
                 return l;
             });
+            dropped.forEach(Waiter::drop);
             if (outcome[0] == 0) {
                 waiter.state.set(Waiter.DELIVERED);
                 emitter.complete(null);
             } else if (outcome[0] == 2) {
                 // come back in one to two seconds: how long the row stays held is not known here
-                emitter.fail(new RowBusyException(1000 + ThreadLocalRandom.current().nextLong(1001)));
+                emitter.fail(new RowBusyException(1000 + ThreadLocalRandom.current().nextLong(1001), gate.remainingMillis()));
             }
         });
     }
@@ -189,8 +193,8 @@ final class RowConcurrency {
 
     /** Too many attempts already wait for this row: refused at once, without a connection. */
     static final class RowBusyException extends RefusedAttemptException {
-        RowBusyException(long retryAfterMillis) {
-            super(FailureKind.LOCK_NOT_AVAILABLE, retryAfterMillis, true);
+        RowBusyException(long retryAfterMillis, long requestLeftMillis) {
+            super(FailureKind.LOCK_NOT_AVAILABLE, retryAfterMillis, true, requestLeftMillis);
         }
     }
 }

@@ -14,10 +14,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import dev.bastion.testing.Await;
+import dev.bastion.testing.Customers;
 import dev.bastion.testing.Http;
 import dev.bastion.testing.PostgresResource;
 import dev.bastion.testing.SecondClient;
 import dev.bastion.testing.StuckWriters;
+import dev.bastion.testing.Transfers;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
@@ -95,6 +97,50 @@ class RefusalStormTest {
         assertEquals(2, SecondClient.queryLong("SELECT count(*) FROM customer WHERE email LIKE '" + marker + "-queued-%'"));
     }
 
+    /** Refusals of the unit of work (a row's queue full), answered by the exception mapper, are held the same way. */
+    @Test
+    void aStormOfRefusalsForAHeldRowIsHeldToo() throws Exception {
+        long hot = Customers.createCustomer(Customers.uniqueEmail(), "1000");
+        long other = Customers.createCustomer(Customers.uniqueEmail());
+        List<Answer> storm;
+        double heldBefore;
+        try (SecondClient session = new SecondClient()) {
+            session.execute("SELECT 1 FROM customer WHERE id = " + hot + " FOR UPDATE");
+            // the row's two turns wait on its lock, two more transfers fill its queue of two
+            List<CompletableFuture<Answer>> waiting = new ArrayList<>();
+            waiting.add(transfer(hot, other));
+            waiting.add(transfer(hot, other));
+            Await.until(() -> SecondClient.serviceBackendsWaitingForLocks().size() == 2, "two transfers on the row lock");
+            waiting.add(transfer(hot, other));
+            waiting.add(transfer(hot, other));
+            Thread.sleep(300 + 2 * RefusalHold.WINDOW_MILLIS); // queued for the row; no refusal in the current window
+
+            heldBefore = Http.metric("bastion_http_refusals_held_total", Map.of());
+            List<CompletableFuture<Answer>> sent = new ArrayList<>();
+            for (int i = 0; i < STORM; i++) {
+                sent.add(transfer(hot, other));
+            }
+            storm = sent.stream().map(CompletableFuture::join).toList();
+            session.rollback();
+            for (CompletableFuture<Answer> w : waiting) {
+                assertEquals(200, w.get(30, TimeUnit.SECONDS).status, "a transfer waiting for the row was not served");
+            }
+        }
+        for (Answer answer : storm) {
+            assertEquals(503, answer.status, answer.body);
+            assertTrue(answer.body.contains("\"kind\":\"lock-not-available\""), answer.body);
+        }
+        long held = storm.stream().filter(a -> a.millis >= 950).count();
+        double counted = Http.metric("bastion_http_refusals_held_total", Map.of()) - heldBefore;
+        assertTrue(counted >= STORM / 3, "held: " + counted + " of " + STORM);
+        assertTrue(held >= counted, counted + " held, but only " + held + " answers took a second or more");
+        assertEquals(4, Transfers.ledgerEntries(hot, other), "a refused transfer moved money");
+    }
+
+    private static CompletableFuture<Answer> transfer(long from, long to) {
+        return send(Http.postJson("/customers/transfers", Transfers.transferBody(from, to, "1")).build());
+    }
+
     private static void assertRefused(Answer answer) {
         assertEquals(503, answer.status, answer.body);
         assertTrue(answer.body.contains("\"kind\":\"pool-exhausted\""), answer.body);
@@ -105,7 +151,10 @@ class RefusalStormTest {
     }
 
     private static CompletableFuture<Answer> create(String emailLocalPart) {
-        HttpRequest request = Http.postJson("/customers", "{\"name\":\"Storm\",\"email\":\"" + emailLocalPart + "@example.org\"}").build();
+        return send(Http.postJson("/customers", "{\"name\":\"Storm\",\"email\":\"" + emailLocalPart + "@example.org\"}").build());
+    }
+
+    private static CompletableFuture<Answer> send(HttpRequest request) {
         long sent = System.nanoTime();
         return CLIENT.sendAsync(request, HttpResponse.BodyHandlers.ofString()).thenApply(r -> new Answer(r.statusCode(), r.body(),
                 r.headers().firstValueAsLong("Retry-After").orElse(0),
