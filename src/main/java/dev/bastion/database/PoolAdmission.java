@@ -36,7 +36,8 @@ import org.jboss.logging.Logger;
  * per-role or per-database cap, or the slots reserved for superusers): the pool then serves on the
  * connections it has, instead of failing every caller that would have needed one more. The learned
  * cap is raised by one after a backoff (1 s, doubling up to 5 min while the server keeps refusing,
- * back to 1 s once it accepts), so the pool grows again, a connection a second, when the cap is lifted.
+ * back to 1 s once it accepts), so the pool grows again, a connection a second while callers need
+ * them, when the cap is lifted.
  * The count of established connections comes from the pool's sockets (GuardedPoolCreator), not from
  * the pool's size, which also counts connections still being opened.
  */
@@ -59,6 +60,7 @@ final class PoolAdmission {
     private final int[] laneAdmitted = new int[2]; // guarded by this: places held per lane
     private Lane lastServed = Lane.WRITE;         // guarded by this
     private final java.util.function.Consumer<Boolean> serverCaps;
+    private final java.util.function.IntSupplier openConnections;
     private int admitted;       // guarded by this
     private int cap;            // guarded by this: learned from the server, poolSize when none
     private long capBackoffNanos = FIRST_CAP_BACKOFF_NANOS;
@@ -122,13 +124,18 @@ final class PoolAdmission {
     }
 
     PoolAdmission(Vertx vertx, int poolSize, int maxWaiting, long poolTimeoutNanos) {
-        this(vertx, poolSize, maxWaiting, poolTimeoutNanos, capped -> { });
+        this(vertx, poolSize, maxWaiting, poolTimeoutNanos, capped -> { }, () -> poolSize);
     }
 
-    /** {@code serverCaps} hears whether the server caps this service below the pool's size, on every change. */
+    /**
+     * {@code serverCaps} hears whether the server caps this service below the pool's size, on every
+     * change; {@code openConnections} counts the connections the pool has established (the proof that
+     * the server accepted one more).
+     */
     PoolAdmission(Vertx vertx, int poolSize, int maxWaiting, long poolTimeoutNanos,
-                  java.util.function.Consumer<Boolean> serverCaps) {
+                  java.util.function.Consumer<Boolean> serverCaps, java.util.function.IntSupplier openConnections) {
         this.serverCaps = serverCaps;
+        this.openConnections = openConnections;
         this.vertx = vertx;
         this.poolSize = poolSize;
         this.maxWaiting = maxWaiting;
@@ -380,10 +387,20 @@ final class PoolAdmission {
         return true;
     }
 
-    /** How many attempts may hold a connection now: the learned cap, probing one more after its backoff. */
+    /**
+     * How many attempts may hold a connection now: the learned cap, probing one more after its backoff.
+     * The one more counts as accepted only once the pool holds that many connections: the absence of a
+     * refusal proves nothing, because attempts that hold a place need not all hold a connection at the
+     * same moment (a loaded service spends part of each attempt on its own CPU), so the pool may never
+     * have tried to open it. Unproven, the probe stays where it is for another backoff.
+     */
     private int limitNow(long now) {
         if (cap < poolSize && now - capRetryAtNanos >= 0) {
-            if (probing) { // the last one more was not refused: the server lets the pool grow again, step by step
+            if (probing && openConnections.getAsInt() < cap) {
+                capRetryAtNanos = now + capBackoffNanos;
+                return cap;
+            }
+            if (probing) { // the server accepted the one more: the pool grows again, step by step
                 capBackoffNanos = FIRST_CAP_BACKOFF_NANOS;
             }
             cap++;

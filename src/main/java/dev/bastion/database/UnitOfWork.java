@@ -93,7 +93,8 @@ public class UnitOfWork {
         this.retryPolicy = RetryPolicy.of(guardrails);
         this.rows = new RowConcurrency(guardrails.maxConnectionsPerRow(), guardrails.poolWaitQueue());
         this.admission = new PoolAdmission(vertx, guardrails.poolMaxSize(), guardrails.poolWaitQueue(),
-                guardrails.poolTimeout().toNanos(), poolCreator::serverCapsConnections);
+                guardrails.poolTimeout().toNanos(), poolCreator::serverCapsConnections,
+                () -> poolCreator.openConnections().orElse(0));
         this.poolCreator = poolCreator;
         this.unreplicatedCommits = poolCreator.unreplicatedCommits();
         // with DB_HOSTS: the failures the breaker counted were the old node's; the new one starts with a clean slate

@@ -74,7 +74,7 @@ class ConnectionCapTest {
                         || a.kind().equals("request-deadline-exceeded")), byOutcome.toString()); // both say nothing was saved
             }
             assertTrue(Http.metric("bastion_db_pool_connection_limit", Map.of()) <= 2,
-                    "the pool learned the server's cap");
+                    "the pool learned the server's cap: " + seen);
             assertTrue(LimitedRoleResource.query("SELECT count(*) FROM pg_stat_activity WHERE usename = '"
                     + LimitedRoleResource.ROLE + "'") <= 2);
             Management.given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import io.smallrye.mutiny.subscription.Cancellable;
 import io.vertx.core.Vertx;
@@ -178,5 +179,34 @@ class PoolAdmissionTest {
         // Averaged over the last ~50 places unclamped, the one 500 ms gap made it look like 14 s: refused
         assertEquals(-1, admission.refuseOnArrival(30 * SECOND, PoolAdmission.Lane.READ),
                 "one stall of half a second refused a newcomer the pace would serve in time");
+    }
+
+    @Test
+    void aCapRaisedByOneCountsOnceTheServerAcceptedTheConnection() throws Exception {
+        AtomicInteger open = new AtomicInteger(2);
+        PoolAdmission admission = new PoolAdmission(vertx, 10, 100, 30 * SECOND, capped -> { }, open::get);
+        assertTrue(admission.connectionRefused(2)); // the server took two connections and refused the third
+        assertEquals(2, admission.limit());
+
+        // attempts go on for three backoffs, one at a time: the pool never needs a third connection, so no
+        // refusal comes, and none proves the server would take one either
+        enterOneAtATime(admission, 3_500);
+        assertEquals(2, admission.limit(), "raised without a connection the server accepted");
+
+        open.set(3); // the server accepted the pool's third
+        long until = System.nanoTime() + 5 * SECOND;
+        while (admission.limit() < 3 && System.nanoTime() < until) {
+            enterOneAtATime(admission, 100);
+        }
+        assertEquals(3, admission.limit(), "the accepted connection raises the cap");
+    }
+
+    /** Attempts that each take a place and give it back, for {@code millis}. */
+    private static void enterOneAtATime(PoolAdmission admission, long millis) throws Exception {
+        long until = System.nanoTime() + millis * 1_000_000;
+        while (System.nanoTime() < until) {
+            enter(admission, 30 * SECOND).get(5, TimeUnit.SECONDS).done(true);
+            Thread.sleep(10);
+        }
     }
 }
