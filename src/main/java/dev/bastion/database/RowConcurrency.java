@@ -31,6 +31,7 @@ final class RowConcurrency {
     private final int perRow;
     private final int maxWaiting;
     private final ConcurrentHashMap<String, Lane> lanes = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicInteger queued = new java.util.concurrent.atomic.AtomicInteger();
 
     /** Attempts of one row: how many hold a connection, and who waits for a turn. Guarded by the map's compute. */
     private static final class Lane {
@@ -147,12 +148,14 @@ final class RowConcurrency {
                     if (l.waiting.size() >= maxWaiting) {
                         // callers that stopped waiting hold no place; each still hears it (its other rows go back)
                         l.waiting.removeIf(w -> w.gone() && dropped.add(w));
+                        queued.addAndGet(-dropped.size());
                     }
                     if (l.waiting.size() >= maxWaiting) {
                         outcome[0] = 2;
                     } else {
                         gate.waitingForRow(true);
                         l.waiting.add(waiter);
+                        queued.incrementAndGet();
                         outcome[0] = 1;
                     }
                 }
@@ -169,6 +172,11 @@ final class RowConcurrency {
         });
     }
 
+    /** Attempts queued for a turn on a row (callers that went away count until the queue passes them). */
+    int waiting() {
+        return queued.get();
+    }
+
     /** Ends one turn: hands it to the next waiter whose caller still waits, or frees it. */
     private void leave(String key) {
         List<Waiter> dropped = new ArrayList<>(0);
@@ -176,7 +184,11 @@ final class RowConcurrency {
         lanes.computeIfPresent(key, (k, lane) -> {
             Waiter w;
             while ((w = lane.waiting.poll()) != null && !w.grant()) {
+                queued.decrementAndGet();
                 dropped.add(w); // its deadline passed, or its caller went away
+            }
+            if (w != null) {
+                queued.decrementAndGet();
             }
             if (w != null) {
                 next[0] = w; // the turn passes on: active stays the same

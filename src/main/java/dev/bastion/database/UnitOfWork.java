@@ -173,6 +173,11 @@ public class UnitOfWork {
         return admission.waiters();
     }
 
+    /** Write attempts waiting, without a connection, for a turn on a row others are writing (DB_MAX_CONNECTIONS_PER_ROW). */
+    public int rowWaiters() {
+        return rows.waiting();
+    }
+
     /** Runs {@code work} in a transaction described by {@code spec}; see the class comment. */
     public <T> Uni<T> run(TransactionSpec spec, Supplier<Uni<T>> work) {
         return guarded(spec, !spec.autocommitRead(), gate -> session(spec, work, gate));

@@ -126,7 +126,8 @@ class AbandonedRequestTest {
         assertEquals("request-deadline-exceeded", response.jsonPath().getString("kind"));
         assertTrue(response.header("Retry-After") != null);
         long deadline = SingleConnectionProfile.REQUEST_TIMEOUT_SECONDS * 1000L;
-        assertTrue(millis >= deadline - 100 && millis < deadline + 1500, "answered after " + millis + " ms");
+        // the upper bound leaves a loaded machine room; without the deadline the answer would take minutes
+        assertTrue(millis >= deadline - 100 && millis < deadline + 5000, "answered after " + millis + " ms");
 
         awaitNoServiceTransaction();
         assertEquals(0, SecondClient.queryLong("SELECT count(*) FROM credit_transfer WHERE from_id = " + from));

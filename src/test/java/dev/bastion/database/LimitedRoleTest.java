@@ -137,7 +137,9 @@ class LimitedRoleTest {
                     + " SET default_transaction_read_only = on");
             LimitedRoleResource.endSessions(); // new sessions take the database's setting, as after a DBA's change
 
-            List<Answer> answers = load(8, Duration.ofSeconds(4), caller -> caller < 4
+            // 8 s: a write refused as read-only is tried again within its deadline, so on a loaded machine each
+            // takes a second or two; 4 writers then send enough of them to open a breaker that counted them
+            List<Answer> answers = load(8, Duration.ofSeconds(8), caller -> caller < 4
                     ? Http.postJson("/customers", "{\"name\":\"Refused\",\"email\":\"" + caller + email + "\"}").build()
                     : read(id));
 

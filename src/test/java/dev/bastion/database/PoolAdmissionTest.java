@@ -49,9 +49,17 @@ class PoolAdmissionTest {
      */
     private static void freeOneByOne(List<PoolAdmission.Release> holding, List<CompletableFuture<PoolAdmission.Release>> crowd,
                                      int from, int count) throws Exception {
+        freeOneByOne(holding, crowd, from, count, 1);
+    }
+
+    /** As above, {@code pauseMillis} apart (0: as fast as each freed place reaches its waiter). */
+    private static void freeOneByOne(List<PoolAdmission.Release> holding, List<CompletableFuture<PoolAdmission.Release>> crowd,
+                                     int from, int count, long pauseMillis) throws Exception {
         for (int i = from; i < from + count; i++) {
             (i < holding.size() ? holding.get(i) : crowd.get(i - holding.size()).get(5, TimeUnit.SECONDS)).done(true);
-            Thread.sleep(1);
+            if (pauseMillis > 0) {
+                Thread.sleep(pauseMillis);
+            }
         }
     }
 
@@ -172,11 +180,13 @@ class PoolAdmissionTest {
         PoolAdmission admission = new PoolAdmission(vertx, pool, 100_000, 10 * SECOND);
         List<PoolAdmission.Release> holding = takeEveryPlace(admission, pool);
         List<CompletableFuture<PoolAdmission.Release>> crowd = queue(admission, 1_500);
-        freeOneByOne(holding, crowd, 0, 200); // the pace: a place about every millisecond
+        // the pace: as fast as a freed place reaches its waiter (no sleep: on a loaded machine a 1 ms sleep
+        // can take several, and 1,300 waiters at 6 ms a place would rightly be refused)
+        freeOneByOne(holding, crowd, 0, 200, 0);
         Thread.sleep(500); // one stall, as when a crowd connects or hangs up at once
-        freeOneByOne(holding, crowd, 200, 1);
-        // ~1,300 waiting at ~1 ms a place: served in under 2 s, far within the 8 s a newcomer may wait.
-        // Averaged over the last ~50 places unclamped, the one 500 ms gap made it look like 14 s: refused
+        freeOneByOne(holding, crowd, 200, 1, 0);
+        // ~1,300 waiting at well under a millisecond a place: far within the 8 s a newcomer may wait.
+        // Averaged over the last ~50 places unclamped, the one 500 ms gap adds 10 ms a place, 13 s: refused
         assertEquals(-1, admission.refuseOnArrival(30 * SECOND, PoolAdmission.Lane.READ),
                 "one stall of half a second refused a newcomer the pace would serve in time");
     }

@@ -92,7 +92,7 @@ class PoolGuardrailsTest {
                     .body("open_transactions.over_threshold", hasItem(true));
             other.rollback();                        // release: the two in-flight transfers complete
             responses = flood.get(30, TimeUnit.SECONDS);
-            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(10));
+            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(25), "the flood was not over in time"); // bounded, with room for a loaded machine
         }
 
         long ok = responses.stream().filter(r -> r.statusCode() == 200).count();

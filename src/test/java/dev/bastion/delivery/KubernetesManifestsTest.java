@@ -125,7 +125,7 @@ class KubernetesManifestsTest {
             "bastion_db_transactions_seconds_bucket", "bastion_db_transactions_seconds_max",
             "bastion_db_retries_total", "bastion_db_deadlocks_total", "bastion_db_constraint_violations_total",
             "bastion_db_circuit_breaker_state", "bastion_db_slow_transactions_total",
-            "bastion_db_admission_waiting", "bastion_db_pool_connection_limit", "bastion_db_held_lock_refusals_total",
+            "bastion_db_admission_waiting", "bastion_db_row_waiting", "bastion_db_pool_connection_limit", "bastion_db_held_lock_refusals_total",
             "bastion_db_admission_refusals_total", "bastion_db_pool_connections", "bastion_db_writer_changes_total",
             "bastion_db_split_brain", "bastion_db_retries_over_budget_total", "bastion_db_unreplicated_commits_total",
             "http_server_requests_seconds_count", "http_server_requests_seconds_sum",

@@ -115,11 +115,12 @@ class HungUpOnAHotRowTest {
         for (int i = 0; i < HUNG_UP; i++) {
             callers.add(HangingUpClient.post("/customers/transfers", transferBody(from, to, "1")));
         }
-        Thread.sleep(500); // queued for the row: there is no gauge of row waiters to poll
+        // all of them queued for a row (in the second test: two for `to` holding a turn on `from`, three for `from`)
+        Await.until(() -> Http.metric("bastion_db_row_waiting", Map.of()) == HUNG_UP, HUNG_UP + " transfers queued for a row");
         for (HangingUpClient caller : callers) {
             caller.close();
         }
-        Thread.sleep(300);
+        Thread.sleep(1000); // the hang-ups reach the service (they stay in the queue, marked gone, until passed)
     }
 
     private static void assertNextWriterServedAtOnce(long from, long to) {

@@ -45,6 +45,7 @@ public class DatabaseMeters {
     static final String POOL_OVERFLOW = "bastion.db.pool.overflow";
     static final String ADMISSION_REFUSALS = "bastion.db.admission.refusals";
     static final String ADMISSION_WAITING = "bastion.db.admission.waiting";
+    static final String ROW_WAITING = "bastion.db.row.waiting";
     static final String UNREPLICATED_COMMITS = "bastion.db.unreplicated.commits";
     static final String WRITER_CHANGES = "bastion.db.writer.changes";
     static final String SPLIT_BRAIN = "bastion.db.split.brain";
@@ -177,6 +178,10 @@ public class DatabaseMeters {
                 .register(registry);
         Gauge.builder(ADMISSION_WAITING, unitOfWork, UnitOfWork::admissionWaiters)
                 .description("Requests waiting, without a connection, for their turn on the pool")
+                .register(registry);
+        Gauge.builder(ROW_WAITING, unitOfWork, UnitOfWork::rowWaiters)
+                .description("Writes waiting, without a connection, for a turn on a row that DB_MAX_CONNECTIONS_PER_ROW "
+                        + "others are writing (a hot or held row)")
                 .register(registry);
         if (poolCreator.writerStatus().isPresent()) { // DB_HOSTS: the writer the service found by itself
             FunctionCounter.builder(WRITER_CHANGES, poolCreator,
