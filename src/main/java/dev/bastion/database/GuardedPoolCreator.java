@@ -156,7 +156,7 @@ public class GuardedPoolCreator implements PgPoolCreator {
         PoolOptions pool = input.poolOptions()
                 .setMaxSize(guardrails.poolMaxSize())
                 .setMaxWaitQueueSize(guardrails.poolWaitQueue())
-                .setConnectionTimeout(millis(guardrails.poolTimeout()))
+                .setConnectionTimeout(millis(borrowTimeout(guardrails)))
                 .setConnectionTimeoutUnit(TimeUnit.MILLISECONDS)
                 .setIdleTimeout(millis(guardrails.poolIdleTimeout()))
                 .setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
@@ -354,6 +354,18 @@ public class GuardedPoolCreator implements PgPoolCreator {
      * Milliseconds for the Vert.x options and PostgreSQL's settings, which take an int. Only the
      * settings without an upper bound can be longer; they are capped at about 24 days.
      */
+    /**
+     * How long the Vert.x pool lets a borrow wait: DB_POOL_TIMEOUT, or DB_CONNECT_TIMEOUT when longer.
+     * The wait for a free connection is bounded by the admission ({@link PoolAdmission}, by
+     * DB_POOL_TIMEOUT) before the pool is asked; a borrow the pool then serves may still have to open a
+     * connection (TCP, TLS, login), which a short DB_POOL_TIMEOUT (0.1 s) would otherwise fail whenever
+     * a login takes longer: the migration's first connection at start first of all, so that the service
+     * could not start. The request deadline still bounds what a caller waits.
+     */
+    static Duration borrowTimeout(DatabaseSettings settings) {
+        return settings.poolTimeout().compareTo(settings.connectTimeout()) >= 0 ? settings.poolTimeout() : settings.connectTimeout();
+    }
+
     private static int millis(Duration duration) {
         return duration.compareTo(INT_MILLIS) >= 0 ? Integer.MAX_VALUE : (int) duration.toMillis();
     }
