@@ -155,7 +155,10 @@ public class GuardedPoolCreator implements PgPoolCreator {
         settingsCheck.refuseInvalid();
         PoolOptions pool = input.poolOptions()
                 .setMaxSize(guardrails.poolMaxSize())
-                .setMaxWaitQueueSize(guardrails.poolWaitQueue())
+                // callers queue in the admission (PoolAdmission, capped by DB_POOL_WAIT_QUEUE); the pool's own
+                // queue holds admitted attempts whose connection is being opened or given back, at most the
+                // pool's size, and the background borrowers (probe, key cleanup): never DB_POOL_WAIT_QUEUE=0's none
+                .setMaxWaitQueueSize(guardrails.poolWaitQueue() + guardrails.poolMaxSize())
                 .setConnectionTimeout(millis(borrowTimeout(guardrails)))
                 .setConnectionTimeoutUnit(TimeUnit.MILLISECONDS)
                 .setIdleTimeout(millis(guardrails.poolIdleTimeout()))

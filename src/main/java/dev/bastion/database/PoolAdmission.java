@@ -425,6 +425,9 @@ final class PoolAdmission {
         long expected;
         synchronized (this) {
             int ahead = laneWaiters[lane.ordinal()];
+            if (ahead == 0 && mayTakeAPlace(lane, System.nanoTime())) {
+                return -1; // a place is free: it is taken without waiting, whatever the queue's cap (0 included)
+            }
             if (ahead < laneShare(lane) && waiterCount() < maxWaiting) {
                 return -1;
             }

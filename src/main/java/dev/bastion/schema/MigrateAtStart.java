@@ -1,6 +1,10 @@
 package dev.bastion.schema;
 
+import java.time.Duration;
+
 import dev.bastion.database.DatabaseSettings;
+import dev.bastion.database.FailureClassifier;
+import dev.bastion.database.FailureKind;
 import dev.bastion.database.GuardedPoolCreator;
 import dev.bastion.database.UnsupportedPostgresException;
 import io.quarkus.runtime.Quarkus;
@@ -49,8 +53,13 @@ public class MigrateAtStart {
             return;
         }
         // one pooled connection first: it finds the writer (DB_HOSTS), reads the credentials as they are
-        // now (DB_PASSWORD_FILE), and the server's version, which must be supported before anything runs
+        // now (DB_PASSWORD_FILE), and the server's version, which must be supported before anything runs.
+        // The pool's borrow times out after a short DB_REQUEST_TIMEOUT (0.1 s) while a cold JVM's first login
+        // takes longer; the pool goes on opening that connection, so the borrow is tried again, within the
+        // migration's own timeout, instead of failing start-up
         var target = pool.get().getConnection()
+                .onFailure(MigrateAtStart::borrowTimedOut).retry().withBackOff(Duration.ofMillis(50), Duration.ofSeconds(1))
+                .expireIn(System.currentTimeMillis() + settings.migrationTimeout().toMillis())
                 .invoke(connection -> UnsupportedPostgresException.requireSupported(connection.databaseMetadata().majorVersion(),
                         connection.databaseMetadata().fullVersion()))
                 .call(connection -> connection.close())
@@ -69,5 +78,9 @@ public class MigrateAtStart {
             LOG.info("Schema migrated; exiting without serving (DB_MIGRATE_ONLY=true)");
             Quarkus.asyncExit(0);
         }
+    }
+
+    private static boolean borrowTimedOut(Throwable error) {
+        return FailureClassifier.classify(error).kind() == FailureKind.POOL_EXHAUSTED;
     }
 }

@@ -19,11 +19,12 @@ import io.quarkus.test.junit.TestProfile;
 import org.junit.jupiter.api.Test;
 
 /**
- * The shortest DB_POOL_TIMEOUT start-up accepts (1 ms) bounds the wait for a free connection, not
+ * Short waits a setting allows do not keep the service from starting. The shortest DB_POOL_TIMEOUT start-up accepts (1 ms) bounds the wait for a free connection, not
  * the time it takes to open one: no login takes a millisecond. Before, the pool's own borrow
  * timeout was DB_POOL_TIMEOUT, so the migration's first connection at start timed out and the
  * service did not start at all (DB_POOL_TIMEOUT=0.1 in a bench), and every request that needed a new
- * connection after the old ones were lost failed with 503 pool-exhausted.
+ * connection after the old ones were lost failed with 503 pool-exhausted. The shortest
+ * DB_REQUEST_TIMEOUT (0.1 s) is {@link ShortRequestTimeoutTest}'s.
  */
 @QuarkusTest
 @TestProfile(ShortPoolTimeoutTest.OneMillisecond.class)
