@@ -11,8 +11,8 @@ conflicts with another setting's default. A start that fails any other way fails
 
 The ranges are read from the documentation, so a range that no longer holds fails here.
 
-    python3 bench/settings/run.py            # both ends (~8 minutes)
-    python3 bench/settings/run.py --quick    # minimums only (~4 minutes)
+    python3 bench/settings/run.py            # both ends (~6 minutes)
+    python3 bench/settings/run.py --quick    # minimums only (~3 minutes)
     python3 bench/settings/run.py DB_POOL_WAIT_QUEUE=0 DB_POOL_SIZE=1   # one set of values
 """
 import json

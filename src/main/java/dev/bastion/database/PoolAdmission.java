@@ -66,6 +66,7 @@ final class PoolAdmission {
     private long capBackoffNanos = FIRST_CAP_BACKOFF_NANOS;
     private long capRetryAtNanos;
     private boolean probing;    // guarded by this: the cap was raised by one and the server has not refused it yet
+    private int peakAdmitted;   // guarded by this: the most places held at once since the cap last changed
     private final java.util.concurrent.atomic.LongAdder refusedOnArrival = new java.util.concurrent.atomic.LongAdder();
     private final double[] sojournNanos = new double[2]; // guarded by this; per lane: how long recent waiters waited (or gave up after), smoothed: CoDel's signal
     private volatile double holdNanos = 1_000_000; // recent time an attempt holds its admission, smoothed
@@ -161,6 +162,7 @@ final class PoolAdmission {
         synchronized (this) {
             if (mayTakeAPlace(lane, start) && laneWaiters[l] == 0) {
                 admitted++;
+                peakAdmitted = Math.max(peakAdmitted, admitted);
                 laneAdmitted[l]++;
                 admittedNow = true;
             }
@@ -175,6 +177,7 @@ final class PoolAdmission {
             expected = expectedWaitNanos(lane, laneWaiters[l] + 1);
             if (mayTakeAPlace(lane, start) && laneWaiters[l] == 0) {
                 admitted++;
+                peakAdmitted = Math.max(peakAdmitted, admitted);
                 laneAdmitted[l]++;
                 admittedNow = true;
             } else if (waiterCount() >= maxWaiting || laneWaiters[l] >= laneShare(lane) && expected >= mayWait * 4 / 5) {
@@ -304,6 +307,7 @@ final class PoolAdmission {
                         next = poll(candidate);
                         if (next != null) {
                             admitted++;
+                            peakAdmitted = Math.max(peakAdmitted, admitted);
                             laneAdmitted[candidate.ordinal()]++;
                             lastServed = candidate;
                             waited(candidate, now - next.enqueuedAt);
@@ -370,6 +374,7 @@ final class PoolAdmission {
                 probing = false;
             }
             cap = established;
+            peakAdmitted = Math.min(admitted, cap);
             capRetryAtNanos = System.nanoTime() + capBackoffNanos;
             backoffSeconds = (int) (capBackoffNanos / 1_000_000_000L);
         }
@@ -389,15 +394,19 @@ final class PoolAdmission {
 
     /**
      * How many attempts may hold a connection now: the learned cap, probing one more after its backoff.
-     * The one more counts as accepted only once the pool holds that many connections: the absence of a
-     * refusal proves nothing, because attempts that hold a place need not all hold a connection at the
-     * same moment (a loaded service spends part of each attempt on its own CPU), so the pool may never
-     * have tried to open it. Unproven, the probe stays where it is for another backoff.
+     * The one more counts as accepted unless the server refused it, with one exception: when callers
+     * took every place the step allowed and the pool still holds fewer connections, no refusal proves
+     * nothing. Attempts that hold a place need not all hold a connection at the same moment (a loaded
+     * service spends part of each attempt on its own CPU), so the pool may never have tried to open the
+     * one more; the step then waits for the connection that proves it, another backoff at a time.
+     * Without such demand (a quiet service, one lane held to its share) the step is taken, so the
+     * limit climbs back to the pool's size after the server's cap is lifted.
      */
     private int limitNow(long now) {
         if (cap < poolSize && now - capRetryAtNanos >= 0) {
-            if (probing && openConnections.getAsInt() < cap) {
+            if (probing && peakAdmitted >= cap && openConnections.getAsInt() < cap) {
                 capRetryAtNanos = now + capBackoffNanos;
+                peakAdmitted = admitted;
                 return cap;
             }
             if (probing) { // the server accepted the one more: the pool grows again, step by step
@@ -405,6 +414,7 @@ final class PoolAdmission {
             }
             cap++;
             probing = true;
+            peakAdmitted = admitted;
             capRetryAtNanos = now + capBackoffNanos;
             if (cap == poolSize) {
                 capBackoffNanos = FIRST_CAP_BACKOFF_NANOS;

@@ -34,6 +34,8 @@ import org.jboss.logging.Logger;
 public class MigrateAtStart {
 
     private static final Logger LOG = Logger.getLogger(MigrateAtStart.class);
+    /** How long a first login may be slow before start-up fails with the pool's own error: not a hung one. */
+    private static final long SLOW_LOGIN_MILLIS = 10_000;
 
     private final Instance<Pool> pool;
     private final GuardedPoolCreator poolCreator;
@@ -55,11 +57,11 @@ public class MigrateAtStart {
         // one pooled connection first: it finds the writer (DB_HOSTS), reads the credentials as they are
         // now (DB_PASSWORD_FILE), and the server's version, which must be supported before anything runs.
         // The pool's borrow times out after a short DB_REQUEST_TIMEOUT (0.1 s) while a cold JVM's first login
-        // takes longer; the pool goes on opening that connection, so the borrow is tried again, within the
-        // migration's own timeout, instead of failing start-up
+        // takes longer; the pool goes on opening that connection, so the borrow is tried again for up to 10 s
+        // (within the migration's own timeout) instead of failing start-up; a login that hangs still fails it
         var target = pool.get().getConnection()
                 .onFailure(MigrateAtStart::borrowTimedOut).retry().withBackOff(Duration.ofMillis(50), Duration.ofSeconds(1))
-                .expireIn(System.currentTimeMillis() + settings.migrationTimeout().toMillis())
+                .expireIn(Math.min(settings.migrationTimeout().toMillis(), SLOW_LOGIN_MILLIS)) // then the last failure
                 .invoke(connection -> UnsupportedPostgresException.requireSupported(connection.databaseMetadata().majorVersion(),
                         connection.databaseMetadata().fullVersion()))
                 .call(connection -> connection.close())

@@ -200,8 +200,8 @@ class HeldRowTest {
                             + "\",\"status\":\"ACTIVE\",\"version\":0}")).build();
             answer = Http.send(update);
             answeredAt = System.nanoTime();
-            // soon after the answer its backend no longer waits (a cancel request, not the statement's own end,
-            // which would wait until this lock goes); 5 s leaves a loaded machine's polls room
+            // soon after the answer its backend no longer waits (the deadline's cancel request, or the transaction's
+            // statement_timeout, which is what the request had left); 5 s leaves a loaded machine's polls room
             waitUntil(() -> SecondClient.serviceBackendsWaitingForLocks().isEmpty(), Duration.ofSeconds(5));
             assertTrue(System.nanoTime() - answeredAt <= TimeUnit.SECONDS.toNanos(5));
         }

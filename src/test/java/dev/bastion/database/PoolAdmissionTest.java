@@ -192,14 +192,17 @@ class PoolAdmissionTest {
     }
 
     @Test
-    void aCapRaisedByOneCountsOnceTheServerAcceptedTheConnection() throws Exception {
+    void aCapRaisedByOneThatCallersFillWaitsForTheConnectionThatProvesIt() throws Exception {
         AtomicInteger open = new AtomicInteger(2);
         PoolAdmission admission = new PoolAdmission(vertx, 10, 100, 30 * SECOND, capped -> { }, open::get);
         assertTrue(admission.connectionRefused(2)); // the server took two connections and refused the third
         assertEquals(2, admission.limit());
 
-        // attempts go on for three backoffs, one at a time: the pool never needs a third connection, so no
-        // refusal comes, and none proves the server would take one either
+        // for three backoffs callers hold two places and keep taking a third, so the step to three is filled,
+        // but the pool's two connections serve them all (each attempt holds its connection only part of the
+        // time): no refusal comes, and none proves the server would take a third connection either
+        List<PoolAdmission.Release> two = takeEveryPlace(admission, 2);
+        Thread.sleep(1_100); // the first backoff: the next caller takes the step to three
         enterOneAtATime(admission, 3_500);
         assertEquals(2, admission.limit(), "raised without a connection the server accepted");
 
@@ -209,6 +212,17 @@ class PoolAdmissionTest {
             enterOneAtATime(admission, 100);
         }
         assertEquals(3, admission.limit(), "the accepted connection raises the cap");
+        two.forEach(release -> release.done(true));
+    }
+
+    @Test
+    void aQuietServiceClimbsBackToThePoolSizeStepByStep() throws Exception {
+        PoolAdmission admission = new PoolAdmission(vertx, 10, 100, 30 * SECOND, capped -> { }, () -> 2);
+        assertTrue(admission.connectionRefused(2));
+        // one attempt at a time never fills a step: nothing to prove, so the cap climbs a place a backoff, as
+        // after an operator lifts the server's limit (the gauge and the admin alert come back with it)
+        enterOneAtATime(admission, 3_500);
+        assertTrue(admission.limit() >= 3, "stuck at " + admission.limit() + " though no caller needed more");
     }
 
     /** Attempts that each take a place and give it back, for {@code millis}. */

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The shortest DB_REQUEST_TIMEOUT start-up accepts (0.1 s, so DB_POOL_TIMEOUT and DB_CONNECT_TIMEOUT
  * derive to 0.1 s too) still lets the service start: the migration's first connection is tried again
- * within the migration's own timeout when a cold JVM's first login takes longer than the pool's
+ * for up to 10 s when a cold JVM's first login takes longer than the pool's
  * borrow timeout. Before, start-up failed with "Timeout" (found with DB_REQUEST_TIMEOUT=0.1 in a
  * bench; 0.3 started).
  */

@@ -180,8 +180,8 @@ public class DatabaseMeters {
                 .description("Requests waiting, without a connection, for their turn on the pool")
                 .register(registry);
         Gauge.builder(ROW_WAITING, unitOfWork, UnitOfWork::rowWaiters)
-                .description("Writes waiting, without a connection, for a turn on a row that DB_MAX_CONNECTIONS_PER_ROW "
-                        + "others are writing (a hot or held row)")
+                .description("Writes queued, without a connection, for a turn on a row that DB_MAX_CONNECTIONS_PER_ROW "
+                        + "others are writing (a hot or held row); a caller gone counts until the queue reaches it")
                 .register(registry);
         if (poolCreator.writerStatus().isPresent()) { // DB_HOSTS: the writer the service found by itself
             FunctionCounter.builder(WRITER_CHANGES, poolCreator,
