@@ -354,10 +354,6 @@ public class GuardedPoolCreator implements PgPoolCreator {
     }
 
     /**
-     * Milliseconds for the Vert.x options and PostgreSQL's settings, which take an int. Only the
-     * settings without an upper bound can be longer; they are capped at about 24 days.
-     */
-    /**
      * How long the Vert.x pool lets a borrow wait: DB_POOL_TIMEOUT, or DB_CONNECT_TIMEOUT when longer.
      * The wait for a free connection is bounded by the admission ({@link PoolAdmission}, by
      * DB_POOL_TIMEOUT) before the pool is asked; a borrow the pool then serves may still have to open a
@@ -369,6 +365,10 @@ public class GuardedPoolCreator implements PgPoolCreator {
         return settings.poolTimeout().compareTo(settings.connectTimeout()) >= 0 ? settings.poolTimeout() : settings.connectTimeout();
     }
 
+    /**
+     * Milliseconds for the Vert.x options and PostgreSQL's settings, which take an int. Only the
+     * settings without an upper bound can be longer; they are capped at about 24 days.
+     */
     private static int millis(Duration duration) {
         return duration.compareTo(INT_MILLIS) >= 0 ? Integer.MAX_VALUE : (int) duration.toMillis();
     }

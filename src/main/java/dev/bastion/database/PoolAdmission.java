@@ -36,8 +36,8 @@ import org.jboss.logging.Logger;
  * per-role or per-database cap, or the slots reserved for superusers): the pool then serves on the
  * connections it has, instead of failing every caller that would have needed one more. The learned
  * cap is raised by one after a backoff (1 s, doubling up to 5 min while the server keeps refusing,
- * back to 1 s once it accepts), so the pool grows again, a connection a second while callers need
- * them, when the cap is lifted.
+ * back to 1 s once it accepts), so the pool grows again, a connection a second, when the cap is lifted
+ * (see {@link #limitNow} for when a step counts as accepted).
  * The count of established connections comes from the pool's sockets (GuardedPoolCreator), not from
  * the pool's size, which also counts connections still being opened.
  */

@@ -189,8 +189,6 @@ final class RowConcurrency {
             }
             if (w != null) {
                 queued.decrementAndGet();
-            }
-            if (w != null) {
                 next[0] = w; // the turn passes on: active stays the same
             } else {
                 lane.active--;
