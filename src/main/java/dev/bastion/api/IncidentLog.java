@@ -5,7 +5,7 @@ import java.time.Duration;
 import dev.bastion.logging.BurstLog;
 import dev.bastion.logging.LogSettings;
 import jakarta.annotation.PreDestroy;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import org.jboss.logging.Logger;
 
 /**
@@ -13,7 +13,7 @@ import org.jboss.logging.Logger;
  * body shows and its log line carries; alike failures within {@code bastion.log.incident-window}
  * (an outage) share one WARN line and one summary with their count (see {@link BurstLog}).
  */
-@ApplicationScoped
+@Singleton
 public class IncidentLog {
 
     private static final Logger LOG = Logger.getLogger(IncidentLog.class);

@@ -7,8 +7,8 @@ import dev.bastion.database.UnitOfWork;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.ext.web.Router;
-import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
 
 /**
  * Refuses an API request before anything is done for it (no body read or parsed, no resource, no
@@ -19,7 +19,7 @@ import jakarta.enterprise.event.Observes;
  * storm of refusals, each is answered after a hold ({@link RefusalHold}). The admin
  * API (and the management port, another router) is always served.
  */
-@ApplicationScoped
+@Singleton
 public class OverloadShedding {
 
     /** Before the body-size check (-3) and every route that reads a body. */

@@ -9,7 +9,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.Vertx;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import jakarta.ws.rs.core.Response;
 
 /**
@@ -26,7 +26,7 @@ import jakarta.ws.rs.core.Response;
  * meanwhile (HAProxy's "tarpit" does the same to unwanted traffic). A refusal after the request
  * waited its turn out is not held: it has waited already.
  */
-@ApplicationScoped
+@Singleton
 public class RefusalHold {
 
     static final long WINDOW_MILLIS = 100;

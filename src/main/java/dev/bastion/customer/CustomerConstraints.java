@@ -4,10 +4,10 @@ import java.util.Map;
 import java.util.Optional;
 
 import dev.bastion.api.ConstraintDescriptions;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 
 /** What the customer table's named constraints (V1__customer.sql) mean to an API caller; notes and transfers describe theirs. */
-@ApplicationScoped
+@Singleton
 public class CustomerConstraints implements ConstraintDescriptions {
 
     /** Foreign keys that refer to a customer, and what the referring rows are called in the API. */

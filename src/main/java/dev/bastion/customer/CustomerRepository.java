@@ -14,14 +14,14 @@ import io.vertx.mutiny.sqlclient.RowIterator;
 import io.vertx.mutiny.sqlclient.RowSet;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Tuple;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 
 /**
  * Customers through Panache, and the hot single-row paths (read by id, create, profile update) as one
  * prepared statement each on a connection the unit of work lent ({@code UnitOfWork.runStatement}): a
  * single-row statement gains nothing from a session, a persistence context and a flush.
  */
-@ApplicationScoped
+@Singleton
 public class CustomerRepository implements PanacheRepository<Customer> {
 
     private static final String COLUMNS = "id, name, email, phone, status, credit_balance, version, created_at, updated_at";

@@ -8,6 +8,8 @@ import dev.bastion.database.WrittenPosition;
 import dev.bastion.idempotency.KeyedResponses;
 import dev.bastion.idempotency.ValidIdempotencyKey;
 import io.smallrye.mutiny.Uni;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.net.HostAndPort;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Email;
 import jakarta.validation.constraints.Max;
@@ -24,6 +26,8 @@ import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import org.jboss.resteasy.reactive.RestHeader;
@@ -35,18 +39,22 @@ public class CustomerResource {
 
     private final CustomerService service;
     private final ImportService importService;
+    private final NewCustomerCheck newCustomerCheck;
 
-    public CustomerResource(CustomerService service, ImportService importService) {
+    public CustomerResource(CustomerService service, ImportService importService, NewCustomerCheck newCustomerCheck) {
         this.service = service;
         this.importService = importService;
+        this.newCustomerCheck = newCustomerCheck;
     }
 
     /** Creates a customer; with an Idempotency-Key header, repeats of the same request create nothing more. */
     @POST
-    public Uni<Response> create(@NotNull(message = "a JSON body is required") @Valid CreateCustomerRequest request,
-                                @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey) {
+    public Uni<Response> create(@NotNull(message = "a JSON body is required") CreateCustomerRequest body,
+                                @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey,
+                                @Context HttpServerRequest http) {
+        CreateCustomerRequest request = newCustomerCheck.checked(body); // the body's constraints: see NewCustomerCheck
         return KeyedResponses.respond(idempotencyKey,
-                () -> service.create(request).map(c -> Response.created(location(c.id())).entity(c).build()),
+                () -> service.create(request).map(c -> created(http, c)),
                 key -> service.createOnce(key, request), CustomerResource::location);
     }
 
@@ -116,6 +124,26 @@ public class CustomerResource {
         return KeyedResponses.respond(idempotencyKey,
                 () -> importService.importAll(request.customers()).map(r -> Response.ok(r).build()),
                 key -> importService.importAllOnce(key, request.customers()), null);
+    }
+
+    /**
+     * 201 with the new customer's absolute URL, written as text: the request's scheme, authority and
+     * path (with any root path) and the id, as Quarkus REST makes a relative {@link URI} absolute,
+     * without the three URI parses that costs (~4 % of a create's CPU, bench/profile). A request
+     * without an authority (HTTP/1.0 without Host) is left to Quarkus REST.
+     */
+    private static Response created(HttpServerRequest http, CustomerResponse customer) {
+        HostAndPort authority = http.authority();
+        if (authority == null) {
+            return Response.created(location(customer.id())).entity(customer).build();
+        }
+        StringBuilder url = new StringBuilder(64).append(http.scheme()).append("://").append(authority.host());
+        if (authority.port() >= 0) {
+            url.append(':').append(authority.port());
+        }
+        String path = http.path();
+        url.append(path, 0, path.endsWith("/") ? path.length() - 1 : path.length()).append('/').append(customer.id());
+        return Response.status(Response.Status.CREATED).header(HttpHeaders.LOCATION, url.toString()).entity(customer).build();
     }
 
     /**

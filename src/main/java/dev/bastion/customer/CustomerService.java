@@ -12,14 +12,14 @@ import dev.bastion.idempotency.IdempotencyKeys;
 import dev.bastion.idempotency.StoredResponse;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.SqlConnection;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 
 /**
  * Customer use cases. Each public method is one unit of work; database failures that mean
  * something in customer terms (a taken email, a missing customer) are translated here, after the
  * transaction has ended.
  */
-@ApplicationScoped
+@Singleton
 public class CustomerService {
 
     static final String CREATE = "customer.create";

@@ -11,14 +11,14 @@ import dev.bastion.database.UnitOfWork;
 import dev.bastion.idempotency.IdempotencyKeys;
 import dev.bastion.idempotency.StoredResponse;
 import io.smallrye.mutiny.Uni;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 
 /**
  * Bulk creation in one transaction where each row is a nested unit of work: a row the database
  * refuses (a taken email, a broken check) is rolled back to its savepoint and reported, the others
  * commit together. Partial success is explicit in the response, never silent.
  */
-@ApplicationScoped
+@Singleton
 public class ImportService {
 
     private static final TransactionSpec IMPORT = TransactionSpec.write("customer.import").withSavepoints();

@@ -7,7 +7,7 @@ import io.quarkus.hibernate.reactive.panache.Panache;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 
 /**
  * Nested units of work inside a running transaction. A step runs after a SAVEPOINT; if the
@@ -18,7 +18,7 @@ import jakarta.enterprise.context.ApplicationScoped;
  * may describe writes that no longer exist. Work after a failed step must re-read what it needs.
  * Only database rejections are absorbed; a lost connection still fails the whole unit.
  */
-@ApplicationScoped
+@Singleton
 public class Savepoints {
 
     private final AtomicLong sequence = new AtomicLong();

@@ -3,14 +3,14 @@ package dev.bastion.database;
 import java.util.List;
 
 import io.smallrye.faulttolerance.api.CircuitBreakerState;
-import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Instance;
+import jakarta.inject.Singleton;
 
 /**
  * Every {@link TransactionListener} bean, collected once at start-up, and the breaker state
  * readiness reads. The gate reports here; nothing in this package knows who listens.
  */
-@ApplicationScoped
+@Singleton
 public class TransactionListeners {
 
     private final List<TransactionListener> listeners;

@@ -16,8 +16,8 @@ import io.vertx.pgclient.PgConnection;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Tuple;
-import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.util.TypeLiteral;
+import jakarta.inject.Singleton;
 import org.hibernate.reactive.mutiny.Mutiny;
 
 /**
@@ -41,7 +41,7 @@ import org.hibernate.reactive.mutiny.Mutiny;
  * Work must not recover from a failure inside the transaction (that poisons the session): let it
  * fail, and map it outside.
  */
-@ApplicationScoped
+@Singleton
 public class UnitOfWork {
 
     private static final String TERMINATE_OWN_BACKEND = "SELECT pg_terminate_backend(pg_backend_pid())";

@@ -6,7 +6,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 
 import io.vertx.pgclient.PgNotice;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import org.jboss.logging.Logger;
 
 /**
@@ -17,7 +17,7 @@ import org.jboss.logging.Logger;
  * commit-outcome-unknown when it sees the warning for its own statement), and every one is counted,
  * logged and shown to operators. Every pooled connection reports its notices here.
  */
-@ApplicationScoped
+@Singleton
 public class UnreplicatedCommits {
 
     private static final Logger LOG = Logger.getLogger(UnreplicatedCommits.class);

@@ -24,8 +24,8 @@ import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
-import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
 import org.jboss.logging.Logger;
 
 /**
@@ -41,7 +41,7 @@ import org.jboss.logging.Logger;
  * Only successes are stored: a refusal (4xx) or failure rolls back with its claim, so a repeat is
  * evaluated again against the data as it is then (see README, "Idempotency").
  */
-@ApplicationScoped
+@Singleton
 public class IdempotencyKeys {
 
     private static final Logger LOG = Logger.getLogger(IdempotencyKeys.class);

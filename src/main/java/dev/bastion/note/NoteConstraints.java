@@ -3,10 +3,10 @@ package dev.bastion.note;
 import java.util.Optional;
 
 import dev.bastion.api.ConstraintDescriptions;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 
 /** What the note table's named constraint (V1__customer.sql) means to an API caller. */
-@ApplicationScoped
+@Singleton
 public class NoteConstraints implements ConstraintDescriptions {
 
     private static final ConstraintDescription CUSTOMER_FK = new ConstraintDescription("customerId",

@@ -10,10 +10,10 @@ import dev.bastion.database.Isolation;
 import dev.bastion.database.TransactionSpec;
 import dev.bastion.database.UnitOfWork;
 import io.smallrye.mutiny.Uni;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 
 /** Notes about customers. Whether the customer exists is PostgreSQL's foreign key's decision. */
-@ApplicationScoped
+@Singleton
 public class NoteService {
 
     /** Notes one customer may have: bounds what one client can pile onto one customer. */

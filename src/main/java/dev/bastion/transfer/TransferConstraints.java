@@ -4,10 +4,10 @@ import java.util.Map;
 import java.util.Optional;
 
 import dev.bastion.api.ConstraintDescriptions;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 
 /** What the ledger's named constraints (V3__credit_transfer.sql, V4) mean to an API caller. */
-@ApplicationScoped
+@Singleton
 public class TransferConstraints implements ConstraintDescriptions {
 
     private static final Map<String, ConstraintDescription> BY_NAME = Map.of(

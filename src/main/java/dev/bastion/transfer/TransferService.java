@@ -13,7 +13,7 @@ import dev.bastion.database.UnitOfWork;
 import dev.bastion.idempotency.IdempotencyKeys;
 import dev.bastion.idempotency.StoredResponse;
 import io.smallrye.mutiny.Uni;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import jakarta.persistence.LockModeType;
 
 /**
@@ -22,7 +22,7 @@ import jakarta.persistence.LockModeType;
  * deadlocks caused by other clients are retried by the unit of work. The balance rule (never below
  * zero) is PostgreSQL's check constraint, evaluated atomically with the update.
  */
-@ApplicationScoped
+@Singleton
 public class TransferService {
 
     static final String OPERATION = "customer.transfer";

@@ -4,6 +4,8 @@ import static dev.bastion.testing.Customers.createCustomer;
 import static dev.bastion.testing.Customers.uniqueEmail;
 import static dev.bastion.testing.Problems.assertProblem;
 import static io.restassured.RestAssured.given;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.hamcrest.Matchers.allOf;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
@@ -19,17 +21,44 @@ import static org.hamcrest.Matchers.startsWith;
 
 import java.util.List;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.bastion.api.IsoInstantJson;
 import dev.bastion.testing.Management;
 import dev.bastion.testing.PostgresResource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
+import jakarta.inject.Inject;
 import org.junit.jupiter.api.Test;
 
 /** The customer API end to end against a real PostgreSQL: happy paths and every bad-input error. */
 @QuarkusTest
 @WithTestResource(PostgresResource.class)
 public class CustomerApiTest {
+
+    @Inject
+    ObjectMapper json;
+
+    @Test
+    void timestampsAreTheDatabasesOwnInIso8601() throws Exception {
+        var read = given().get("/customers/" + createCustomer(uniqueEmail())).then().statusCode(200).extract();
+        String createdAt = read.jsonPath().getString("createdAt");
+        // the text Instant.toString() (and Jackson's own serializer) give the database's microsecond value
+        try (var db = PostgresResource.connect(); var query = db.prepareStatement(
+                "SELECT created_at, updated_at FROM customer WHERE id = ?")) {
+            query.setLong(1, read.jsonPath().getLong("id"));
+            try (var row = query.executeQuery()) {
+                assertTrue(row.next());
+                assertEquals(row.getObject(1, java.time.OffsetDateTime.class).toInstant().toString(), createdAt);
+                assertEquals(row.getObject(2, java.time.OffsetDateTime.class).toInstant().toString(),
+                        read.jsonPath().getString("updatedAt"));
+            }
+        }
+        assertEquals(IsoInstantJson.class.getName() + "$Serializer", json.getSerializerProviderInstance()
+                .findValueSerializer(java.time.Instant.class).getClass().getName(), "the service writes them by hand");
+        assertTrue(createdAt.matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d{3}|\\.\\d{6})?Z"), createdAt);
+    }
 
     @Test
     void createsReadsUpdatesAndDeletesACustomer() {
@@ -50,6 +79,12 @@ public class CustomerApiTest {
                 .extract();
         long id = created.jsonPath().getLong("id");
         String location = created.header("Location");
+        // the request's own scheme, host, port and path, and the new id: absolute, as before
+        assertEquals("http://localhost:" + RestAssured.port + "/customers/" + id, location);
+        String viaHost = given().contentType(ContentType.JSON).header("Host", "api.example:8443")
+                .body("{\"name\":\"Ada\",\"email\":\"" + uniqueEmail() + "\"}").post("/customers/")
+                .then().statusCode(201).extract().header("Location");
+        assertTrue(viaHost.matches("http://api\\.example:8443/customers/\\d+"), "the caller's Host, one slash: " + viaHost);
 
         given().get(location).then().statusCode(200).body("id", equalTo((int) id)).body("email", equalTo(email));
 

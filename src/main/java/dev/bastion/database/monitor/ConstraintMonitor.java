@@ -11,15 +11,15 @@ import java.util.concurrent.ConcurrentHashMap;
 import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.TransactionListener;
 import io.micrometer.core.instrument.MeterRegistry;
-import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
 
 /**
  * Constraint violations PostgreSQL reported, per kind and constraint, whether they failed an attempt
  * or a nested step (a savepoint); a listener of the unit of work of its own. Constraint names come
  * from the schema (a fixed, small set), so they are safe as metric tags.
  */
-@ApplicationScoped
+@Singleton
 public class ConstraintMonitor implements TransactionListener {
 
     private final DatabaseMeters meters;

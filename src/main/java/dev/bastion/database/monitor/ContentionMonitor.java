@@ -14,15 +14,15 @@ import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.TransactionListener;
 import io.micrometer.core.instrument.MeterRegistry;
-import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
 
 /**
  * Deadlocks and serialization failures: how often, where, whether retries absorbed them, how bad
  * it is, and what would prevent them. A listener of the unit of work of its own; observes only,
  * requests never wait on it.
  */
-@ApplicationScoped
+@Singleton
 public class ContentionMonitor implements TransactionListener {
 
     /** Above this many contention events per hour the severity is high. */

@@ -18,9 +18,9 @@ import dev.bastion.database.TransactionListener;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.StartupEvent;
 import io.vertx.mutiny.core.Vertx;
-import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
 import org.jboss.logging.Logger;
 
 /**
@@ -29,7 +29,7 @@ import org.jboss.logging.Logger;
  * that overstays, once, naming the operation that holds it. PostgreSQL's statement and
  * idle-in-transaction timeouts end such work; this makes it visible before and after they do.
  */
-@ApplicationScoped
+@Singleton
 public class LongTransactionDetector implements TransactionListener {
 
     private static final Logger LOG = Logger.getLogger(LongTransactionDetector.class);

@@ -10,8 +10,9 @@ import dev.bastion.database.TransactionListener;
 import dev.bastion.database.TransactionListeners;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.smallrye.faulttolerance.api.CircuitBreakerState;
-import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import jakarta.inject.Provider;
+import jakarta.inject.Singleton;
 import org.jboss.logging.Logger;
 
 /**
@@ -21,7 +22,7 @@ import org.jboss.logging.Logger;
  * has one owner, {@link TransactionListeners}; the gauge and the admin figures read it there. Every
  * method is cheap and never blocks: it runs on the event loop in the request's path.
  */
-@ApplicationScoped
+@Singleton
 public class TransactionEvents implements TransactionListener {
 
     private static final Logger LOG = Logger.getLogger(TransactionEvents.class);
@@ -31,9 +32,10 @@ public class TransactionEvents implements TransactionListener {
     private final DatabaseMeters meters;
     private final Supplier<CircuitBreakerState> breaker;
 
+    /** {@code listeners} through a Provider: they hold this bean, and neither has a client proxy to break the cycle. */
     @Inject
-    public TransactionEvents(DatabaseMeters meters, TransactionListeners listeners, DatabaseSettings guardrails) {
-        this(meters, (Supplier<CircuitBreakerState>) listeners::breakerState, guardrails);
+    public TransactionEvents(DatabaseMeters meters, Provider<TransactionListeners> listeners, DatabaseSettings guardrails) {
+        this(meters, (Supplier<CircuitBreakerState>) () -> listeners.get().breakerState(), guardrails);
     }
 
     /** With the breaker's state from elsewhere (tests). */

@@ -8,7 +8,7 @@ import dev.bastion.logging.BurstLog;
 import dev.bastion.logging.LogSettings;
 import io.smallrye.faulttolerance.api.CircuitBreakerState;
 import jakarta.annotation.PreDestroy;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import org.jboss.logging.Logger;
 
 /**
@@ -16,7 +16,7 @@ import org.jboss.logging.Logger;
  * lost their connection before a clean rollback. A burst (every transaction of an outage, a breaker
  * that keeps reopening while the database stays down) is one line and a count, not one line each.
  */
-@ApplicationScoped
+@Singleton
 public class TransactionLog implements TransactionListener {
 
     private static final Logger LOG = Logger.getLogger(TransactionLog.class);
