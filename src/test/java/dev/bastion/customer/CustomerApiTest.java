@@ -5,6 +5,7 @@ import static dev.bastion.testing.Customers.uniqueEmail;
 import static dev.bastion.testing.Problems.assertProblem;
 import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.hamcrest.Matchers.allOf;
 import static org.hamcrest.Matchers.containsString;
@@ -39,6 +40,19 @@ public class CustomerApiTest {
 
     @Inject
     ObjectMapper json;
+
+    @Test
+    void requestMetricsNameTheRouteNotThePath() {
+        long id = createCustomer(uniqueEmail());
+        given().get("/customers/" + id).then().statusCode(200);
+        given().get("/customers/987654321").then().statusCode(404);
+        String metrics = Management.given().get("/q/metrics").then().statusCode(200).extract().asString();
+        assertTrue(metrics.matches("(?s).*http_server_requests_seconds_count\\{[^}]*status=\"200\"[^}]*uri=\"/customers/\\{id\\}\".*"),
+                "a read is counted under its route");
+        assertTrue(metrics.matches("(?s).*http_server_requests_seconds_count\\{[^}]*status=\"404\"[^}]*uri=\"/customers/\\{id\\}\".*"),
+                "a read of no customer under its route");
+        assertFalse(metrics.matches("(?s).*uri=\"/customers/\\d+.*"), "no series per customer id");
+    }
 
     @Test
     void timestampsAreTheDatabasesOwnInIso8601() throws Exception {
