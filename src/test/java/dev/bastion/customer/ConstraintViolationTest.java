@@ -18,7 +18,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bastion.api.CachedParameterNames;
+import dev.bastion.api.IsoInstantJson;
 import dev.bastion.testing.Http;
 import dev.bastion.testing.IdempotencyKeys;
 import dev.bastion.testing.PostgresResource;
@@ -39,6 +41,17 @@ import org.junit.jupiter.api.Test;
 class ConstraintViolationTest {
 
     private static final String UNIQUE_SERIES = "bastion_db_constraint_violations_total";
+
+    @Inject
+    ObjectMapper json;
+
+    /** Here rather than in CustomerApiTest, which also runs against the packaged service (no injection). */
+    @Test
+    void theServiceWritesInstantsWithItsOwnSerializer() throws Exception {
+        assertEquals(IsoInstantJson.class.getName() + "$Serializer", json.getSerializerProviderInstance()
+                .findValueSerializer(java.time.Instant.class).getClass().getName(), "IsoInstantJson ran after the JavaTimeModule");
+        assertEquals("\"2026-12-05T22:01:17.123456Z\"", json.writeValueAsString(java.time.Instant.parse("2026-12-05T22:01:17.123456Z")));
+    }
 
     @Test
     void concurrentCreatesWithTheSameEmailLeaveExactlyOneCustomer() throws Exception {
