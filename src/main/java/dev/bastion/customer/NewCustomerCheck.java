@@ -21,7 +21,7 @@ import jakarta.validation.Validator;
 public class NewCustomerCheck {
 
     private static final Pattern PHONE = Pattern.compile(CreateCustomerRequest.PHONE);
-    private static final BigDecimal MAX_BALANCE = new BigDecimal("999999999999.99");
+    private static final BigDecimal MAX_BALANCE = new BigDecimal(CreateCustomerRequest.BALANCE_MAX);
 
     private final Validator validator;
 
@@ -42,9 +42,11 @@ public class NewCustomerCheck {
     }
 
     static boolean plainlyValid(CreateCustomerRequest request) {
-        return visible(request.name()) && request.name().length() <= 200
-                && request.email() != null && request.email().length() <= 320 && plainEmail(request.email())
-                && (request.phone() == null || request.phone().length() <= 40 && PHONE.matcher(request.phone()).matches())
+        return visible(request.name()) && request.name().length() <= CreateCustomerRequest.NAME_MAX
+                && request.email() != null && request.email().length() <= CreateCustomerRequest.EMAIL_MAX
+                && plainEmail(request.email())
+                && (request.phone() == null || request.phone().length() <= CreateCustomerRequest.PHONE_MAX
+                        && PHONE.matcher(request.phone()).matches())
                 && (request.creditBalance() == null || plainBalance(request.creditBalance()));
     }
 
@@ -67,7 +69,8 @@ public class NewCustomerCheck {
             return false;
         }
         // as written, trailing zeros included: 0.0000 has four fraction digits for @Digits
-        return balance.precision() - balance.scale() <= 12 && Math.max(balance.scale(), 0) <= 2;
+        return balance.precision() - balance.scale() <= CreateCustomerRequest.BALANCE_INTEGER_DIGITS
+                && Math.max(balance.scale(), 0) <= CreateCustomerRequest.BALANCE_FRACTION_DIGITS;
     }
 
     /**

@@ -1,10 +1,10 @@
 package dev.bastion.idempotency;
 
-import java.net.URI;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
 import io.smallrye.mutiny.Uni;
+import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
@@ -25,7 +25,7 @@ public final class KeyedResponses {
      * @param location the Location of a stored response's resource id, or null for none
      */
     public static Uni<Response> respond(String idempotencyKey, Supplier<Uni<Response>> withoutKey,
-                                        Function<String, Uni<StoredResponse>> once, Function<Long, URI> location) {
+                                        Function<String, Uni<StoredResponse>> once, Function<Long, String> location) {
         if (idempotencyKey == null) {
             return withoutKey.get();
         }
@@ -33,13 +33,13 @@ public final class KeyedResponses {
                 location == null || stored.resourceId() == null ? null : location.apply(stored.resourceId())));
     }
 
-    /** The stored status and body, verbatim; {@code location} may be null. */
-    public static Response toResponse(StoredResponse stored, URI location) {
+    /** The stored status and body, verbatim; {@code location} (a URL) may be null. */
+    public static Response toResponse(StoredResponse stored, String location) {
         Response.ResponseBuilder response = Response.status(stored.status())
                 .type(MediaType.APPLICATION_JSON)
                 .entity(stored.body());
         if (location != null) {
-            response.location(location);
+            response.header(HttpHeaders.LOCATION, location);
         }
         if (stored.replayed()) {
             response.header(REPLAYED, "true");
