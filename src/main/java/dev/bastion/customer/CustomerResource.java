@@ -29,6 +29,7 @@ import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import org.jboss.resteasy.reactive.RestHeader;
+import org.jboss.resteasy.reactive.RestResponse;
 
 @Path("/customers")
 @Produces(MediaType.APPLICATION_JSON)
@@ -47,13 +48,13 @@ public class CustomerResource {
 
     /** Creates a customer; with an Idempotency-Key header, repeats of the same request create nothing more. */
     @POST
-    public Uni<Response> create(@NotNull(message = "a JSON body is required") CreateCustomerRequest body,
-                                @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey,
+    public Uni<RestResponse<Object>> create(CreateCustomerRequest body, @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) String idempotencyKey,
                                 @Context HttpServerRequest http) {
-        CreateCustomerRequest request = newCustomerCheck.checked(body); // the body's constraints: see NewCustomerCheck
+        // a body is required, the key and the body have constraints: checked there, not by an interceptor on every create
+        CreateCustomerRequest request = newCustomerCheck.checked(body, idempotencyKey);
         return KeyedResponses.respond(idempotencyKey,
-                () -> service.create(request).map(c -> Response.status(Response.Status.CREATED)
-                        .header(HttpHeaders.LOCATION, location(http, c.id())).entity(c).build()),
+                () -> service.create(request).map(c -> RestResponse.ResponseBuilder.<Object>create(RestResponse.Status.CREATED, c)
+                        .header(HttpHeaders.LOCATION, location(http, c.id())).build()),
                 key -> service.createOnce(key, request), id -> location(http, id));
     }
 
@@ -103,11 +104,11 @@ public class CustomerResource {
      */
     @POST
     @Path("/{id}/credit-adjustments")
-    public Uni<Response> adjustCredit(@PathParam("id") long id,
+    public Uni<RestResponse<Object>> adjustCredit(@PathParam("id") long id,
                                       @NotNull(message = "a JSON body is required") @Valid CreditAdjustmentRequest request,
                                       @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey) {
         return KeyedResponses.respond(idempotencyKey,
-                () -> service.adjustCredit(id, request.amount()).map(c -> Response.ok(c).build()),
+                () -> service.adjustCredit(id, request.amount()).map(c -> KeyedResponses.answer(RestResponse.Status.OK, c)),
                 key -> service.adjustCreditOnce(key, id, request.amount()), null);
     }
 
@@ -118,10 +119,10 @@ public class CustomerResource {
      */
     @POST
     @Path("/import")
-    public Uni<Response> importAll(@NotNull(message = "a JSON body is required") @Valid ImportRequest request,
+    public Uni<RestResponse<Object>> importAll(@NotNull(message = "a JSON body is required") @Valid ImportRequest request,
                                    @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey) {
         return KeyedResponses.respond(idempotencyKey,
-                () -> importService.importAll(request.customers()).map(r -> Response.ok(r).build()),
+                () -> importService.importAll(request.customers()).map(r -> KeyedResponses.answer(RestResponse.Status.OK, r)),
                 key -> importService.importAllOnce(key, request.customers()), null);
     }
 

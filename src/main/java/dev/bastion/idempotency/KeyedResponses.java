@@ -6,9 +6,17 @@ import java.util.function.Supplier;
 import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
-import jakarta.ws.rs.core.Response;
+import org.jboss.resteasy.reactive.RestResponse;
 
-/** The HTTP side of keyed requests: header names, the keyed/unkeyed branch, and stored responses as replies. */
+/**
+ * The HTTP side of keyed requests: header names, the keyed/unkeyed branch, and stored responses as replies.
+ * <p>
+ * A keyed write answers with a {@code RestResponse<Object>}, not a {@code Response}: for a
+ * {@code Response} Quarkus REST negotiates the media type and parses it again on every request; for
+ * a declared entity type it fixes the resource's {@code @Produces} at build time, and only looks up
+ * the writer of the entity's class (bench/profile: the writer lookups of a create fell from ~6 % to
+ * ~2 % of its samples). A stored body is a String, which the JSON writer writes verbatim.
+ */
 public final class KeyedResponses {
 
     public static final String IDEMPOTENCY_KEY = "Idempotency-Key";
@@ -24,7 +32,7 @@ public final class KeyedResponses {
      *
      * @param location the Location of a stored response's resource id, or null for none
      */
-    public static Uni<Response> respond(String idempotencyKey, Supplier<Uni<Response>> withoutKey,
+    public static Uni<RestResponse<Object>> respond(String idempotencyKey, Supplier<Uni<RestResponse<Object>>> withoutKey,
                                         Function<String, Uni<StoredResponse>> once, Function<Long, String> location) {
         if (idempotencyKey == null) {
             return withoutKey.get();
@@ -34,10 +42,10 @@ public final class KeyedResponses {
     }
 
     /** The stored status and body, verbatim; {@code location} (a URL) may be null. */
-    public static Response toResponse(StoredResponse stored, String location) {
-        Response.ResponseBuilder response = Response.status(stored.status())
-                .type(MediaType.APPLICATION_JSON)
-                .entity(stored.body());
+    public static RestResponse<Object> toResponse(StoredResponse stored, String location) {
+        RestResponse.ResponseBuilder<Object> response = RestResponse.ResponseBuilder.<Object>create(stored.status())
+                .entity(stored.body())
+                .type(MediaType.APPLICATION_JSON_TYPE);
         if (location != null) {
             response.header(HttpHeaders.LOCATION, location);
         }
@@ -45,5 +53,10 @@ public final class KeyedResponses {
             response.header(REPLAYED, "true");
         }
         return response.build();
+    }
+
+    /** A write's own answer (no key, or the key's first execution), as every keyed write returns it. */
+    public static RestResponse<Object> answer(RestResponse.Status status, Object entity) {
+        return RestResponse.ResponseBuilder.create(status, entity).build();
     }
 }

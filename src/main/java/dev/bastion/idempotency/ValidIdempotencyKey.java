@@ -15,13 +15,16 @@ import jakarta.validation.constraints.Size;
  * What an {@code Idempotency-Key} header may contain, declared once for every keyed write:
  * 1 to 200 printable ASCII characters without spaces. Absent (null) is valid: the key is optional.
  */
-@Size(min = 1, max = 200)
-@Pattern(regexp = "[\\x21-\\x7E]+", message = "must be printable ASCII without spaces")
+@Size(min = 1, max = ValidIdempotencyKey.MAX_LENGTH)
+@Pattern(regexp = ValidIdempotencyKey.FORMAT, message = "must be printable ASCII without spaces")
 @Constraint(validatedBy = {})
 @Documented
 @Target({ElementType.PARAMETER, ElementType.FIELD})
 @Retention(RetentionPolicy.RUNTIME)
 public @interface ValidIdempotencyKey {
+
+    int MAX_LENGTH = 200;
+    String FORMAT = "[\\x21-\\x7E]+";
 
     String message() default "must be 1 to 200 printable ASCII characters without spaces";
 

@@ -8,10 +8,10 @@ import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
-import jakarta.ws.rs.core.Response;
 import dev.bastion.idempotency.KeyedResponses;
 import dev.bastion.idempotency.ValidIdempotencyKey;
 import org.jboss.resteasy.reactive.RestHeader;
+import org.jboss.resteasy.reactive.RestResponse;
 
 @Path("/customers/transfers")
 @Produces(MediaType.APPLICATION_JSON)
@@ -26,9 +26,9 @@ public class TransferResource {
 
     /** Moves credit atomically; with an Idempotency-Key, a retried request is applied once. */
     @POST
-    public Uni<Response> transfer(@NotNull(message = "a JSON body is required") @Valid TransferRequest request,
+    public Uni<RestResponse<Object>> transfer(@NotNull(message = "a JSON body is required") @Valid TransferRequest request,
                                   @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey) {
-        return KeyedResponses.respond(idempotencyKey, () -> service.transfer(request).map(t -> Response.ok(t).build()),
+        return KeyedResponses.respond(idempotencyKey, () -> service.transfer(request).map(t -> KeyedResponses.answer(RestResponse.Status.OK, t)),
                 key -> service.transferOnce(key, request), null);
     }
 }

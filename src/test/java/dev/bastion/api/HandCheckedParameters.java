@@ -1,6 +1,8 @@
 package dev.bastion.api;
 
 import dev.bastion.database.WrittenPosition;
+import dev.bastion.idempotency.KeyedResponses;
+import dev.bastion.idempotency.ValidIdempotencyKey;
 import org.eclipse.microprofile.openapi.OASFilter;
 import org.eclipse.microprofile.openapi.models.parameters.Parameter;
 
@@ -19,6 +21,12 @@ public class HandCheckedParameters implements OASFilter {
             parameter.setDescription("With reads on standbys: the " + WrittenPosition.RESPONSE_HEADER
                     + " of the caller's last write (a pg_lsn such as 0/16B3748). A standby serves the read only once it has "
                     + "replayed that far, else the writer does. Malformed: 400.");
+        }
+        if (KeyedResponses.IDEMPOTENCY_KEY.equals(parameter.getName()) && parameter.getIn() == Parameter.In.HEADER
+                && parameter.getSchema() != null) { // the create checks it by hand (NewCustomerCheck), the other writes by annotation
+            parameter.getSchema().setMinLength(1);
+            parameter.getSchema().setMaxLength(ValidIdempotencyKey.MAX_LENGTH);
+            parameter.getSchema().setPattern(ValidIdempotencyKey.FORMAT);
         }
         return parameter;
     }

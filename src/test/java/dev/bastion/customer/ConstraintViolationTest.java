@@ -122,6 +122,10 @@ class ConstraintViolationTest {
                 && r.headers().firstValue("Retry-After").isPresent(), r.statusCode() + " " + r.body()));
         List<HttpResponse<String>> created = responses.stream().filter(r -> r.statusCode() == 201).toList();
         assertEquals(1, created.stream().map(HttpResponse::body).distinct().count(), "every retry sees the same response");
+        created.forEach(r -> { // the stored JSON object as it was written, not a JSON string of it
+            assertTrue(r.body().startsWith("{\"id\":"), r.body());
+            assertTrue(r.headers().firstValue("Content-Type").orElseThrow().startsWith("application/json"));
+        });
         assertEquals(1, created.stream().map(r -> r.headers().firstValue("Location").orElseThrow()).distinct().count());
         assertEquals(1, created.stream().filter(r -> r.headers().firstValue("Idempotency-Replayed").isEmpty()).count(),
                 "one request created, the others replayed or were asked to come back");

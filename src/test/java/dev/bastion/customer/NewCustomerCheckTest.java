@@ -51,6 +51,35 @@ class NewCustomerCheckTest {
     }
 
     @Test
+    void passesOnlyTheIdempotencyKeysBeanValidationPasses() {
+        SplittableRandom random = new SplittableRandom(30);
+        var validated = BEAN_VALIDATION.forExecutables();
+        CreateCustomerRequest body = new CreateCustomerRequest("Ada", "ada@example.com", null, null, null);
+        int passed = 0;
+        int refused = 0;
+        for (int i = 0; i < 100_000; i++) {
+            StringBuilder key = new StringBuilder();
+            int length = random.nextInt(4) == 0 ? 195 + random.nextInt(10) : random.nextInt(40);
+            for (int c = 0; c < length; c++) { // mostly printable ASCII, its edges, and now and then anything else
+                key.append((char) (random.nextInt(8) == 0 ? random.nextInt(0x3000) : 0x1E + random.nextInt(0x64)));
+            }
+            String candidate = key.toString();
+            boolean valid = validated.validateParameters(NewCustomerCheck.Parameters.INSTANCE, NewCustomerCheck.Parameters.CREATE,
+                    new Object[] {body, candidate}).isEmpty();
+            assertTrue(valid == NewCustomerCheck.plainKey(candidate), () -> "hand check and Bean Validation differ on " + candidate);
+            if (valid) {
+                passed++;
+            } else {
+                refused++;
+            }
+        }
+        assertTrue(passed > 5_000 && refused > 5_000, passed + " passed, " + refused + " refused: too few of one to show anything");
+        assertTrue(NewCustomerCheck.plainKey(null), "the key is optional");
+        assertFalse(validated.validateParameters(NewCustomerCheck.Parameters.INSTANCE, NewCustomerCheck.Parameters.CREATE,
+                new Object[] {null, null}).isEmpty(), "a body is required");
+    }
+
+    @Test
     void passesTheBodiesCallersUsuallySend() {
         for (String email : new String[] {"ada@example.com", "c123-4f2a@bench.example", "Grace.Hopper+navy@mail.co.uk",
                 "first_last@sub-domain.example.org", "x@localhost"}) {
