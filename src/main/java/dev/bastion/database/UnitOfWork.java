@@ -76,6 +76,7 @@ public class UnitOfWork {
     private final GuardedPoolCreator poolCreator;
     private volatile Optional<Pool> readPool; // null until first looked up
     private final UnreplicatedCommits unreplicatedCommits;
+    private final DeadlineTimers deadlines;
 
     @jakarta.inject.Inject
     public UnitOfWork(DatabaseSettings guardrails, TransactionListeners events, Pool pool, Vertx vertx,
@@ -90,6 +91,7 @@ public class UnitOfWork {
         this.events = events;
         this.pool = pool; // the pool Hibernate Reactive uses too (GuardedPoolCreator): one set of limits
         this.vertx = vertx;
+        this.deadlines = new DeadlineTimers(vertx);
         this.retryPolicy = RetryPolicy.of(guardrails);
         this.rows = new RowConcurrency(guardrails.maxConnectionsPerRow(), guardrails.poolWaitQueue());
         this.admission = new PoolAdmission(vertx, guardrails.poolMaxSize(), guardrails.poolWaitQueue(),
@@ -426,7 +428,7 @@ public class UnitOfWork {
      * hung-up caller's leaves the queue at once (else the queue of a crowd whose clients gave up and
      * retried would hold their dead requests ahead of the live ones, and refuse the live ones for
      * the wait the dead ones made). The caller stops
-     * waiting after {@code remainingNanos}. The deadline is a Vert.x timer on the event loop,
+     * waiting after {@code remainingNanos}. The deadline is a timer of its event loop ({@link DeadlineTimers}),
      * cancelled as soon as the attempt ends: Mutiny's {@code ifNoItem()} would queue every attempt's
      * timeout in one shared scheduler that keeps cancelled tasks (and the request they reference)
      * until they would have fired, 30 s later by default.
@@ -434,16 +436,15 @@ public class UnitOfWork {
     private <T> Uni<T> runToCompletion(Uni<T> attempt, CommitGate gate, long remainingNanos,
                                        Supplier<DatabaseException> deadlineExceeded) {
         return Uni.createFrom().emitter(emitter -> {
-            long[] timers = new long[2];
-            timers[1] = -1;
-            timers[0] = vertx.setTimer(Math.max(1, TimeUnit.NANOSECONDS.toMillis(remainingNanos)), fired -> {
+            DeadlineTimers.Timer[] timers = new DeadlineTimers.Timer[2];
+            timers[0] = deadlines.schedule(Math.max(1, TimeUnit.NANOSECONDS.toMillis(remainingNanos)), () -> {
                 boolean nothingSaved = gate.abandon();
                 gate.cancelStatement(); // the backend stops waiting now, not at the end of its statement_timeout
                 if (nothingSaved || !gate.cancelSent()) {
                     emitter.fail(deadlineExceeded.get()); // a COMMIT we cannot cancel: its outcome is unknown now
                 } else {
                     // an autocommit write or a COMMIT is on its way: the cancel decides it, or it lands
-                    timers[1] = vertx.setTimer(COMMIT_GRACE_MILLIS, graceOver -> emitter.fail(deadlineExceeded.get()));
+                    timers[1] = deadlines.schedule(COMMIT_GRACE_MILLIS, () -> emitter.fail(deadlineExceeded.get()));
                 }
             });
             io.smallrye.mutiny.subscription.Cancellable running = attempt.subscribe().with(item -> {
@@ -461,10 +462,10 @@ public class UnitOfWork {
         });
     }
 
-    private void cancelTimers(long[] timers) {
-        vertx.cancelTimer(timers[0]);
-        if (timers[1] >= 0) {
-            vertx.cancelTimer(timers[1]);
+    private static void cancelTimers(DeadlineTimers.Timer[] timers) {
+        timers[0].cancel();
+        if (timers[1] != null) {
+            timers[1].cancel();
         }
     }
 
