@@ -12,8 +12,8 @@ import io.vertx.core.impl.ContextInternal;
  * The deadlines of running attempts: one timer per event loop, not one per attempt. Every attempt
  * has a deadline, and nearly every one ends before it, so the timer is set and cancelled on each
  * request; a Vert.x timer costs a shared map's put and remove and a priority queue's insert and
- * removal (O(log n) in the attempts in flight, so dearer under a crowd: ~3 % of a read's CPU at 20
- * callers, ~6 % at 1,000, bench/profile). Here an attempt's deadline goes into a hashed wheel of
+ * removal (O(log n) in the attempts in flight, so dearer under a crowd: ~3 % of a read's samples at 20
+ * callers, ~9 % at 1,000, bench/profile). Here an attempt's deadline goes into a hashed wheel of
  * {@value #TICK_MILLIS} ms slots owned by its event loop: adding and cancelling are a link and an
  * unlink, and one Netty task per tick, while any deadline is pending, fires the due ones on their
  * attempt's own Vert.x context. A deadline fires at most one tick late, which a request deadline of
