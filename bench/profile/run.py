@@ -16,6 +16,7 @@ started and stopped with jcmd so the warm-up stays out of it):
     nice -n 5 python3 bench/profile/run.py                 # ~2 minutes; output in bench/out/profile-*.txt
     nice -n 5 python3 bench/profile/run.py --seconds 10    # shorter recordings
     nice -n 5 python3 bench/profile/run.py --workloads "transfer (hot rows)"
+    nice -n 5 python3 bench/profile/run.py --period 1ms    # 10x the samples: small shares become readable
 """
 import collections
 import os
@@ -30,6 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import run as throughput  # noqa: E402
 
 STACK_DEPTH = 256  # Mutiny/Vert.x stacks are deep; the default 64 would cut off the frames near the root
+PERIOD = "10ms"  # JFR's profile setting; --period 1ms gives ten times the samples of a short recording
 
 # first match wins: the more specific prefixes come first
 GROUPS = [
@@ -177,7 +179,7 @@ def profile_path(pg, service, workload, seconds, accounts, out):
     pg.psql("SELECT pg_stat_statements_reset()")
     threads_before = service.thread_cpu_seconds()
     subprocess.run(["jcmd", str(service.pid), "JFR.start", f"name={name}", "settings=profile",
-                    f"filename={recording}"], check=True, stdout=subprocess.DEVNULL)
+                    f"filename={recording}", f"jdk.ExecutionSample#period={PERIOD}"], check=True, stdout=subprocess.DEVNULL)
     result = throughput.run_wrk(service, workload, seconds, accounts)
     subprocess.run(["jcmd", str(service.pid), "JFR.stop", f"name={name}"], check=True, stdout=subprocess.DEVNULL)
     threads_after = service.thread_cpu_seconds()
@@ -232,7 +234,9 @@ def main():
     parser.add_argument("--warmup", type=int, default=60, help="JIT warm-up before the first recording: at least this many seconds, at most 3x, until CPU/request settles")
     parser.add_argument("--workloads", default="create,read by id",
                         help="comma-separated bench/throughput workload names to profile (default: 'create,read by id')")
+    parser.add_argument("--period", default=PERIOD, help="execution sampling period (default 10ms, as settings=profile)")
     args = parser.parse_args()
+    globals()["PERIOD"] = args.period
     names = [name.strip() for name in args.workloads.split(",")]
     harness.ensure_packages({"wrk": "wrk", "jcmd": "openjdk-17-jdk-headless", "jfr": "openjdk-17-jdk-headless"})
     pg = harness.Postgres({"shared_preload_libraries": "'pg_stat_statements'"}, name="profile-postgres")
