@@ -2,6 +2,7 @@ package dev.bastion.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -52,5 +53,27 @@ class OpenApiDocumentTest {
             assertEquals(JSON.writeValueAsString(generated), JSON.writeValueAsString(served),
                     "the API changed: review " + update + " and copy it to src/main/resources/" + OpenApiDocument.RESOURCE);
         }
+    }
+
+    /**
+     * The document gives the answers the API gives (CustomerApiTest checks the API's own): a create is a 201
+     * with Location, a delete a 204, and every customer operation may answer a 503 problem with Retry-After.
+     */
+    @Test
+    void theDocumentGivesTheStatusesTheApiAnswers() throws Exception {
+        JsonNode paths = JSON.readTree(Management.given().get("/q/openapi").then().statusCode(200).extract().asString()).get("paths");
+        JsonNode create = paths.at("/~1customers/post/responses");
+        assertTrue(create.has("201") && create.at("/201/headers").has("Location") && !create.has("200"), create.toString());
+        JsonNode delete = paths.at("/~1customers~1{id}/delete/responses");
+        assertTrue(delete.has("204") && !delete.has("200"), delete.toString());
+        paths.fields().forEachRemaining(path -> {
+            if (path.getKey().startsWith("/customers")) {
+                path.getValue().fields().forEachRemaining(operation -> {
+                    JsonNode unavailable = operation.getValue().at("/responses/503");
+                    assertTrue(unavailable.at("/headers").has("Retry-After")
+                            && unavailable.at("/content").has(Problem.MEDIA_TYPE), path.getKey() + " " + operation.getKey());
+                });
+            }
+        });
     }
 }
