@@ -15,7 +15,6 @@ peak RSS (VmHWM) closes each workload.
 
 docs/benchmarks.md, "The heap under a crowd", has the layouts compared on 2026-12-06.
 """
-import collections
 import contextlib
 import os
 import sys
@@ -29,41 +28,21 @@ import run as throughput  # noqa: E402
 DEFAULT_WORKLOADS = "read by id,overload 1000 (read),overload 5000 (read)"
 
 
-def thread_cpu(pid):
-    """CPU seconds per thread group (the thread name's first 12 characters) of process pid."""
-    groups = collections.Counter()
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{task}/comm") as f:
-                name = f.read().strip()[:12]
-            with open(f"/proc/{pid}/task/{task}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # a thread that ended in between
-        groups[name] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return groups
-
-
-def peak_rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
-
-
 def measure(pg, accounts, label, flags, env, workloads, chunks):
     for workload in workloads:
         service = harness.Service(pg.port, env={"DB_POOL_SIZE": str(throughput.POOL), "DB_MAX_OVERFLOW": "0", **env},
                                   name="heap-bastion", java_options=flags, java=harness.image_java())
         with service:
             for chunk in range(chunks):
-                before = thread_cpu(service.pid)
+                before = service.thread_cpu_seconds()
                 result = throughput.run_wrk(service, workload, 10, accounts)
-                after = thread_cpu(service.pid)
+                after = service.thread_cpu_seconds()
                 served = result["goodput"] * 10
                 split = sorted(((k, after[k] - before.get(k, 0)) for k in after), key=lambda kv: -kv[1])[:3]
                 print(f"{label:<14} {workload.name:<22} chunk {chunk}: {result['cpu_us_per_request']:6.1f} µs/req "
                       f"{result['goodput']:7.0f} 2xx/s p99 {result['p99']:7.1f} ms | "
-                      + ", ".join(f"{name} {seconds / served * 1e6:.1f}" for name, seconds in split), flush=True)
-            print(f"{label:<14} {workload.name:<22} peak RSS {peak_rss_mb(service.pid):.0f} MB", flush=True)
+                      + ", ".join(f"{name[:16]} {seconds / served * 1e6:.1f}" for name, seconds in split), flush=True)
+            print(f"{label:<14} {workload.name:<22} peak RSS {service.peak_rss_mb():.0f} MB", flush=True)
 
 
 def main():
