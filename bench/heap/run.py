@@ -37,10 +37,10 @@ def measure(pg, accounts, label, flags, env, workloads, chunks):
                 before = service.thread_cpu_seconds()
                 result = throughput.run_wrk(service, workload, 10, accounts)
                 after = service.thread_cpu_seconds()
-                served = result["goodput"] * 10
+                served = max(1, result["goodput"] * 10)  # a chunk that served nothing still prints its CPU
                 split = sorted(((k, after[k] - before.get(k, 0)) for k in after), key=lambda kv: -kv[1])[:3]
                 print(f"{label:<14} {workload.name:<22} chunk {chunk}: {result['cpu_us_per_request']:6.1f} µs/req "
-                      f"{result['goodput']:7.0f} 2xx/s p99 {result['p99']:7.1f} ms | "
+                      f"{result['goodput']:7.0f} 2xx/s p99 {result['p99']:7.1f} ms {result['statuses']} | "
                       + ", ".join(f"{name[:16]} {seconds / served * 1e6:.1f}" for name, seconds in split), flush=True)
             print(f"{label:<14} {workload.name:<22} peak RSS {service.peak_rss_mb():.0f} MB", flush=True)
 

@@ -1,12 +1,13 @@
 package dev.bastion.api;
 
-import java.util.OptionalLong;
-
+import dev.bastion.database.DoorRequest;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.UnitOfWork;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
 
@@ -41,20 +42,41 @@ public class OverloadShedding {
     void register(@Observes Router router) {
         router.route("/customers*").order(ORDER).handler(ctx -> {
             // reads and writes have lanes of their own in the admission: a crowd of one is refused on its lane only
-            OptionalLong retryAfterMillis = unitOfWork.refuseOnArrival(ctx.request().method() == io.vertx.core.http.HttpMethod.GET);
-            if (retryAfterMillis.isEmpty()) {
-                ctx.next();
-                return;
+            AtTheDoor request = new AtTheDoor(ctx);
+            long retryAfterMillis = unitOfWork.arrive(ctx.request().method() == HttpMethod.GET, request);
+            if (retryAfterMillis >= 0) {
+                hold.answer(() -> request.refuse(retryAfterMillis));
             }
-            String retryAfter = Long.toString(Math.max(1, (retryAfterMillis.getAsLong() + 999) / 1000));
-            hold.answer(() -> {
-                if (!ctx.response().closed()) { // the caller may have hung up during a hold
-                    ctx.response().setStatusCode(503)
-                            .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
-                            .putHeader(HttpHeaders.RETRY_AFTER, retryAfter)
-                            .end(BODY.copy());
-                }
-            });
         });
+    }
+
+    /** The request as the admission's door sees it. */
+    private record AtTheDoor(RoutingContext ctx) implements DoorRequest {
+
+        @Override
+        public void goIn() {
+            if (!ctx.response().closed()) { // else the caller hung up as it was let in
+                ctx.next();
+            }
+        }
+
+        @Override
+        public void refuse(long retryAfterMillis) {
+            if (!ctx.response().closed()) { // the caller may have hung up during a hold or a wait
+                ctx.response().setStatusCode(503)
+                        .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
+                        .putHeader(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, (retryAfterMillis + 999) / 1000)))
+                        .end(BODY.copy());
+            }
+        }
+
+        @Override
+        public void onHangUp(Runnable leave) {
+            if (ctx.response().closed()) {
+                leave.run();
+            } else {
+                ctx.addEndHandler(ended -> leave.run()); // ended or closed: either way no longer at the door
+            }
+        }
     }
 }

@@ -74,6 +74,7 @@ final class PoolAdmission {
     private double busyIntervalNanos = -1; // guarded by this: time between places freed while callers waited, smoothed (-1: not seen yet)
     private boolean lastReleaseBusy;       // guarded by this: callers waited when the last place was freed
     private boolean sweeping;              // guarded by this: the sweep timer is set
+    private final AdmissionDoor door = new AdmissionDoor(); // guarded by this: requests held before their route ran
 
     /**
      * Reads and writes wait in lanes of their own and, while both wait, take freed places in turn;
@@ -171,7 +172,8 @@ final class PoolAdmission {
             emitter.complete(release(start, lane));
             return;
         }
-        long mayWait = Math.min(poolTimeoutNanos, gate.remainingMillis() * 1_000_000);
+        // DB_POOL_TIMEOUT bounds the whole wait for a place, a wait at the door (before the route ran) included
+        long mayWait = Math.min(poolTimeoutNanos - (start - RequestStart.of(start)), gate.remainingMillis() * 1_000_000);
         waiter = new Waiter(emitter, Vertx.currentContext(), lane, mayWait);
         synchronized (this) {
             expected = expectedWaitNanos(lane, laneWaiters[l] + 1);
@@ -180,7 +182,8 @@ final class PoolAdmission {
                 peakAdmitted = Math.max(peakAdmitted, admitted);
                 laneAdmitted[l]++;
                 admittedNow = true;
-            } else if (waiterCount() >= maxWaiting || laneWaiters[l] >= laneShare(lane) && expected >= mayWait * 4 / 5) {
+            } else if (laneWaiters[0] + laneWaiters[1] >= maxWaiting // the door's crowd counted when this one arrived
+                    || laneWaiters[l] >= laneShare(lane) && expected >= mayWait * 4 / 5) {
                 waiter = null;
             } else {
                 waiting[l].add(waiter);
@@ -234,6 +237,8 @@ final class PoolAdmission {
     private void sweep() {
         long now = System.nanoTime();
         List<Waiter> expired = new ArrayList<>();
+        List<AdmissionDoor.Held> expiredAtDoor = new ArrayList<>();
+        List<AdmissionDoor.Held> passing = new ArrayList<>();
         long[] expected = new long[2];
         synchronized (this) {
             for (Lane lane : Lane.values()) {
@@ -249,7 +254,21 @@ final class PoolAdmission {
                         expired.add(w);
                     }
                 }
-                expected[l] = expectedWaitNanos(lane, laneWaiters[l]);
+                expected[l] = expectedWaitNanos(lane, laneWaiters[l] + door.waiting(lane));
+            }
+            door.expire(now, expiredAtDoor);
+            for (AdmissionDoor.Held held : expiredAtDoor) {
+                waited(held.lane, now - held.arrivedAt);
+            }
+            for (Lane lane : Lane.values()) {
+                // requests let in that never reached the queue inside (a 400, a stored answer) are made up for here
+                for (int in = laneWaiters[lane.ordinal()]; in < doorThreshold(lane); in++) {
+                    AdmissionDoor.Held next = door.next(lane);
+                    if (next == null) {
+                        break;
+                    }
+                    passing.add(next);
+                }
             }
             sweeping = false;
             if (waiterCount() > 0) {
@@ -260,6 +279,21 @@ final class PoolAdmission {
             long retryAfter = retryAfterMillis(expected[w.lane.ordinal()]);
             w.onItsContext(() -> w.emitter.fail(PoolBusyException.refused(retryAfter, false, 0)));
         }
+        for (AdmissionDoor.Held held : expiredAtDoor) {
+            held.refuse(retryAfterMillis(expected[held.lane.ordinal()]));
+        }
+        for (AdmissionDoor.Held held : passing) {
+            held.goIn();
+        }
+    }
+
+    /**
+     * How many may wait inside the admission, in a lane, before arrivals wait at the door instead: two
+     * rounds of the lane's share, enough that a place freed always finds a waiter ready inside while the
+     * next one comes through the door.
+     */
+    private int doorThreshold(Lane lane) {
+        return 2 * laneShare(lane);
     }
 
     /** A place is free and the lane holds fewer than its limit; guarded by this. */
@@ -284,6 +318,8 @@ final class PoolAdmission {
                 holdNanos = holdNanos * 0.8 + (System.nanoTime() - admittedAt) * 0.2;
             }
             Waiter next = null;
+            AdmissionDoor.Held entering = null;
+            AdmissionDoor.Held entering2 = null;
             synchronized (this) {
                 admitted--;
                 laneAdmitted[lane.ordinal()]--;
@@ -315,6 +351,19 @@ final class PoolAdmission {
                         }
                     }
                 }
+                // one in from the door for the one gone from the queue inside (per lane: either may have moved)
+                if (laneWaiters[0] < doorThreshold(Lane.READ)) {
+                    entering = door.next(Lane.READ);
+                }
+                if (laneWaiters[1] < doorThreshold(Lane.WRITE)) {
+                    entering2 = door.next(Lane.WRITE);
+                }
+            }
+            if (entering != null) {
+                entering.goIn();
+            }
+            if (entering2 != null) {
+                entering2.goIn();
             }
             if (next != null) {
                 Waiter admittedWaiter = next;
@@ -347,7 +396,7 @@ final class PoolAdmission {
 
     /** The places a lane can count on now: all of them, or half while the other lane waits too; guarded by this. */
     private int laneShare(Lane lane) {
-        boolean otherWaits = laneWaiters[1 - lane.ordinal()] > 0;
+        boolean otherWaits = laneWaiters[1 - lane.ordinal()] > 0 || door.waiting(Lane.values()[1 - lane.ordinal()]) > 0;
         return otherWaits ? Math.max(1, cap / 2) : cap;
     }
 
@@ -426,28 +475,50 @@ final class PoolAdmission {
         return cap;
     }
 
+    /** {@link #arrive}: the request goes on now. */
+    static final long PASS = -1;
+    /** {@link #arrive}: the request is held at the door; its pass or refusal comes later, on its context. */
+    static final long HELD = -2;
+
     /**
-     * Whether a request arriving now would be refused (the queue ahead could not be served within
-     * DB_POOL_TIMEOUT or {@code deadlineNanos}, or the hard cap is reached): the Retry-After to answer
-     * with, or -1 to let it in. Read without taking a place, for a refusal before any work.
+     * A request arriving, before its route runs: {@link #PASS} to go on now; {@link #HELD} when it
+     * waits at the door ({@link AdmissionDoor}), while the lane's queue inside is {@link #doorThreshold
+     * long}: it goes in when a place freed shortens that queue, or is refused when its wait is over;
+     * or the Retry-After in milliseconds to refuse it with now: the queue ahead could not be served
+     * within DB_POOL_TIMEOUT or {@code deadlineNanos}, or the hard cap is reached.
      */
-    long refuseOnArrival(long deadlineNanos, Lane lane) {
+    long arrive(long deadlineNanos, Lane lane, DoorRequest request) {
         long expected;
+        long now = System.nanoTime();
+        int l = lane.ordinal();
+        AdmissionDoor.Held held;
         synchronized (this) {
-            int ahead = laneWaiters[lane.ordinal()];
-            if (ahead == 0 && mayTakeAPlace(lane, System.nanoTime())) {
-                return -1; // a place is free: it is taken without waiting, whatever the queue's cap (0 included)
-            }
-            if (ahead < laneShare(lane) && waiterCount() < maxWaiting) {
-                return -1;
+            int ahead = laneWaiters[l] + door.waiting(lane);
+            if (ahead == 0 && mayTakeAPlace(lane, now)) {
+                return PASS; // a place is free: it is taken without waiting, whatever the queue's cap (0 included)
             }
             expected = expectedWaitNanos(lane, ahead + 1);
-            if (waiterCount() < maxWaiting && expected < Math.min(poolTimeoutNanos, deadlineNanos) * 4 / 5) {
-                return -1;
+            long mayWait = Math.min(poolTimeoutNanos, deadlineNanos);
+            if (waiterCount() < maxWaiting && (ahead < laneShare(lane) || expected < mayWait * 4 / 5)) {
+                if (door.waiting(lane) == 0 && laneWaiters[l] < doorThreshold(lane)) {
+                    return PASS;
+                }
+                held = door.hold(request, lane, now, mayWait);
+                sweepSoon();
+            } else {
+                held = null;
             }
         }
-        refusedOnArrival.increment();
-        return retryAfterMillis(expected);
+        if (held == null) {
+            refusedOnArrival.increment();
+            return retryAfterMillis(expected);
+        }
+        request.onHangUp(() -> hungUpAtTheDoor(held));
+        return HELD;
+    }
+
+    private synchronized void hungUpAtTheDoor(AdmissionDoor.Held held) {
+        door.hungUp(held);
     }
 
     /** Requests refused on the router, before any work, because the pool could not serve them in time. */
@@ -469,7 +540,7 @@ final class PoolAdmission {
 
     /** Callers waiting in both lanes (cancelled and timed-out ones no longer count); guarded by this. */
     private int waiterCount() {
-        return laneWaiters[0] + laneWaiters[1];
+        return laneWaiters[0] + laneWaiters[1] + door.waiting();
     }
 
     /**

@@ -152,12 +152,16 @@ public class UnitOfWork {
     }
 
     /**
-     * Whether a request arriving now could not be served in time (see {@link PoolAdmission}): the
-     * Retry-After in milliseconds to refuse it with, before any work; empty to serve it.
+     * A request arriving, before its route runs (see {@link PoolAdmission#arrive}): goes in now, or
+     * waits at the door and goes in (or is refused) later. Returns the Retry-After in milliseconds to
+     * refuse it with now, before any work, or -1 when it went in or waits.
      */
-    public java.util.OptionalLong refuseOnArrival(boolean read) {
-        long retryAfter = admission.refuseOnArrival(guardrails.requestTimeout().toNanos(), PoolAdmission.Lane.of(read));
-        return retryAfter < 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(retryAfter);
+    public long arrive(boolean read, DoorRequest request) {
+        long arrival = admission.arrive(guardrails.requestTimeout().toNanos(), PoolAdmission.Lane.of(read), request);
+        if (arrival == PoolAdmission.PASS) {
+            request.goIn();
+        }
+        return Math.max(-1, arrival);
     }
 
     /** Retries not run because the service's retry budget across requests was spent (see {@link RetryTokens}). */
@@ -298,7 +302,7 @@ public class UnitOfWork {
 
     @SuppressWarnings("unchecked")
     private <T> Uni<T> guarded(TransactionSpec spec, boolean transactionBlock, Function<CommitGate, Uni<T>> attempt) {
-        long started = System.nanoTime();
+        long started = RequestStart.of(System.nanoTime());
         long deadline = started + guardrails.requestTimeout().toNanos();
         RetryBudget budget = new RetryBudget(retryPolicy);
         retryTokens.unitStarted();

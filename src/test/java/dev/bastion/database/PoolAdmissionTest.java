@@ -164,13 +164,13 @@ class PoolAdmissionTest {
         Thread.sleep(300); // every place held for 300 ms or more: at that hold time 400 waiters would take 30 s
         freeOneByOne(holding, crowd, 0, 300); // then 300 places freed a millisecond apart, each taken by the next waiter
         // 104 still waiting: at ~1 ms a place, far within the 8 s (4/5 of the pool timeout) a newcomer may wait
-        assertEquals(-1, admission.refuseOnArrival(30 * SECOND, PoolAdmission.Lane.READ),
+        assertTrue(arrive(admission) < 0,
                 "refused although places are freed every millisecond or so");
         // a wait the pace cannot serve in time is refused on arrival, with a Retry-After of a second or more
         for (int i = 0; i < 20_000; i++) {
             crowd.add(enter(admission, 30 * SECOND));
         }
-        long retryAfter = admission.refuseOnArrival(30 * SECOND, PoolAdmission.Lane.READ);
+        long retryAfter = arrive(admission);
         assertTrue(retryAfter >= 1000, "20,000 waiters at ~1 ms a place take far more than 8 s: " + retryAfter);
     }
 
@@ -187,7 +187,7 @@ class PoolAdmissionTest {
         freeOneByOne(holding, crowd, 200, 1, 0);
         // ~1,300 waiting at well under a millisecond a place: far within the 8 s a newcomer may wait.
         // Averaged over the last ~50 places unclamped, the one 500 ms gap adds 10 ms a place, 13 s: refused
-        assertEquals(-1, admission.refuseOnArrival(30 * SECOND, PoolAdmission.Lane.READ),
+        assertTrue(arrive(admission) < 0,
                 "one stall of half a second refused a newcomer the pace would serve in time");
     }
 
@@ -232,5 +232,85 @@ class PoolAdmissionTest {
             enter(admission, 30 * SECOND).get(5, TimeUnit.SECONDS).done(true);
             Thread.sleep(10);
         }
+    }
+
+    /** A read arriving at the door: PASS or HELD (not refused), or the Retry-After it is refused with. */
+    private static long arrive(PoolAdmission admission) {
+        return admission.arrive(30 * SECOND, PoolAdmission.Lane.READ, new Arrival());
+    }
+
+    /** A request at the door that notes what became of it. */
+    private static final class Arrival implements DoorRequest {
+        final CompletableFuture<Void> wentIn = new CompletableFuture<>();
+        final CompletableFuture<Long> refused = new CompletableFuture<>();
+        Runnable hangUp;
+
+        @Override
+        public void goIn() {
+            wentIn.complete(null);
+        }
+
+        @Override
+        public void refuse(long retryAfterMillis) {
+            refused.complete(retryAfterMillis);
+        }
+
+        @Override
+        public void onHangUp(Runnable leave) {
+            hangUp = leave;
+        }
+    }
+
+    @Test
+    void beyondTwoRoundsOfThePoolArrivalsWaitAtTheDoorAndGoInInTurnAsPlacesFree() throws Exception {
+        int pool = 4; // reads alone: their share is the whole pool, two rounds are 8 waiters inside
+        PoolAdmission admission = new PoolAdmission(vertx, pool, 100, 30 * SECOND);
+        List<PoolAdmission.Release> holding = takeEveryPlace(admission, pool);
+        List<CompletableFuture<PoolAdmission.Release>> inside = queue(admission, 2 * pool);
+        List<Arrival> atTheDoor = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            Arrival arrival = new Arrival();
+            assertEquals(PoolAdmission.HELD, admission.arrive(30 * SECOND, PoolAdmission.Lane.READ, arrival));
+            atTheDoor.add(arrival);
+        }
+        assertEquals(2 * pool + 3, admission.waiters(), "the door's waiters count as waiting");
+
+        holding.get(0).done(true); // the first waiter inside takes the place; the first at the door goes in
+        atTheDoor.get(0).wentIn.get(5, TimeUnit.SECONDS);
+        assertTrue(inside.get(0).isDone());
+        assertTrue(!atTheDoor.get(1).wentIn.isDone() && !atTheDoor.get(2).wentIn.isDone(), "let in out of turn");
+        // a newcomer does not pass those already at the door, although the queue inside is short for a moment
+        Arrival late = new Arrival();
+        assertEquals(PoolAdmission.HELD, admission.arrive(30 * SECOND, PoolAdmission.Lane.READ, late));
+
+        holding.get(1).done(true);
+        atTheDoor.get(1).wentIn.get(5, TimeUnit.SECONDS);
+        assertTrue(!atTheDoor.get(2).wentIn.isDone() && !late.wentIn.isDone(), "let in out of turn");
+    }
+
+    @Test
+    void aRequestAtTheDoorIsRefusedWhenItsWaitIsOverAndOneThatHangsUpNoLongerCounts() throws Exception {
+        long requestTimeout = SECOND / 2; // the door's wait: the request's deadline (the pool timeout is longer)
+        int pool = 2;
+        PoolAdmission admission = new PoolAdmission(vertx, pool, 100, 30 * SECOND);
+        List<PoolAdmission.Release> holding = takeEveryPlace(admission, pool);
+        queue(admission, 2 * pool);
+        Arrival goneAway = new Arrival();
+        Arrival patient = new Arrival();
+        long start = System.nanoTime();
+        assertEquals(PoolAdmission.HELD, admission.arrive(requestTimeout, PoolAdmission.Lane.READ, goneAway));
+        assertEquals(PoolAdmission.HELD, admission.arrive(requestTimeout, PoolAdmission.Lane.READ, patient));
+        assertEquals(2 * pool + 2, admission.waiters());
+
+        goneAway.hangUp.run();
+        assertEquals(2 * pool + 1, admission.waiters(), "a caller gone still counts as waiting at the door");
+
+        long retryAfter = patient.refused.get(5, TimeUnit.SECONDS);
+        long waited = System.nanoTime() - start;
+        assertTrue(waited >= requestTimeout, "refused before its wait was over: " + waited / 1_000_000 + " ms");
+        assertTrue(retryAfter >= 1000, "Retry-After " + retryAfter + " ms");
+        assertTrue(!goneAway.refused.isDone() && !goneAway.wentIn.isDone(), "a caller gone was answered");
+        assertTrue(!patient.wentIn.isDone());
+        holding.forEach(release -> release.done(true));
     }
 }

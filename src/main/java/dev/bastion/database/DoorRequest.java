@@ -1,0 +1,17 @@
+package dev.bastion.database;
+
+/**
+ * A request at the door of the pool's admission, before its route ran (see
+ * {@link UnitOfWork#arrive}): the HTTP layer's side of a wait at the door.
+ */
+public interface DoorRequest {
+
+    /** Its route runs now (called on the request's own context). */
+    void goIn();
+
+    /** Its wait at the door ran out: answered with a 503 and this Retry-After (on its own context). */
+    void refuse(long retryAfterMillis);
+
+    /** Runs {@code leave} if the caller hangs up while its request waits at the door. */
+    void onHangUp(Runnable leave);
+}
