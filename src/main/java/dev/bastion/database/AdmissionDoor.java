@@ -58,8 +58,9 @@ final class AdmissionDoor {
     private final ArrayDeque<Held>[] queues = new ArrayDeque[] {new ArrayDeque<Held>(), new ArrayDeque<Held>()};
     private final int[] waiting = new int[2];
 
-    int waiting(PoolAdmission.Lane lane) {
-        return waiting[lane.ordinal()];
+    /** Waiting in the lane of this ordinal. */
+    int waiting(int lane) {
+        return waiting[lane];
     }
 
     int waiting() {

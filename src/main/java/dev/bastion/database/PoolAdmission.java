@@ -173,6 +173,7 @@ final class PoolAdmission {
             return;
         }
         // DB_POOL_TIMEOUT bounds the whole wait for a place, a wait at the door (before the route ran) included
+        // (for a retry of a request that waited there: the time since it arrived, which is stricter)
         long mayWait = Math.min(poolTimeoutNanos - (start - RequestStart.of(start)), gate.remainingMillis() * 1_000_000);
         waiter = new Waiter(emitter, Vertx.currentContext(), lane, mayWait);
         synchronized (this) {
@@ -254,7 +255,7 @@ final class PoolAdmission {
                         expired.add(w);
                     }
                 }
-                expected[l] = expectedWaitNanos(lane, laneWaiters[l] + door.waiting(lane));
+                expected[l] = expectedWaitNanos(lane, laneWaiters[l] + door.waiting(l));
             }
             door.expire(now, expiredAtDoor);
             for (AdmissionDoor.Held held : expiredAtDoor) {
@@ -396,7 +397,8 @@ final class PoolAdmission {
 
     /** The places a lane can count on now: all of them, or half while the other lane waits too; guarded by this. */
     private int laneShare(Lane lane) {
-        boolean otherWaits = laneWaiters[1 - lane.ordinal()] > 0 || door.waiting(Lane.values()[1 - lane.ordinal()]) > 0;
+        int other = 1 - lane.ordinal();
+        boolean otherWaits = laneWaiters[other] > 0 || door.waiting(other) > 0;
         return otherWaits ? Math.max(1, cap / 2) : cap;
     }
 
@@ -493,14 +495,14 @@ final class PoolAdmission {
         int l = lane.ordinal();
         AdmissionDoor.Held held;
         synchronized (this) {
-            int ahead = laneWaiters[l] + door.waiting(lane);
+            int ahead = laneWaiters[l] + door.waiting(l);
             if (ahead == 0 && mayTakeAPlace(lane, now)) {
                 return PASS; // a place is free: it is taken without waiting, whatever the queue's cap (0 included)
             }
             expected = expectedWaitNanos(lane, ahead + 1);
             long mayWait = Math.min(poolTimeoutNanos, deadlineNanos);
             if (waiterCount() < maxWaiting && (ahead < laneShare(lane) || expected < mayWait * 4 / 5)) {
-                if (door.waiting(lane) == 0 && laneWaiters[l] < doorThreshold(lane)) {
+                if (door.waiting(l) == 0 && laneWaiters[l] < doorThreshold(lane)) {
                     return PASS;
                 }
                 held = door.hold(request, lane, now, mayWait);

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Two builds of the service side by side: the packaged one (target/quarkus-app) against --base, a
+quarkus-app directory of another build (say main's, built in a git worktree), both running at once on one
+PostgreSQL with the JVM image's flags under the pod's memory limit. Each workload is warmed up on both,
+then measured in 10 s chunks, the two builds interleaved and their order swapped every round: a shared
+machine's drift falls on both. Prints every chunk, then per workload the medians: service CPU µs per
+request, 2xx per second and p99, and the ratio of the CPU figures (new / base).
+
+    git worktree add /tmp/base main && (cd /tmp/base && ./mvnw -q package -DskipTests)
+    nice -n 5 python3 bench/throughput/compare.py --base /tmp/base/target/quarkus-app --rounds 8
+    nice -n 5 python3 bench/throughput/compare.py --base /tmp/base/target/quarkus-app \\
+        --workloads "overload 1000 (read),overload 5000 (read),overload 5000 (create)"
+
+Workload names are bench/throughput's.
+"""
+import contextlib
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import harness  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as throughput  # noqa: E402
+
+
+def main():
+    parser = harness.argument_parser(__doc__)
+    parser.add_argument("--base", required=True, help="quarkus-app directory of the build to compare with")
+    parser.add_argument("--workloads", default="read by id,create", help="bench/throughput workloads (default: read by id,create)")
+    parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds (default 6)")
+    parser.add_argument("--warmup", type=int, default=20, help="warm-up seconds per workload and build (default 20)")
+    args = parser.parse_args()
+    names = [name.strip() for name in args.workloads.split(",")]
+    workloads = [w for w in throughput.WORKLOADS if w.name in names]
+    harness.ensure_packages({"wrk": "wrk", "/usr/lib/postgresql/*/bin/pgbench": "postgresql"})
+    harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}; {harness.machine_description()}")
+    with contextlib.ExitStack() as running:
+        pg = running.enter_context(harness.Postgres(name="compare-postgres"))
+        flags, env = harness.container_jvm_options()
+        with harness.Service(pg.port, name="compare-migrate"):
+            pass  # its migrations create the schema the seed fills
+        accounts = throughput.seed(pg)
+        builds = {}
+        for label, app in (("base", os.path.abspath(args.base)), ("new", harness.APP)):
+            build = type(f"{label.title()}Build", (harness.Service,), {"app": app})
+            builds[label] = running.enter_context(build(pg.port, env={"DB_POOL_SIZE": str(throughput.POOL), "DB_MAX_OVERFLOW": "0", **env},
+                                                        name=f"compare-{label}", java=harness.image_java(), java_options=flags))
+        for workload in workloads:
+            for service in builds.values():
+                throughput.run_wrk(service, workload, args.warmup, accounts)
+        results = {}
+        for r in range(args.rounds):
+            order = list(builds.items()) if r % 2 == 0 else list(reversed(builds.items()))
+            for workload in workloads:
+                for label, service in order:
+                    result = throughput.run_wrk(service, workload, 10, accounts)
+                    results.setdefault((workload.name, label), []).append(result)
+                    print(f"round {r + 1} {workload.name:<24} {label:<4} {result['cpu_us_per_request']:6.1f} µs/req "
+                          f"{result['goodput']:8.0f} 2xx/s p99 {result['p99']:7.1f} ms {result['statuses']}", flush=True)
+    rows = []
+    for workload in workloads:
+        base, new = results[(workload.name, "base")], results[(workload.name, "new")]
+        med = lambda runs, key: statistics.median(run[key] for run in runs)  # noqa: E731
+        rows.append([workload.name, f"{med(base, 'cpu_us_per_request'):.1f}", f"{med(new, 'cpu_us_per_request'):.1f}",
+                  f"{med(new, 'cpu_us_per_request') / med(base, 'cpu_us_per_request'):.3f}",
+                  f"{med(base, 'goodput'):,.0f}", f"{med(new, 'goodput'):,.0f}", f"{med(base, 'p99'):.0f}", f"{med(new, 'p99'):.0f}"])
+    harness.print_table(["workload", "base µs/req", "new µs/req", "new / base", "base 2xx/s", "new 2xx/s",
+                         "base p99 ms", "new p99 ms"], rows)
+    harness.log(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    harness.run(main)
