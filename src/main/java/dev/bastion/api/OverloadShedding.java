@@ -50,8 +50,14 @@ public class OverloadShedding {
         });
     }
 
-    /** The request as the admission's door sees it. */
-    private record AtTheDoor(RoutingContext ctx) implements DoorRequest {
+    /** The request as the admission's door sees it (a class, not a record: records here are the API's JSON types). */
+    private static final class AtTheDoor implements DoorRequest {
+
+        private final RoutingContext ctx;
+
+        AtTheDoor(RoutingContext ctx) {
+            this.ctx = ctx;
+        }
 
         @Override
         public void goIn() {

@@ -280,6 +280,7 @@ final class PoolAdmission {
             long retryAfter = retryAfterMillis(expected[w.lane.ordinal()]);
             w.onItsContext(() -> w.emitter.fail(PoolBusyException.refused(retryAfter, false, 0)));
         }
+        refusedOnArrival.add(expiredAtDoor.size()); // refused before any work too: their route never ran
         for (AdmissionDoor.Held held : expiredAtDoor) {
             held.refuse(retryAfterMillis(expected[held.lane.ordinal()]));
         }
@@ -523,7 +524,10 @@ final class PoolAdmission {
         door.hungUp(held);
     }
 
-    /** Requests refused on the router, before any work, because the pool could not serve them in time. */
+    /**
+     * Requests refused on the router, before any work, because the pool could not serve them in time:
+     * on arrival, or when their wait at the door ran out.
+     */
     long refusedOnArrival() {
         return refusedOnArrival.sum();
     }

@@ -169,7 +169,7 @@ public class UnitOfWork {
         return retryTokens.refused();
     }
 
-    /** Requests refused on arrival, before any work, because the pool could not serve them in time. */
+    /** Requests refused before any work (on arrival, or at the door) because the pool could not serve them in time. */
     public long refusedOnArrival() {
         return admission.refusedOnArrival();
     }

@@ -106,6 +106,8 @@ class WaitAtTheDoorTest {
     void aWaitAtTheDoorCountsAgainstTheRequestDeadline() throws Exception {
         String marker = "door-late-" + System.nanoTime();
         List<long[]> answered = new ArrayList<>();
+        double refusedBefore = Http.metric("bastion_db_admission_refusals_total", Map.of());
+        double unitsBefore = Http.metric("bastion_db_transactions_seconds_count", Map.of());
         try (SecondClient migration = new SecondClient()) {
             migration.execute("LOCK TABLE customer IN EXCLUSIVE MODE");
             List<CompletableFuture<long[]>> answers = sendCrowd(marker);
@@ -123,5 +125,11 @@ class WaitAtTheDoorTest {
         }
         Thread.sleep(300);
         assertEquals(0, saved(marker), "a create answered 503 or 504 was saved after all");
+        // every answer is counted where operators look: a refusal at the door (BastionDbPoolRejecting), or a
+        // unit of work's outcome (pool-exhausted, deadline) for those that got past it
+        double refused = Http.metric("bastion_db_admission_refusals_total", Map.of()) - refusedBefore;
+        double units = Http.metric("bastion_db_transactions_seconds_count", Map.of()) - unitsBefore;
+        assertTrue(refused > 0, "no refusal at the door counted");
+        assertTrue(refused + units >= CROWD, "counted: " + refused + " refusals at the door, " + units + " units of work");
     }
 }

@@ -169,15 +169,16 @@ public class DatabaseMeters {
                         + "on the primary only, lost by a failover at that moment")
                 .register(registry);
         FunctionCounter.builder(ADMISSION_REFUSALS, unitOfWork, UnitOfWork::refusedOnArrival)
-                .description("API requests refused with 503 pool-exhausted on arrival, before any work: the pool could "
-                        + "not have served them within DB_POOL_TIMEOUT or their deadline")
+                .description("API requests refused with 503 pool-exhausted before any work, on arrival or when their "
+                        + "wait at the door ran out: the pool could not serve them within DB_POOL_TIMEOUT or their deadline")
                 .register(registry);
         FunctionCounter.builder(RETRIES_OVER_BUDGET, unitOfWork, UnitOfWork::retriesOverBudget)
                 .description("Retries not run because at most about 20 % of attempts may be retries (the service's "
                         + "retry budget across requests)")
                 .register(registry);
         Gauge.builder(ADMISSION_WAITING, unitOfWork, UnitOfWork::admissionWaiters)
-                .description("Requests waiting, without a connection, for their turn on the pool")
+                .description("Requests waiting, without a connection, for their turn on the pool (inside the admission, "
+                        + "or at its door before their route ran)")
                 .register(registry);
         Gauge.builder(ROW_WAITING, unitOfWork, UnitOfWork::rowWaiters)
                 .description("Writes queued, without a connection, for a turn on a row that DB_MAX_CONNECTIONS_PER_ROW "
