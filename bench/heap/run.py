@@ -59,11 +59,8 @@ def main():
     harness.ensure_packages({"wrk": "wrk", "/usr/lib/postgresql/*/bin/pgbench": "postgresql"})
     harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}")
     with contextlib.ExitStack() as running:
-        pg = running.enter_context(harness.Postgres(name="heap-postgres"))
+        pg, accounts = throughput.seeded_postgres(running, "heap")
         image_flags, env = harness.container_jvm_options()
-        with harness.Service(pg.port, name="heap-migrate"):
-            pass  # its migrations create the schema the seed fills
-        accounts = throughput.seed(pg)
         for label, flags in layouts:
             measure(pg, accounts, label, [*image_flags, *flags.split()], env, workloads, chunks)
     harness.log(f"load average at the end: {os.getloadavg()[0]:.1f}")

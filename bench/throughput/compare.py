@@ -37,11 +37,8 @@ def main():
     harness.ensure_packages({"wrk": "wrk", "/usr/lib/postgresql/*/bin/pgbench": "postgresql"})
     harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}; {harness.machine_description()}")
     with contextlib.ExitStack() as running:
-        pg = running.enter_context(harness.Postgres(name="compare-postgres"))
+        pg, accounts = throughput.seeded_postgres(running, "compare")
         flags, env = harness.container_jvm_options()
-        with harness.Service(pg.port, name="compare-migrate"):
-            pass  # its migrations create the schema the seed fills
-        accounts = throughput.seed(pg)
         builds = {}
         for label, app in (("base", os.path.abspath(args.base)), ("new", harness.APP)):
             build = type(f"{label.title()}Build", (harness.Service,), {"app": app})

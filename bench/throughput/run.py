@@ -80,6 +80,16 @@ def seed(pg):
     return accounts
 
 
+def seeded_postgres(running, name):
+    """A PostgreSQL for comparing builds (bench/throughput/compare.py, bench/heap): started on the exit
+    stack `running`, its schema migrated by one start of the packaged service, then seeded. Returns it and
+    the number of rows the workloads address."""
+    pg = running.enter_context(harness.Postgres(name=f"{name}-postgres"))
+    with harness.Service(pg.port, name=f"{name}-migrate"):
+        pass  # its migrations create the schema the seed fills
+    return pg, seed(pg)
+
+
 def run_pgbench(pg, workload, seconds, accounts):
     logs = tempfile.mkdtemp(prefix="pgbench-")
     out = subprocess.run([harness.postgres_bin("pgbench"), "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres",

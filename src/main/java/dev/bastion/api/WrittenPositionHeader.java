@@ -2,7 +2,6 @@ package dev.bastion.api;
 
 import dev.bastion.database.UnitOfWork;
 import dev.bastion.database.WrittenPosition;
-import jakarta.ws.rs.HttpMethod;
 import jakarta.ws.rs.container.ContainerResponseContext;
 import org.jboss.resteasy.reactive.server.ServerResponseFilter;
 import org.jboss.resteasy.reactive.server.spi.ResteasyReactiveContainerRequestContext;
@@ -11,7 +10,8 @@ import org.jboss.resteasy.reactive.server.spi.ResteasyReactiveContainerRequestCo
  * With reads on standbys (DB_READ_TARGET=prefer-standby), puts the writer's WAL position on every
  * successful write's answer ({@link WrittenPosition#RESPONSE_HEADER}), so the caller's next read can
  * ask not to miss it. Costs one round trip per write, and only in that mode: otherwise the filter
- * returns at once and the request is never suspended (every request passes here).
+ * returns at once and the request is never suspended. Bound to the methods marked {@link WriteEndpoint}:
+ * reads never pass here.
  */
 public class WrittenPositionHeader {
 
@@ -22,13 +22,9 @@ public class WrittenPositionHeader {
     }
 
     @ServerResponseFilter
+    @WriteEndpoint
     public void afterWrite(ResteasyReactiveContainerRequestContext request, ContainerResponseContext response) {
         if (!unitOfWork.readsOnStandbys() || response.getStatus() >= 300) {
-            return;
-        }
-        String method = request.getMethod();
-        if (HttpMethod.GET.equals(method) || HttpMethod.HEAD.equals(method) || HttpMethod.OPTIONS.equals(method)
-                || request.getUriInfo().getPath().startsWith("/admin")) {
             return;
         }
         request.suspend();

@@ -2,6 +2,7 @@ package dev.bastion.customer;
 
 import dev.bastion.api.ApiProblem;
 import dev.bastion.api.PageResponse;
+import dev.bastion.api.WriteEndpoint;
 import dev.bastion.database.WrittenPosition;
 import dev.bastion.idempotency.KeyedResponses;
 import dev.bastion.idempotency.ValidIdempotencyKey;
@@ -47,6 +48,7 @@ public class CustomerResource {
     }
 
     /** Creates a customer; with an Idempotency-Key header, repeats of the same request create nothing more. */
+    @WriteEndpoint
     @POST
     public Uni<RestResponse<Object>> create(CreateCustomerRequest body, @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) String idempotencyKey,
                                 @Context HttpServerRequest http) {
@@ -85,6 +87,7 @@ public class CustomerResource {
         return email == null ? service.list(CustomerPage.of(page, size, after, count)) : service.findByEmail(email);
     }
 
+    @WriteEndpoint
     @PUT
     @Path("/{id}")
     public Uni<CustomerResponse> update(@PathParam("id") long id,
@@ -92,6 +95,7 @@ public class CustomerResource {
         return service.update(id, request);
     }
 
+    @WriteEndpoint
     @DELETE
     @Path("/{id}")
     public Uni<Response> delete(@PathParam("id") long id) {
@@ -102,6 +106,7 @@ public class CustomerResource {
      * Adds (or, negative, removes) credit; the database refuses a negative balance. With an
      * Idempotency-Key, a repeated request is applied once.
      */
+    @WriteEndpoint
     @POST
     @Path("/{id}/credit-adjustments")
     public Uni<RestResponse<Object>> adjustCredit(@PathParam("id") long id,
@@ -117,6 +122,7 @@ public class CustomerResource {
      * (each row runs in its own savepoint), the rest commit together. With an Idempotency-Key, a
      * repeat gets the first report.
      */
+    @WriteEndpoint
     @POST
     @Path("/import")
     public Uni<RestResponse<Object>> importAll(@NotNull(message = "a JSON body is required") @Valid ImportRequest request,

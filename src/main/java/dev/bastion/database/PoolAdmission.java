@@ -112,16 +112,9 @@ final class PoolAdmission {
             this.deadlineNanos = enqueuedAt + mayWaitNanos;
         }
 
-        /**
-         * On the waiter's own event loop, as a task of its own: never inside the releasing attempt's
-         * stack (a chain of attempts that fail at once would otherwise nest one frame per waiter).
-         */
+        /** On the waiter's own event loop, as a task of its own (see {@link OnItsContext}). */
         void onItsContext(Runnable action) {
-            if (context == null) {
-                action.run();
-            } else {
-                context.runOnContext(ignored -> action.run());
-            }
+            OnItsContext.run(context, action);
         }
     }
 

@@ -76,7 +76,7 @@ final class RowConcurrency {
 
         void admit() {
             gate.waitingForRow(false);
-            onItsContext(() -> {
+            OnItsContext.run(context, () -> {
                 if (state.compareAndSet(GRANTED, DELIVERED)) {
                     emitter.complete(null);
                 } else { // its caller went away while the turn was on its way
@@ -92,15 +92,7 @@ final class RowConcurrency {
         }
 
         void drop() {
-            onItsContext(() -> emitter.fail(new CommitGate.AbandonedAttemptException()));
-        }
-
-        private void onItsContext(Runnable action) {
-            if (context != null) {
-                context.runOnContext(ignored -> action.run());
-            } else {
-                action.run();
-            }
+            OnItsContext.run(context, () -> emitter.fail(new CommitGate.AbandonedAttemptException()));
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.bastion.note;
 
 import dev.bastion.api.PageResponse;
+import dev.bastion.api.WriteEndpoint;
 import io.smallrye.mutiny.Uni;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
@@ -30,6 +31,7 @@ public class NoteResource {
         this.service = service;
     }
 
+    @WriteEndpoint
     @POST
     public Uni<Response> add(@PathParam("customerId") long customerId,
                              @NotNull(message = "a JSON body is required") @Valid NoteRequest request, UriInfo uri) {
@@ -50,6 +52,7 @@ public class NoteResource {
         return service.get(customerId, noteId);
     }
 
+    @WriteEndpoint
     @DELETE
     @Path("/{noteId}")
     public Uni<Response> delete(@PathParam("customerId") long customerId, @PathParam("noteId") long noteId) {

@@ -8,6 +8,7 @@ import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
+import dev.bastion.api.WriteEndpoint;
 import dev.bastion.idempotency.KeyedResponses;
 import dev.bastion.idempotency.ValidIdempotencyKey;
 import org.jboss.resteasy.reactive.RestHeader;
@@ -25,6 +26,7 @@ public class TransferResource {
     }
 
     /** Moves credit atomically; with an Idempotency-Key, a retried request is applied once. */
+    @WriteEndpoint
     @POST
     public Uni<RestResponse<Object>> transfer(@NotNull(message = "a JSON body is required") @Valid TransferRequest request,
                                   @RestHeader(KeyedResponses.IDEMPOTENCY_KEY) @ValidIdempotencyKey String idempotencyKey) {

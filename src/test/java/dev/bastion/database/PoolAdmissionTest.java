@@ -313,4 +313,28 @@ class PoolAdmissionTest {
         assertTrue(!patient.wentIn.isDone());
         holding.forEach(release -> release.done(true));
     }
+
+    @Test
+    void aRequestWithAShorterWaitThanTheOneBeforeItAtTheDoorIsStillRefusedOnTime() throws Exception {
+        // the sweep stops at the first request still in time while deadlines ascend; one that does not is seen
+        int pool = 2;
+        PoolAdmission admission = new PoolAdmission(vertx, pool, 100, 30 * SECOND);
+        List<PoolAdmission.Release> holding = takeEveryPlace(admission, pool);
+        queue(admission, 2 * pool);
+        Arrival patient = new Arrival();
+        Arrival hurried = new Arrival();
+        long start = System.nanoTime();
+        assertEquals(PoolAdmission.HELD, admission.arrive(20 * SECOND, PoolAdmission.Lane.READ, patient));
+        assertEquals(PoolAdmission.HELD, admission.arrive(SECOND / 2, PoolAdmission.Lane.READ, hurried));
+
+        hurried.refused.get(5, TimeUnit.SECONDS);
+        long waited = System.nanoTime() - start;
+        assertTrue(waited >= SECOND / 2 && waited < 3 * SECOND, "refused after " + waited / 1_000_000 + " ms");
+        assertTrue(!patient.refused.isDone() && !patient.wentIn.isDone(), "the patient one was answered");
+        assertEquals(2 * pool + 1, admission.waiters());
+
+        holding.get(0).done(true);
+        holding.get(1).done(true); // two inside go on; the patient one comes through the door
+        patient.wentIn.get(5, TimeUnit.SECONDS);
+    }
 }
