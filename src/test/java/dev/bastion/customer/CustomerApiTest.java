@@ -49,6 +49,24 @@ public class CustomerApiTest {
     }
 
     @Test
+    void clientErrorsOfARouteWithoutParametersAreCountedUnderThatRoute() {
+        // Quarkus counts a 4xx under its path only when the route's template differs from the path itself
+        given().contentType(ContentType.JSON).body("{\"name\":\"\",\"email\":\"not-an-email\"}").post("/customers")
+                .then().statusCode(422);
+        given().contentType(ContentType.JSON).body("{").post("/customers").then().statusCode(400);
+        given().get("/customers?page=-1").then().statusCode(400);
+        given().get("/no-such-route-" + uniqueEmail()).then().statusCode(404);
+        String metrics = Management.given().get("/q/metrics").then().statusCode(200).extract().asString();
+        for (String status : new String[] {"422", "400"}) {
+            assertTrue(metrics.matches("(?s).*http_server_requests_seconds_count\\{method=\"POST\"[^}]*status=\"" + status
+                    + "\"[^}]*uri=\"/customers\".*"), "a " + status + " of POST /customers under its route");
+        }
+        assertTrue(metrics.matches("(?s).*http_server_requests_seconds_count\\{method=\"GET\"[^}]*status=\"400\"[^}]*uri=\"/customers\".*"),
+                "a 400 of GET /customers under its route");
+        assertFalse(metrics.contains("no-such-route"), "a path no route matched became a series of its own");
+    }
+
+    @Test
     void timestampsAreTheDatabasesOwnInIso8601() throws Exception {
         var read = given().get("/customers/" + createCustomer(uniqueEmail())).then().statusCode(200).extract();
         String createdAt = read.jsonPath().getString("createdAt");
