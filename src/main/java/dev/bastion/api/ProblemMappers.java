@@ -18,6 +18,7 @@ import dev.bastion.database.DatabaseException;
 import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.RefusedAttemptException;
+import dev.bastion.database.TransactionListeners;
 import io.quarkus.security.AuthenticationFailedException;
 import io.smallrye.mutiny.Uni;
 import io.quarkus.security.ForbiddenException;
@@ -44,13 +45,15 @@ public class ProblemMappers {
     private final DatabaseSettings guardrails;
     private final IncidentLog incidents;
     private final RefusalHold refusalHold;
+    private final TransactionListeners breaker;
 
     public ProblemMappers(Instance<ConstraintDescriptions> constraintDescriptions, DatabaseSettings guardrails,
-                          IncidentLog incidents, RefusalHold refusalHold) {
+                          IncidentLog incidents, RefusalHold refusalHold, TransactionListeners breaker) {
         this.constraintDescriptions = constraintDescriptions;
         this.guardrails = guardrails;
         this.incidents = incidents;
         this.refusalHold = refusalHold;
+        this.breaker = breaker;
     }
 
     @ServerExceptionMapper
@@ -75,6 +78,11 @@ public class ProblemMappers {
             incident = incidents.unexpected(uri.getPath(), "unclassified database failure in " + error.operation()
                     + " (SQLSTATE " + error.failure().sqlState() + ")", error);
             detail = "Unexpected database error (incident " + incident + ").";
+        } else if (kind == FailureKind.CIRCUIT_OPEN && breaker.lastOutage() != null) {
+            detail = "The service stopped calling the database for a moment after repeated failures; the last: "
+                    + breaker.lastOutage().title() + " (" + breaker.lastOutage().problemSlug() + ").";
+            incident = incidents.failure(kind.httpStatus(), kind.problemSlug(), uri.getPath(), "in " + error.operation()
+                    + " after " + breaker.lastOutage().problemSlug(), null);
         } else if (kind.httpStatus() >= 500) {
             incident = incidents.failure(kind.httpStatus(), kind.problemSlug(), uri.getPath(), "in " + error.operation(), null);
         }

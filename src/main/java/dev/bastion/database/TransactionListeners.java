@@ -15,6 +15,7 @@ public class TransactionListeners {
 
     private final List<TransactionListener> listeners;
     private volatile CircuitBreakerState breaker = CircuitBreakerState.CLOSED;
+    private volatile FailureKind lastOutage; // what the breaker last counted: an open breaker's answer names it
 
     public TransactionListeners(Instance<TransactionListener> listeners) {
         this.listeners = listeners.stream().toList();
@@ -23,6 +24,15 @@ public class TransactionListeners {
     /** The database circuit breaker's state, as its last transition left it. */
     public CircuitBreakerState breakerState() {
         return breaker;
+    }
+
+    /**
+     * The kind of the last outage failure the breaker counted (lost connections, refused credentials, a
+     * database out of resources, an unknown commit outcome), or null: while the breaker is open, callers
+     * and operators see what it is protecting them from, not only that it is open.
+     */
+    public FailureKind lastOutage() {
+        return lastOutage;
     }
 
     void attemptStarted(long attemptId, String operation, int attempt) {
@@ -38,6 +48,9 @@ public class TransactionListeners {
     }
 
     void attemptFailed(String operation, DatabaseFailure failure, int attempt, boolean willRetry) {
+        if (failure.kind().isOutage() || failure.kind() == FailureKind.COMMIT_OUTCOME_UNKNOWN) {
+            lastOutage = failure.kind();
+        }
         for (TransactionListener listener : listeners) {
             listener.attemptFailed(operation, failure, attempt, willRetry);
         }

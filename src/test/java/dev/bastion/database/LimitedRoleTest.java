@@ -104,6 +104,13 @@ class LimitedRoleTest {
             assertTrue(refused.body().contains("\"kind\":\"database-auth-failed\"")
                     || refused.body().contains("\"kind\":\"circuit-open\""), refused.body());
             assertTrue(refused.headers().firstValue("Retry-After").isPresent());
+            // once the breaker opens, its answers still name what it protects callers from
+            String open = refused.body();
+            for (int i = 0; i < 60 && !open.contains("\"kind\":\"circuit-open\""); i++) {
+                open = Http.send(read(id)).body();
+            }
+            assertTrue(open.contains("\"kind\":\"circuit-open\""), "the breaker did not open: " + open);
+            assertTrue(open.contains("credentials (database-auth-failed)"), open);
             Management.given().get("/q/health/ready").then().log().ifValidationFails().statusCode(503)
                     .body("checks.find { it.name == 'database' }.data.error", equalTo("database-auth-failed"))
                     .body("checks.find { it.name == 'database' }.data.reason", containsString("password authentication failed"));
