@@ -73,7 +73,10 @@ class ConnectionCapTest {
                 assertTrue(a.status() == 200 || a.status() == 503 && (a.kind().equals("pool-exhausted")
                         || a.kind().equals("request-deadline-exceeded")), byOutcome.toString()); // both say nothing was saved
             }
-            assertTrue(Http.metric("bastion_db_pool_connection_limit", Map.of()) <= 2,
+            // the cap of 2, or 3 while the pool probes one more connection after its backoff: once the load
+            // stops, a probe taken without demand stays at 3 until a borrow is refused again (the log shows
+            // "serving on 2"); without the cap learned it would read 10, the pool's size
+            assertTrue(Http.metric("bastion_db_pool_connection_limit", Map.of()) <= 3,
                     "the pool learned the server's cap: " + seen);
             assertTrue(LimitedRoleResource.query("SELECT count(*) FROM pg_stat_activity WHERE usename = '"
                     + LimitedRoleResource.ROLE + "'") <= 2);
