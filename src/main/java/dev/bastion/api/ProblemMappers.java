@@ -74,15 +74,16 @@ public class ProblemMappers {
         String suggestion = described.map(ConstraintDescription::suggestion).orElse(kind.advice());
         String field = described.map(ConstraintDescription::field).orElse(null);
         String incident = null;
+        FailureKind lastOutage = breaker.lastOutage();
         if (kind == FailureKind.OTHER) {
             incident = incidents.unexpected(uri.getPath(), "unclassified database failure in " + error.operation()
                     + " (SQLSTATE " + error.failure().sqlState() + ")", error);
             detail = "Unexpected database error (incident " + incident + ").";
-        } else if (kind == FailureKind.CIRCUIT_OPEN && breaker.lastOutage() != null) {
+        } else if (kind == FailureKind.CIRCUIT_OPEN && lastOutage != null) {
             detail = "The service stopped calling the database for a moment after repeated failures; the last: "
-                    + breaker.lastOutage().title() + " (" + breaker.lastOutage().problemSlug() + ").";
+                    + lastOutage.title() + " (" + lastOutage.problemSlug() + ").";
             incident = incidents.failure(kind.httpStatus(), kind.problemSlug(), uri.getPath(), "in " + error.operation()
-                    + " after " + breaker.lastOutage().problemSlug(), null);
+                    + " after " + lastOutage.problemSlug(), null);
         } else if (kind.httpStatus() >= 500) {
             incident = incidents.failure(kind.httpStatus(), kind.problemSlug(), uri.getPath(), "in " + error.operation(), null);
         }

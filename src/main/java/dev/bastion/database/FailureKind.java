@@ -130,6 +130,14 @@ public enum FailureKind {
     }
 
     /**
+     * What the circuit breaker counts: an outage, or a connection lost mid-commit (the database's
+     * trouble too, though the request's answer is "outcome unknown").
+     */
+    public boolean countsTowardBreaker() {
+        return isOutage() || this == COMMIT_OUTCOME_UNKNOWN;
+    }
+
+    /**
      * The connection that reported this must never be handed out again: it is lost, or it is attached
      * to a node that cannot take writes (a stale connection to a demoted primary).
      */

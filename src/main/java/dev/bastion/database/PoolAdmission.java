@@ -111,11 +111,6 @@ final class PoolAdmission {
             this.lane = lane;
             this.deadlineNanos = enqueuedAt + mayWaitNanos;
         }
-
-        /** On the waiter's own event loop, as a task of its own (see {@link OnItsContext}). */
-        void onItsContext(Runnable action) {
-            OnItsContext.run(context, action);
-        }
     }
 
     PoolAdmission(Vertx vertx, int poolSize, int maxWaiting, long poolTimeoutNanos) {
@@ -271,7 +266,7 @@ final class PoolAdmission {
         }
         for (Waiter w : expired) {
             long retryAfter = retryAfterMillis(expected[w.lane.ordinal()]);
-            w.onItsContext(() -> w.emitter.fail(PoolBusyException.refused(retryAfter, false, 0)));
+            OnItsContext.run(w.context, () -> w.emitter.fail(PoolBusyException.refused(retryAfter, false, 0)));
         }
         refusedOnArrival.add(expiredAtDoor.size()); // refused before any work too: their route never ran
         for (AdmissionDoor.Held held : expiredAtDoor) {
@@ -363,7 +358,7 @@ final class PoolAdmission {
             if (next != null) {
                 Waiter admittedWaiter = next;
                 Release itsRelease = release(System.nanoTime(), admittedWaiter.lane);
-                admittedWaiter.onItsContext(() -> {
+                OnItsContext.run(admittedWaiter.context, () -> {
                     if (admittedWaiter.state.compareAndSet(Waiter.GRANTED, Waiter.SETTLED)) {
                         admittedWaiter.emitter.complete(itsRelease);
                     } else { // the caller went away while its place was on the way

@@ -48,7 +48,7 @@ public class TransactionListeners {
     }
 
     void attemptFailed(String operation, DatabaseFailure failure, int attempt, boolean willRetry) {
-        if (failure.kind().isOutage() || failure.kind() == FailureKind.COMMIT_OUTCOME_UNKNOWN) {
+        if (failure.kind().countsTowardBreaker()) {
             lastOutage = failure.kind();
         }
         for (TransactionListener listener : listeners) {

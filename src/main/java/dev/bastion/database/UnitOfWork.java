@@ -117,9 +117,7 @@ public class UnitOfWork {
                     .done()
                 .withCircuitBreaker()
                     .name(breakerName)
-                    // an unknown commit outcome is a connection lost mid-commit: the database's trouble too
-                    .when(error -> error instanceof DatabaseException e
-                            && (e.kind().isOutage() || e.kind() == FailureKind.COMMIT_OUTCOME_UNKNOWN))
+                    .when(error -> error instanceof DatabaseException e && e.kind().countsTowardBreaker())
                     .requestVolumeThreshold(guardrails.breakerRequestVolume())
                     .failureRatio(guardrails.breakerFailureRatio())
                     .delay(guardrails.breakerDelay().toMillis(), ChronoUnit.MILLIS)

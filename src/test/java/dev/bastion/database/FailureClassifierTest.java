@@ -254,39 +254,40 @@ class FailureClassifierTest {
     }
 
     /** The policy table, kind by kind: a change to any entry must be deliberate. */
-    @ParameterizedTest(name = "{0}: retryable={1}, HTTP {2}, outage={3}, contention={4}, constraint={5}")
+    @ParameterizedTest(name = "{0}: retryable={1}, HTTP {2}, outage={3}, contention={4}, constraint={5}, breaker={6}")
     @CsvSource({
-            "UNIQUE_VIOLATION,       false, 409, false, false, true",
-            "FOREIGN_KEY_VIOLATION,  false, 409, false, false, true",
-            "NOT_NULL_VIOLATION,     false, 422, false, false, true",
-            "CHECK_VIOLATION,        false, 422, false, false, true",
-            "EXCLUSION_VIOLATION,    false, 409, false, false, true",
-            "INVALID_DATA,           false, 422, false, false, false",
-            "OPTIMISTIC_LOCK,        false, 409, false, false, false",
-            "DEADLOCK,               true,  503, false, true,  false",
-            "SERIALIZATION_FAILURE,  true,  503, false, true,  false",
-            "LOCK_NOT_AVAILABLE,     true,  503, false, false, false",
-            "STATEMENT_TIMEOUT,      false, 504, false, false, false",
-            "TRANSACTION_TIMEOUT,    false, 504, false, false, false",
-            "CONNECTION,             true,  503, true,  false, false",
-            "CONNECTION_LIMIT,       true,  503, false, false, false",
-            "DATABASE_AUTH_FAILED,   false, 503, true,  false, false",
-            "DATABASE_RESOURCES,     true,  503, true,  false, false",
-            "READ_ONLY_NODE,         true,  503, false, false, false",
-            "DEADLINE_EXCEEDED,      false, 503, false, false, false",
-            "POOL_EXHAUSTED,         false, 503, false, false, false",
-            "CIRCUIT_OPEN,           false, 503, false, false, false",
-            "COMMIT_OUTCOME_UNKNOWN, false, 500, false, false, false",
-            "ROLLBACK_FAILED,        false, 503, false, false, false",
-            "OTHER,                  false, 500, false, false, false",
+            "UNIQUE_VIOLATION,       false, 409, false, false, true, false",
+            "FOREIGN_KEY_VIOLATION,  false, 409, false, false, true, false",
+            "NOT_NULL_VIOLATION,     false, 422, false, false, true, false",
+            "CHECK_VIOLATION,        false, 422, false, false, true, false",
+            "EXCLUSION_VIOLATION,    false, 409, false, false, true, false",
+            "INVALID_DATA,           false, 422, false, false, false, false",
+            "OPTIMISTIC_LOCK,        false, 409, false, false, false, false",
+            "DEADLOCK,               true,  503, false, true,  false, false",
+            "SERIALIZATION_FAILURE,  true,  503, false, true,  false, false",
+            "LOCK_NOT_AVAILABLE,     true,  503, false, false, false, false",
+            "STATEMENT_TIMEOUT,      false, 504, false, false, false, false",
+            "TRANSACTION_TIMEOUT,    false, 504, false, false, false, false",
+            "CONNECTION,             true,  503, true,  false, false, true",
+            "CONNECTION_LIMIT,       true,  503, false, false, false, false",
+            "DATABASE_AUTH_FAILED,   false, 503, true,  false, false, true",
+            "DATABASE_RESOURCES,     true,  503, true,  false, false, true",
+            "READ_ONLY_NODE,         true,  503, false, false, false, false",
+            "DEADLINE_EXCEEDED,      false, 503, false, false, false, false",
+            "POOL_EXHAUSTED,         false, 503, false, false, false, false",
+            "CIRCUIT_OPEN,           false, 503, false, false, false, false",
+            "COMMIT_OUTCOME_UNKNOWN, false, 500, false, false, false, true",
+            "ROLLBACK_FAILED,        false, 503, false, false, false, false",
+            "OTHER,                  false, 500, false, false, false, false",
     })
     void eachKindHasItsPolicy(FailureKind kind, boolean retryable, int status, boolean outage, boolean contention,
-                              boolean constraint) {
+                              boolean constraint, boolean countsTowardBreaker) {
         assertEquals(retryable, kind.retryable(), "retryable");
         assertEquals(status, kind.httpStatus(), "HTTP status");
         assertEquals(outage, kind.isOutage(), "outage");
         assertEquals(contention, kind.isContention(), "contention");
         assertEquals(constraint, kind.isConstraintViolation(), "constraint violation");
+        assertEquals(countsTowardBreaker, kind.countsTowardBreaker(), "counts toward the breaker");
     }
 
     @Test
