@@ -233,7 +233,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=20, help="each recording under load")
     parser.add_argument("--warmup", type=int, default=60, help="JIT warm-up before the first recording: at least this many seconds, at most 3x, until CPU/request settles")
     parser.add_argument("--workloads", default="create,read by id",
-                        help="comma-separated bench/throughput workload names to profile (default: 'create,read by id')")
+                        help="comma-separated bench/throughput workload names, or 'keyed create' / 'credit adjustment' from "
+                             "bench/scale, to profile (default: 'create,read by id')")
     parser.add_argument("--period", default=PERIOD, help="execution sampling period (default 10ms, as settings=profile)")
     args = parser.parse_args()
     globals()["PERIOD"] = args.period
@@ -247,7 +248,7 @@ def main():
     with pg, harness.Service(pg.port, env=service_env, name="profile-bastion", java_options=java_options) as service:
         pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         accounts = throughput.seed(pg)
-        workloads = {w.name: w for w in throughput.WORKLOADS}
+        workloads = {w.name: w for w in throughput.WORKLOADS + throughput.EXTRA_WORKLOADS}
         throughput.warm_up(service, names, args.warmup, 3 * args.warmup, accounts, pg=pg)
         with open(harness.out_path("profile.txt"), "w") as out:
             out.write(f"{harness.machine_description()}; load average {os.getloadavg()[0]:.1f}; "

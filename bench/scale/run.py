@@ -12,6 +12,11 @@ data changes. Per size and workload (wrk, 20 connections = the pool, `--seconds`
     a cold index) shows;
   - pgbench on the same data for reads by id (the ceiling);
 
+and the same workloads paced (10 connections, each waiting 10 ms, or 30 ms for the multi-statement
+writes, after every answer): a load below capacity at every size, so the service's CPU per request is
+compared at the same pace, not at whatever rate the database sustains (a saturated run's CPU per request
+also moves with how many answers each event-loop wake-up finds);
+
 then the expired-key clean-up on the largest size: keys removed per second by the service's own timer
 (every 5 s, bounded batches) and the p99 of reads while it runs, against reads without it.
 
@@ -45,6 +50,10 @@ WORKLOADS = [  # name, wrk script
     ("lookup by email", os.path.join(LUA, "email.lua")),
 ]
 POOL = throughput.POOL
+PACED_CONNECTIONS = 10
+PACE_MS = {"keyed create": 30, "credit adjustment": 30, "transfer": 30}  # the others: 10
+PACED_COLUMNS = harness.Columns(("workload", "<18"), ("size", "<5"), ("req/s", ">7.0f"), ("p50 ms", ">7.2f"),
+                                ("p99 ms", ">7.2f"), ("CPU µs/req", ">10.0f"), ("x 10k", ">6.2f"), ("p99 x 10k", ">9.2f"))
 COLUMNS = harness.Columns(("workload", "<18"), ("size", "<5"), ("req/s", ">7.0f"), ("p50 ms", ">7.2f"), ("p99 ms", ">7.2f"),
                           ("CPU µs/req", ">10.0f"), ("x 10k", ">6.2f"), ("p99 x 10k", ">9.2f"), ("db calls", ">8.1f"),
                           ("db ms/req", ">9.3f"), ("hit/req", ">7.1f"), ("read/req", ">8.2f"))
@@ -95,6 +104,18 @@ def measure(pg, service, script, seconds, customers):
     return result
 
 
+def measure_paced(service, workload, script, seconds, customers):
+    paced = throughput.Workload("paced", None, script, 2, PACED_CONNECTIONS, reference=False)
+    return throughput.run_wrk(service, paced, seconds, customers, pace_ms=PACE_MS.get(workload, 10))
+
+
+def idle_cpu_per_second(service, seconds=5):
+    """The service's CPU with no requests (its timers, metrics): what a paced run's figure includes."""
+    before = service.cpu_seconds()
+    time.sleep(seconds)
+    return (service.cpu_seconds() - before) / seconds
+
+
 def cleanup_phase(pg, service, service_env, seconds, customers):
     """The expired-key clean-up on the largest table: a second pod of the service (every 5 s, bounded
     batches) removes the expired keys while the warm one serves reads; keys removed per second, and the
@@ -126,6 +147,7 @@ def main():
     harness.ensure_packages({"wrk": "wrk", "/usr/lib/postgresql/*/bin/pgbench": "postgresql"})
     harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}")
     results = {}
+    paced = {}
     cleanup = None
     with harness.Postgres({"shared_preload_libraries": "'pg_stat_statements'", "shared_buffers": "1GB",
                            "max_wal_size": "8GB", "checkpoint_timeout": "30min"}, name="scale-postgres") as pg:
@@ -152,9 +174,11 @@ def main():
                     if args.cleanup_only:
                         continue
                     results[name] = {}
+                    paced[name] = {"idle_cpu_ms_per_s": idle_cpu_per_second(service) * 1000}
                     for workload, script in WORKLOADS:
                         harness.log(f"{name}: {workload}")
                         results[name][workload] = measure(pg, service, script, args.seconds, target)
+                        paced[name][workload] = measure_paced(service, workload, script, args.seconds, target)
                     ceiling = throughput.run_pgbench(pg, throughput.Workload("read by id", "read.sql", None, 2, POOL, reference=False),
                                                      args.seconds, target)
                     results[name]["pgbench read by id"] = ceiling
@@ -166,7 +190,7 @@ def main():
           f"{args.seconds}s per run; db = pg_stat_statements of the workload's statements")
     first = sizes[0]
     if args.cleanup_only:
-        sizes, results = [], {}
+        sizes, results, paced = [], {}, {}
     COLUMNS.print_header()
     for workload, _ in WORKLOADS:
         for name in sizes:
@@ -175,6 +199,17 @@ def main():
             COLUMNS.print_row(workload, name, r["rps"], r["p50"], r["p99"], r["cpu_us_per_request"],
                               r["cpu_us_per_request"] / base["cpu_us_per_request"], r["p99"] / base["p99"],
                               r["calls_per_request"], r["ms_per_request"], r["hit_per_request"], r["read_per_request"])
+    if sizes:
+        print()
+        print(f"paced: {PACED_CONNECTIONS} connections, each waiting 10 ms after every answer (30 ms for "
+              f"{', '.join(PACE_MS)}); "
+              "idle CPU per second: " + ", ".join(f"{n} {paced[n]['idle_cpu_ms_per_s']:.1f} ms" for n in sizes))
+        PACED_COLUMNS.print_header()
+        for workload, _ in WORKLOADS:
+            for name in sizes:
+                r, base = paced[name][workload], paced[first][workload]
+                PACED_COLUMNS.print_row(workload, name, r["rps"], r["p50"], r["p99"], r["cpu_us_per_request"],
+                                        r["cpu_us_per_request"] / base["cpu_us_per_request"], r["p99"] / base["p99"])
     for name in sizes:
         ceiling = results[name]['pgbench read by id']
         print(f"pgbench read by id, {name}: {ceiling['rps']:.0f} tps, p50 {ceiling['p50']:.2f} ms, p99 {ceiling['p99']:.2f} ms")
@@ -185,7 +220,7 @@ def main():
               f"{cleanup['read_cpu_us']:.0f} µs CPU/request; just before: {cleanup['read_p99_quiet_ms']:.2f} ms, "
               f"{cleanup['read_cpu_quiet_us']:.0f} µs")
     with open(harness.out_path("scale.json"), "w") as f:
-        json.dump({"results": results, "cleanup": cleanup, "sizes": sizes, "seconds": args.seconds}, f, indent=1)
+        json.dump({"results": results, "paced": paced, "cleanup": cleanup, "sizes": sizes, "seconds": args.seconds}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,12 @@ import run as throughput  # noqa: E402
 def main():
     parser = harness.argument_parser(__doc__)
     parser.add_argument("--base", required=True, help="quarkus-app directory of the build to compare with")
-    parser.add_argument("--workloads", default="read by id,create", help="bench/throughput workloads (default: read by id,create)")
+    parser.add_argument("--workloads", default="read by id,create", help="bench/throughput workloads, or 'keyed create' / 'credit adjustment' (default: read by id,create)")
     parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds (default 6)")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up seconds per workload and build (default 20)")
     args = parser.parse_args()
     names = [name.strip() for name in args.workloads.split(",")]
-    workloads = [w for w in throughput.WORKLOADS if w.name in names]
+    workloads = [w for w in throughput.WORKLOADS + throughput.EXTRA_WORKLOADS if w.name in names]
     harness.ensure_packages({"wrk": "wrk", "/usr/lib/postgresql/*/bin/pgbench": "postgresql"})
     harness.log(f"load average at the start: {os.getloadavg()[0]:.1f}; {harness.machine_description()}")
     with contextlib.ExitStack() as running:

@@ -61,6 +61,17 @@ WORKLOADS = [
     Workload("overload 1000 (create)", "create.sql", "create.lua", 4, 1000, reference=True, ceiling=False),
     Workload("overload 5000 (create)", "create.sql", "create.lua", 4, 5000, reference=True, ceiling=False),
 ]
+
+# bench/scale's multi-statement writes, on the seeded rows: for bench/profile and compare.py, not in this run
+SCALE_LUA = os.path.join(os.path.dirname(HERE), "scale", "lua")
+EXTRA_WORKLOADS = [
+    Workload("keyed create", None, os.path.join(SCALE_LUA, "keyed_create.lua"), 2, POOL, reference=False),
+    Workload("credit adjustment", None, os.path.join(SCALE_LUA, "adjust.lua"), 2, POOL, reference=False),
+]
+
+
+def workload_named(name):
+    return next(w for w in WORKLOADS + EXTRA_WORKLOADS if w.name == name)
 SERVICES = ("reference", "bastion")
 PERCENTILES = {"p50": 0.50, "p99": 0.99, "p999": 0.999}
 TABLE = harness.Columns(("workload", "<22"), ("service", "<9"), ("req/s", ">7.0f"), ("2xx/s", ">7.0f"), ("p50", ">7.2f"), ("p99", ">7.2f"),
@@ -111,9 +122,12 @@ def run_pgbench(pg, workload, seconds, accounts):
             "errors": int(failed.group(1)) if failed else 0, "statuses": {}}
 
 
-def run_wrk(service, workload, seconds, accounts):
-    """wrk against the service; with the service's CPU seconds around the run, per request served."""
+def run_wrk(service, workload, seconds, accounts, pace_ms=None):
+    """wrk against the service; with the service's CPU seconds around the run, per request served.
+    pace_ms: each connection waits that long after every answer (a load below capacity)."""
     env = {**os.environ, "BENCH_LUA": os.path.join(HERE, "lua"), "BENCH_ACCOUNTS": str(accounts)}
+    if pace_ms is not None:
+        env["BENCH_PACE_MS"] = str(pace_ms)
     cpu_before = service.cpu_seconds()
     out = subprocess.run(["wrk", "-t", str(workload.wrk_threads), "-c", str(workload.wrk_connections),
                           "-d", f"{seconds}s", "--timeout", "30s", "-s", os.path.join(HERE, "lua", workload.lua),
@@ -169,7 +183,7 @@ def warm_up(service, names, min_seconds, max_seconds, accounts, chunk=5, pg=None
     history = {name: [] for name in names}
     while True:
         for name in names:
-            workload = next(w for w in WORKLOADS if w.name == name)
+            workload = workload_named(name)
             if workload.lua == "update.lua":
                 reset_versions(pg, accounts)
             history[name].append(run_wrk(service, workload, min(chunk, max_seconds), accounts)["cpu_us_per_request"])

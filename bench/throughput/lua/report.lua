@@ -1,6 +1,13 @@
 -- Shared by every workload: counts statuses per thread and prints one JSON line at the end.
 local threads = {}
 
+-- BENCH_PACE_MS: each connection waits that long after every answer before its next request (a load
+-- below capacity, the same at every data size: bench/scale's paced runs)
+local pace = tonumber(os.getenv("BENCH_PACE_MS") or "")
+if pace then
+  function delay() return pace end
+end
+
 -- each thread gets an index (a global in its own Lua state) and its own random sequence
 function setup(thread)
   thread:set("index", #threads)

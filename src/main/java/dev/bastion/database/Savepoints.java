@@ -1,6 +1,5 @@
 package dev.bastion.database;
 
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 import io.quarkus.hibernate.reactive.panache.Panache;
@@ -21,7 +20,6 @@ import jakarta.inject.Singleton;
 @Singleton
 public class Savepoints {
 
-    private final AtomicLong sequence = new AtomicLong();
     private final TransactionListeners events;
 
     public Savepoints(TransactionListeners events) {
@@ -30,8 +28,9 @@ public class Savepoints {
 
     private static final String EXPLICIT_TRANSACTION = "bastion.explicit-transaction";
 
+    /** The local holds how deep the running step is nested: 0 in the transaction itself, outside any step. */
     static void enterExplicitTransaction() {
-        Vertx.currentContext().putLocal(EXPLICIT_TRANSACTION, Boolean.TRUE);
+        Vertx.currentContext().putLocal(EXPLICIT_TRANSACTION, 0);
     }
 
     static void leaveExplicitTransaction() {
@@ -47,11 +46,17 @@ public class Savepoints {
      */
     public <T> Uni<StepResult<T>> nested(String operation, Supplier<Uni<T>> step) {
         Context context = Vertx.currentContext();
-        if (context == null || context.getLocal(EXPLICIT_TRANSACTION) == null) {
+        Integer outer = context == null ? null : context.getLocal(EXPLICIT_TRANSACTION);
+        if (outer == null) {
             return Uni.createFrom().failure(new IllegalStateException(
                     "Savepoints need a unit of work started with TransactionSpec.withSavepoints()"));
         }
-        String name = "bastion_sp_" + sequence.incrementAndGet();
+        // named by depth, not uniquely: steps one after another reuse one name (PostgreSQL's newest savepoint of
+        // a name is the one RELEASE and ROLLBACK TO mean), so the statements are the same few SQL texts whatever
+        // the number of rows, where a name per step made every statement a new one for Hibernate's plan cache
+        int depth = outer + 1;
+        String name = "bastion_step_" + depth;
+        context.putLocal(EXPLICIT_TRANSACTION, depth);
         return Panache.getSession().chain(session -> session.createNativeQuery("SAVEPOINT " + name).executeUpdate()
                 .chain(ignored -> step.get())
                 .call(Panache::flush)
@@ -63,7 +68,8 @@ public class Savepoints {
                     return session.createNativeQuery("ROLLBACK TO SAVEPOINT " + name).executeUpdate()
                             .invoke(() -> events.savepointRolledBack(operation, failure))
                             .replaceWith(StepResult.<T>failed(failure));
-                }));
+                })
+                .onTermination().invoke(() -> context.putLocal(EXPLICIT_TRANSACTION, outer)));
     }
 
     // Rejections of this step's data can be undone; losing the connection or the transaction cannot.

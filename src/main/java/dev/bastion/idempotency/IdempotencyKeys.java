@@ -51,7 +51,8 @@ public class IdempotencyKeys {
     /** Seconds a caller is told to wait before repeating a request whose twin is still running. */
     static final int IN_PROGRESS_RETRY_AFTER = 1;
 
-    private static final String TRY_LOCK = "SELECT pg_try_advisory_xact_lock(:lock)";
+    /** One row when the lock is taken (its row count is the answer: see UnitOfWork#deadlineInTransaction). */
+    private static final String TRY_LOCK = "SELECT 1 WHERE pg_try_advisory_xact_lock(:lock)";
     private static final String CLAIM = """
             INSERT INTO idempotency_key (operation, idempotency_key, request_hash, expires_at)
             VALUES (:operation, :key, :hash, now() + make_interval(secs => :ttl))
@@ -112,11 +113,11 @@ public class IdempotencyKeys {
 
     Uni<StoredResponse> once(String operation, String key, Object request, Supplier<Uni<StoredResponse>> work) {
         String hash = hash(request);
-        return Panache.getSession().chain(session -> session.createNativeQuery(TRY_LOCK, Boolean.class)
+        return Panache.getSession().chain(session -> session.createNativeQuery(TRY_LOCK)
                 .setParameter("lock", lockId(operation, key))
-                .getSingleResult()
+                .executeUpdate()
                 .chain(locked -> {
-                    if (!locked) {
+                    if (locked != 1) {
                         // a twin holds the key: a domain answer, so the unit of work neither retries nor waits
                         throw inProgress();
                     }
@@ -131,14 +132,14 @@ public class IdempotencyKeys {
                                 .setParameter("resource", response.resourceId())
                                 .setParameter("operation", operation).setParameter("key", key)
                                 .executeUpdate())
-                        : session.createNativeQuery(LOOKUP, Object[].class)
+                        : session.createNativeQuery(LOOKUP)
                                 .setParameter("operation", operation).setParameter("key", key)
                                 .getResultList()
                                 .map(rows -> replay(rows, hash))));
     }
 
-    private static StoredResponse replay(List<Object[]> rows, String hash) {
-        Optional<Object[]> row = rows.stream().findFirst();
+    private static StoredResponse replay(List<?> rows, String hash) {
+        Optional<Object[]> row = rows.stream().map(Object[].class::cast).findFirst();
         if (row.isEmpty() || row.get()[1] == null) {
             // cannot happen while the advisory lock is held and claim and response commit together
             throw inProgress();
