@@ -65,7 +65,7 @@ class QueryPlanCacheTest {
         assertEquals(ROUNDS + 1, balance(to).intValueExact());
     }
 
-    /** A keyed create, a keyed credit adjustment, a transfer, an import with a rejected row. */
+    /** A keyed create, a keyed credit adjustment, a transfer, reads, a note, an import with a rejected row. */
     private void writeOnceOfEachKind(long from, long to, int round) throws Exception {
         String key = UUID.randomUUID().toString();
         String email = uniqueEmail();
@@ -83,6 +83,13 @@ class QueryPlanCacheTest {
                 .post("/customers/" + from + "/credit-adjustments").then().statusCode(200);
         given().contentType(ContentType.JSON).body(transferBody(from, to, "1"))
                 .post("/customers/transfers").then().statusCode(200);
+
+        // the reads and writes Hibernate runs from HQL and the entity (a page, a lookup, a profile update, a note)
+        given().get("/customers?after=" + from + "&size=5").then().statusCode(200);
+        given().get("/customers?email=" + email).then().statusCode(200).body("items.size()", equalTo(1));
+        given().contentType(ContentType.JSON).body("{\"body\":\"round " + round + "\"}")
+                .post("/customers/" + to + "/notes").then().statusCode(201);
+        given().get("/customers/" + to + "/notes").then().statusCode(200);
 
         String imported = uniqueEmail();
         given().contentType(ContentType.JSON)
