@@ -6,8 +6,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HexFormat;
-import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -60,9 +58,6 @@ public class IdempotencyKeys {
                SET request_hash = EXCLUDED.request_hash, response_status = NULL, response_body = NULL,
                    resource_id = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
              WHERE idempotency_key.expires_at < now()""";
-    private static final String LOOKUP = """
-            SELECT request_hash, response_status, response_body, resource_id FROM idempotency_key
-             WHERE operation = :operation AND idempotency_key = :key""";
     private static final String COMPLETE = """
             UPDATE idempotency_key SET response_status = :status, response_body = :body, resource_id = :resource
              WHERE operation = :operation AND idempotency_key = :key""";
@@ -132,28 +127,23 @@ public class IdempotencyKeys {
                                 .setParameter("resource", response.resourceId())
                                 .setParameter("operation", operation).setParameter("key", key)
                                 .executeUpdate())
-                        : session.createNativeQuery(LOOKUP)
-                                .setParameter("operation", operation).setParameter("key", key)
-                                .getResultList()
-                                .map(rows -> replay(rows, hash))));
+                        : session.find(StoredKey.class, new StoredKey.Id(operation, key))
+                                .map(stored -> replay(stored, hash))));
     }
 
-    private static StoredResponse replay(List<?> rows, String hash) {
-        Optional<Object[]> row = rows.stream().map(Object[].class::cast).findFirst();
-        if (row.isEmpty() || row.get()[1] == null) {
+    private static StoredResponse replay(StoredKey stored, String hash) {
+        if (stored == null || stored.responseStatus == null) {
             // cannot happen while the advisory lock is held and claim and response commit together
             throw inProgress();
         }
-        if (!hash.equals(((String) row.get()[0]).trim())) {
+        if (!hash.equals(stored.requestHash.trim())) {
             throw ApiProblem.status(422, "idempotency-key-reused", "Idempotency key reused")
                     .detail("This Idempotency-Key was already used with a different request.")
                     .field("Idempotency-Key")
                     .suggestion("Use a new key for a new request; reuse a key only to retry the identical request.")
                     .build();
         }
-        Number resource = (Number) row.get()[3];
-        return new StoredResponse(((Number) row.get()[1]).intValue(), (String) row.get()[2],
-                resource == null ? null : resource.longValue(), true);
+        return new StoredResponse(stored.responseStatus, stored.responseBody, stored.resourceId, true);
     }
 
     private static ApiProblem inProgress() {
