@@ -104,6 +104,26 @@ def measure(pg, service, script, seconds, customers):
     return result
 
 
+def warm_up(service, customers, min_seconds):
+    """Turns of 3 s of every workload, unmeasured: one turn, or, with `min_seconds`, until each
+    workload's CPU per request is within 15 % of its turn before and `min_seconds` have passed (at most
+    3x that). A fixed 60 s left the session paths (keyed create, transfer) with C2 still compiling at
+    the first size, which made the larger sizes look cheaper than it."""
+    started = time.monotonic()
+    history = {name: [] for name, _ in WORKLOADS}
+    while True:
+        for name, script in WORKLOADS:
+            turn = throughput.run_wrk(service, throughput.Workload("w", None, script, 2, POOL, reference=False), 3, customers)
+            history[name].append(turn["cpu_us_per_request"])
+        elapsed = time.monotonic() - started
+        settled = all(len(h) >= 2 and abs(h[-1] - h[-2]) <= 0.15 * h[-2] for h in history.values())
+        if elapsed >= 3 * min_seconds or elapsed >= min_seconds and settled:
+            if min_seconds:
+                harness.log(f"warmed up in {elapsed:.0f}s ({'settled' if settled else 'not settled'}); CPU µs/request "
+                            "per turn: " + "; ".join(f"{n}: {' '.join(f'{v:.0f}' for v in h)}" for n, h in history.items()))
+            return
+
+
 def measure_paced(service, workload, script, seconds, customers):
     paced = throughput.Workload("paced", None, script, 2, PACED_CONNECTIONS, reference=False)
     return throughput.run_wrk(service, paced, seconds, customers, pace_ms=PACE_MS.get(workload, 10))
@@ -139,7 +159,8 @@ def main():
     parser = harness.argument_parser(__doc__)
     parser.add_argument("--sizes", default="10k,1M,10M", help="comma-separated, from 10k, 1M, 10M")
     parser.add_argument("--seconds", type=int, default=10, help="each measured run")
-    parser.add_argument("--warmup", type=int, default=60, help="JIT warm-up before the first size, seconds")
+    parser.add_argument("--warmup", type=int, default=60,
+                        help="JIT warm-up before the first size: at least this many seconds, until CPU/request settles")
     parser.add_argument("--cleanup-only", action="store_true",
                         help="only the expired-key clean-up, on the largest size (the workloads not measured)")
     args = parser.parse_args()
@@ -162,15 +183,11 @@ def main():
                     target = SIZES[name]
                     grow(pg, current, target)
                     current = target
-                    # the JIT warmed up once, before the first size; at every size each workload runs
-                    # unmeasured for a few seconds first, so no workload pays for the load just finished
-                    # (the first one measured after the 10M load used to carry a p99 of 137 ms for it)
-                    until = time.monotonic() + (args.warmup if name == sizes[0] else 0)
-                    while True:
-                        for _, script in WORKLOADS:
-                            throughput.run_wrk(service, throughput.Workload("w", None, script, 2, POOL, reference=False), 3, target)
-                        if time.monotonic() >= until:
-                            break
+                    # the JIT warmed up once, before the first size, until every workload's CPU per request
+                    # settles; at every size each workload runs unmeasured for a few seconds first, so no
+                    # workload pays for the load just finished (the first one measured after the 10M load
+                    # used to carry a p99 of 137 ms for it)
+                    warm_up(service, target, args.warmup if name == sizes[0] else 0)
                     if args.cleanup_only:
                         continue
                     results[name] = {}
