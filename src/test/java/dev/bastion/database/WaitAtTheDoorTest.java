@@ -126,10 +126,11 @@ class WaitAtTheDoorTest {
         Thread.sleep(300);
         assertEquals(0, saved(marker), "a create answered 503 or 504 was saved after all");
         // every answer is counted where operators look: a refusal at the door (BastionDbPoolRejecting), or a
-        // unit of work's outcome (pool-exhausted, deadline) for those that got past it
+        // unit of work's outcome (pool-exhausted, deadline) for those that got past it. How many are refused at
+        // the door is timing: when the waiters inside run out of time, a sweep lets the door's requests in
+        // (their deadlines come a little later), and on a loaded machine all of them may run out inside
         double refused = Http.metric("bastion_db_admission_refusals_total", Map.of()) - refusedBefore;
         double units = Http.metric("bastion_db_transactions_seconds_count", Map.of()) - unitsBefore;
-        assertTrue(refused > 0, "no refusal at the door counted");
         assertTrue(refused + units >= CROWD, "counted: " + refused + " refusals at the door, " + units + " units of work");
     }
 }
