@@ -307,7 +307,8 @@ final class PoolAdmission {
                 // failed attempts (a lost connection, a timeout) say nothing about how long serving takes
                 holdNanos = holdNanos * 0.8 + (System.nanoTime() - admittedAt) * 0.2;
             }
-            Waiter next = null;
+            Waiter next;
+            Waiter extra = null;
             AdmissionDoor.Held entering = null;
             AdmissionDoor.Held entering2 = null;
             synchronized (this) {
@@ -326,20 +327,12 @@ final class PoolAdmission {
                 }
                 lastReleaseBusy = busy;
                 lastReleaseNanos = now;
-                // both lanes waiting: the one not served last goes first, if it may take another place
-                Lane first = lastServed == Lane.READ ? Lane.WRITE : Lane.READ;
-                for (Lane candidate : first == Lane.READ ? READ_FIRST : WRITE_FIRST) {
-                    if (laneWaiters[candidate.ordinal()] > 0 && mayTakeAPlace(candidate, now)) {
-                        next = poll(candidate);
-                        if (next != null) {
-                            admitted++;
-                            peakAdmitted = Math.max(peakAdmitted, admitted);
-                            laneAdmitted[candidate.ordinal()]++;
-                            lastServed = candidate;
-                            waited(candidate, now - next.enqueuedAt);
-                            break;
-                        }
-                    }
+                next = admitNextWaiter(now);
+                if (next != null) {
+                    // the limit may just have stepped up (a probe after the server's cap): the new place is filled
+                    // now, or the waiters inside would go on being served one for one at the old limit, and a
+                    // step nobody used would count as accepted
+                    extra = admitNextWaiter(now);
                 }
                 // one in from the door for the one gone from the queue inside (per lane: either may have moved)
                 if (laneWaiters[0] < doorThreshold(Lane.READ)) {
@@ -356,17 +349,46 @@ final class PoolAdmission {
                 entering2.goIn();
             }
             if (next != null) {
-                Waiter admittedWaiter = next;
-                Release itsRelease = release(System.nanoTime(), admittedWaiter.lane);
-                OnItsContext.run(admittedWaiter.context, () -> {
-                    if (admittedWaiter.state.compareAndSet(Waiter.GRANTED, Waiter.SETTLED)) {
-                        admittedWaiter.emitter.complete(itsRelease);
-                    } else { // the caller went away while its place was on the way
-                        itsRelease.done(false);
-                    }
-                });
+                handOver(next);
+            }
+            if (extra != null) {
+                handOver(extra);
             }
         };
+    }
+
+    /**
+     * The next waiter that may take a place now, admitted (both lanes waiting: the one not served last
+     * goes first); null when none may. Guarded by this.
+     */
+    private Waiter admitNextWaiter(long now) {
+        Lane first = lastServed == Lane.READ ? Lane.WRITE : Lane.READ;
+        for (Lane candidate : first == Lane.READ ? READ_FIRST : WRITE_FIRST) {
+            if (laneWaiters[candidate.ordinal()] > 0 && mayTakeAPlace(candidate, now)) {
+                Waiter next = poll(candidate);
+                if (next != null) {
+                    admitted++;
+                    peakAdmitted = Math.max(peakAdmitted, admitted);
+                    laneAdmitted[candidate.ordinal()]++;
+                    lastServed = candidate;
+                    waited(candidate, now - next.enqueuedAt);
+                    return next;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** Gives an admitted waiter its place, on its own context. */
+    private void handOver(Waiter admittedWaiter) {
+        Release itsRelease = release(System.nanoTime(), admittedWaiter.lane);
+        OnItsContext.run(admittedWaiter.context, () -> {
+            if (admittedWaiter.state.compareAndSet(Waiter.GRANTED, Waiter.SETTLED)) {
+                admittedWaiter.emitter.complete(itsRelease);
+            } else { // the caller went away while its place was on the way
+                itsRelease.done(false);
+            }
+        });
     }
 
     private static final Lane[] READ_FIRST = {Lane.READ, Lane.WRITE};

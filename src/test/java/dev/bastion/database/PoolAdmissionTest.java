@@ -216,6 +216,31 @@ class PoolAdmissionTest {
     }
 
     @Test
+    void theStepAfterABackoffGoesToAWaiterAtOnceNotOnlyTheFreedPlace() throws Exception {
+        PoolAdmission admission = new PoolAdmission(vertx, 10, 100, 30 * SECOND, capped -> { }, () -> 2);
+        assertTrue(admission.connectionRefused(2));
+        List<PoolAdmission.Release> two = takeEveryPlace(admission, 2);
+        List<CompletableFuture<PoolAdmission.Release>> crowd = queue(admission, 5);
+        Thread.sleep(1_100); // the first backoff: the cap may step to three
+
+        // one place freed: its waiter and the step's. Handing over only the freed place kept a crowd at the
+        // old limit, so the step was never filled (nothing tried the third connection) and counted as
+        // accepted: a loaded CI machine saw the learned limit climb to 4 under a server cap of 2
+        two.get(0).done(true);
+        long until = System.nanoTime() + 2 * SECOND;
+        while (crowd.stream().filter(CompletableFuture::isDone).count() < 2 && System.nanoTime() < until) {
+            Thread.sleep(5);
+        }
+        assertEquals(2, crowd.stream().filter(CompletableFuture::isDone).count(),
+                "the freed place and the new one both go to waiters");
+        assertEquals(2, admission.limit(), "the step is still a probe");
+        two.get(1).done(true);
+        for (CompletableFuture<PoolAdmission.Release> waiter : crowd) {
+            waiter.get(5, TimeUnit.SECONDS).done(true);
+        }
+    }
+
+    @Test
     void aQuietServiceClimbsBackToThePoolSizeStepByStep() throws Exception {
         PoolAdmission admission = new PoolAdmission(vertx, 10, 100, 30 * SECOND, capped -> { }, () -> 2);
         assertTrue(admission.connectionRefused(2));
