@@ -249,7 +249,7 @@ def main():
         pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         accounts = throughput.seed(pg)
         workloads = {w.name: w for w in throughput.WORKLOADS + throughput.EXTRA_WORKLOADS}
-        throughput.warm_up(service, names, args.warmup, 3 * args.warmup, accounts, pg=pg)
+        throughput.warm_up_named(service, names, args.warmup, 3 * args.warmup, accounts, pg=pg)
         with open(harness.out_path("profile.txt"), "w") as out:
             out.write(f"{harness.machine_description()}; load average {os.getloadavg()[0]:.1f}; "
                       f"warm-up {args.warmup}s; recordings {args.seconds}s each\n")

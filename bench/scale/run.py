@@ -51,7 +51,8 @@ WORKLOADS = [  # name, wrk script
 ]
 POOL = throughput.POOL
 PACED_CONNECTIONS = 10
-PACE_MS = {"keyed create": 30, "credit adjustment": 30, "transfer": 30}  # the others: 10
+DEFAULT_PACE_MS = 10
+PACE_MS = {"keyed create": 30, "credit adjustment": 30, "transfer": 30}  # the others: DEFAULT_PACE_MS
 PACED_COLUMNS = harness.Columns(("workload", "<18"), ("size", "<5"), ("req/s", ">7.0f"), ("p50 ms", ">7.2f"),
                                 ("p99 ms", ">7.2f"), ("CPU µs/req", ">10.0f"), ("x 10k", ">6.2f"), ("p99 x 10k", ">9.2f"))
 COLUMNS = harness.Columns(("workload", "<18"), ("size", "<5"), ("req/s", ">7.0f"), ("p50 ms", ">7.2f"), ("p99 ms", ">7.2f"),
@@ -106,27 +107,16 @@ def measure(pg, service, script, seconds, customers):
 
 def warm_up(service, customers, min_seconds):
     """Turns of 3 s of every workload, unmeasured: one turn, or, with `min_seconds`, until each
-    workload's CPU per request is within 15 % of its turn before and `min_seconds` have passed (at most
-    3x that). A fixed 60 s left the session paths (keyed create, transfer) with C2 still compiling at
-    the first size, which made the larger sizes look cheaper than it."""
-    started = time.monotonic()
-    history = {name: [] for name, _ in WORKLOADS}
-    while True:
-        for name, script in WORKLOADS:
-            turn = throughput.run_wrk(service, throughput.Workload("w", None, script, 2, POOL, reference=False), 3, customers)
-            history[name].append(turn["cpu_us_per_request"])
-        elapsed = time.monotonic() - started
-        settled = all(len(h) >= 2 and abs(h[-1] - h[-2]) <= 0.15 * h[-2] for h in history.values())
-        if elapsed >= 3 * min_seconds or elapsed >= min_seconds and settled:
-            if min_seconds:
-                harness.log(f"warmed up in {elapsed:.0f}s ({'settled' if settled else 'not settled'}); CPU µs/request "
-                            "per turn: " + "; ".join(f"{n}: {' '.join(f'{v:.0f}' for v in h)}" for n, h in history.items()))
-            return
+    workload's CPU per request has settled (at most 3x that). A fixed 60 s left the session paths
+    (keyed create, transfer) with C2 still compiling at the first size, which made the larger sizes
+    look cheaper than it."""
+    workloads = [throughput.Workload(name, None, script, 2, POOL, reference=False) for name, script in WORKLOADS]
+    throughput.warm_up(service, workloads, min_seconds, 3 * min_seconds, customers, chunk=3)
 
 
 def measure_paced(service, workload, script, seconds, customers):
     paced = throughput.Workload("paced", None, script, 2, PACED_CONNECTIONS, reference=False)
-    return throughput.run_wrk(service, paced, seconds, customers, pace_ms=PACE_MS.get(workload, 10))
+    return throughput.run_wrk(service, paced, seconds, customers, pace_ms=PACE_MS.get(workload, DEFAULT_PACE_MS))
 
 
 def idle_cpu_per_second(service, seconds=5):
@@ -218,8 +208,8 @@ def main():
                               r["calls_per_request"], r["ms_per_request"], r["hit_per_request"], r["read_per_request"])
     if sizes:
         print()
-        print(f"paced: {PACED_CONNECTIONS} connections, each waiting 10 ms after every answer (30 ms for "
-              f"{', '.join(PACE_MS)}); "
+        print(f"paced: {PACED_CONNECTIONS} connections, each waiting {DEFAULT_PACE_MS} ms after every answer ("
+              + ", ".join(f"{ms} ms for {name}" for name, ms in PACE_MS.items()) + "); "
               "idle CPU per second: " + ", ".join(f"{n} {paced[n]['idle_cpu_ms_per_s']:.1f} ms" for n in sizes))
         PACED_COLUMNS.print_header()
         for workload, _ in WORKLOADS:

@@ -52,7 +52,7 @@ def main():
                 services[(name, callers, cap)] = stack.enter_context(cls(pg.port, env=env, name=f"capped-{len(services)}"))
         accounts = throughput.seed(pg)  # after the first start: its migrations create the schema
         for service in services.values():
-            throughput.warm_up(service, ["read by id"], 30, 90, accounts)
+            throughput.warm_up_named(service, ["read by id"], 30, 90, accounts)
         for r in range(args.rounds):
             for key, service in (services.items() if r % 2 == 0 else reversed(list(services.items()))):
                 name, callers, cap = key

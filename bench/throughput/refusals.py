@@ -75,7 +75,7 @@ def main():
             "DB_POOL_SIZE": str(POOL), "DB_MAX_OVERFLOW": "0", "DB_POOL_TIMEOUT": "1", "DB_REQUEST_TIMEOUT": "2",
             **jvm_env}, name="refusals-bastion"))
         accounts = throughput.seed(pg)
-        throughput.warm_up(service, ["read by id"], 20 if not args.quick else 4, 60 if not args.quick else 8, accounts,
+        throughput.warm_up_named(service, ["read by id"], 20 if not args.quick else 4, 60 if not args.quick else 8, accounts,
                            chunk=5 if not args.quick else 2)
         served, refused = [], []
         for round_no in range(1, rounds + 1):

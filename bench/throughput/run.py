@@ -174,26 +174,32 @@ def reset_versions(pg, accounts):
     pg.psql(f"UPDATE customer SET version = 0 WHERE id BETWEEN {HOT_ROWS + 1} AND {accounts}")
 
 
-def warm_up(service, names, min_seconds, max_seconds, accounts, chunk=5, pg=None):
-    """JIT warm-up, not measured: the service's workloads in turns of `chunk` seconds until each one's
-    CPU per request has settled (two turns in a row within 15 %) and `min_seconds` have passed, or
-    until `max_seconds`. On a busy 2-core machine C2 needs far longer than on a quiet one: a fixed
-    30 s left Bastion at 1342 µs per read in round 1 and 342 µs in round 2."""
+def warm_up(service, workloads, min_seconds, max_seconds, accounts, chunk=5, pg=None):
+    """JIT warm-up, not measured: `workloads` (Workload objects) in turns of `chunk` seconds until each
+    one's CPU per request has settled (two turns in a row within 15 %) and `min_seconds` have passed,
+    or until `max_seconds` (0: one turn). On a busy 2-core machine C2 needs far longer than on a quiet
+    one: a fixed 30 s left Bastion at 1342 µs per read in round 1 and 342 µs in round 2."""
     started = time.monotonic()
-    history = {name: [] for name in names}
+    history = {workload.name: [] for workload in workloads}
     while True:
-        for name in names:
-            workload = workload_named(name)
+        for workload in workloads:
             if workload.lua == "update.lua":
                 reset_versions(pg, accounts)
-            history[name].append(run_wrk(service, workload, min(chunk, max_seconds), accounts)["cpu_us_per_request"])
+            history[workload.name].append(
+                run_wrk(service, workload, min(chunk, max_seconds) or chunk, accounts)["cpu_us_per_request"])
         elapsed = time.monotonic() - started
         settled = all(len(h) >= 2 and abs(h[-1] - h[-2]) <= 0.15 * h[-2] for h in history.values())
         if elapsed >= max_seconds or (settled and elapsed >= min_seconds):
-            harness.log(f"{service.name} warmed up in {elapsed:.0f}s ({'settled' if settled else 'not settled'}); "
-                        "CPU µs/request per turn: " + "; ".join(
-                            f"{name}: {' '.join(f'{v:.0f}' for v in h)}" for name, h in history.items()))
+            if max_seconds:
+                harness.log(f"{service.name} warmed up in {elapsed:.0f}s ({'settled' if settled else 'not settled'}); "
+                            "CPU µs/request per turn: " + "; ".join(
+                                f"{name}: {' '.join(f'{v:.0f}' for v in h)}" for name, h in history.items()))
             return elapsed
+
+
+def warm_up_named(service, names, min_seconds, max_seconds, accounts, pg=None):
+    """warm_up for workloads named as in WORKLOADS or EXTRA_WORKLOADS."""
+    return warm_up(service, [workload_named(name) for name in names], min_seconds, max_seconds, accounts, pg=pg)
 
 
 def main():
@@ -236,9 +242,9 @@ def main():
             harness.log(f"{key} ready in {service.startup_seconds:.2f}s ({service.startup_cpu_seconds:.2f}s CPU)")
         accounts = seed(pg)
         names = [w.name for w in WORKLOADS]
-        warmed = {"bastion": warm_up(services["bastion"], [n for n in ("read by id", "create", "update (optimistic)", "transfer (hot rows)") if n in names],
+        warmed = {"bastion": warm_up_named(services["bastion"], [n for n in ("read by id", "create", "update (optimistic)", "transfer (hot rows)") if n in names],
                                      warmup, max_warmup, accounts, chunk=2 if args.quick else 5, pg=pg),
-                  "reference": warm_up(services["reference"], [n for n in ("read by id", "create") if n in names],
+                  "reference": warm_up_named(services["reference"], [n for n in ("read by id", "create") if n in names],
                                        warmup, max_warmup, accounts, chunk=2 if args.quick else 5)}
         rss_warm = {key: s.rss_mb() for key, s in services.items()}
 

@@ -80,6 +80,7 @@ class DeadlineTimersTest {
         boolean[] firedBeforeCancel = new boolean[count];
         AtomicInteger early = new AtomicInteger();
         CountDownLatch scheduled = new CountDownLatch(count);
+        CountDownLatch settledTimers = new CountDownLatch(count); // each fired, cancelled at once, or its late cancel run
         List<Context> loops = List.of(vertx.getOrCreateContext(), vertx.getOrCreateContext(), vertx.getOrCreateContext());
         for (int i = 0; i < count; i++) {
             int n = i;
@@ -92,22 +93,29 @@ class DeadlineTimersTest {
                     if (System.nanoTime() < due) {
                         early.incrementAndGet();
                     }
+                    if (cancel == 0) {
+                        settledTimers.countDown();
+                    }
                 });
                 if (cancel == 1) {
                     cancelled[n] = true;
                     timer.cancel();
+                    settledTimers.countDown();
                 } else if (cancel == 2) {
                     vertx.setTimer(Math.max(1, delay / 2), t -> { // on a loaded loop it may come after the deadline
                         firedBeforeCancel[n] = fires[n] > 0;
                         cancelled[n] = true;
                         timer.cancel();
+                        settledTimers.countDown();
                     });
                 }
                 scheduled.countDown();
             });
         }
         assertTrue(scheduled.await(10, TimeUnit.SECONDS));
-        Thread.sleep(1_500); // every deadline is due by then, and its late cancel done
+        // waited for, not slept on: a loaded CI machine runs timers and cancels late (a missing fire then fails below)
+        assertTrue(settledTimers.await(60, TimeUnit.SECONDS), settledTimers.getCount() + " timers neither fired nor cancelled");
+        Thread.sleep(500); // a cancelled timer that fired anyway would do so by its deadline: 300 ms at most
         CountDownLatch settled = new CountDownLatch(loops.size());
         loops.forEach(loop -> loop.runOnContext(ignored -> settled.countDown())); // the loops' writes are visible after
         assertTrue(settled.await(10, TimeUnit.SECONDS));
