@@ -76,7 +76,7 @@ def main():
             **jvm_env}, name="refusals-bastion"))
         accounts = throughput.seed(pg)
         throughput.warm_up_named(service, ["read by id"], 20 if not args.quick else 4, 60 if not args.quick else 8, accounts,
-                           chunk=5 if not args.quick else 2)
+                                 chunk=5 if not args.quick else 2)
         served, refused = [], []
         for round_no in range(1, rounds + 1):
             harness.log(f"round {round_no}/{rounds}")

@@ -197,9 +197,9 @@ def warm_up(service, workloads, min_seconds, max_seconds, accounts, chunk=5, pg=
             return elapsed
 
 
-def warm_up_named(service, names, min_seconds, max_seconds, accounts, pg=None):
+def warm_up_named(service, names, *args, **kwargs):
     """warm_up for workloads named as in WORKLOADS or EXTRA_WORKLOADS."""
-    return warm_up(service, [workload_named(name) for name in names], min_seconds, max_seconds, accounts, pg=pg)
+    return warm_up(service, [workload_named(name) for name in names], *args, **kwargs)
 
 
 def main():
