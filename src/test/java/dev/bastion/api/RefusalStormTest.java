@@ -58,6 +58,8 @@ class RefusalStormTest {
         String marker = "storm-" + System.nanoTime();
         List<Answer> storm;
         double heldBefore;
+        double timedBefore;
+        double secondsBefore;
         try (SecondClient migration = new SecondClient()) {
             migration.execute("LOCK TABLE customer IN EXCLUSIVE MODE");
             try (StuckWriters writers = StuckWriters.start(4)) { // the pool's four places, held behind the lock
@@ -67,6 +69,8 @@ class RefusalStormTest {
                 Thread.sleep(2 * RefusalHold.WINDOW_MILLIS); // no refusal in the current window
 
                 heldBefore = Http.metric("bastion_http_refusals_held_total", Map.of());
+                timedBefore = Http.metric("http_server_requests_seconds_count", REFUSED_CREATE);
+                secondsBefore = Http.metric("http_server_requests_seconds_sum", REFUSED_CREATE);
                 Answer single = create(marker + "-single").join();
                 assertRefused(single);
                 assertEquals(heldBefore, Http.metric("bastion_http_refusals_held_total", Map.of()), "a single refusal was held");
@@ -95,7 +99,14 @@ class RefusalStormTest {
         assertEquals(0, SecondClient.queryLong("SELECT count(*) FROM customer WHERE email LIKE '" + marker + "-s%'"),
                 "a refused create wrote a row");
         assertEquals(2, SecondClient.queryLong("SELECT count(*) FROM customer WHERE email LIKE '" + marker + "-queued-%'"));
+        // every refusal is timed in http_server_requests, from its arrival to its answer, its hold included
+        Await.until(() -> Http.metric("http_server_requests_seconds_count", REFUSED_CREATE) - timedBefore == storm.size() + 1,
+                "every refusal (" + (storm.size() + 1) + ") counted once in http_server_requests");
+        double timedSeconds = Http.metric("http_server_requests_seconds_sum", REFUSED_CREATE) - secondsBefore;
+        assertTrue(timedSeconds >= 0.9 * held, held + " refusals held a second or more, but only " + timedSeconds + " s timed");
     }
+
+    private static final Map<String, String> REFUSED_CREATE = Map.of("method", "POST", "status", "503");
 
     /** Refusals of the unit of work (a row's queue full), answered by the exception mapper, are held the same way. */
     @Test
