@@ -1,5 +1,6 @@
 package dev.bastion.metrics;
 
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
@@ -41,6 +42,9 @@ public class HttpRequestTimer {
     /** First of every filter of the main router: the time at the door and in the other filters counts. */
     private static final int FIRST = 1_000_000;
     private static final String RESET = "RESET";
+    /** Vert.x takes any method name; one a client made up counts as this one, not as a series of its own. */
+    private static final HttpMethod OTHER_METHOD = HttpMethod.valueOf("UNKNOWN");
+    private static final Set<HttpMethod> STANDARD_METHODS = Set.copyOf(HttpMethod.values());
 
     private record Series(String uri, HttpMethod method, int status) {
     }
@@ -66,7 +70,8 @@ public class HttpRequestTimer {
 
     private Timer timer(RoutingContext ctx, boolean answered) {
         int status = answered ? ctx.response().getStatusCode() : 0;
-        Series series = new Series(uri(ctx, status), ctx.request().method(), status);
+        HttpMethod method = ctx.request().method();
+        Series series = new Series(uri(ctx, status), STANDARD_METHODS.contains(method) ? method : OTHER_METHOD, status);
         Timer timer = timers.get(series);
         return timer != null ? timer : timers.computeIfAbsent(series, this::register);
     }

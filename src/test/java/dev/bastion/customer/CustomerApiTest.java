@@ -67,6 +67,16 @@ public class CustomerApiTest {
     }
 
     @Test
+    void aMadeUpHttpMethodIsNotASeriesOfItsOwn() {
+        // any token is a method to Vert.x: a client inventing one per request must not grow the metrics
+        int status = given().request("BREWCOFFEE", "/customers").then().extract().statusCode();
+        String metrics = Management.given().get("/q/metrics").then().statusCode(200).extract().asString();
+        assertFalse(metrics.contains("BREWCOFFEE"), "a made-up method became a series of its own");
+        assertTrue(metrics.matches("(?s).*http_server_requests_seconds_count\\{method=\"UNKNOWN\"[^}]*status=\"" + status + "\".*"),
+                "a made-up method is counted under method=\"UNKNOWN\"");
+    }
+
+    @Test
     void timestampsAreTheDatabasesOwnInIso8601() throws Exception {
         var read = given().get("/customers/" + createCustomer(uniqueEmail())).then().statusCode(200).extract();
         String createdAt = read.jsonPath().getString("createdAt");

@@ -18,8 +18,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The packaged service with one port random (0) and the other fixed: it starts, serves on both, and
- * its metrics report both servers' traffic. Quarkus tags a fixed port's HTTP meters with the port and
- * a random one's without; Prometheus refused the mix and the start stalled for good.
+ * its metrics report the API's traffic. Quarkus' HTTP binder tagged a fixed port's network meters with
+ * the port and a random one's without; Prometheus refused the mix and the start stalled for good. That
+ * binder is off now ({@link HttpRequestTimer} times the requests, with no port tag at all): nothing here
+ * must bring that mix back.
  */
 class RandomPortIT {
 
@@ -37,9 +39,8 @@ class RandomPortIT {
             assertEquals(200, get(Integer.parseInt(api.group(1)), "/customers?size=1").statusCode());
             assertEquals(200, get(management, "/q/health/ready").statusCode());
             String metrics = get(management, "/q/metrics").body();
-            assertTrue(metrics.contains("http_server_bytes_written_count{server_port=\"0\"}"), "the API server's traffic: " + metrics);
-            assertTrue(metrics.contains("http_server_bytes_written_count{server_port=\"" + management + "\"}"),
-                    "the management server's traffic: " + metrics);
+            assertTrue(metrics.matches("(?s).*http_server_requests_seconds_count\\{method=\"GET\",outcome=\"SUCCESS\",status=\"200\","
+                    + "uri=\"/customers\"} 1\\.0.*"), "the API server's traffic: " + metrics);
         }
     }
 
