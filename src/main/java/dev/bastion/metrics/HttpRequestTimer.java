@@ -86,7 +86,7 @@ public class HttpRequestTimer {
                 .register(registry);
     }
 
-    static String uri(RoutingContext ctx, int status) {
+    private static String uri(RoutingContext ctx, int status) {
         if (((HttpServerRequestInternal) ctx.request()).context().getLocal(TEMPLATE) instanceof String template
                 && !template.isEmpty()) {
             return template;

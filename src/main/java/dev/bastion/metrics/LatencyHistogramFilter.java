@@ -20,7 +20,7 @@ public class LatencyHistogramFilter {
             @Override
             public DistributionStatisticConfig configure(Meter.Id id, DistributionStatisticConfig config) {
                 String name = id.getName();
-                if (name.equals("http.server.requests") || name.equals(DatabaseMeters.TRANSACTIONS)) {
+                if (name.equals(HttpRequestTimer.NAME) || name.equals(DatabaseMeters.TRANSACTIONS)) {
                     return DistributionStatisticConfig.builder().percentilesHistogram(true).build().merge(config);
                 }
                 return config;
