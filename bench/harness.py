@@ -529,6 +529,15 @@ class Service(_Process):
             all_headers["Content-Type"] = "application/json"
         return httpload.call(self.port, method, path, body, all_headers, timeout or self.http_timeout)
 
+    def served_buckets(self):
+        """The service's own latency histogram of 2xx answers (http_server_requests), cumulative per bound;
+        empty for an app without it (the reference)."""
+        try:
+            reply = httpload.call(self.management_port, "GET", "/q/metrics", timeout=10)
+        except OSError:
+            return {}
+        return httpload.served_buckets(reply.text) if reply.status == 200 else {}
+
     def metric(self, name, labels):
         """Sum of a Prometheus series from /q/metrics whose labels include all of labels."""
         reply = httpload.call(self.management_port, "GET", "/q/metrics", timeout=10)

@@ -6,6 +6,7 @@ Python's http.client only. Every answer is a Reply, timed from sending the reque
 """
 import http.client
 import json
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -105,6 +106,31 @@ def percentile(sorted_values, q):
     if not sorted_values:
         return 0.0
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def served_buckets(text, series="http_server_requests_seconds_bucket"):
+    """Cumulative counts of 2xx answers per histogram bound (seconds) in a Prometheus text exposition,
+    summed over the series' other labels (method, uri)."""
+    buckets = {}
+    for line in text.splitlines():
+        if line.startswith(series + "{") and 'outcome="SUCCESS"' in line:
+            bound = re.search(r'le="([^"]+)"', line).group(1)
+            le = float("inf") if bound == "+Inf" else float(bound)
+            buckets[le] = buckets.get(le, 0.0) + float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def quantile_between(before, after, q):
+    """The q-quantile (seconds, a bucket's upper bound) of what two snapshots of served_buckets differ by:
+    the answers served between them. None when none were."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    if not counts or counts[-1] <= 0:
+        return None
+    for bound, count in zip(bounds, counts):
+        if count >= q * counts[-1]:
+            return bound
+    return bounds[-1]
 
 
 def prometheus_sum(text, name, labels):

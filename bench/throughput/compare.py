@@ -31,6 +31,8 @@ def main():
     parser.add_argument("--workloads", default="read by id,create", help="bench/throughput workloads, or 'keyed create' / 'credit adjustment' (default: read by id,create)")
     parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds (default 6)")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up seconds per workload and build (default 20)")
+    parser.add_argument("--new-env", default="", help="settings for the new build only, NAME=value,NAME=value: one "
+                        "build against itself with a setting changed (--base target/quarkus-app)")
     args = parser.parse_args()
     names = [name.strip() for name in args.workloads.split(",")]
     workloads = [w for w in throughput.WORKLOADS + throughput.EXTRA_WORKLOADS if w.name in names]
@@ -40,9 +42,11 @@ def main():
         pg, accounts = throughput.seeded_postgres(running, "compare")
         flags, env = harness.container_jvm_options()
         builds = {}
+        new_env = dict(pair.split("=", 1) for pair in args.new_env.split(",") if pair)
         for label, app in (("base", os.path.abspath(args.base)), ("new", harness.APP)):
             build = type(f"{label.title()}Build", (harness.Service,), {"app": app})
-            builds[label] = running.enter_context(build(pg.port, env={"DB_POOL_SIZE": str(throughput.POOL), "DB_MAX_OVERFLOW": "0", **env},
+            settings = {"DB_POOL_SIZE": str(throughput.POOL), "DB_MAX_OVERFLOW": "0", **env, **(new_env if label == "new" else {})}
+            builds[label] = running.enter_context(build(pg.port, env=settings,
                                                         name=f"compare-{label}", java=harness.image_java(), java_options=flags))
         for workload in workloads:
             for service in builds.values():
@@ -55,17 +59,29 @@ def main():
                     result = throughput.run_wrk(service, workload, 10, accounts)
                     results.setdefault((workload.name, label), []).append(result)
                     print(f"round {r + 1} {workload.name:<24} {label:<4} {result['cpu_us_per_request']:6.1f} µs/req "
-                          f"{result['goodput']:8.0f} 2xx/s p99 {result['p99']:7.1f} ms {result['statuses']}", flush=True)
+                          f"{result['goodput']:8.0f} 2xx/s p99 {result['p99']:7.1f} ms (served {served(result)}) {result['statuses']}",
+                          flush=True)
     rows = []
     for workload in workloads:
         base, new = results[(workload.name, "base")], results[(workload.name, "new")]
         med = lambda runs, key: statistics.median(run[key] for run in runs)  # noqa: E731
         rows.append([workload.name, f"{med(base, 'cpu_us_per_request'):.1f}", f"{med(new, 'cpu_us_per_request'):.1f}",
                   f"{med(new, 'cpu_us_per_request') / med(base, 'cpu_us_per_request'):.3f}",
-                  f"{med(base, 'goodput'):,.0f}", f"{med(new, 'goodput'):,.0f}", f"{med(base, 'p99'):.0f}", f"{med(new, 'p99'):.0f}"])
+                  f"{med(base, 'goodput'):,.0f}", f"{med(new, 'goodput'):,.0f}", f"{med(base, 'p99'):.0f}", f"{med(new, 'p99'):.0f}",
+                  served_median(base), served_median(new)])
     harness.print_table(["workload", "base µs/req", "new µs/req", "new / base", "base 2xx/s", "new 2xx/s",
-                         "base p99 ms", "new p99 ms"], rows)
+                         "base p99 ms", "new p99 ms", "base served p99", "new served p99"], rows)
     harness.log(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+
+def served(result):
+    """The p99 of the 2xx answers alone, from the service's own histogram (a bucket's upper bound)."""
+    return "-" if result.get("served_p99") is None else f"{result['served_p99']:.1f} ms"
+
+
+def served_median(runs):
+    figures = [run["served_p99"] for run in runs if run.get("served_p99") is not None]
+    return f"{statistics.median(figures):.1f}" if figures else "-"
 
 
 if __name__ == "__main__":

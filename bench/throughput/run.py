@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402
+import httpload  # noqa: E402
 from httpload import percentile  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -128,11 +129,15 @@ def run_wrk(service, workload, seconds, accounts, pace_ms=None):
     env = {**os.environ, "BENCH_LUA": os.path.join(HERE, "lua"), "BENCH_ACCOUNTS": str(accounts)}
     if pace_ms is not None:
         env["BENCH_PACE_MS"] = str(pace_ms)
+    # the service's own histogram gives the p99 of the answers *served* (wrk's counts refusals too)
+    served_before = service.served_buckets()
     cpu_before = service.cpu_seconds()
     out = subprocess.run(["wrk", "-t", str(workload.wrk_threads), "-c", str(workload.wrk_connections),
                           "-d", f"{seconds}s", "--timeout", "30s", "-s", os.path.join(HERE, "lua", workload.lua),
                           service.url("")], capture_output=True, text=True, env=env)
     cpu = service.cpu_seconds() - cpu_before
+    served_p99 = (httpload.quantile_between(served_before, service.served_buckets(), 0.99)
+                  if served_before else None)
     line = next((l for l in out.stdout.splitlines() if l.startswith("WRK_RESULT ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result: {out.stdout} {out.stderr}")
@@ -143,6 +148,7 @@ def run_wrk(service, workload, seconds, accounts, pace_ms=None):
     return {"rps": result["requests"] / (result["duration_us"] / 1e6), "goodput": ok / (result["duration_us"] / 1e6),
             "p50": result["p50_us"] / 1000,
             "p99": result["p99_us"] / 1000, "p999": result["p999_us"] / 1000,
+            "served_p99": served_p99 * 1000 if served_p99 is not None else None,
             "errors": non_2xx + sum(result["errors"].values()), "statuses": statuses,
             "requests": result["requests"], "cpu_s": cpu,
             "cpu_us_per_request": cpu * 1e6 / result["requests"] if result["requests"] else float("nan")}

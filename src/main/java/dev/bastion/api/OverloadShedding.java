@@ -45,13 +45,13 @@ public class OverloadShedding {
             AtTheDoor request = new AtTheDoor(ctx);
             long retryAfterMillis = unitOfWork.arrive(ctx.request().method() == HttpMethod.GET, request);
             if (retryAfterMillis >= 0) {
-                hold.answer(() -> request.refuse(retryAfterMillis));
+                request.refuse(retryAfterMillis, 0);
             }
         });
     }
 
     /** The request as the admission's door sees it (a class, not a record: records here are the API's JSON types). */
-    private static final class AtTheDoor implements DoorRequest {
+    private final class AtTheDoor implements DoorRequest {
 
         private final RoutingContext ctx;
 
@@ -66,8 +66,13 @@ public class OverloadShedding {
             }
         }
 
+        /** During a storm of refusals, after what its hold has left once the wait at the door is counted. */
         @Override
-        public void refuse(long retryAfterMillis) {
+        public void refuse(long retryAfterMillis, long waitedMillis) {
+            hold.answer(() -> send(retryAfterMillis), waitedMillis);
+        }
+
+        private void send(long retryAfterMillis) {
             if (!ctx.response().closed()) { // the caller may have hung up during a hold or a wait
                 ctx.response().setStatusCode(503)
                         .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)

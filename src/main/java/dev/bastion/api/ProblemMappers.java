@@ -95,8 +95,7 @@ public class ProblemMappers {
     /** A refusal before any work: during a storm of them, answered after a hold ({@link RefusalHold}). */
     @ServerExceptionMapper
     public Uni<Response> refused(RefusedAttemptException error, UriInfo uri) {
-        Response response = database(error, uri);
-        return error.atOnce() ? refusalHold.answer(response, error.requestLeftMillis()) : Uni.createFrom().item(response);
+        return refusalHold.answer(database(error, uri), error.waitedMillis(), error.requestLeftMillis());
     }
 
     @ServerExceptionMapper

@@ -51,7 +51,8 @@ final class AdmissionDoor {
         }
 
         void refuse(long retryAfterMillis) {
-            OnItsContext.run(context, () -> request.refuse(retryAfterMillis));
+            long waitedMillis = (System.nanoTime() - arrivedAt) / 1_000_000;
+            OnItsContext.run(context, () -> request.refuse(retryAfterMillis, waitedMillis));
         }
     }
 

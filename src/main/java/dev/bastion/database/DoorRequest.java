@@ -9,8 +9,11 @@ public interface DoorRequest {
     /** Its route runs now (called on the request's own context). */
     void goIn();
 
-    /** Its wait at the door ran out: answered with a 503 and this Retry-After (on its own context). */
-    void refuse(long retryAfterMillis);
+    /**
+     * Refused: its wait at the door of {@code waitedMillis} ran out, or (0) it may not wait at all. Answered
+     * with a 503 and this Retry-After (on its own context).
+     */
+    void refuse(long retryAfterMillis, long waitedMillis);
 
     /** Runs {@code leave} if the caller hangs up while its request waits at the door. */
     void onHangUp(Runnable leave);

@@ -196,7 +196,7 @@ final class RowConcurrency {
     /** Too many attempts already wait for this row: refused at once, without a connection. */
     static final class RowBusyException extends RefusedAttemptException {
         RowBusyException(long retryAfterMillis, long requestLeftMillis) {
-            super(FailureKind.LOCK_NOT_AVAILABLE, retryAfterMillis, true, requestLeftMillis);
+            super(FailureKind.LOCK_NOT_AVAILABLE, retryAfterMillis, true, 0, requestLeftMillis);
         }
     }
 }

@@ -3,10 +3,6 @@ package dev.bastion.api;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +15,8 @@ import dev.bastion.testing.Http;
 import dev.bastion.testing.PostgresResource;
 import dev.bastion.testing.SecondClient;
 import dev.bastion.testing.StuckWriters;
+import dev.bastion.testing.TimedRequests;
+import dev.bastion.testing.TimedRequests.Answer;
 import dev.bastion.testing.Transfers;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -38,7 +36,6 @@ import org.junit.jupiter.api.Test;
 class RefusalStormTest {
 
     private static final int STORM = 80;
-    private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     public static class FullQueueOfTwo implements QuarkusTestProfile {
         @Override
@@ -64,29 +61,29 @@ class RefusalStormTest {
             migration.execute("LOCK TABLE customer IN EXCLUSIVE MODE");
             try (StuckWriters writers = StuckWriters.start(4)) { // the pool's four places, held behind the lock
                 Await.until(() -> SecondClient.serviceBackendsWaitingForLocks().size() == 4, "four writers on the lock");
-                List<CompletableFuture<Answer>> queued = List.of(create(marker + "-queued-0"), create(marker + "-queued-1"));
+                List<CompletableFuture<Answer>> queued = List.of(TimedRequests.create(marker + "-queued-0"), TimedRequests.create(marker + "-queued-1"));
                 Await.until(() -> Http.metric("bastion_db_admission_waiting", Map.of()) == 2, "two creates queued");
                 Thread.sleep(2 * RefusalHold.WINDOW_MILLIS); // no refusal in the current window
 
                 heldBefore = Http.metric("bastion_http_refusals_held_total", Map.of());
                 timedBefore = Http.metric("http_server_requests_seconds_count", REFUSED_CREATE);
                 secondsBefore = Http.metric("http_server_requests_seconds_sum", REFUSED_CREATE);
-                Answer single = create(marker + "-single").join();
+                Answer single = TimedRequests.create(marker + "-single").join();
                 assertRefused(single);
                 assertEquals(heldBefore, Http.metric("bastion_http_refusals_held_total", Map.of()), "a single refusal was held");
 
                 // the storm opens a window of its own: one that began with the single refusal would leave it one at-once answer fewer
                 Thread.sleep(2 * RefusalHold.WINDOW_MILLIS);
                 int[] sent = new int[1];
-                storm = stormUntilHeld(heldBefore, () -> create(marker + "-storm-" + sent[0]++));
+                storm = stormUntilHeld(heldBefore, () -> TimedRequests.create(marker + "-storm-" + sent[0]++));
                 migration.rollback(); // the stuck and the queued creates go through now
                 for (CompletableFuture<Answer> q : queued) {
-                    assertEquals(201, q.get(30, TimeUnit.SECONDS).status, "a queued create was not served after the lock");
+                    assertEquals(201, q.get(30, TimeUnit.SECONDS).status(), "a queued create was not served after the lock");
                 }
             }
         }
         storm.forEach(RefusalStormTest::assertRefused);
-        long held = storm.stream().filter(a -> a.millis >= 950).count();
+        long held = storm.stream().filter(a -> a.millis() >= 950).count();
         double counted = Http.metric("bastion_http_refusals_held_total", Map.of()) - heldBefore;
         assertTrue(counted >= STORM / 3, "held: " + counted + " of " + storm.size());
         // the first of each window are answered at once, by the service's own count (a client's clock on a
@@ -94,7 +91,7 @@ class RefusalStormTest {
         assertTrue(storm.size() - counted >= RefusalHold.AT_ONCE_PER_WINDOW, "answered at once: "
                 + (storm.size() - counted) + " of " + storm.size());
         assertTrue(held >= counted, counted + " held, but only " + held + " answers took a second or more");
-        long longest = storm.stream().mapToLong(a -> a.millis).max().orElseThrow();
+        long longest = storm.stream().mapToLong(a -> a.millis()).max().orElseThrow();
         assertTrue(longest < 5_000, "a refusal was held for " + longest + " ms (at most 2 s)");
         assertEquals(0, SecondClient.queryLong("SELECT count(*) FROM customer WHERE email LIKE '" + marker + "-s%'"),
                 "a refused create wrote a row");
@@ -131,14 +128,14 @@ class RefusalStormTest {
             storm = stormUntilHeld(heldBefore, () -> transfer(hot, other));
             session.rollback();
             for (CompletableFuture<Answer> w : waiting) {
-                assertEquals(200, w.get(30, TimeUnit.SECONDS).status, "a transfer waiting for the row was not served");
+                assertEquals(200, w.get(30, TimeUnit.SECONDS).status(), "a transfer waiting for the row was not served");
             }
         }
         for (Answer answer : storm) {
-            assertEquals(503, answer.status, answer.body);
-            assertTrue(answer.body.contains("\"kind\":\"lock-not-available\""), answer.body);
+            assertEquals(503, answer.status(), answer.body());
+            assertTrue(answer.body().contains("\"kind\":\"lock-not-available\""), answer.body());
         }
-        long held = storm.stream().filter(a -> a.millis >= 950).count();
+        long held = storm.stream().filter(a -> a.millis() >= 950).count();
         double counted = Http.metric("bastion_http_refusals_held_total", Map.of()) - heldBefore;
         assertTrue(counted >= STORM / 3, "held: " + counted + " of " + storm.size());
         assertTrue(held >= counted, counted + " held, but only " + held + " answers took a second or more");
@@ -164,26 +161,12 @@ class RefusalStormTest {
     }
 
     private static CompletableFuture<Answer> transfer(long from, long to) {
-        return send(Http.postJson("/customers/transfers", Transfers.transferBody(from, to, "1")).build());
+        return TimedRequests.send(Http.postJson("/customers/transfers", Transfers.transferBody(from, to, "1")).build());
     }
 
-    private static void assertRefused(Answer answer) {
-        assertEquals(503, answer.status, answer.body);
-        assertTrue(answer.body.contains("\"kind\":\"pool-exhausted\""), answer.body);
-        assertTrue(answer.retryAfter >= 1, "Retry-After " + answer.retryAfter);
-    }
-
-    private record Answer(int status, String body, long retryAfter, long millis) {
-    }
-
-    private static CompletableFuture<Answer> create(String emailLocalPart) {
-        return send(Http.postJson("/customers", "{\"name\":\"Storm\",\"email\":\"" + emailLocalPart + "@example.org\"}").build());
-    }
-
-    private static CompletableFuture<Answer> send(HttpRequest request) {
-        long sent = System.nanoTime();
-        return CLIENT.sendAsync(request, HttpResponse.BodyHandlers.ofString()).thenApply(r -> new Answer(r.statusCode(), r.body(),
-                r.headers().firstValueAsLong("Retry-After").orElse(0),
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent)));
+    static void assertRefused(Answer answer) {
+        assertEquals(503, answer.status(), answer.body());
+        assertTrue(answer.body().contains("\"kind\":\"pool-exhausted\""), answer.body());
+        assertTrue(answer.retryAfter() >= 1, "Retry-After " + answer.retryAfter());
     }
 }

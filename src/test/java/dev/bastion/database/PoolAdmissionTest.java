@@ -105,7 +105,9 @@ class PoolAdmissionTest {
         assertEquals(40, PoolAdmission.sweepIntervalMillis(1000, 30 * SECOND));
         assertEquals(200, PoolAdmission.sweepIntervalMillis(5000, 30 * SECOND));
         assertEquals(50, PoolAdmission.sweepIntervalMillis(5000, SECOND));
-        assertEquals(20, PoolAdmission.sweepIntervalMillis(5000, SECOND / 10));
+        assertEquals(5, PoolAdmission.sweepIntervalMillis(5000, SECOND / 10));
+        assertEquals(2, PoolAdmission.sweepIntervalMillis(1, SECOND / 20)); // a latency-first DB_POOL_TIMEOUT
+        assertEquals(1, PoolAdmission.sweepIntervalMillis(1, SECOND / 1000));
 
         long poolTimeout = SECOND;
         PoolAdmission admission = new PoolAdmission(vertx, 1, 10_000, poolTimeout);
@@ -276,7 +278,7 @@ class PoolAdmissionTest {
         }
 
         @Override
-        public void refuse(long retryAfterMillis) {
+        public void refuse(long retryAfterMillis, long waitedMillis) {
             refused.complete(retryAfterMillis);
         }
 

@@ -1,0 +1,96 @@
+package dev.bastion.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.http.HttpRequest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+import dev.bastion.testing.Await;
+import dev.bastion.testing.Http;
+import dev.bastion.testing.PostgresResource;
+import dev.bastion.testing.SecondClient;
+import dev.bastion.testing.StuckWriters;
+import dev.bastion.testing.TimedRequests;
+import dev.bastion.testing.TimedRequests.Answer;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A latency-first DB_POOL_TIMEOUT (half a second here) under a crowd that retries at once: the
+ * requests that waited their turn out are refused after that wait, and during a storm of such refusals
+ * each answer is held until one to two seconds after its request arrived, its wait counted
+ * ({@link RefusalHold}). Answered as soon as the wait ran out, a crowd came back every half second
+ * (every 50 ms at 0.05 s) and refusing it took the cores.
+ * <p>
+ * The wait is real: the write lane's six places (a pool of 8 keeps two for reads) are held by creates
+ * stuck behind a table lock another session holds, so the storm's creates queue in the admission and
+ * at its door until their wait runs out, while reads go on in the other two places.
+ */
+@QuarkusTest
+@TestProfile(LatencyFirstPoolTimeoutTest.HalfASecond.class)
+@WithTestResource(PostgresResource.class)
+class LatencyFirstPoolTimeoutTest {
+
+    private static final int STORM = 80;
+    private static final long POOL_TIMEOUT_MILLIS = 500;
+
+    public static class HalfASecond implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of(
+                    "bastion.db.pool-size", "8",
+                    "bastion.db.max-overflow", "0",
+                    "bastion.db.pool-timeout", "0.5",
+                    "bastion.db.request-timeout", "30",
+                    "bastion.db.breaker-request-volume", "100000");
+        }
+    }
+
+    @Test
+    void refusalsAfterAShortWaitAreHeldUntilTheirHoldSinceArrivalIsSpent() throws Exception {
+        String marker = "latency-first-" + System.nanoTime();
+        List<Answer> storm = new ArrayList<>();
+        double heldBefore;
+        try (SecondClient migration = new SecondClient()) {
+            migration.execute("LOCK TABLE customer IN EXCLUSIVE MODE");
+            try (StuckWriters writers = StuckWriters.start(6)) { // the write lane's six places
+                Await.until(() -> SecondClient.serviceBackendsWaitingForLocks().size() == 6, "six writers on the lock");
+                Thread.sleep(2 * RefusalHold.WINDOW_MILLIS); // no refusal in the current window
+                heldBefore = Http.metric("bastion_http_refusals_held_total", Map.of());
+                List<CompletableFuture<Answer>> sent = new ArrayList<>();
+                for (int i = 0; i < STORM; i++) {
+                    sent.add(TimedRequests.create(marker + "-" + i));
+                }
+                sent.forEach(answer -> storm.add(answer.join()));
+                // the lanes: reads are served meanwhile
+                assertEquals(200, TimedRequests.send(HttpRequest.newBuilder(Http.uri("/customers?size=1")).build()).join().status(),
+                        "a read was not served while the writes waited");
+                migration.rollback();
+            }
+        }
+        storm.forEach(RefusalStormTest::assertRefused);
+        long waitedOut = storm.stream().filter(a -> a.millis() >= POOL_TIMEOUT_MILLIS - 50).count();
+        assertEquals(storm.size(), waitedOut, "refused before their wait ran out: " + millis(storm));
+        double held = Http.metric("bastion_http_refusals_held_total", Map.of()) - heldBefore;
+        // the first refusals of a window are answered at once (a sporadic refusal is not held); the rest of the storm is held
+        assertTrue(held >= STORM / 3, "held " + held + " of " + STORM + ": " + millis(storm));
+        List<Long> heldAnswers = storm.stream().map(Answer::millis).filter(ms -> ms >= 950).sorted().toList();
+        assertTrue(heldAnswers.size() >= held, held + " held, but only " + heldAnswers.size() + " answers took a second or more");
+        // a hold counts from the request's arrival: 1 to 2 s after the send, not 1 to 2 s after its wait ran out
+        long median = heldAnswers.get(heldAnswers.size() / 2);
+        assertTrue(median < 1_850, "held answers' median " + median + " ms after the send: the wait was not counted in the hold");
+        assertEquals(0, SecondClient.queryLong("SELECT count(*) FROM customer WHERE email LIKE '" + marker + "-%'"),
+                "a refused create wrote a row");
+    }
+
+    private static String millis(List<Answer> answers) {
+        return answers.stream().map(Answer::millis).sorted().toList().toString();
+    }
+}
