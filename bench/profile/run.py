@@ -235,6 +235,7 @@ def main():
     parser.add_argument("--workloads", default="create,read by id",
                         help="comma-separated bench/throughput workload names, or 'keyed create' / 'credit adjustment' from "
                              "bench/scale, to profile (default: 'create,read by id')")
+    parser.add_argument("--env", default="", help="settings for the service, NAME=value,NAME=value")
     parser.add_argument("--period", default=PERIOD, help="execution sampling period (default 10ms, as settings=profile)")
     args = parser.parse_args()
     globals()["PERIOD"] = args.period
@@ -242,7 +243,8 @@ def main():
     harness.ensure_packages({"wrk": "wrk", "jcmd": "openjdk-17-jdk-headless", "jfr": "openjdk-17-jdk-headless"})
     pg = harness.Postgres({"shared_preload_libraries": "'pg_stat_statements'"}, name="profile-postgres")
     # the defaults for the wait (as bench/throughput): a crowd is profiled as production would serve it
-    service_env = {"DB_POOL_SIZE": str(throughput.POOL), "DB_MAX_OVERFLOW": "0"}
+    service_env = {"DB_POOL_SIZE": str(throughput.POOL), "DB_MAX_OVERFLOW": "0",
+                   **dict(pair.split("=", 1) for pair in args.env.split(",") if pair)}
     java_options = ["-XX:FlightRecorderOptions=stackdepth=%d" % STACK_DEPTH, "-XX:+UnlockDiagnosticVMOptions",
                     "-XX:+DebugNonSafepoints"]
     with pg, harness.Service(pg.port, env=service_env, name="profile-bastion", java_options=java_options) as service:

@@ -31,6 +31,7 @@ def main():
     parser.add_argument("--workloads", default="read by id,create", help="bench/throughput workloads, or 'keyed create' / 'credit adjustment' (default: read by id,create)")
     parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds (default 6)")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up seconds per workload and build (default 20)")
+    parser.add_argument("--env", default="", help="settings for both builds, NAME=value,NAME=value")
     parser.add_argument("--new-env", default="", help="settings for the new build only, NAME=value,NAME=value: one "
                         "build against itself with a setting changed (--base target/quarkus-app)")
     args = parser.parse_args()
@@ -42,10 +43,11 @@ def main():
         pg, accounts = throughput.seeded_postgres(running, "compare")
         flags, env = harness.container_jvm_options()
         builds = {}
-        new_env = dict(pair.split("=", 1) for pair in args.new_env.split(",") if pair)
+        both_env, new_env = (dict(pair.split("=", 1) for pair in text.split(",") if pair) for text in (args.env, args.new_env))
         for label, app in (("base", os.path.abspath(args.base)), ("new", harness.APP)):
             build = type(f"{label.title()}Build", (harness.Service,), {"app": app})
-            settings = {"DB_POOL_SIZE": str(throughput.POOL), "DB_MAX_OVERFLOW": "0", **env, **(new_env if label == "new" else {})}
+            settings = {"DB_POOL_SIZE": str(throughput.POOL), "DB_MAX_OVERFLOW": "0", **env, **both_env,
+                        **(new_env if label == "new" else {})}
             builds[label] = running.enter_context(build(pg.port, env=settings,
                                                         name=f"compare-{label}", java=harness.image_java(), java_options=flags))
         for workload in workloads:

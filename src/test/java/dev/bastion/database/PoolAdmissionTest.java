@@ -364,4 +364,29 @@ class PoolAdmissionTest {
         holding.get(1).done(true); // two inside go on; the patient one comes through the door
         patient.wentIn.get(5, TimeUnit.SECONDS);
     }
+
+    @Test
+    void aRequestAtTheDoorWithLessTimeLeftThanTheQueueInsideTakesIsRefusedThereNotLetIn() throws Exception {
+        // let in, it would read its body, run its route and its unit of work only to be refused inside
+        long poolTimeout = 2 * SECOND;
+        PoolAdmission admission = new PoolAdmission(vertx, 1, 100, poolTimeout);
+        PoolAdmission.Release held = takeEveryPlace(admission, 1).get(0);
+        List<CompletableFuture<PoolAdmission.Release>> inside = queue(admission, 2); // two rounds of a pool of one
+        Arrival late = new Arrival();
+        long start = System.nanoTime();
+        assertEquals(PoolAdmission.HELD, admission.arrive(30 * SECOND, PoolAdmission.Lane.READ, late));
+
+        Thread.sleep(1500);
+        // the place comes back after 1.5 s: the first inside takes it, and serving now takes some 0.3 s a place,
+        // so the one left inside ahead of the door's request takes longer than the 0.5 s its wait has left
+        held.done(true);
+        inside.get(0).get(5, TimeUnit.SECONDS);
+        late.refused.get(5, TimeUnit.SECONDS);
+        long refusedAfter = System.nanoTime() - start;
+        assertTrue(refusedAfter < poolTimeout, "refused only when its wait ran out: " + refusedAfter / 1_000_000 + " ms");
+        assertTrue(!late.wentIn.isDone(), "let in although it could not be served in time");
+        assertEquals(1, admission.waiters(), "the second inside still waits");
+        inside.get(0).get().done(true);
+        inside.get(1).get(5, TimeUnit.SECONDS).done(true);
+    }
 }
