@@ -4,12 +4,16 @@ quarkus-app directory of another build (say main's, built in a git worktree), bo
 PostgreSQL with the JVM image's flags under the pod's memory limit. Each workload is warmed up on both,
 then measured in 10 s chunks, the two builds interleaved and their order swapped every round: a shared
 machine's drift falls on both. Prints every chunk, then per workload the medians: service CPU µs per
-request, 2xx per second and p99, and the ratio of the CPU figures (new / base).
+request, 2xx per second and p99 (wrk's, of every answer; and of the 2xx alone from the service's own
+histogram, a bucket's upper bound), and the ratio of the CPU figures (new / base).
 
     git worktree add /tmp/base main && (cd /tmp/base && ./mvnw -q package -DskipTests)
     nice -n 5 python3 bench/throughput/compare.py --base /tmp/base/target/quarkus-app --rounds 8
     nice -n 5 python3 bench/throughput/compare.py --base /tmp/base/target/quarkus-app \\
         --workloads "overload 1000 (read),overload 5000 (read),overload 5000 (create)"
+    # one build against itself with a setting changed (or both builds under one: --env)
+    nice -n 5 python3 bench/throughput/compare.py --base target/quarkus-app --new-env DB_POOL_TIMEOUT=0.02 \\
+        --workloads "read by id,overload 1000 (read),overload 5000 (read)"
 
 Workload names are bench/throughput's.
 """
