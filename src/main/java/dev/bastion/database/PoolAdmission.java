@@ -390,7 +390,7 @@ final class PoolAdmission {
 
     /**
      * The lane's next request at the door that can still be served in time, out of the door; null when
-     * none waits. One whose wait has less left than the queue inside can be expected to take is not let
+     * none waits. One whose wait has less left than the queue inside takes at the recent pace is not let
      * in to be refused there: it goes to {@link #tooLateAtDoor}, to be refused by the caller outside the
      * lock, as cheaply as at the door (no body read, no route). Let in, it would run its route, its guard
      * and its unit of work only to be refused by the sweep inside, through the exception mappers: with
@@ -401,7 +401,9 @@ final class PoolAdmission {
         if (door.waiting(lane.ordinal()) == 0) {
             return null; // the common case, every release: nothing to work out
         }
-        long insideWait = expectedWaitNanos(lane, laneWaiters[lane.ordinal()] + 1);
+        // the pace alone, not what recent waiters waited: after a stall those waits are history the pool,
+        // serving again, no longer imposes, and the door's oldest would be refused although they could be served
+        long insideWait = pacedWaitNanos(lane, laneWaiters[lane.ordinal()] + 1);
         AdmissionDoor.Held next;
         while ((next = door.next(lane)) != null && next.deadlineNanos - now < insideWait) {
             tooLateAtDoor.add(next);
@@ -620,15 +622,19 @@ final class PoolAdmission {
      * waiters and recovers with the database.
      */
     private long expectedWaitNanos(Lane lane, int position) {
+        // every place busy and none freed for this long: the next one will not come sooner
+        long stalled = admitted >= cap && waiterCount() >= cap ? System.nanoTime() - lastReleaseNanos : 0;
+        return Math.max(Math.max(pacedWaitNanos(lane, position), (long) sojournNanos[lane.ordinal()]), stalled);
+    }
+
+    /** The queue ahead of {@code position} served at the recent pace; guarded by this. */
+    private long pacedWaitNanos(Lane lane, int position) {
         // the pace measured while callers waited is what the pool really serves (Little's law); the time
         // an attempt holds its place also counts its callbacks' turn on a crowded event loop, so that
         // pace alone, once per place, refused callers a crowd could have served in time
-        double paced = busyIntervalNanos >= 0
+        return (long) (busyIntervalNanos >= 0
                 ? position * busyIntervalNanos * cap / laneShare(lane)
-                : position * holdNanos / laneShare(lane);
-        // every place busy and none freed for this long: the next one will not come sooner
-        long stalled = admitted >= cap && waiterCount() >= cap ? System.nanoTime() - lastReleaseNanos : 0;
-        return (long) Math.max(Math.max(paced, sojournNanos[lane.ordinal()]), stalled);
+                : position * holdNanos / laneShare(lane));
     }
 
     /** Guarded by this. */

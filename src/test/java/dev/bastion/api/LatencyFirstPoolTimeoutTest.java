@@ -23,7 +23,7 @@ import io.quarkus.test.junit.TestProfile;
 import org.junit.jupiter.api.Test;
 
 /**
- * A latency-first DB_POOL_TIMEOUT (half a second here) under a crowd that retries at once: the
+ * A short DB_POOL_TIMEOUT (0.9 s here, long enough to tell a hold counted from arrival from one counted after the wait) under a crowd that retries at once: the
  * requests that waited their turn out are refused after that wait, and during a storm of such refusals
  * each answer is held until one to two seconds after its request arrived, its wait counted
  * ({@link RefusalHold}). Answered as soon as the wait ran out, a crowd came back every half second
@@ -34,20 +34,20 @@ import org.junit.jupiter.api.Test;
  * at its door until their wait runs out, while reads go on in the other two places.
  */
 @QuarkusTest
-@TestProfile(LatencyFirstPoolTimeoutTest.HalfASecond.class)
+@TestProfile(LatencyFirstPoolTimeoutTest.NineTenthsOfASecond.class)
 @WithTestResource(PostgresResource.class)
 class LatencyFirstPoolTimeoutTest {
 
     private static final int STORM = 80;
-    private static final long POOL_TIMEOUT_MILLIS = 500;
+    private static final long POOL_TIMEOUT_MILLIS = 900;
 
-    public static class HalfASecond implements QuarkusTestProfile {
+    public static class NineTenthsOfASecond implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
             return Map.of(
                     "bastion.db.pool-size", "8",
                     "bastion.db.max-overflow", "0",
-                    "bastion.db.pool-timeout", "0.5",
+                    "bastion.db.pool-timeout", "0.9",
                     "bastion.db.request-timeout", "30",
                     "bastion.db.breaker-request-volume", "100000");
         }
@@ -83,9 +83,10 @@ class LatencyFirstPoolTimeoutTest {
         assertTrue(held >= STORM / 3, "held " + held + " of " + STORM + ": " + millis(storm));
         List<Long> heldAnswers = storm.stream().map(Answer::millis).filter(ms -> ms >= 950).sorted().toList();
         assertTrue(heldAnswers.size() >= held, held + " held, but only " + heldAnswers.size() + " answers took a second or more");
-        // a hold counts from the request's arrival: 1 to 2 s after the send, not 1 to 2 s after its wait ran out
+        // a hold counts from the request's arrival: 1 to 2 s after the send (median 1.5 s), not 1 to 2 s after its
+        // wait ran out (median 2.4 s); the margin is for a loaded machine's delays on the way in and out
         long median = heldAnswers.get(heldAnswers.size() / 2);
-        assertTrue(median < 1_850, "held answers' median " + median + " ms after the send: the wait was not counted in the hold");
+        assertTrue(median < 2_150, "held answers' median " + median + " ms after the send: the wait was not counted in the hold");
         assertEquals(0, SecondClient.queryLong("SELECT count(*) FROM customer WHERE email LIKE '" + marker + "-%'"),
                 "a refused create wrote a row");
     }
