@@ -6,6 +6,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import dev.bastion.database.DatabaseSettings;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.Vertx;
@@ -16,7 +17,9 @@ import jakarta.ws.rs.core.Response;
  * When a refusal "the service is busy" is answered. A few are answered at once; during a storm of
  * them (more than {@value #AT_ONCE_PER_WINDOW} in {@value #WINDOW_MILLIS} ms) each further one is
  * held until one to two seconds (at random, at most half the request deadline) after its request
- * arrived before its 503.
+ * arrived before its 503. A crowd too large for that to keep its refusals below about
+ * {@value #HELD_REFUSALS_PER_SECOND} a second is held longer, in proportion (at most
+ * {@value #CROWD_HOLD_MILLIS} ms, and half the deadline).
  * <p>
  * Why: a crowd that retries at once (clients that ignore Retry-After, a load test, a retry loop)
  * sends a refused request again the moment its answer arrives. Answered at once, the refused
@@ -40,19 +43,37 @@ public class RefusalHold {
      * some 10 % of a core, where answered at once they took the cores whole.
      */
     private static final long LONGEST_HOLD_MILLIS = 2000;
+    /**
+     * The refusal rate a crowd of any size is held to: held H seconds, the N callers being held come back
+     * N / H times a second, so H grows with N beyond 1,500 of them. Without it, 5,000 callers retrying at
+     * once at DB_POOL_TIMEOUT=0.02 were refused about 3,000 times a second, each refusal costing the
+     * service and the caller a request's round trip on the same cores as the reads served.
+     */
+    static final int HELD_REFUSALS_PER_SECOND = 1000;
+    /** The longest hold of a crowd, whatever its size: a caller learns it was refused within 10 s. */
+    static final long CROWD_HOLD_MILLIS = 10_000;
 
     private final Vertx vertx;
     private final long longestHoldMillis;
+    private final long crowdHoldMillis;
+    /** Refusals being held right now: the crowd that comes back when their holds end. */
+    private final AtomicInteger holding = new AtomicInteger();
     private final AtomicLong windowStart = new AtomicLong(System.nanoTime());
     private final AtomicInteger inWindow = new AtomicInteger();
     private final Counter held;
 
     public RefusalHold(Vertx vertx, DatabaseSettings settings, MeterRegistry registry) {
         this.vertx = vertx;
-        this.longestHoldMillis = Math.max(2, Math.min(LONGEST_HOLD_MILLIS, settings.requestTimeout().toMillis() / 2));
+        long halfDeadline = settings.requestTimeout().toMillis() / 2;
+        this.longestHoldMillis = Math.max(2, Math.min(LONGEST_HOLD_MILLIS, halfDeadline));
+        this.crowdHoldMillis = Math.max(longestHoldMillis, Math.min(CROWD_HOLD_MILLIS, halfDeadline));
         this.held = Counter.builder("bastion.http.refusals.held")
-                .description("503 refusals held until 1 to 2 s after their arrival, during a storm of refusals (more than "
+                .description("503 refusals held until 1 to 2 s after their arrival (longer for a crowd beyond "
+                        + HELD_REFUSALS_PER_SECOND * 3 / 2 + "), during a storm of refusals (more than "
                         + AT_ONCE_PER_WINDOW + " in " + WINDOW_MILLIS + " ms): a crowd retrying at once")
+                .register(registry);
+        Gauge.builder("bastion.http.refusals.holding", holding, AtomicInteger::get)
+                .description("503 refusals being held right now: the crowd that comes back as their holds end")
                 .register(registry);
     }
 
@@ -62,7 +83,11 @@ public class RefusalHold {
         if (hold == 0) {
             send.run();
         } else {
-            vertx.setTimer(hold, fired -> send.run());
+            holding.incrementAndGet();
+            vertx.setTimer(hold, fired -> {
+                holding.decrementAndGet();
+                send.run();
+            });
         }
     }
 
@@ -77,7 +102,23 @@ public class RefusalHold {
         if (hold <= 0) {
             return Uni.createFrom().item(refusal);
         }
-        return Uni.createFrom().emitter(emitter -> vertx.setTimer(hold, fired -> emitter.complete(refusal)));
+        return Uni.createFrom().emitter(emitter -> {
+            holding.incrementAndGet(); // counted once the hold starts: a Uni never subscribed holds nobody
+            vertx.setTimer(hold, fired -> {
+                holding.decrementAndGet();
+                emitter.complete(refusal);
+            });
+        });
+    }
+
+    /**
+     * The longest hold while {@code held} refusals are held: 2 s, or for a larger crowd long enough that
+     * it comes back about {@value #HELD_REFUSALS_PER_SECOND} times a second (holds are spread over the
+     * upper half, three quarters of it on average).
+     */
+    long longestHoldMillis(int held) {
+        long forTheCrowd = held * 1000L * 4 / 3 / HELD_REFUSALS_PER_SECOND;
+        return Math.max(longestHoldMillis, Math.min(crowdHoldMillis, forTheCrowd));
     }
 
     /** 0 to answer at once; else how long to hold this refusal, its hold less the {@code waitedMillis} already spent. */
@@ -90,8 +131,9 @@ public class RefusalHold {
         if (inWindow.incrementAndGet() <= AT_ONCE_PER_WINDOW) {
             return 0;
         }
+        long longest = longestHoldMillis(holding.get());
         // spread: the held callers do not all come back in the same instant
-        long hold = longestHoldMillis / 2 + ThreadLocalRandom.current().nextLong(longestHoldMillis / 2 + 1) - waitedMillis;
+        long hold = longest / 2 + ThreadLocalRandom.current().nextLong(longest / 2 + 1) - waitedMillis;
         if (hold <= 0) {
             return 0;
         }
