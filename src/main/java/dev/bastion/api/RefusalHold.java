@@ -44,22 +44,26 @@ public class RefusalHold {
      */
     private static final long LONGEST_HOLD_MILLIS = 2000;
     /**
-     * The refusal rate a crowd of any size is held to: held H seconds, the N callers being held come back
+     * The refusal rate a crowd is held to: held H seconds, the N callers being held come back
      * N / H times a second, so H grows with N beyond 1,500 of them. Without it, 5,000 callers retrying at
      * once at DB_POOL_TIMEOUT=0.02 were refused about 3,000 times a second, each refusal costing the
      * service and the caller a request's round trip on the same cores as the reads served; with it
-     * 1,100, and a third more reads were served (bench/throughput/compare.py).
+     * 1,100 to 1,300, and a quarter to a third more reads were served (bench/throughput/compare.py).
      */
     static final int HELD_REFUSALS_PER_SECOND = 1000;
-    /** The longest hold of a crowd, whatever its size: a caller learns it was refused within 10 s. */
-    static final long CROWD_HOLD_MILLIS = 10_000;
+    /**
+     * The longest hold of a crowd, whatever its size: a caller learns it was refused within 5 s, before
+     * the usual clients' and proxies' timeouts (HAProxy's tarpit commonly holds as long). Beyond 3,750
+     * held the crowd comes back more often than {@value #HELD_REFUSALS_PER_SECOND} a second.
+     */
+    static final long CROWD_HOLD_MILLIS = 5_000;
 
     private final Vertx vertx;
     private final long longestHoldMillis;
     private final long crowdHoldMillis;
     /**
      * Refusals being held right now: the crowd that comes back when their holds end. One whose caller
-     * hung up still counts until its hold ends (at most 10 s): a storm right after a crowd left is
+     * hung up still counts until its hold ends (at most 5 s): a storm right after a crowd left is
      * held as long as that crowd was.
      */
     private final AtomicInteger holding = new AtomicInteger();

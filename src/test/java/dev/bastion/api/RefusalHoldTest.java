@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A crowd is held long enough that its refusals stay few: the hold grows with the number of refusals
- * being held, so 6,000 callers retrying at once come back about 1,000 times a second, not 4,000.
+ * being held, so 3,000 callers retrying at once come back about 1,000 times a second, not 2,000.
  * The storm itself against the running service: {@code RefusalStormTest}.
  */
 class RefusalHoldTest {
@@ -33,12 +33,12 @@ class RefusalHoldTest {
     }
 
     @Test
-    void aCrowdBeingHeldLengthensTheHoldInProportionUpToTenSeconds() {
+    void aCrowdBeingHeldLengthensTheHoldInProportionUpToFiveSeconds() {
         RefusalHold hold = hold(Map.of());
         assertEquals(2000, hold.longestHoldMillis(0));
         assertEquals(2000, hold.longestHoldMillis(1500), "up to 1,500 held, 1 to 2 s already keeps them near 1,000 a second");
-        assertEquals(6000, hold.longestHoldMillis(4500));
-        assertEquals(10_000, hold.longestHoldMillis(1_000_000), "a caller learns it was refused within 10 s");
+        assertEquals(4000, hold.longestHoldMillis(3000));
+        assertEquals(5000, hold.longestHoldMillis(1_000_000), "a caller learns it was refused within 5 s");
     }
 
     @Test
@@ -52,7 +52,7 @@ class RefusalHoldTest {
     void theRefusalsBeingHeldAreCountedAndLengthenTheNextHold() {
         RefusalHold hold = hold(Map.of());
         AtomicInteger sent = new AtomicInteger();
-        int storm = 6000;
+        int storm = 4000;
         for (int i = 0; i < storm; i++) {
             hold.answer(sent::incrementAndGet, 0);
         }
