@@ -92,12 +92,17 @@ public class RefusalHold {
         if (hold == 0) {
             send.run();
         } else {
-            holding.incrementAndGet();
-            vertx.setTimer(hold, fired -> {
-                holding.decrementAndGet();
-                send.run();
-            });
+            holdThen(hold, send);
         }
+    }
+
+    /** Runs {@code send} after {@code hold} ms, counted among the refusals being held meanwhile. */
+    private void holdThen(long hold, Runnable send) {
+        holding.incrementAndGet();
+        vertx.setTimer(hold, fired -> {
+            holding.decrementAndGet();
+            send.run();
+        });
     }
 
     /**
@@ -111,13 +116,8 @@ public class RefusalHold {
         if (hold <= 0) {
             return Uni.createFrom().item(refusal);
         }
-        return Uni.createFrom().emitter(emitter -> {
-            holding.incrementAndGet(); // counted once the hold starts: a Uni never subscribed holds nobody
-            vertx.setTimer(hold, fired -> {
-                holding.decrementAndGet();
-                emitter.complete(refusal);
-            });
-        });
+        // counted once the hold starts, on subscription: a Uni never subscribed holds nobody
+        return Uni.createFrom().emitter(emitter -> holdThen(hold, () -> emitter.complete(refusal)));
     }
 
     /**
