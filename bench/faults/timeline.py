@@ -17,6 +17,7 @@ KIND_COLORS = {  # the service's 503 kinds (FailureKind), each its own colour in
     "circuit-open": "#e53935", "database-unavailable": "#fdd835", "database-read-only": "#00897b",
     "database-auth-failed": "#d81b60", "database-connection-limit": "#9e9d24", "deadlock": "#f48fb1",
     "serialization-failure": "#ce93d8", "rollback-failed": "#4e342e", "database-resources": "#00acc1",
+    "statement-cancelled": "#546e7a",
 }
 SPARE_COLORS = ["#1e88e5", "#7cb342", "#ff7043", "#5c6bc0", "#26a69a", "#bcaaa4"]
 LINE_COLOR = "#1a237e"

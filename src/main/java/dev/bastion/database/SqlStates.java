@@ -55,11 +55,17 @@ final class SqlStates {
     /**
      * As {@link #kindOf(String)}, except that a hot standby's query cancelled "due to conflict with
      * recovery" (reported as 40001) means the session is on a standby, not that it lost a race with
-     * another transaction: an outage of the writer, whose connection must not be reused.
+     * another transaction: an outage of the writer, whose connection must not be reused; and that a
+     * {@code query_canceled} (57014) by a cancel request is not a statement_timeout.
      */
     static FailureKind kindOf(String sqlState, String message) {
         if ("40001".equals(sqlState) && message != null && message.contains("conflict with recovery")) {
             return FailureKind.READ_ONLY_NODE;
+        }
+        if ("57014".equals(sqlState) && message != null && message.contains("due to user request")) {
+            // a cancel request, not a statement_timeout ("due to statement timeout"); the unit of work tells its
+            // own deadline's cancel apart. A server whose lc_messages is not English keeps the timeout's answer
+            return FailureKind.STATEMENT_CANCELLED;
         }
         return kindOf(sqlState);
     }

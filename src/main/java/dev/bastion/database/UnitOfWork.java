@@ -563,7 +563,8 @@ public class UnitOfWork {
                 && !admission.connectionRefused(poolCreator.openConnections().orElse(0))) {
             return failure.reported().withKind(FailureKind.CONNECTION); // no connection at all: an outage
         }
-        if ((kind == FailureKind.STATEMENT_TIMEOUT || kind == FailureKind.LOCK_NOT_AVAILABLE) && gate.deadlineReached()
+        if ((kind == FailureKind.STATEMENT_TIMEOUT || kind == FailureKind.STATEMENT_CANCELLED
+                || kind == FailureKind.LOCK_NOT_AVAILABLE) && gate.deadlineReached()
                 && !(error instanceof DatabaseException)) { // not the deadline's own answer (a refusal for a held row)
             // cancelled by the request's own deadline (its statement_timeout or its cancel request): the
             // statement was rolled back, so nothing was saved, even by an autocommit write

@@ -165,18 +165,7 @@ class TransactionResilienceTest {
     void aConnectionKilledOnEveryAttemptEndsInA503AndLeavesNothingHalfWritten() throws Exception {
         long a = createCustomer(uniqueEmail(), "20.00");
         long b = createCustomer(uniqueEmail(), "0");
-        CompletableFuture<HttpResponse<String>> transfer;
-        try (SecondClient other = new SecondClient()) {
-            other.lockCustomer(b);
-            transfer = Incidents.transferAsync(a, b, "5.00");
-            long deadline = System.currentTimeMillis() + 20_000;
-            while (!transfer.isDone() && System.currentTimeMillis() < deadline) {
-                SecondClient.terminate(SecondClient.serviceBackendsWaitingForLocks());
-                Thread.sleep(20);
-            }
-            other.rollback();
-        }
-        HttpResponse<String> response = transfer.get(30, TimeUnit.SECONDS);
+        HttpResponse<String> response = transferWhileEveryAttemptIs(SecondClient::terminate, a, b);
         assertEquals(503, response.statusCode(), response.body());
         assertTrue(response.headers().firstValue("Retry-After").isPresent());
         JsonNode problem = JSON.readTree(response.body());
@@ -195,6 +184,65 @@ class TransactionResilienceTest {
         } while (status != 200 && System.currentTimeMillis() < deadline);
         assertEquals(200, status);
         given().get("/customers/" + a).then().statusCode(200).body("creditBalance", equalTo(15.0f));
+    }
+
+    /** What an operator does to a service backend: pg_terminate_backend, pg_cancel_backend. */
+    private interface BackendAction {
+        void apply(List<Integer> pids) throws java.sql.SQLException;
+    }
+
+    /** A 5.00 transfer from a to b whose every attempt, waiting for b's row, meets {@code action}. */
+    private static HttpResponse<String> transferWhileEveryAttemptIs(BackendAction action, long a, long b) throws Exception {
+        CompletableFuture<HttpResponse<String>> transfer;
+        try (SecondClient other = new SecondClient()) {
+            other.lockCustomer(b);
+            transfer = Incidents.transferAsync(a, b, "5.00");
+            long deadline = System.currentTimeMillis() + 20_000;
+            while (!transfer.isDone() && System.currentTimeMillis() < deadline) {
+                action.apply(SecondClient.serviceBackendsWaitingForLocks());
+                Thread.sleep(20);
+            }
+            other.rollback();
+        }
+        return transfer.get(30, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aStatementAnOperatorCancelledIsRunAgainInAFreshTransaction() throws Exception {
+        long a = createCustomer(uniqueEmail(), "20.00");
+        long b = createCustomer(uniqueEmail(), "0");
+        double retries = Http.metric("bastion_db_retries_total", Map.of("kind", "statement-cancelled"));
+        CompletableFuture<HttpResponse<String>> transfer;
+        try (SecondClient other = new SecondClient()) {
+            other.lockCustomer(b);
+            transfer = Incidents.transferAsync(a, b, "5.00");
+            List<Integer> cancelled = SecondClient.awaitServiceBlocked(5000);
+            SecondClient.cancel(cancelled); // pg_cancel_backend: the session lives on, its transaction is rolled back
+            SecondClient.awaitServiceBlocked(5000); // the transfer's next attempt waits for the row again
+            other.rollback();
+        }
+        HttpResponse<String> response = transfer.get(30, TimeUnit.SECONDS);
+        assertEquals(200, response.statusCode(), response.body());
+        assertEquals(new BigDecimal("15.00"), balance(a));
+        assertEquals(new BigDecimal("5.00"), balance(b));
+        assertEquals(1, ledgerEntries(a, b), "moved once: the cancelled attempt, which held A's lock, saved nothing");
+        assertEquals(1, Http.metric("bastion_db_retries_total", Map.of("kind", "statement-cancelled")) - retries, 0.001);
+    }
+
+    @Test
+    void anOperatorCancellingEveryAttemptGetsA503ThatLeavesNothingWrittenAndTheBreakerClosed() throws Exception {
+        long a = createCustomer(uniqueEmail(), "20.00");
+        long b = createCustomer(uniqueEmail(), "0");
+        HttpResponse<String> response = transferWhileEveryAttemptIs(SecondClient::cancel, a, b);
+        assertEquals(503, response.statusCode(), response.body());
+        assertTrue(response.headers().firstValue("Retry-After").isPresent());
+        JsonNode problem = JSON.readTree(response.body());
+        assertEquals("statement-cancelled", problem.get("kind").asText(), response.body());
+        assertEquals(new BigDecimal("20.00"), balance(a), "nothing half-written");
+        assertEquals(0, ledgerEntries(a, b));
+        // a cancel is not an outage: the breaker stayed closed and the same connections serve the next request
+        given().contentType(ContentType.JSON).body(transferBody(a, b, "5.00")).post("/customers/transfers")
+                .then().statusCode(200).body("fromBalance", equalTo(15.0f));
     }
 
     /** A deferred trigger makes COMMIT of a 7.77 transfer take seconds, so a test can kill the backend inside it. */

@@ -253,6 +253,15 @@ class FailureClassifierTest {
                 pg("FATAL", "40001", "terminating connection due to conflict with recovery")).kind());
     }
 
+    @Test
+    void aCancelRequestIsNotAStatementTimeout() {
+        assertEquals(FailureKind.STATEMENT_TIMEOUT, SqlStates.kindOf("57014", "canceling statement due to statement timeout"));
+        assertEquals(FailureKind.STATEMENT_CANCELLED, SqlStates.kindOf("57014", "canceling statement due to user request"));
+        assertEquals(FailureKind.STATEMENT_CANCELLED, FailureClassifier.classify(
+                pg("ERROR", "57014", "canceling statement due to user request")).kind());
+        assertEquals(FailureKind.STATEMENT_TIMEOUT, SqlStates.kindOf("57014", null), "no message: the timeout's answer");
+    }
+
     /** The policy table, kind by kind: a change to any entry must be deliberate. */
     @ParameterizedTest(name = "{0}: retryable={1}, HTTP {2}, outage={3}, contention={4}, constraint={5}, breaker={6}")
     @CsvSource({
@@ -267,6 +276,7 @@ class FailureClassifierTest {
             "SERIALIZATION_FAILURE,  true,  503, false, true,  false, false",
             "LOCK_NOT_AVAILABLE,     true,  503, false, false, false, false",
             "STATEMENT_TIMEOUT,      false, 504, false, false, false, false",
+            "STATEMENT_CANCELLED,    true,  503, false, false, false, false",
             "TRANSACTION_TIMEOUT,    false, 504, false, false, false, false",
             "CONNECTION,             true,  503, true,  false, false, true",
             "CONNECTION_LIMIT,       true,  503, false, false, false, false",
@@ -292,7 +302,7 @@ class FailureClassifierTest {
 
     @Test
     void everyKindIsInThePolicyTableAndTellsTheCallerWhatToDo() {
-        assertEquals(23, FailureKind.values().length, "a new kind needs its row in eachKindHasItsPolicy");
+        assertEquals(24, FailureKind.values().length, "a new kind needs its row in eachKindHasItsPolicy");
         java.util.Set<String> slugs = new java.util.HashSet<>();
         for (FailureKind kind : FailureKind.values()) {
             assertTrue(slugs.add(kind.problemSlug()), "unique problem slug: " + kind.problemSlug());

@@ -96,6 +96,17 @@ public final class SecondClient implements AutoCloseable {
         }
     }
 
+    /** An operator's pg_cancel_backend: the backends' running statements fail with 57014, their sessions live on. */
+    public static void cancel(List<Integer> pids) throws SQLException {
+        try (Connection c = PostgresResource.connect();
+             PreparedStatement s = c.prepareStatement("SELECT pg_cancel_backend(?)")) {
+            for (int pid : pids) {
+                s.setInt(1, pid);
+                s.executeQuery().close();
+            }
+        }
+    }
+
     public static long queryLong(String sql) throws SQLException {
         try (Connection c = PostgresResource.connect(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
             rs.next();
