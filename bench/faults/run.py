@@ -110,6 +110,7 @@ class Bench:
         self.load = None
         self.accounts = []
         self.bystanders = []  # accounts of the held-row phase's bystanders, audited like the seeded ones
+        self.held_row_among_partners = False  # --held-row-among-partners
         self.acks = Acknowledged()
         self.reported_lost = set()
         self.reported_duplicates = set()
@@ -332,12 +333,17 @@ def main():
     parser = harness.argument_parser(__doc__, "short phases (about 3 minutes in total)")
     parser.add_argument("--timelines", metavar="DIR",
                         help="also copy the incident pictures (bench/out/timelines/*.svg) to DIR, say docs/incidents")
+    parser.add_argument("--held-row-among-partners", action="store_true",
+                        help="the held row phase holds an account in the middle of the ids, and its bystanders "
+                             "transfer among that account's partners: the wider fault, where waiting transfers "
+                             "also hold their partner's row (reported, not an invariant)")
     parser.add_argument("--phase", metavar="NAME", action="append",
                         help="run only this phase (repeatable; in the usual order), say --phase 'held row'")
     args = parser.parse_args()
     shutil.rmtree(os.path.join(OUT, "timelines"), ignore_errors=True)  # no picture of an earlier run left over
 
     bench = Bench(QUICK if args.quick else FULL)
+    bench.held_row_among_partners = args.held_row_among_partners
     results = []
     died = False
     try:

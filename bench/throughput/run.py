@@ -131,11 +131,13 @@ def run_wrk(service, workload, seconds, accounts, pace_ms=None):
         env["BENCH_PACE_MS"] = str(pace_ms)
     # the service's own histogram gives the p99 of the answers *served* (wrk's counts refusals too)
     served_before = service.served_buckets()
+    threads_before = service.thread_cpu_seconds()
     cpu_before = service.cpu_seconds()
     out = subprocess.run(["wrk", "-t", str(workload.wrk_threads), "-c", str(workload.wrk_connections),
                           "-d", f"{seconds}s", "--timeout", "30s", "-s", os.path.join(HERE, "lua", workload.lua),
                           service.url("")], capture_output=True, text=True, env=env)
     cpu = service.cpu_seconds() - cpu_before
+    jit = jit_seconds(threads_before, service.thread_cpu_seconds())
     served_p99 = (httpload.quantile_between(served_before, service.served_buckets(), 0.99)
                   if served_before else None)
     line = next((l for l in out.stdout.splitlines() if l.startswith("WRK_RESULT ")), None)
@@ -151,7 +153,14 @@ def run_wrk(service, workload, seconds, accounts, pace_ms=None):
             "served_p99": served_p99 * 1000 if served_p99 is not None else None,
             "errors": non_2xx + sum(result["errors"].values()), "statuses": statuses,
             "requests": result["requests"], "cpu_s": cpu,
-            "cpu_us_per_request": cpu * 1e6 / result["requests"] if result["requests"] else float("nan")}
+            "cpu_us_per_request": cpu * 1e6 / result["requests"] if result["requests"] else float("nan"),
+            "jit_us_per_request": jit * 1e6 / result["requests"] if result["requests"] else float("nan")}
+
+
+def jit_seconds(before, after):
+    """CPU seconds the JIT's compiler threads used between two thread_cpu_seconds() samples: part of the
+    service's CPU per request, and a sign that its code was still being compiled during the run."""
+    return sum(seconds - before.get(name, 0.0) for name, seconds in after.items() if "CompilerThre" in name)
 
 
 def median_of(runs, key):
@@ -300,6 +309,12 @@ def report(results, memory, rounds, seconds, warmup):
             cpu = median_of(r, "cpu_us_per_request") if key != "pgbench" else None
             ratio = median_of(r, "rps") / ceiling if key != "pgbench" and ceiling else None
             TABLE.print_row(name, key, *(median_of(r, k) for k in ("rps", "goodput", "p50", "p99", "p999", "errors")), cpu, ratio)
+    print("of which the JIT's compiler threads (CPU µs per request, medians; a large share means code still compiling):")
+    for name, runs in results.items():
+        shares = [f"{key} {median_of(runs[key], 'jit_us_per_request'):.1f}" for key in SERVICES
+                  if key != "pgbench" and runs[key] and "jit_us_per_request" in runs[key][0]]
+        if shares:
+            print(f"  {name:<22} {', '.join(shares)}")
     print("statuses of the last round:")
     for name, runs in results.items():
         for key in SERVICES:
