@@ -48,6 +48,25 @@ def terminate_service_backends(pg, rounds=3, pause=1.0):
     return f"terminated {'+'.join(killed)} backends"
 
 
+def cancel_service_statements(bench, seconds=3.0, pause=0.01):
+    """pg_cancel_backend of every statement the service is running, every `pause` s for `seconds`: the
+    sessions live on, their transactions roll back and are run again (statement-cancelled)."""
+    def retried():
+        reply = httpload.call(bench.service.management_port, "GET", "/q/metrics", timeout=10)
+        return httpload.prometheus_sum(reply.text, "bastion_db_retries_total", {"kind": "statement-cancelled"})
+
+    before = retried()
+    cancelled = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        rows = bench.pg.rows("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE application_name = "
+                             "'bastion' AND state = 'active' AND wait_event_type IS DISTINCT FROM 'Client'")
+        cancelled += int(rows[0][0])
+        time.sleep(pause)
+    return (f"cancel requests for {cancelled} running statements in {seconds:g}s; attempts run again after a "
+            f"cancel: {retried() - before:.0f}")
+
+
 def freeze_network(proxy, seconds=5):
     proxy.freeze()
     time.sleep(seconds)
@@ -805,6 +824,7 @@ def faults(bench):
         Fault("pg restart fast", lambda phase: restart_postgres(bench.pg, "fast")),
         Fault("pg restart immediate", lambda phase: restart_postgres(bench.pg, "immediate")),
         Fault("terminate backends x3", lambda phase: terminate_service_backends(bench.pg)),
+        Fault("cancel statements", lambda phase: cancel_service_statements(bench)),
         Fault("network freeze+reset", lambda phase: freeze_network(bench.proxy)),
         Fault("lock storm/deadlocks", lambda phase: lock_storm(bench.pg, bench.accounts)),
         Fault("pool starvation", lambda phase: starve_pool(bench.pg, bench.load)),
