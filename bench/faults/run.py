@@ -336,7 +336,8 @@ def main():
     parser.add_argument("--held-row-among-partners", action="store_true",
                         help="the held row phase holds an account in the middle of the ids, and its bystanders "
                              "transfer among that account's partners: the wider fault, where waiting transfers "
-                             "also hold their partner's row (reported, not an invariant)")
+                             "also hold their partner's row (the sessions waiting behind the holder are reported, "
+                             "not checked against DB_MAX_CONNECTIONS_PER_ROW; the phase's other checks stand)")
     parser.add_argument("--phase", metavar="NAME", action="append",
                         help="run only this phase (repeatable; in the usual order), say --phase 'held row'")
     args = parser.parse_args()

@@ -550,8 +550,9 @@ class HeldRow:
             phase.fail(f"a service session waited {longest:.1f}s on the held row, more than the deadline + 1 s "
                        f"({self.WAIT_ALLOWED}s)")
         phase.after_load.append(self._verify)
+        limit_checked = ", not checked with --held-row-among-partners" if self.bench.held_row_among_partners else ""
         return (f"row of account {self.held} held {self.seconds:g}s (SELECT ... FOR UPDATE); service sessions "
-                f"waiting behind it: at most {behind} at once (limit {MAX_CONNECTIONS_PER_ROW}), longest wait "
+                f"waiting behind it: at most {behind} at once (limit {MAX_CONNECTIONS_PER_ROW}{limit_checked}), longest wait "
                 f"{longest:.1f}s; on any lock: at most {any_lock}; {len(sampler.samples)} samples")
 
     def _verify(self, phase):

@@ -160,7 +160,7 @@ def run_wrk(service, workload, seconds, accounts, pace_ms=None):
 def jit_seconds(before, after):
     """CPU seconds the JIT's compiler threads used between two thread_cpu_seconds() samples: part of the
     service's CPU per request, and a sign that its code was still being compiled during the run."""
-    return sum(seconds - before.get(name, 0.0) for name, seconds in after.items() if "CompilerThre" in name)
+    return sum(seconds - before.get(name, 0.0) for name, seconds in after.items() if "Compiler" in name)
 
 
 def median_of(runs, key):

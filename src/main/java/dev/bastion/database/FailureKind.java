@@ -34,8 +34,10 @@ public enum FailureKind {
     STATEMENT_TIMEOUT(false, 504, "statement-timeout", "Database operation timed out",
             "The operation took longer than the server allows: narrow the request or retry later."),
     // 57014 "due to user request" that the request's own deadline did not send: an operator's pg_cancel_backend
-    // (or a tool acting for one). The statement was rolled back; its transaction is run once more within
-    // DB_MAX_RETRIES: the cancel interrupted this attempt, it did not condemn the request
+    // (or a tool acting for one), or a deadline's cancel request that reached its backend after that statement
+    // ended and the connection served another request (PostgreSQL's cancel names a backend, not a statement).
+    // The statement was rolled back; its transaction is run once more within DB_MAX_RETRIES: the cancel
+    // interrupted this attempt, it did not condemn the request
     STATEMENT_CANCELLED(true, 503, "statement-cancelled", "Database operation cancelled",
             "An operator or the database cancelled the operation and nothing was saved: retry the request after "
                     + "the Retry-After delay."),
