@@ -5,8 +5,12 @@ import java.util.List;
 
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import dev.bastion.database.DatabaseException;
+import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.DatabaseProbe;
+import dev.bastion.database.FailureClassifier;
+import dev.bastion.database.FailureKind;
 import io.quarkus.runtime.annotations.RegisterForReflection;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Row;
@@ -82,8 +86,22 @@ public class DatabaseDiagnostics {
                                                 .chain(locks -> probe.query(BLOCKERS)
                                                         .map(blockers -> report(rtt.toNanos() / 1e6, version.get(0).getString(0),
                                                                 connections.get(0), sessions(longRunning), sessions(idle),
-                                                                sessions(locks), blockers(blockers)))))))));
+                                                                sessions(locks), blockers(blockers)))))))))
+                .onFailure().transform(DatabaseDiagnostics::classified);
     }
+
+    /**
+     * The probe's failure as the API answers database failures (a refused password 503
+     * database-auth-failed, an unreachable server 503 database-unavailable), not as an unexpected 500.
+     */
+    private static DatabaseException classified(Throwable error) {
+        if (error instanceof io.smallrye.mutiny.TimeoutException || error instanceof java.util.concurrent.TimeoutException) {
+            return new DatabaseException(DatabaseFailure.of(FailureKind.CONNECTION), OPERATION, error); // no answer in time
+        }
+        return FailureClassifier.toException(error, OPERATION);
+    }
+
+    private static final String OPERATION = "admin.diagnostics";
 
     private Report report(double rttMs, String version, Row connections, List<Session> longRunning,
                           List<Session> idleInTransaction, List<Session> lockWaits, List<Blocker> blockers) {

@@ -169,8 +169,12 @@ public class ProblemMappers {
         return respond(problem, null);
     }
 
+    /**
+     * Anything else, checked exceptions included: an IOException nobody mapped would otherwise reach
+     * Quarkus' own error page, which is not problem+json and can name the failing host in its details.
+     */
     @ServerExceptionMapper
-    public Response unexpected(RuntimeException error, UriInfo uri) {
+    public Response unexpected(Exception error, UriInfo uri) {
         String incident = incidents.unexpected(uri.getPath(), "unexpected " + error.getClass().getSimpleName(), error);
         Problem problem = new Problem(Problem.type("internal-error"), "Internal error", 500,
                 "Unexpected error (incident " + incident + ").", uri.getPath(), "internal-error", null,

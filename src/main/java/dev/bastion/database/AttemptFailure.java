@@ -12,9 +12,9 @@ package dev.bastion.database;
  */
 record AttemptFailure(DatabaseFailure classified, DatabaseFailure reported, boolean rollbackFailed) {
 
-    /** An attempt of a session unit: in a transaction block unless it is an autocommit read. */
+    /** An attempt of a session unit: always in a transaction block. */
     static AttemptFailure of(TransactionSpec spec, Throwable error, boolean commitStarted) {
-        return of(spec, !spec.autocommitRead(), error, commitStarted);
+        return of(spec, true, error, commitStarted);
     }
 
     /**

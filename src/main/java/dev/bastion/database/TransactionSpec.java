@@ -11,8 +11,9 @@ import java.util.TreeSet;
  * @param idempotent whether running the work twice is harmless: only then is a commit whose outcome
  *                   is unknown (connection lost during COMMIT) retried
  * @param savepoints whether the work uses {@link Savepoints} for nested steps
- * @param readOnly   the work only reads: at READ COMMITTED it runs without BEGIN/COMMIT, since each
- *                   statement takes its own snapshot there anyway (two round trips saved per read)
+ * @param readOnly   the work only reads: as a single statement ({@code UnitOfWork.runStatement}) it runs
+ *                   without BEGIN/COMMIT; on a session it runs in a transaction, whose statement_timeout
+ *                   carries the deadline, and its COMMIT saves nothing
  * @param rows       the existing rows the work writes or locks ("customer:42"), sorted: at most
  *                   DB_MAX_CONNECTIONS_PER_ROW attempts per row hold a connection at once ({@link RowConcurrency})
  * @param readAfter  for a read that may go to a standby: a WAL position (pg_lsn text) the caller's own
@@ -26,7 +27,7 @@ public record TransactionSpec(String operation, Isolation isolation, boolean ide
         rows = rows.size() < 2 ? List.copyOf(rows) : List.copyOf(new TreeSet<>(rows));
     }
 
-    /** A read: READ COMMITTED, safe to repeat, no transaction block. */
+    /** A read: READ COMMITTED, safe to repeat. */
     public static TransactionSpec read(String operation) {
         return new TransactionSpec(operation, Isolation.READ_COMMITTED, true, false, true, List.of(), null);
     }
@@ -64,8 +65,4 @@ public record TransactionSpec(String operation, Isolation isolation, boolean ide
                 position == null || position.isBlank() ? null : position);
     }
 
-    /** Whether the work can run statement by statement, outside a transaction block. */
-    boolean autocommitRead() {
-        return readOnly && isolation == Isolation.READ_COMMITTED && !savepoints;
-    }
 }

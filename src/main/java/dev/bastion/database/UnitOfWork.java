@@ -186,7 +186,7 @@ public class UnitOfWork {
 
     /** Runs {@code work} in a transaction described by {@code spec}; see the class comment. */
     public <T> Uni<T> run(TransactionSpec spec, Supplier<Uni<T>> work) {
-        return guarded(spec, !spec.autocommitRead(), gate -> session(spec, work, gate));
+        return guarded(spec, true, gate -> session(spec, work, gate));
     }
 
     /**
@@ -500,11 +500,14 @@ public class UnitOfWork {
         return new DatabaseException(DatabaseFailure.of(kind), spec.operation(), null);
     }
 
-    /** One fresh session for one attempt, with the transaction handling the spec asks for. */
+    /**
+     * One fresh session for one attempt, with the transaction handling the spec asks for. Reads too run
+     * in a transaction: its statement_timeout is how the deadline reaches a session's statements (a
+     * session has no connection of its own to send a cancel request on), and a read left waiting
+     * behind a table lock would otherwise keep its connection until the lock went, whatever its
+     * caller had been answered. A read's COMMIT saves nothing, so it does not enter the commit gate.
+     */
     private <T> Uni<T> session(TransactionSpec spec, Supplier<Uni<T>> work, CommitGate gate) {
-        if (spec.autocommitRead()) {
-            return Panache.withSession(() -> runGated(work, gate));
-        }
         if (spec.savepoints()) {
             return explicitTransaction(spec, work, gate);
         }
@@ -517,7 +520,11 @@ public class UnitOfWork {
                                 .chain(ignored -> deadlineInTransaction(session, gate)))
                         .chain(ignored -> runGated(work, gate))
                         .call(Panache::flush)
-                        .invoke(gate::enterCommit))
+                        .invoke(() -> {
+                            if (!spec.readOnly()) {
+                                gate.enterCommit();
+                            }
+                        }))
                 .onFailure(UnitOfWork::discardsConnection).call(() -> Panache.getSession().chain(UnitOfWork::closeConnection)));
     }
 

@@ -18,6 +18,11 @@ import org.hibernate.annotations.CreationTimestamp;
 @Table(name = "customer_note")
 public class CustomerNote {
 
+    /** The key of a note's row for the unit of work's per-row bound ({@code TransactionSpec.onRows}). */
+    public static String rowKey(long id) {
+        return "customer_note:" + id;
+    }
+
     @Id
     @GeneratedValue(strategy = GenerationType.IDENTITY)
     public Long id;

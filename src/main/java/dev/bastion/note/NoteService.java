@@ -74,7 +74,7 @@ public class NoteService {
     }
 
     public Uni<Void> delete(long customerId, long noteId) {
-        return unitOfWork.run(TransactionSpec.write("note.delete"), () -> notes.findFor(customerId, noteId)
+        return unitOfWork.run(TransactionSpec.write("note.delete").onRows(CustomerNote.rowKey(noteId)), () -> notes.findFor(customerId, noteId)
                 .chain(n -> {
                     if (n == null) {
                         throw NoteProblems.noteNotFound(customerId, noteId);

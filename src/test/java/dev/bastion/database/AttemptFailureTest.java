@@ -69,10 +69,12 @@ class AttemptFailureTest {
     }
 
     @Test
-    void aReadWithoutATransactionBlockHasNoRollbackToFail() {
-        AttemptFailure failure = AttemptFailure.of(READ, TERMINATED, false);
+    void aSingleStatementReadHasNoRollbackToFailButASessionReadHas() {
+        AttemptFailure failure = AttemptFailure.of(READ, false, TERMINATED, false);
         assertEquals(FailureKind.CONNECTION, failure.reported().kind());
         assertFalse(failure.rollbackFailed());
+        assertTrue(AttemptFailure.of(READ, TERMINATED, false).rollbackFailed(),
+                "a session's read runs in a transaction block: its statement_timeout carries the deadline");
 
         AttemptFailure serializable = AttemptFailure.of(READ.withIsolation(Isolation.SERIALIZABLE), TERMINATED, false);
         assertTrue(serializable.rollbackFailed(), "a SERIALIZABLE read runs in a transaction block");

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.Map;
 
+import dev.bastion.testing.AdminTokens;
 import dev.bastion.testing.Management;
 import dev.bastion.testing.RestartablePostgresResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -66,6 +67,12 @@ class DatabaseOutageTest {
             assertTrue(breakerOpened, "the circuit breaker opened");
             Management.given().get("/q/health/ready").then().statusCode(503).body("status", equalTo("DOWN"));
             Management.given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
+            // the operators' diagnostics answer as the API does: 503 and what failed, not an unexpected 500
+            Response diagnostics = given().auth().oauth2(AdminTokens.admin()).post("/admin/database/diagnostics");
+            assertEquals(503, diagnostics.statusCode(), diagnostics.asString());
+            assertTrue(diagnostics.contentType().startsWith("application/problem+json"), diagnostics.contentType());
+            assertEquals("database-unavailable", diagnostics.jsonPath().getString("kind"), diagnostics.asString());
+            assertTrue(diagnostics.header("Retry-After") != null);
         } finally {
             RestartablePostgresResource.startServerAgain();
         }
