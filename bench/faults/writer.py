@@ -11,7 +11,10 @@ and reads:
    standbys, DB_READ_TARGET=prefer-standby, and none of an acknowledged customer answers 404);
    Before that, read-your-writes: with replay paused on both standbys, a credit adjustment followed by
    a read that carries the adjustment's Bastion-Written-Position back (Bastion-Read-After) must see the
-   new balance every time (a read without it may not: counted, for information);
+   new balance every time (a read without it may not: counted, for information); and a rotated
+   password: the service's role gets a new password on every node for longer than a discovery round,
+   so every new connection is refused while the open ones work: every read must still be served, on
+   the standbys' connections it has (discovery, whose probes are refused too, must not take them away);
 2. split brain: the old primary comes back writable (restarted without standby settings, on its old
    timeline): nothing may be written to it, and the service must say so (log, metric, readiness).
 
@@ -39,6 +42,8 @@ WRITES_BACK_WITHIN = 2.0     # seconds after the promotion
 SERVICE_ENV = {"DB_POOL_SIZE": "8", "DB_MAX_OVERFLOW": "0", "DB_POOL_TIMEOUT": "2", "DB_CONNECT_TIMEOUT": "1",
                "DB_REQUEST_TIMEOUT": "5", "DB_BREAKER_DELAY": "1", "BASTION_DB_PROBE_TIMEOUT": "1",
                "DB_READ_TARGET": "prefer-standby", "DB_MAX_STANDBY_LAG": "5"}
+ROLE = "bastion_app"         # the service's login role: scram-sha-256, so a changed password is refused
+PASSWORD = f"writer-{uuid.uuid4().hex[:12]}"
 STARTED = time.monotonic()
 
 
@@ -154,6 +159,7 @@ def main():
     try:
         primary = Postgres({"max_connections": "100", "wal_keep_size": "256MB"}, name="writer-primary").start()
         clusters.append(primary)
+        primary.add_password_role(ROLE, PASSWORD)  # before the base backups: the standbys carry role and rules along
         s1 = primary.create_standby("s1")
         clusters.append(s1)
         s2 = primary.create_standby("s2")
@@ -163,7 +169,8 @@ def main():
         hosts = ",".join(f"127.0.0.1:{pg.port}" for pg in (primary, s1, s2))
         log(f"primary :{primary.port}, standbys s1 :{s1.port} and s2 :{s2.port}, ANY 1 (s1, s2); DB_HOSTS={hosts}")
         # DB_PORT points at s1, a standby: the service must not care where DB_HOST/DB_PORT point
-        service = Service(s1.port, env={**SERVICE_ENV, "DB_HOSTS": hosts}, name="writer-service",
+        service = Service(s1.port, env={**SERVICE_ENV, "DB_HOSTS": hosts, "DB_USERNAME": ROLE, "DB_PASSWORD": PASSWORD},
+                          name="writer-service",
                           http_timeout=10).start()
         status, data = readiness(service)
         log(f"service ready on :{service.port}: readiness {status} {data}")
@@ -213,6 +220,26 @@ def main():
             f"stale {stale_with}, reads without it stale {stale_without} (for information)")
         if stale_with:
             failures.append(f"{stale_with} read(s) carrying Bastion-Read-After missed the caller's own write")
+
+        # --- a rotated password: new connections refused on every node, the open ones work ---
+        rotated = time.monotonic()
+        primary.psql(f"SET password_encryption = 'scram-sha-256'; ALTER ROLE {ROLE} PASSWORD 'rotated-{uuid.uuid4().hex[:8]}'")
+        time.sleep(2 * steady + 6)  # longer than a discovery round (5 s): its probes are refused too
+        during = {pg.name: int(pg.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bastion'"))
+                  for pg in (s1, s2)}
+        primary.psql(f"SET password_encryption = 'scram-sha-256'; ALTER ROLE {ROLE} PASSWORD '{PASSWORD}'")
+        restored = time.monotonic()
+        reads = load.between(rotated, restored, "read")
+        refused = [a for a in reads if a[3] != 200]
+        log(f"password rotated on every node for {restored - rotated:.1f}s: reads {tally(reads)}; service sessions "
+            f"on the standbys meanwhile {during}; creates {tally(load.between(rotated, restored, 'create'))}")
+        if not reads:
+            failures.append("no read was sent while the password was rotated")
+        elif refused:
+            failures.append(f"{len(refused)} of {len(reads)} reads not served while only new connections were refused: "
+                            f"{tally(refused)}")
+        if not sum(during.values()):
+            failures.append("the service's connections to the standbys were closed while the password was rotated")
 
         # --- failover: the primary dies, the second standby is promoted a moment later ---
         killed = time.monotonic()

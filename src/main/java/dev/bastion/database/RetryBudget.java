@@ -5,7 +5,7 @@ package dev.bastion.database;
  * other transient failures have separate budgets: DB_DEADLOCK_RETRY_COUNT and DB_MAX_RETRIES.
  * No retry is granted when its backoff could not end before the deadline (the earlier of
  * DB_RETRY_DEADLINE and DB_REQUEST_TIMEOUT), so what the monitors record as "retried" matches what
- * the guard does and no caller waits out a backoff only to be refused. One instance lives across
+ * the unit of work does and no caller waits out a backoff only to be refused. One instance lives across
  * the attempts of one call; attempts of a call never overlap.
  */
 final class RetryBudget {
@@ -63,6 +63,11 @@ final class RetryBudget {
         return attempts;
     }
 
+    /** Retries granted so far, of every kind. */
+    int retries() {
+        return contentionRetries + otherRetries + connectionLimitRetries;
+    }
+
     /** Spends one retry for this kind if one is left and its backoff ends before the deadline. */
     boolean trySpend(FailureKind kind) {
         return trySpend(kind, kind.retryable());
@@ -70,7 +75,7 @@ final class RetryBudget {
 
     /** As {@link #trySpend(FailureKind)}, for a failure whose retryability the attempt decided ({@code retryable}). */
     boolean trySpend(FailureKind kind, boolean retryable) {
-        if (!retryable || System.nanoTime() + policy.longestBackoffNanos(contentionRetries + otherRetries + connectionLimitRetries) >= deadlineNanos) {
+        if (!retryable || System.nanoTime() + policy.longestBackoffNanos(retries()) >= deadlineNanos) {
             return false;
         }
         if (kind == FailureKind.CONNECTION_LIMIT) {

@@ -3,6 +3,7 @@ package dev.bastion.database;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
@@ -27,8 +28,8 @@ import org.hibernate.reactive.mutiny.Mutiny;
  * commits; or, for work that is a single statement ({@link #runStatement}), borrows a pooled
  * connection and sends that one statement in autocommit, one round trip. A failure is classified once ({@link FailureClassifier}); retryable kinds run the
  * <em>whole</em> unit again with exponential backoff and jitter, bounded by per-kind retry budgets
- * and a total deadline (SmallRye Fault Tolerance guard). A circuit breaker counts outages only, so a
- * dead database makes callers fail fast instead of queueing. Constraint violations are never retried.
+ * and a total deadline. A circuit breaker (SmallRye Fault Tolerance) around the whole unit counts the
+ * units that failed with an outage, so a dead database makes callers fail fast instead of queueing. Constraint violations are never retried.
  * <p>
  * One request deadline (DB_REQUEST_TIMEOUT) bounds pool wait, attempts and backoff. An attempt is
  * never cancelled half-way, neither by the deadline nor by a caller that hung up: cutting a reactive
@@ -103,20 +104,12 @@ public class UnitOfWork {
         this.unreplicatedCommits = poolCreator.unreplicatedCommits();
         // with DB_HOSTS: the failures the breaker counted were the old node's; the new one starts with a clean slate
         poolCreator.onTargetChanged(() -> resetBreaker(breakerName, events));
+        // the breaker around the whole unit, its retries inside (untilDone): it counts what the caller got. A
+        // pooled connection found dead (a DBA ended the sessions) that the retry on a fresh one makes good is
+        // no outage; counted attempt by attempt, a pool of them opened the breaker on a database that was fine
         this.guard = TypedGuard.create(new TypeLiteral<Uni<Object>>() {
                 })
                 .withDescription("database unit of work")
-                .withRetry()
-                    .maxRetries(-1) // RetryBudget decides each retry (per-kind counts, the deadline); the guard times them
-                    .delay(retryPolicy.baseDelay().toMillis(), ChronoUnit.MILLIS)
-                    .jitter(retryPolicy.baseDelay().toMillis(), ChronoUnit.MILLIS)
-                    .maxDuration(retryPolicy.window().toMillis(), ChronoUnit.MILLIS)
-                    .whenException(RetryableDatabaseException.class::isInstance)
-                    .withExponentialBackoff()
-                        .factor(RetryPolicy.FACTOR)
-                        .maxDelay(retryPolicy.maxDelay().toMillis(), ChronoUnit.MILLIS)
-                        .done()
-                    .done()
                 .withCircuitBreaker()
                     .name(breakerName)
                     .when(error -> error instanceof DatabaseException e && e.kind().countsTowardBreaker())
@@ -306,7 +299,8 @@ public class UnitOfWork {
         long deadline = started + guardrails.requestTimeout().toNanos();
         RetryBudget budget = new RetryBudget(retryPolicy);
         retryTokens.unitStarted();
-        Uni<Object> guarded = guard.get(() -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, attempt, budget, deadline))
+        Uni<Object> guarded = guard.get(() -> untilDone(
+                        () -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, attempt, budget, deadline), budget))
                 .onFailure(error -> spec.idempotent() && budget.commitMayHaveLandedEarlier() && unavailable(error, spec, deadline))
                 .recoverWithUni(() -> findOutThroughTheKey(spec, transactionBlock, attempt, budget, deadline));
         return ((Uni<T>) guarded)
@@ -421,6 +415,24 @@ public class UnitOfWork {
             return retry
                     ? new RetryableDatabaseException(failure, spec.operation(), error)
                     : new DatabaseException(failure, spec.operation(), error);
+        });
+    }
+
+    /**
+     * Runs attempts until one succeeds or fails for good. A failure the budget granted a retry for
+     * ({@link RetryableDatabaseException}) is followed, after its backoff, by a fresh attempt; the
+     * backoff is a timer of the request's event loop, cancelled if the caller goes away meanwhile.
+     */
+    private Uni<Object> untilDone(Supplier<Uni<Object>> attempt, RetryBudget budget) {
+        return attempt.get().onFailure(RetryableDatabaseException.class::isInstance)
+                .recoverWithUni(() -> backoff(budget).chain(() -> untilDone(attempt, budget)));
+    }
+
+    private Uni<Void> backoff(RetryBudget budget) {
+        long millis = retryPolicy.backoffMillis(budget.retries() - 1, ThreadLocalRandom.current());
+        return Uni.createFrom().emitter(waiting -> {
+            long timer = vertx.setTimer(millis, fired -> waiting.complete(null));
+            waiting.onTermination(() -> vertx.cancelTimer(timer));
         });
     }
 

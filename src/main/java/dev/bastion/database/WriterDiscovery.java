@@ -239,6 +239,13 @@ final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
     private Future<PgConnectOptions> choose(List<Node> reachable) {
         lastSeen.clear();
         reachable.forEach(node -> lastSeen.put(node.address(), node));
+        if (reachable.isEmpty()) {
+            // no probe answered: an outage, or only new connections refused (a rotated password, a
+            // connection cap) while the pools' open ones still work. It says nothing about which standbys
+            // are fresh: the reads keep the connections they have, rather than being moved to the writer,
+            // whose new connections would be refused just the same
+            return Future.failedFuture(new java.net.ConnectException("no database host answers (DB_HOSTS " + hosts() + ")"));
+        }
         PgConnectOptions inUse = current;
         // the newest timeline first; on a tie (or timelines unknown) the writer already in use stays
         List<Node> writable = reachable.stream().filter(Node::writable)
@@ -266,10 +273,7 @@ final class WriterDiscovery implements Supplier<Future<SqlConnectOptions>> {
                     : readStandbys());
             onStandbysChanged.accept(readStandbys());
         }
-        Node chosen = !writable.isEmpty() ? writable.get(0) : reachable.isEmpty() ? null : reachable.get(0);
-        if (chosen == null) {
-            return Future.failedFuture(new java.net.ConnectException("no database host answers (DB_HOSTS " + hosts() + ")"));
-        }
+        Node chosen = !writable.isEmpty() ? writable.get(0) : reachable.get(0);
         PgConnectOptions previous = current;
         boolean changed = previous == null || !address(previous).equals(chosen.address())
                 || currentWritable != chosen.writable();

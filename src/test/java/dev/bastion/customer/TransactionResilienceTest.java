@@ -14,7 +14,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.math.BigDecimal;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -27,6 +29,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bastion.note.NoteService;
+import dev.bastion.testing.Await;
 import dev.bastion.testing.Http;
 import dev.bastion.testing.Incidents;
 import dev.bastion.testing.PostgresResource;
@@ -184,6 +187,30 @@ class TransactionResilienceTest {
         } while (status != 200 && System.currentTimeMillis() < deadline);
         assertEquals(200, status);
         given().get("/customers/" + a).then().statusCode(200).body("creditBalance", equalTo(15.0f));
+    }
+
+    @Test
+    void sessionsADbaEndsUnderRunningReadsAreRetriedAndDoNotOpenTheBreaker() throws Exception {
+        int reads = 12; // more than DB_BREAKER_REQUEST_VOLUME (10): counted attempt by attempt, they opened the breaker
+        long id = createCustomer(uniqueEmail(), "1.00");
+        double retried = Http.metric("bastion_db_retries_total", Map.of("kind", "database-unavailable"));
+        List<HttpResponse<String>> answers;
+        try (SecondClient other = new SecondClient()) {
+            other.execute("LOCK TABLE customer IN ACCESS EXCLUSIVE MODE"); // each read waits in PostgreSQL, on a connection
+            CompletableFuture<List<HttpResponse<String>>> running = CompletableFuture.supplyAsync(() -> Http.concurrently(reads,
+                    i -> HttpRequest.newBuilder(Http.uri("/customers/" + id)).timeout(Duration.ofSeconds(30)).GET().build()));
+            Await.until(() -> SecondClient.serviceBackendsWaitingForLocks().size() >= reads, reads + " reads waiting");
+            SecondClient.terminate(SecondClient.serviceBackendsWaitingForLocks()); // a DBA ends the service's sessions
+            other.rollback();
+            answers = running.get(30, TimeUnit.SECONDS);
+        }
+        for (HttpResponse<String> answer : answers) {
+            assertEquals(200, answer.statusCode(), answer.body());
+        }
+        assertTrue(Http.metric("bastion_db_retries_total", Map.of("kind", "database-unavailable")) - retried >= reads,
+                "each read met its ended session and ran again on a fresh connection");
+        assertEquals(0, Http.metric("bastion_db_circuit_breaker_state", Map.of()), 0.001,
+                "the breaker counts what the callers got (all served), not each lost connection");
     }
 
     /** What an operator does to a service backend: pg_terminate_backend, pg_cancel_backend. */
