@@ -63,6 +63,11 @@ final class RetryBudget {
         return attempts;
     }
 
+    /** Whether the call's caller went away (see {@link #callerGone()}). */
+    boolean isCallerGone() {
+        return callerGone;
+    }
+
     /** Retries granted so far, of every kind. */
     int retries() {
         return contentionRetries + otherRetries + connectionLimitRetries;

@@ -420,12 +420,21 @@ public class UnitOfWork {
 
     /**
      * Runs attempts until one succeeds or fails for good. A failure the budget granted a retry for
-     * ({@link RetryableDatabaseException}) is followed, after its backoff, by a fresh attempt; the
-     * backoff is a timer of the request's event loop, cancelled if the caller goes away meanwhile.
+     * ({@link RetryableDatabaseException}) is followed, after its backoff (a timer of the request's
+     * event loop), by a fresh attempt, unless the caller went away meanwhile: then the unit ends with
+     * that failure, which the breaker counts like any other (the guard does not pass a caller's
+     * cancellation on, so the loop must stop by itself; an attempt started for nobody would end as
+     * "abandoned", which the breaker would take for a success).
      */
     private Uni<Object> untilDone(Supplier<Uni<Object>> attempt, RetryBudget budget) {
         return attempt.get().onFailure(RetryableDatabaseException.class::isInstance)
-                .recoverWithUni(() -> backoff(budget).chain(() -> untilDone(attempt, budget)));
+                .recoverWithUni(failure -> backoff(budget).chain(() -> budget.isCallerGone()
+                        ? Uni.createFrom().failure(finalFailure((DatabaseException) failure))
+                        : untilDone(attempt, budget)));
+    }
+
+    private static DatabaseException finalFailure(DatabaseException retryable) {
+        return new DatabaseException(retryable.failure(), retryable.operation(), retryable.getCause());
     }
 
     private Uni<Void> backoff(RetryBudget budget) {
@@ -470,10 +479,12 @@ public class UnitOfWork {
                 cancelTimers(timers);
                 emitter.fail(failure);
             });
-            // a caller gone while the attempt still queues for a row or a place: it leaves the queue, sending nothing
+            // a caller gone while the attempt still queues for a row or a place: it leaves the queue, sending nothing,
+            // and the attempt ends (the breaker's call with it: a half-open breaker waits for its trial to end)
             gate.whenCallerGoneWhileQueued(() -> {
                 cancelTimers(timers);
                 running.cancel();
+                emitter.fail(new CommitGate.AbandonedAttemptException());
             });
         });
     }

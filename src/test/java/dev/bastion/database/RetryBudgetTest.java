@@ -21,6 +21,28 @@ class RetryBudgetTest {
     }
 
     @Test
+    void eachBackoffDoublesUpToItsCapWithinAJitterOfTheBaseAndNeverOutlastsWhatTheBudgetAllowed() {
+        // base 100 ms, cap 400 ms: 100, 200, 400, 400 ms, each ± 100 ms
+        RetryPolicy policy = new RetryPolicy(5, 5, Duration.ofSeconds(10), Duration.ofMillis(100), Duration.ofMillis(400));
+        java.util.SplittableRandom random = new java.util.SplittableRandom(7);
+        long[] centres = {100, 200, 400, 400};
+        for (int retriesSoFar = 0; retriesSoFar < centres.length; retriesSoFar++) {
+            long lowest = Long.MAX_VALUE;
+            long highest = 0;
+            for (int i = 0; i < 2_000; i++) {
+                long millis = policy.backoffMillis(retriesSoFar, random);
+                lowest = Math.min(lowest, millis);
+                highest = Math.max(highest, millis);
+            }
+            assertTrue(lowest >= Math.max(1, centres[retriesSoFar] - 100) && lowest < centres[retriesSoFar] - 50,
+                    "retry " + (retriesSoFar + 1) + ": lowest " + lowest);
+            assertTrue(highest <= centres[retriesSoFar] + 100 && highest > centres[retriesSoFar] + 50,
+                    "retry " + (retriesSoFar + 1) + ": highest " + highest);
+            assertTrue(highest * 1_000_000 <= policy.longestBackoffNanos(retriesSoFar), "the budget's bound holds");
+        }
+    }
+
+    @Test
     void noRetryIsGrantedPastTheDeadline() {
         RetryBudget budget = budget(5, 5, Duration.ZERO);
         assertFalse(budget.trySpend(FailureKind.DEADLOCK));

@@ -112,10 +112,9 @@ class SettingsCombinationsTest {
                 .await().atMost(Duration.ofSeconds(30));
         assertEquals(1, one, values.toString());
         RetryPolicy policy = RetryPolicy.of(settings);
-        // (a breaker that opens on a single failure refuses the retry, as configured: not exercised then)
         if (settings.maxRetries() > 0 && settings.breakerRequestVolume() >= 10 && policy.longestBackoffNanos(0) < 100_000_000L
                 && policy.window().compareTo(Duration.ofMillis(500)) >= 0) {
-            // a transient failure first: the guard's backoff must be one it accepts, and the retry must run
+            // a transient failure first: its backoff (RetryPolicy) must fit the window, and the retry must run
             int[] calls = new int[1];
             Integer retried = unit.runStatement(TransactionSpec.read("settings.retry"), connection -> ++calls[0] == 1
                             // a lock not available: transient, retried on DB_MAX_RETRIES, and its connection stays usable
