@@ -87,19 +87,17 @@ public final class SecondClient implements AutoCloseable {
     }
 
     public static void terminate(List<Integer> pids) throws SQLException {
-        try (Connection c = PostgresResource.connect();
-             PreparedStatement s = c.prepareStatement("SELECT pg_terminate_backend(?)")) {
-            for (int pid : pids) {
-                s.setInt(1, pid);
-                s.executeQuery().close();
-            }
-        }
+        signal("pg_terminate_backend", pids);
     }
 
     /** An operator's pg_cancel_backend: the backends' running statements fail with 57014, their sessions live on. */
     public static void cancel(List<Integer> pids) throws SQLException {
+        signal("pg_cancel_backend", pids);
+    }
+
+    private static void signal(String function, List<Integer> pids) throws SQLException {
         try (Connection c = PostgresResource.connect();
-             PreparedStatement s = c.prepareStatement("SELECT pg_cancel_backend(?)")) {
+             PreparedStatement s = c.prepareStatement("SELECT " + function + "(?)")) {
             for (int pid : pids) {
                 s.setInt(1, pid);
                 s.executeQuery().close();
