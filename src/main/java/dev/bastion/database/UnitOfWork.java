@@ -379,19 +379,22 @@ public class UnitOfWork {
             gate.abandon();
             bounded = Uni.createFrom().failure(() -> deadlineExceeded(spec, gate));
         } else {
-            long attemptId = attemptIds.incrementAndGet();
-            events.attemptStarted(attemptId, spec.operation(), attempt);
             // a turn on the rows first (waiting for a held row takes no place in the pool's queue), then the pool
             Uni<T> admitted = admission.enter(gate, PoolAdmission.Lane.of(spec.readOnly())).chain(leave -> {
                 if (!gate.takePlace()) { // its caller went away as the place came: nothing runs
                     leave.done(false);
                     return Uni.createFrom().failure(new CommitGate.AbandonedAttemptException());
                 }
-                return work.apply(gate).onTermination().invoke((item, failure, cancelled) -> leave.done(failure == null && !cancelled));
+                // open from here, where it takes a connection: time spent queued is not a transaction held
+                long attemptId = attemptIds.incrementAndGet();
+                events.attemptStarted(attemptId, spec.operation(), attempt);
+                return work.apply(gate).onTermination().invoke((item, failure, cancelled) -> {
+                    events.attemptEnded(attemptId);
+                    leave.done(failure == null && !cancelled);
+                });
             });
-            Uni<T> running = (spec.rows().isEmpty() ? admitted
-                    : rows.enter(spec.rows(), gate).chain(leave -> admitted.onTermination().invoke(leave)))
-                    .onTermination().invoke(() -> events.attemptEnded(attemptId));
+            Uni<T> running = spec.rows().isEmpty() ? admitted
+                    : rows.enter(spec.rows(), gate).chain(leave -> admitted.onTermination().invoke(leave));
             bounded = runToCompletion(running, gate, remaining, () -> deadlineExceeded(spec, gate));
         }
         return bounded.onFailure(FailureClassifier::isDatabaseFailure).transform(error -> {

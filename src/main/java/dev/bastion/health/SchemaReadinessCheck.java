@@ -10,8 +10,9 @@ import org.eclipse.microprofile.health.Readiness;
 
 /**
  * A pod that does not migrate (DB_MIGRATE_AT_START=false) is not ready until the migration Job of its
- * release has brought the schema to what it needs: the old pods keep the traffic meanwhile. A database
- * that cannot be asked is the database check's business, not this one's.
+ * release has brought the schema to what it needs: the old pods keep the traffic meanwhile. Until the
+ * schema was once seen current, a question that got no answer in time (the database down, or Flyway's
+ * history table locked) leaves the pod unready: it does not know that it can serve.
  */
 @Readiness
 @ApplicationScoped
@@ -34,7 +35,10 @@ public class SchemaReadinessCheck implements AsyncHealthCheck {
                                 .withData("reason", "waiting for the schema migration (the migration Job of this release; "
                                         + "DB_MIGRATE_AT_START=false here)")
                                 .build())
-                .onFailure().recoverWithItem(error -> HealthCheckResponse.named("schema").up()
-                        .withData("unchecked", "the database did not answer (see the database check)").build());
+                .onFailure().recoverWithItem(error -> HealthCheckResponse.named("schema").down()
+                        .withData("neededMigration", ShippedMigrations.latestVersion())
+                        .withData("reason", "the schema's version could not be read within BASTION_DB_PROBE_TIMEOUT "
+                                + "(see the database check; a lock on flyway_schema_history holds it too)")
+                        .build());
     }
 }

@@ -13,6 +13,7 @@ import java.util.function.Supplier;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bastion.api.ApiProblem;
+import dev.bastion.database.DatabaseSettings;
 import dev.bastion.database.TransactionSpec;
 import dev.bastion.database.UnitOfWork;
 import io.quarkus.hibernate.reactive.panache.Panache;
@@ -62,8 +63,8 @@ public class IdempotencyKeys {
             UPDATE idempotency_key SET response_status = :status, response_body = :body, resource_id = :resource
              WHERE operation = :operation AND idempotency_key = :key""";
     /*
-     * One batch, one autocommit statement: the cleanup lock ($2) is transaction-scoped, so it ends with the
-     * statement (nothing session-level is left behind a transaction-mode pooler), and the DELETE runs only
+     * One batch, one short transaction: the cleanup lock ($2) is transaction-scoped, so it ends with the
+     * batch (nothing session-level is left behind a transaction-mode pooler), and the DELETE runs only
      * for the replica that got it. The oldest $1 expired keys, read in expires_at order from its index (a
      * batch costs the same at 10 thousand keys or 10 million, wherever the expired ones lie in the table),
      * removed by TID; rows a claim is taking over right now are skipped. Answers whether this replica held
@@ -83,13 +84,19 @@ public class IdempotencyKeys {
     private final ObjectMapper json;
     private final IdempotencySettings settings;
     private final Pool pool;
+    private final String batchTimeout;
     private final AtomicBoolean cleaning = new AtomicBoolean();
 
-    public IdempotencyKeys(UnitOfWork unitOfWork, ObjectMapper json, IdempotencySettings settings, Pool pool) {
+    public IdempotencyKeys(UnitOfWork unitOfWork, ObjectMapper json, IdempotencySettings settings, Pool pool,
+                           DatabaseSettings database) {
         this.unitOfWork = unitOfWork;
         this.json = json;
         this.settings = settings;
         this.pool = pool;
+        // a batch holds a connection outside the admission: no longer than a request may (a table lock on
+        // idempotency_key, say a VACUUM FULL, would otherwise keep it for as long as the lock)
+        long millis = Math.min(database.requestTimeout().toMillis(), database.commandTimeout().toMillis());
+        this.batchTimeout = "SET LOCAL statement_timeout = " + Math.max(1, millis);
     }
 
     /**
@@ -183,7 +190,8 @@ public class IdempotencyKeys {
     }
 
     /**
-     * Removes expired keys in batches of {@code cleanupBatchSize}, each its own short statement, at most
+     * Removes expired keys in batches of {@code cleanupBatchSize}, each its own short transaction (bounded
+     * like a request: DB_REQUEST_TIMEOUT, or DB_COMMAND_TIMEOUT when shorter), at most
      * {@code cleanupMaxBatches} per run. A transaction-scoped advisory lock, taken by each batch's own
      * statement, lets one replica at a time delete: a replica that does not get it skips the run (or
      * stops, when another took over between two batches) instead of deleting the same rows at once.
@@ -197,8 +205,9 @@ public class IdempotencyKeys {
 
     private Uni<CleanupRun> deleteBatches(CleanupRun soFar) {
         long started = System.nanoTime();
-        return pool.withConnection(connection -> connection.preparedQuery(DELETE_EXPIRED_BATCH)
-                        .execute(Tuple.of(settings.cleanupBatchSize(), CLEANUP_LOCK)))
+        return pool.withTransaction(connection -> connection.query(batchTimeout).execute()
+                        .chain(() -> connection.preparedQuery(DELETE_EXPIRED_BATCH)
+                                .execute(Tuple.of(settings.cleanupBatchSize(), CLEANUP_LOCK))))
                 .chain(rows -> {
                     Row row = rows.iterator().next();
                     if (!row.getBoolean(0)) {

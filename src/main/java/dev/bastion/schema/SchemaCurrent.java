@@ -1,5 +1,6 @@
 package dev.bastion.schema;
 
+import java.time.Duration;
 import java.util.OptionalInt;
 
 import dev.bastion.database.DatabaseSettings;
@@ -25,11 +26,17 @@ public class SchemaCurrent {
 
     private final Instance<Pool> pool;
     private final boolean migratedAtStart;
+    private final Duration timeout;
+    private final String timeoutInTransaction;
     private volatile boolean current;
 
     public SchemaCurrent(Instance<Pool> pool, DatabaseSettings settings) {
         this.pool = pool;
         this.migratedAtStart = settings.migrateAtStart() || settings.migrateOnly();
+        // asked at every readiness probe: bounded like the probe, inside PostgreSQL too, so that probes behind
+        // a lock on Flyway's history table do not pile up on the pool's connections
+        this.timeout = settings.probeTimeout();
+        this.timeoutInTransaction = "SET LOCAL statement_timeout = " + Math.max(1, timeout.toMillis());
     }
 
     /** The newest migration the database has, when older than this build's; empty when current. */
@@ -38,7 +45,9 @@ public class SchemaCurrent {
             return Uni.createFrom().item(OptionalInt.empty());
         }
         int needed = ShippedMigrations.latestVersion();
-        return pool.get().query(APPLIED).execute()
+        return pool.get().withTransaction(connection -> connection.query(timeoutInTransaction).execute()
+                        .chain(() -> connection.query(APPLIED).execute()))
+                .ifNoItem().after(timeout).fail()
                 .map(rows -> rows.iterator().next().getInteger(0))
                 .onFailure(e -> e instanceof PgException pg && UNDEFINED_TABLE.equals(pg.getSqlState())).recoverWithItem(0)
                 .map(applied -> {

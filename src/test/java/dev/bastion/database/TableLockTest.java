@@ -15,6 +15,7 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.bastion.idempotency.IdempotencyKeys;
 import dev.bastion.testing.Http;
 import dev.bastion.testing.PostgresResource;
 import dev.bastion.testing.SecondClient;
@@ -22,6 +23,8 @@ import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.http.ContentType;
+import io.vertx.pgclient.PgException;
+import jakarta.inject.Inject;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -38,6 +41,9 @@ class TableLockTest {
     private static final int POOL = HeldRowTest.POOL;
     private static final int DEADLINE_SECONDS = HeldRowTest.DEADLINE_SECONDS;
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Inject
+    IdempotencyKeys keys;
 
     @Test
     void readsBehindATableLockStopWaitingInPostgresAtTheirDeadlineAndEverythingElseIsServed() throws Exception {
@@ -74,5 +80,22 @@ class TableLockTest {
             }
         }
         given().get(notes).then().statusCode(200).body("items", hasSize(1));
+    }
+
+    @Test
+    void theExpiredKeyCleanupBehindATableLockGivesItsConnectionBackAtTheRequestDeadline() throws Exception {
+        try (SecondClient other = new SecondClient()) {
+            other.execute("LOCK TABLE idempotency_key IN ACCESS EXCLUSIVE MODE");
+            long start = System.nanoTime();
+            Throwable failure = keys.removeExpired().map(run -> (Throwable) null)
+                    .onFailure().recoverWithItem(error -> error)
+                    .await().atMost(Duration.ofSeconds(DEADLINE_SECONDS + 10));
+            long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            // before, a batch had no time bound: it kept its pool connection (outside the admission) behind the lock
+            assertTrue(failure instanceof PgException pg && "57014".equals(pg.getSqlState()), String.valueOf(failure));
+            assertTrue(tookMillis < TimeUnit.SECONDS.toMillis(DEADLINE_SECONDS + 1), "gave up after " + tookMillis + " ms");
+            assertEquals(List.of(), SecondClient.serviceBackendsWaitingForLocks(), "the clean-up still waits on the lock");
+        }
+        assertTrue(keys.removeExpired().await().atMost(Duration.ofSeconds(10)).ran(), "the lock gone, a run goes through");
     }
 }

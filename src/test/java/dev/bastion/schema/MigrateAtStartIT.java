@@ -10,6 +10,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.sql.Connection;
+import java.time.Duration;
 import java.sql.Statement;
 import java.util.HashSet;
 import java.util.List;
@@ -135,8 +136,42 @@ class MigrateAtStartIT {
         }
     }
 
+    @Test
+    void readinessProbesBehindALockedHistoryTableAreAnsweredAndDoNotPileUpInPostgres() throws Exception {
+        String db = TestDatabases.fresh("start_history_locked");
+        // an older release's history, as far as the readiness question reads it
+        TestDatabases.execute(db, "CREATE TABLE flyway_schema_history (version varchar(50), success boolean NOT NULL)");
+        int management = freePort();
+        try (PackagedService pod = PackagedService.against(db, Map.of("DB_MIGRATE_AT_START", "false", "BASTION_DB_PROBE_TIMEOUT", "1",
+                "PORT", String.valueOf(freePort()), "MANAGEMENT_PORT", String.valueOf(management)));
+             Connection holder = TestDatabases.open(db); Statement lock = holder.createStatement()) {
+            assertTrue(pod.waitForLog("Listening on"), pod.output());
+            holder.setAutoCommit(false);
+            lock.execute("LOCK TABLE flyway_schema_history IN ACCESS EXCLUSIVE MODE"); // a VACUUM FULL of it, say
+            for (int probe = 0; probe < 5; probe++) {
+                long start = System.nanoTime();
+                HttpResponse<String> answer = ready(management);
+                long tookMillis = (System.nanoTime() - start) / 1_000_000;
+                assertEquals(503, answer.statusCode(), answer.body());
+                assertTrue(answer.body().contains("flyway_schema_history"), answer.body());
+                assertTrue(tookMillis < 2_500, "a probe answered in " + tookMillis + " ms");
+            }
+            // inside PostgreSQL too: each probe's question ended at its statement_timeout (before, every probe
+            // kept a pool connection waiting for as long as the lock)
+            Thread.sleep(1_500);
+            assertEquals(List.of(), TestDatabases.rows(db, "SELECT pid::text FROM pg_stat_activity "
+                    + "WHERE application_name = 'bastion' AND wait_event_type = 'Lock'"), "probes still waiting on the lock");
+
+            holder.rollback();
+            TestDatabases.execute(db, "DROP TABLE flyway_schema_history");
+            TestMigrations.migrate(db);
+            assertTrue(pod.waitFor(() -> ready(management).statusCode() == 200), ready(management).body());
+        }
+    }
+
     private static HttpResponse<String> ready(int port) throws Exception {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/q/health/ready")).build(),
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/q/health/ready"))
+                        .timeout(Duration.ofSeconds(10)).build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
