@@ -32,7 +32,7 @@ import run as throughput  # noqa: E402
 def main():
     parser = harness.argument_parser(__doc__)
     parser.add_argument("--base", required=True, help="quarkus-app directory of the build to compare with")
-    parser.add_argument("--workloads", default="read by id,create", help="bench/throughput workloads, or 'keyed create' / 'credit adjustment' (default: read by id,create)")
+    parser.add_argument("--workloads", default="read by id,create", help="bench/throughput workloads, or 'keyed create' / 'credit adjustment' / 'keyset page' / 'lookup by email' (default: read by id,create)")
     parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds (default 6)")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up seconds per workload and build (default 20)")
     parser.add_argument("--env", default="", help="settings for both builds, NAME=value,NAME=value")

@@ -68,6 +68,8 @@ SCALE_LUA = os.path.join(os.path.dirname(HERE), "scale", "lua")
 EXTRA_WORKLOADS = [
     Workload("keyed create", None, os.path.join(SCALE_LUA, "keyed_create.lua"), 2, POOL, reference=False),
     Workload("credit adjustment", None, os.path.join(SCALE_LUA, "adjust.lua"), 2, POOL, reference=False),
+    Workload("keyset page", None, os.path.join(SCALE_LUA, "page.lua"), 2, POOL, reference=False),
+    Workload("lookup by email", None, os.path.join(SCALE_LUA, "email.lua"), 2, POOL, reference=False),
 ]
 
 

@@ -19,7 +19,7 @@ public final class CustomerProblems {
         return customer;
     }
 
-    static ApiProblem notFound(long id) {
+    public static ApiProblem notFound(long id) {
         return ApiProblem.status(404, "customer-not-found", "Customer not found")
                 .detail("No customer with id " + id + ".")
                 .field("id")

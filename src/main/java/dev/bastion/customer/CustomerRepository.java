@@ -1,13 +1,12 @@
 package dev.bastion.customer;
 
 import java.math.BigDecimal;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
 
 import io.quarkus.hibernate.reactive.panache.Panache;
 import io.quarkus.hibernate.reactive.panache.PanacheRepository;
-import io.quarkus.panache.common.Page;
-import io.quarkus.panache.common.Sort;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.RowIterator;
@@ -17,9 +16,11 @@ import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.inject.Singleton;
 
 /**
- * Customers through Panache, and the hot single-row paths (read by id, create, profile update) as one
- * prepared statement each on a connection the unit of work lent ({@code UnitOfWork.runStatement}): a
- * single-row statement gains nothing from a session, a persistence context and a flush.
+ * Customers through Panache for the writes that share a transaction with others (transfers, credit
+ * adjustments, imports, deletes), and the rest (reads by id, pages, lookups, create, profile update)
+ * as prepared statements on a connection the unit of work lent ({@code UnitOfWork.runStatement}): a
+ * read or a single-row write gains nothing from a session, a persistence context and a flush, and in
+ * autocommit the deadline's cancel request reaches it inside PostgreSQL without a transaction around it.
  */
 @Singleton
 public class CustomerRepository implements PanacheRepository<Customer> {
@@ -39,6 +40,12 @@ public class CustomerRepository implements PanacheRepository<Customer> {
             + " updated_at = CASE WHEN " + PROFILE_CHANGED + " THEN now() ELSE updated_at END"
             + " WHERE id = $1 AND version = $6 RETURNING " + COLUMNS;
     private static final String VERSION_OF = "SELECT version FROM customer WHERE id = $1";
+    private static final String EXISTS = "SELECT EXISTS (SELECT 1 FROM customer WHERE id = $1)";
+    // pages in id order: stable across calls, unlike the table's physical order
+    private static final String PAGE = "SELECT " + COLUMNS + " FROM customer ORDER BY id LIMIT $1 OFFSET $2";
+    private static final String PAGE_AFTER = "SELECT " + COLUMNS + " FROM customer WHERE id > $1 ORDER BY id LIMIT $2";
+    private static final String COUNT = "SELECT count(*) FROM customer";
+    private static final String BY_EMAIL = "SELECT " + COLUMNS + " FROM customer WHERE lower(email) = lower($1) ORDER BY id";
 
     /** The customer with {@code id} as its response, or null. */
     public Uni<CustomerResponse> findResponse(SqlConnection connection, long id) {
@@ -69,6 +76,37 @@ public class CustomerRepository implements PanacheRepository<Customer> {
         return connection.preparedQuery(VERSION_OF).execute(Tuple.of(id)).map(rows -> firstOrNull(rows, row -> row.getLong(0)));
     }
 
+    /** Whether customer {@code id} exists. */
+    public Uni<Boolean> exists(SqlConnection connection, long id) {
+        return connection.preparedQuery(EXISTS).execute(Tuple.of(id)).map(rows -> rows.iterator().next().getBoolean(0));
+    }
+
+    /** An offset page ({@link CustomerPage} caps its depth). */
+    public Uni<List<CustomerResponse>> page(SqlConnection connection, int page, int size) {
+        return connection.preparedQuery(PAGE).execute(Tuple.of(size, (long) page * size)).map(CustomerRepository::responses);
+    }
+
+    /** The next {@code size} customers after the one with id {@code after}: a range scan of the primary key. */
+    public Uni<List<CustomerResponse>> after(SqlConnection connection, long after, int size) {
+        return connection.preparedQuery(PAGE_AFTER).execute(Tuple.of(after, size)).map(CustomerRepository::responses);
+    }
+
+    public Uni<Long> count(SqlConnection connection) {
+        return connection.query(COUNT).execute().map(rows -> rows.iterator().next().getLong(0));
+    }
+
+    public Uni<List<CustomerResponse>> byEmail(SqlConnection connection, String email) {
+        return connection.preparedQuery(BY_EMAIL).execute(Tuple.of(email)).map(CustomerRepository::responses);
+    }
+
+    private static List<CustomerResponse> responses(RowSet<Row> rows) {
+        List<CustomerResponse> responses = new ArrayList<>(rows.size());
+        for (Row row : rows) {
+            responses.add(response(row));
+        }
+        return responses;
+    }
+
     private static <T> T firstOrNull(RowSet<Row> rows, Function<Row, T> read) {
         RowIterator<Row> first = rows.iterator();
         return first.hasNext() ? read.apply(first.next()) : null;
@@ -78,11 +116,6 @@ public class CustomerRepository implements PanacheRepository<Customer> {
         return new CustomerResponse(row.getLong(0), row.getString(1), row.getString(2), row.getString(3),
                 CustomerStatus.valueOf(row.getString(4)), row.getBigDecimal(5), row.getLong(6),
                 row.getOffsetDateTime(7).toInstant(), row.getOffsetDateTime(8).toInstant());
-    }
-
-    /** A page in id order: stable across calls, unlike the table's physical order. */
-    public Uni<List<Customer>> page(int page, int size) {
-        return findAll(Sort.by("id")).page(Page.of(page, size)).list();
     }
 
     /**
@@ -105,13 +138,4 @@ public class CustomerRepository implements PanacheRepository<Customer> {
     private static final String ADD_CREDIT = """
             UPDATE customer SET credit_balance = credit_balance + :amount, version = version + 1, updated_at = now()
              WHERE id = :id""";
-
-    /** The next {@code size} customers after the one with id {@code after}: a range scan of the primary key. */
-    public Uni<List<Customer>> after(long after, int size) {
-        return find("id > ?1", Sort.by("id"), after).page(Page.ofSize(size)).list();
-    }
-
-    public Uni<List<Customer>> byEmail(String email) {
-        return list("lower(email) = lower(?1)", Sort.by("id"), email);
-    }
 }

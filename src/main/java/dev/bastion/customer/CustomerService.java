@@ -53,26 +53,25 @@ public class CustomerService {
 
     /** @param readAfter the caller's last written position ({@code WrittenPosition}), or null */
     public Uni<CustomerResponse> get(long id, String readAfter) {
-        return unitOfWork.runStatement(TransactionSpec.read("customer.get").readingAfter(readAfter),
+        return unitOfWork.runStatement(TransactionSpec.read("customer.get").onStandby().readingAfter(readAfter),
                         connection -> customers.findResponse(connection, id))
                 .map(c -> CustomerProblems.existing(c, id));
     }
 
     public Uni<PageResponse<CustomerResponse>> list(CustomerPage request) {
-        return unitOfWork.run(TransactionSpec.read("customer.list"), () -> (request.after() != null
-                ? customers.after(request.after(), request.size())
-                : customers.page(request.page(), request.size()))
-                .chain(items -> {
-                    List<CustomerResponse> page = responses(items);
-                    Long nextAfter = items.size() < request.size() ? null : items.get(items.size() - 1).id;
-                    Uni<Long> total = request.count() ? customers.count() : Uni.createFrom().nullItem();
+        return unitOfWork.runStatement(TransactionSpec.read("customer.list"), connection -> (request.after() != null
+                ? customers.after(connection, request.after(), request.size())
+                : customers.page(connection, request.page(), request.size()))
+                .chain(page -> {
+                    Long nextAfter = page.size() < request.size() ? null : page.get(page.size() - 1).id();
+                    Uni<Long> total = request.count() ? customers.count(connection) : Uni.createFrom().nullItem();
                     return total.map(count -> PageResponse.of(page, request.page(), request.size(), count, nextAfter));
                 }));
     }
 
     public Uni<PageResponse<CustomerResponse>> findByEmail(String email) {
-        return unitOfWork.run(TransactionSpec.read("customer.find-by-email"), () -> customers.byEmail(email))
-                .map(items -> PageResponse.of(responses(items), 0, Math.max(1, items.size()), items.size()));
+        return unitOfWork.runStatement(TransactionSpec.read("customer.find-by-email"), connection -> customers.byEmail(connection, email))
+                .map(items -> PageResponse.of(items, 0, Math.max(1, items.size()), items.size()));
     }
 
     /**
@@ -152,7 +151,4 @@ public class CustomerService {
         return customers.persist(NewCustomer.of(request).toEntity());
     }
 
-    private static List<CustomerResponse> responses(List<Customer> items) {
-        return items.stream().map(CustomerResponse::of).toList();
-    }
 }

@@ -185,17 +185,19 @@ public class UnitOfWork {
     /**
      * Runs work that is exactly one SQL statement on a pooled connection, in autocommit: no session,
      * no BEGIN/COMMIT, since PostgreSQL makes a single statement atomic on its own. Same retry,
-     * breaker, deadline and monitors as {@link #run}. A write's statement is its own commit, so the
+     * breaker, deadline and monitors as {@link #run}; at the deadline a cancel request stops the
+     * statement inside PostgreSQL. A write's statement is its own commit, so the
      * gate counts it as committing from the moment it is sent: a connection lost before its answer
      * leaves the outcome unknown, and a request deadline that passed earlier keeps it from being sent.
      * A read that explains the statement's result (why an UPDATE matched no row) may follow it on the
-     * same connection: it changes nothing and stays within the same deadline.
+     * same connection: it changes nothing and stays within the same deadline. So may a read's further
+     * reads (a page and its total): each is its own snapshot, as at READ COMMITTED in a transaction.
      */
     public <T> Uni<T> runStatement(TransactionSpec spec, Function<SqlConnection, Uni<T>> statement) {
         if (spec.savepoints() || spec.isolation() != Isolation.READ_COMMITTED) {
             throw new IllegalArgumentException(spec.operation() + ": a single statement runs at READ COMMITTED, without savepoints");
         }
-        Pool standbys = spec.readOnly() ? readPool() : null;
+        Pool standbys = spec.standby() ? readPool() : null;
         if (standbys != null) {
             // DB_READ_TARGET=prefer-standby: a standby may not have replayed a write acknowledged a moment ago,
             // so a read that finds nothing there asks the writer before answering "not found"
@@ -527,11 +529,12 @@ public class UnitOfWork {
     }
 
     /**
-     * One fresh session for one attempt, with the transaction handling the spec asks for. Reads too run
-     * in a transaction: its statement_timeout is how the deadline reaches a session's statements (a
-     * session has no connection of its own to send a cancel request on), and a read left waiting
-     * behind a table lock would otherwise keep its connection until the lock went, whatever its
-     * caller had been answered. A read's COMMIT saves nothing, so it does not enter the commit gate.
+     * One fresh session for one attempt, with the transaction handling the spec asks for. Always in a
+     * transaction: its statement_timeout is how the deadline reaches a session's statements (a session
+     * has no connection of its own to send a cancel request on), and a statement left waiting behind a
+     * table lock would otherwise keep its connection until the lock went, whatever its caller had been
+     * answered. That costs a read as much again as the read itself, so reads use {@link #runStatement};
+     * a read-only unit here would not enter the commit gate (its COMMIT saves nothing).
      */
     private <T> Uni<T> session(TransactionSpec spec, Supplier<Uni<T>> work, CommitGate gate) {
         if (spec.savepoints()) {

@@ -56,20 +56,23 @@ public class NoteService {
     }
 
     public Uni<PageResponse<NoteResponse>> list(long customerId, int page, int size) {
-        return unitOfWork.run(TransactionSpec.read("note.list"), () -> customers.findById(customerId).chain(c -> {
-            CustomerProblems.existing(c, customerId);
-            return notes.page(customerId, page, size).chain(items -> notes.countFor(customerId)
-                    .map(total -> PageResponse.of(items.stream().map(NoteResponse::of).toList(), page, size, total)));
-        }));
+        return unitOfWork.runStatement(TransactionSpec.read("note.list"), connection -> customers.exists(connection, customerId)
+                .chain(exists -> {
+                    if (!exists) {
+                        throw CustomerProblems.notFound(customerId);
+                    }
+                    return notes.page(connection, customerId, page, size).chain(items -> notes.count(connection, customerId)
+                            .map(total -> PageResponse.of(items, page, size, total)));
+                }));
     }
 
     public Uni<NoteResponse> get(long customerId, long noteId) {
-        return unitOfWork.run(TransactionSpec.read("note.get"), () -> notes.findFor(customerId, noteId))
+        return unitOfWork.runStatement(TransactionSpec.read("note.get"), connection -> notes.find(connection, customerId, noteId))
                 .map(n -> {
                     if (n == null) {
                         throw NoteProblems.noteNotFound(customerId, noteId);
                     }
-                    return NoteResponse.of(n);
+                    return n;
                 });
     }
 

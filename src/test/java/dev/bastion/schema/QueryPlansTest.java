@@ -18,6 +18,7 @@ import java.util.stream.Stream;
 
 import dev.bastion.customer.CustomerRepository;
 import dev.bastion.idempotency.IdempotencyKeys;
+import dev.bastion.note.CustomerNoteRepository;
 import dev.bastion.testing.TestDatabases;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,7 +26,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Every statement on the request path is an index lookup, whatever the table sizes: the shipped
- * schema on a real PostgreSQL, 300,000 customers, idempotency keys (half expired) and ledger rows,
+ * schema on a real PostgreSQL, 300,000 customers, notes, idempotency keys (half expired) and ledger rows,
  * analysed, so the planner chooses freely, and EXPLAIN of each statement must show no sequential
  * scan. The statements are the code's own SQL (read from its constants) and the ones Hibernate
  * generates for the entity queries, written out here as it sends them.
@@ -53,6 +54,8 @@ class QueryPlansTest {
                     + "ELSE interval '-1 day' END, 201 FROM generate_series(1, " + ROWS + ") i");
             s.execute("INSERT INTO credit_transfer (from_id, to_id, amount) SELECT 1 + i % " + ROWS + ", 1 + (i + 1) % "
                     + ROWS + ", 1 FROM generate_series(1, " + ROWS + ") i");
+            s.execute("INSERT INTO customer_note (customer_id, body) SELECT 1 + i % " + ROWS + ", 'note ' || i "
+                    + "FROM generate_series(1, " + ROWS + ") i");
             s.execute("ANALYZE");
         }
     }
@@ -78,6 +81,14 @@ class QueryPlansTest {
         statements.put("profile update", constant(CustomerRepository.class, "UPDATE_PROFILE")
                 .replace("$1", "123456").replace("$2", "'n'").replace("$3", "'e@example.org'").replace("$4", "NULL")
                 .replace("$5", "'ACTIVE'").replace("$6", "0"));
+        statements.put("customer exists", constant(CustomerRepository.class, "EXISTS").replace("$1", "123456"));
+        statements.put("keyset page", constant(CustomerRepository.class, "PAGE_AFTER").replace("$1", "250000").replace("$2", "20"));
+        statements.put("offset page", constant(CustomerRepository.class, "PAGE").replace("$1", "20").replace("$2", "9980"));
+        statements.put("lookup by email", constant(CustomerRepository.class, "BY_EMAIL").replace("$1", "'customer-777@example.org'"));
+        statements.put("notes page", constant(CustomerNoteRepository.class, "PAGE").replace("$1", "123456").replace("$2", "20")
+                .replace("$3", "0"));
+        statements.put("notes count", constant(CustomerNoteRepository.class, "COUNT").replace("$1", "123456"));
+        statements.put("one note", constant(CustomerNoteRepository.class, "ONE").replace("$1", "77").replace("$2", "123456"));
         statements.put("credit adjustment", constant(CustomerRepository.class, "ADD_CREDIT")
                 .replace(":amount", "5").replace(":id", "123456"));
         statements.put("key claim", constant(IdempotencyKeys.class, "CLAIM").replace(":operation", "'customer.create'")
@@ -94,10 +105,6 @@ class QueryPlansTest {
         String columns = "c.id, c.created_at, c.credit_balance, c.email, c.name, c.phone, c.status, c.updated_at, c.version";
         statements.put("transfer: lock a row", "SELECT " + columns + " FROM customer c WHERE c.id = 123456 FOR NO KEY UPDATE");
         statements.put("transfer: ledger row", "INSERT INTO credit_transfer (from_id, to_id, amount) VALUES (1, 2, 5)");
-        statements.put("keyset page", "SELECT " + columns + " FROM customer c WHERE c.id > 250000 ORDER BY c.id LIMIT 20");
-        statements.put("offset page", "SELECT " + columns + " FROM customer c ORDER BY c.id OFFSET 9980 ROWS FETCH FIRST 20 ROWS ONLY");
-        statements.put("lookup by email", "SELECT " + columns + " FROM customer c WHERE lower(c.email) = lower('customer-777@example.org') "
-                + "ORDER BY c.id");
         statements.put("delete a customer (its ledger rows checked by the foreign keys)", "DELETE FROM customer WHERE id = 123456");
         return statements;
     }
