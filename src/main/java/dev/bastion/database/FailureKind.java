@@ -146,6 +146,14 @@ public enum FailureKind {
     }
 
     /**
+     * PostgreSQL refused this service a new connection (its connection limit, or the credentials, which
+     * only a new connection presents): the connections the pool already has may still serve.
+     */
+    public boolean refusesNewConnections() {
+        return this == CONNECTION_LIMIT || this == DATABASE_AUTH_FAILED;
+    }
+
+    /**
      * The connection that reported this must never be handed out again: it is lost, or it is attached
      * to a node that cannot take writes (a stale connection to a demoted primary).
      */

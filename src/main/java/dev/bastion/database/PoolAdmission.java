@@ -467,12 +467,19 @@ final class PoolAdmission {
         return otherWaits ? Math.max(1, cap / 2) : cap;
     }
 
+    /** As {@link #connectionRefused(int, String)} for the server's connection limit (53300). */
+    boolean connectionRefused(int established) {
+        return connectionRefused(established, "53300");
+    }
+
     /**
-     * PostgreSQL refused a new connection (53300) while the pool had {@code established} connections:
+     * PostgreSQL refused a new connection while the pool had {@code established} connections: its
+     * connection limit (53300), or the service's credentials (28xxx: a password rotated before the
+     * service's Secret file followed), which the connections already logged in do not need again:
      * serve on those. Returns false when there are none, i.e. the server takes no connection at all
      * (an outage).
      */
-    boolean connectionRefused(int established) {
+    boolean connectionRefused(int established, String sqlState) {
         if (established <= 0) {
             return false;
         }
@@ -497,9 +504,14 @@ final class PoolAdmission {
         if (learned) {
             serverCaps.accept(true);
         }
-        String message = "PostgreSQL refuses new connections (SQLSTATE 53300): the server allows this service %d connection(s), "
-                + "the pool may open %d (DB_POOL_SIZE + DB_MAX_OVERFLOW); serving on %d and trying one more in %d s. "
-                + "Raise the role's or database's CONNECTION LIMIT (or max_connections), or lower DB_POOL_SIZE.";
+        String message = "53300".equals(sqlState)
+                ? "PostgreSQL refuses new connections (SQLSTATE 53300): the server allows this service %d connection(s), "
+                        + "the pool may open %d (DB_POOL_SIZE + DB_MAX_OVERFLOW); serving on %d and trying one more in %d s. "
+                        + "Raise the role's or database's CONNECTION LIMIT (or max_connections), or lower DB_POOL_SIZE."
+                : "PostgreSQL refuses the service's credentials for new connections (SQLSTATE " + sqlState + "): serving on "
+                        + "the %d connection(s) already logged in (the pool may open %d), serving on %d and trying one more in "
+                        + "%d s. Bring DB_PASSWORD_FILE (or DB_PASSWORD) in line with the role's password, or the role's "
+                        + "login and pg_hba.conf.";
         if (probeRefused) {
             LOG.debugf(message, established, poolSize, established, backoffSeconds);
         } else {

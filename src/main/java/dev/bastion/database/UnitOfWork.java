@@ -291,8 +291,13 @@ public class UnitOfWork {
     }
 
     private boolean refusedOneMoreConnection(Throwable error) {
-        return FailureClassifier.classify(error).kind() == FailureKind.CONNECTION_LIMIT
-                && admission.connectionRefused(poolCreator.openConnections().orElse(0));
+        DatabaseFailure failure = FailureClassifier.classify(error);
+        return failure.kind().refusesNewConnections()
+                && admission.connectionRefused(poolCreator.openConnections().orElse(0), sqlStateOf(failure));
+    }
+
+    private static String sqlStateOf(DatabaseFailure failure) {
+        return failure.sqlState() != null ? failure.sqlState() : "53300";
     }
 
     @SuppressWarnings("unchecked")
@@ -595,9 +600,16 @@ public class UnitOfWork {
             events.rollbackFailed(spec.operation(), failure.classified());
         }
         FailureKind kind = failure.reported().kind();
-        if (kind == FailureKind.CONNECTION_LIMIT
-                && !admission.connectionRefused(poolCreator.openConnections().orElse(0))) {
-            return failure.reported().withKind(FailureKind.CONNECTION); // no connection at all: an outage
+        if (kind.refusesNewConnections()) {
+            boolean servedOnEstablished = admission.connectionRefused(poolCreator.openConnections().orElse(0),
+                    sqlStateOf(failure.reported()));
+            if (kind == FailureKind.CONNECTION_LIMIT && !servedOnEstablished) {
+                return failure.reported().withKind(FailureKind.CONNECTION); // no connection at all: an outage
+            }
+            if (kind == FailureKind.DATABASE_AUTH_FAILED && servedOnEstablished) {
+                // only new connections are refused (a rotated password): the ones logged in serve, as under a cap
+                return failure.reported().withKind(FailureKind.CONNECTION_LIMIT);
+            }
         }
         if ((kind == FailureKind.STATEMENT_TIMEOUT || kind == FailureKind.STATEMENT_CANCELLED
                 || kind == FailureKind.LOCK_NOT_AVAILABLE) && gate.deadlineReached()

@@ -3,7 +3,6 @@ package dev.bastion.health;
 import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.DatabaseProbe;
 import dev.bastion.database.FailureClassifier;
-import dev.bastion.database.FailureKind;
 import dev.bastion.database.GuardedPoolCreator;
 import dev.bastion.database.TransactionListeners;
 import io.smallrye.health.api.AsyncHealthCheck;
@@ -18,10 +17,11 @@ import org.eclipse.microprofile.health.Readiness;
  * <p>
  * What every pod shares does not make this pod unready. A read-only database still serves reads
  * (writes answer 503 database-read-only); an open circuit breaker answers callers itself, with
- * Retry-After; a server that refuses the probe a connection only because of a connection limit
- * (53300) while the pool holds working connections still serves. Taking every pod out of the
- * Service for those would replace honest 503s and working reads with the ingress's own errors.
- * What goes DOWN is what this pod cannot do at all: reach, or log in to, the database.
+ * Retry-After; a server that refuses the probe a new connection because of a connection limit
+ * (53300) or the credentials (a password rotated before the Secret file followed) while the pool
+ * holds connections logged in earlier still serves on those. Taking every pod out of the Service
+ * for those would replace honest 503s and working reads with the ingress's own errors.
+ * What goes DOWN is what this pod cannot do at all: reach the database, or log in with no session left.
  */
 @Readiness
 @ApplicationScoped
@@ -59,7 +59,7 @@ public class DatabaseReadinessCheck implements AsyncHealthCheck {
                 })
                 .onFailure().recoverWithItem(error -> {
                     DatabaseFailure failure = FailureClassifier.classify(error);
-                    boolean servingOnItsConnections = failure.kind() == FailureKind.CONNECTION_LIMIT
+                    boolean servingOnItsConnections = failure.kind().refusesNewConnections()
                             && pool.openConnections().orElse(0) > 0;
                     return HealthCheckResponse.named("database").status(servingOnItsConnections)
                             .withData("circuitBreaker", breaker)

@@ -136,6 +136,37 @@ class LimitedRoleTest {
     }
 
     @Test
+    void aPasswordRotatedAheadOfTheSecretFileIsServedOnTheConnectionsAlreadyLoggedIn() throws Exception {
+        long id = createCustomer(uniqueEmail(), "1.00");
+        LimitedRoleResource.endSessions(); // the pool (and the readiness probe's connection) start again from none
+        for (int i = 0; i < 3; i++) {
+            given().get("/customers/" + id).then().statusCode(200); // one at a time: the pool opens one connection
+        }
+        try {
+            // the secrets manager changed the role's password; the kubelet has not updated the Secret volume yet
+            LimitedRoleResource.asSuperuser("ALTER ROLE " + LimitedRoleResource.ROLE + " PASSWORD 'third-Secret-3'");
+            List<Answer> answers = load(8, Duration.ofSeconds(4), caller -> caller < 2
+                    ? Http.postJson("/customers/" + id + "/credit-adjustments", "{\"amount\":1}").build()
+                    : read(id));
+            List<Answer> failed = answers.stream().filter(a -> a.status() >= 300).toList();
+            // before, every request that needed one more connection was answered 503 database-auth-failed and
+            // counted by the breaker, and readiness went DOWN on a pod whose connections worked
+            assertEquals(List.of(), failed.stream().limit(5).toList(), failed.size() + " of " + answers.size() + " not served");
+            long adjustments = answers.stream().filter(Answer::write).count();
+            assertTrue(adjustments > 0 && answers.size() > adjustments, answers.size() + " answers");
+            assertEquals(100 + 100 * adjustments, LimitedRoleResource.query("SELECT (credit_balance * 100)::bigint FROM customer "
+                    + "WHERE id = " + id), "every acknowledged adjustment saved once");
+            assertEquals(0, Http.metric("bastion_db_circuit_breaker_state", Map.of()), 0.001, "the breaker stayed closed");
+            // ready: the probe asks on a pooled connection while new ones are refused, or reports the refusal as UP
+            Management.given().get("/q/health/ready").then().log().ifValidationFails().statusCode(200)
+                    .body("checks.find { it.name == 'database' }.status", equalTo("UP"));
+        } finally {
+            LimitedRoleResource.asSuperuser("ALTER ROLE " + LimitedRoleResource.ROLE + " PASSWORD '"
+                    + LimitedRoleResource.FIRST_PASSWORD + "'");
+        }
+    }
+
+    @Test
     void aReadOnlyDatabaseServesEveryReadAndRefusesWritesWithoutOpeningTheBreaker() throws Exception {
         long id = createCustomer(uniqueEmail(), "1.00");
         String email = uniqueEmail();
