@@ -15,7 +15,7 @@ FIXED_COLORS = {"2xx": "#43a047", "4xx": "#90a4ae", "500": "#d50000", "other": "
 KIND_COLORS = {  # the service's 503 kinds (FailureKind), each its own colour in every picture
     "pool-exhausted": "#fb8c00", "lock-not-available": "#8e24aa", "request-deadline-exceeded": "#6d4c41",
     "circuit-open": "#e53935", "database-unavailable": "#fdd835", "database-read-only": "#00897b",
-    "database-auth-failed": "#d81b60", "database-connection-limit": "#9e9d24", "deadlock": "#f48fb1",
+    "database-auth-failed": "#d81b60", "database-permission-denied": "#ad1457", "database-connection-limit": "#9e9d24", "deadlock": "#f48fb1",
     "serialization-failure": "#ce93d8", "rollback-failed": "#4e342e", "database-resources": "#00acc1",
     "statement-cancelled": "#546e7a",
 }

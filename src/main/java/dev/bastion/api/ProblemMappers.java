@@ -84,12 +84,28 @@ public class ProblemMappers {
                     + lastOutage.title() + " (" + lastOutage.problemSlug() + ").";
             incident = incidents.failure(kind.httpStatus(), kind.problemSlug(), uri.getPath(), "in " + error.operation()
                     + " after " + lastOutage.problemSlug(), null);
+        } else if (kind == FailureKind.PERMISSION_DENIED) {
+            // the operators' next step depends on which privilege is missing: PostgreSQL's message names it (never SQL)
+            incident = incidents.failure(kind.httpStatus(), kind.problemSlug(), uri.getPath(), "in " + error.operation()
+                    + ": " + serverMessage(error), null);
         } else if (kind.httpStatus() >= 500) {
             incident = incidents.failure(kind.httpStatus(), kind.problemSlug(), uri.getPath(), "in " + error.operation(), null);
         }
         Problem problem = new Problem(Problem.type(kind.problemSlug()), kind.title(), kind.httpStatus(), detail,
                 uri.getPath(), kind.problemSlug(), field, suggestion, null, incident);
         return respond(problem, kind.httpStatus() == 503 ? retryAfter(error) : null);
+    }
+
+    private static String serverMessage(Throwable error) {
+        for (Throwable cause = error; cause != null; cause = cause.getCause()) {
+            if (cause instanceof io.vertx.pgclient.PgException pg) {
+                return pg.getErrorMessage();
+            }
+            if (cause instanceof java.sql.SQLException sql) {
+                return sql.getMessage();
+            }
+        }
+        return "SQLSTATE 42501";
     }
 
     /** A refusal before any work: during a storm of them, answered after a hold ({@link RefusalHold}). */

@@ -54,6 +54,12 @@ public enum FailureKind {
     DATABASE_AUTH_FAILED(false, 503, "database-auth-failed", "Database refused the service's credentials",
             "The service cannot log in to the database right now (its operators are alerted): retry the request "
                     + "after the Retry-After delay."),
+    // 42501: a privilege revoked (REVOKE INSERT ON a table, REVOKE CONNECT ON a database), an operator's decision
+    // about one kind of statement, not a fault in the request or an outage: that operation is refused, the rest
+    // of the API goes on, and nothing is retried (the same statement meets the same refusal)
+    PERMISSION_DENIED(false, 503, "database-permission-denied", "Database refused the operation",
+            "The database does not allow this service this operation right now (its operators are alerted) and "
+                    + "nothing was saved: retry the request after the Retry-After delay."),
     // 53xxx (disk full, out of memory, configuration limits), 58xxx (I/O errors), 57000: the server cannot serve now
     DATABASE_RESOURCES(true, 503, "database-resources", "Database out of resources",
             "The database is short of disk, memory or another resource: retry the request after the Retry-After delay."),

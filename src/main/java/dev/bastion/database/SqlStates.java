@@ -30,11 +30,12 @@ final class SqlStates {
             Map.entry("25006", FailureKind.READ_ONLY_NODE),          // read_only_sql_transaction (standby, read-only)
             Map.entry("25P04", FailureKind.TRANSACTION_TIMEOUT),     // transaction_timeout (PostgreSQL 17)
             Map.entry("72000", FailureKind.SERIALIZATION_FAILURE),   // snapshot_too_old: a fresh snapshot works
+            Map.entry("42501", FailureKind.PERMISSION_DENIED),       // insufficient_privilege (a REVOKE)
             Map.entry("57000", FailureKind.DATABASE_RESOURCES));     // operator_intervention
 
     /**
      * Every other class of PostgreSQL's errcodes appendix decided once. Classes not listed (42 syntax
-     * or access rule, 0A feature not supported, 26 / 34 / 3B / 3F invalid names, 25 other transaction
+     * or access rule other than a revoked privilege, 0A feature not supported, 26 / 34 / 3B / 3F invalid names, 25 other transaction
      * states, 54 program limits, 55 object states, 2x/3x/P0/XX and the rest) are programming or
      * deployment errors: OTHER, the only 500 besides an unknown commit outcome.
      */

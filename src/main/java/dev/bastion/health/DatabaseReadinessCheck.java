@@ -3,6 +3,7 @@ package dev.bastion.health;
 import dev.bastion.database.DatabaseFailure;
 import dev.bastion.database.DatabaseProbe;
 import dev.bastion.database.FailureClassifier;
+import dev.bastion.database.FailureKind;
 import dev.bastion.database.GuardedPoolCreator;
 import dev.bastion.database.TransactionListeners;
 import io.smallrye.health.api.AsyncHealthCheck;
@@ -59,8 +60,9 @@ public class DatabaseReadinessCheck implements AsyncHealthCheck {
                 })
                 .onFailure().recoverWithItem(error -> {
                     DatabaseFailure failure = FailureClassifier.classify(error);
-                    boolean servingOnItsConnections = failure.kind().refusesNewConnections()
-                            && pool.openConnections().orElse(0) > 0;
+                    // the probe's statement needs no privilege: a permission refused it is the CONNECT on the database
+                    boolean servingOnItsConnections = (failure.kind().refusesNewConnections()
+                            || failure.kind() == FailureKind.PERMISSION_DENIED) && pool.openConnections().orElse(0) > 0;
                     return HealthCheckResponse.named("database").status(servingOnItsConnections)
                             .withData("circuitBreaker", breaker)
                             .withData("error", failure.kind().problemSlug())

@@ -183,7 +183,7 @@ class FailureClassifierTest {
             "40001, SERIALIZATION_FAILURE, serialization_failure",
             "40P01, DEADLOCK,              deadlock_detected",
             "40003, COMMIT_OUTCOME_UNKNOWN, statement_completion_unknown",
-            "42501, OTHER,                 insufficient_privilege",
+            "42501, PERMISSION_DENIED,     insufficient_privilege",
             "42P01, OTHER,                 undefined_table",
             "44000, CHECK_VIOLATION,       with_check_option_violation",
             "53000, DATABASE_RESOURCES,    insufficient_resources",
@@ -281,6 +281,7 @@ class FailureClassifierTest {
             "CONNECTION,             true,  503, true,  false, false, true",
             "CONNECTION_LIMIT,       true,  503, false, false, false, false",
             "DATABASE_AUTH_FAILED,   false, 503, true,  false, false, true",
+            "PERMISSION_DENIED,      false, 503, false, false, false, false",
             "DATABASE_RESOURCES,     true,  503, true,  false, false, true",
             "READ_ONLY_NODE,         true,  503, false, false, false, false",
             "DEADLINE_EXCEEDED,      false, 503, false, false, false, false",
@@ -302,7 +303,7 @@ class FailureClassifierTest {
 
     @Test
     void everyKindIsInThePolicyTableAndTellsTheCallerWhatToDo() {
-        assertEquals(24, FailureKind.values().length, "a new kind needs its row in eachKindHasItsPolicy");
+        assertEquals(25, FailureKind.values().length, "a new kind needs its row in eachKindHasItsPolicy");
         java.util.Set<String> slugs = new java.util.HashSet<>();
         for (FailureKind kind : FailureKind.values()) {
             assertTrue(slugs.add(kind.problemSlug()), "unique problem slug: " + kind.problemSlug());

@@ -167,6 +167,32 @@ class LimitedRoleTest {
     }
 
     @Test
+    void aRevokedPrivilegeRefusesThatOperationAloneWithoutOpeningTheBreaker() throws Exception {
+        long id = createCustomer(uniqueEmail(), "1.00");
+        String notes = "/customers/" + id + "/notes";
+        try {
+            LimitedRoleResource.asSuperuserInItsDatabase("REVOKE INSERT ON customer_note FROM " + LimitedRoleResource.ROLE);
+            List<Answer> answers = load(6, Duration.ofSeconds(3), caller -> caller < 3
+                    ? Http.postJson(notes, "{\"body\":\"refused\"}").build()
+                    : read(id));
+            List<Answer> writes = answers.stream().filter(Answer::write).toList();
+            assertTrue(writes.size() >= 10, "enough refused writes to open a breaker that counted them: " + writes.size());
+            for (Answer w : writes) { // before: 500 database-error
+                assertEquals(new Answer(true, 503, "database-permission-denied", w.retryAfter()), w);
+                assertTrue(Integer.parseInt(w.retryAfter()) >= 1, w.toString());
+            }
+            assertTrue(answers.stream().filter(a -> !a.write()).allMatch(a -> a.status() == 200), "every read served");
+            assertEquals(0, Http.metric("bastion_db_circuit_breaker_state", Map.of()), 0.001, "the breaker stayed closed");
+            assertEquals(0, LimitedRoleResource.query("SELECT count(*) FROM customer_note WHERE customer_id = " + id));
+            given().contentType("application/json").body("{\"name\":\"Other\",\"email\":\"" + uniqueEmail() + "\"}")
+                    .post("/customers").then().statusCode(201);
+        } finally {
+            LimitedRoleResource.asSuperuserInItsDatabase("GRANT INSERT ON customer_note TO " + LimitedRoleResource.ROLE);
+        }
+        given().contentType("application/json").body("{\"body\":\"accepted\"}").post(notes).then().statusCode(201);
+    }
+
+    @Test
     void aReadOnlyDatabaseServesEveryReadAndRefusesWritesWithoutOpeningTheBreaker() throws Exception {
         long id = createCustomer(uniqueEmail(), "1.00");
         String email = uniqueEmail();

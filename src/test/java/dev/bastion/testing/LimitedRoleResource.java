@@ -85,6 +85,13 @@ public class LimitedRoleResource implements QuarkusTestResourceLifecycleManager 
         }
     }
 
+    /** As a superuser, in the service's database (a REVOKE or GRANT on its tables). */
+    public static void asSuperuserInItsDatabase(String sql) throws SQLException {
+        try (Connection c = TestDatabases.open(DATABASE); Statement s = c.createStatement()) {
+            s.execute(sql);
+        }
+    }
+
     public static long query(String sql) throws SQLException {
         try (Connection c = TestDatabases.open(DATABASE); Statement s = c.createStatement(); ResultSet r = s.executeQuery(sql)) {
             r.next();
