@@ -137,10 +137,11 @@ public enum FailureKind {
      * The database (not one request, not one kind of statement) cannot be used: these count towards
      * opening the circuit breaker. A read-only database is not one (reads still work, and a breaker
      * opened by refused writes would turn them away too); neither is a connection limit (the pool
-     * serves on the connections it has).
+     * serves on the connections it has), nor a database short of a resource: a full disk refuses the
+     * writes that need more of it, not the reads, and memory or a configured limit fails one statement.
      */
     public boolean isOutage() {
-        return this == CONNECTION || this == DATABASE_AUTH_FAILED || this == DATABASE_RESOURCES;
+        return this == CONNECTION || this == DATABASE_AUTH_FAILED;
     }
 
     /**

@@ -282,7 +282,7 @@ class FailureClassifierTest {
             "CONNECTION_LIMIT,       true,  503, false, false, false, false",
             "DATABASE_AUTH_FAILED,   false, 503, true,  false, false, true",
             "PERMISSION_DENIED,      false, 503, false, false, false, false",
-            "DATABASE_RESOURCES,     true,  503, true,  false, false, true",
+            "DATABASE_RESOURCES,     true,  503, false, false, false, false",
             "READ_ONLY_NODE,         true,  503, false, false, false, false",
             "DEADLINE_EXCEEDED,      false, 503, false, false, false, false",
             "POOL_EXHAUSTED,         false, 503, false, false, false, false",

@@ -193,6 +193,36 @@ class LimitedRoleTest {
     }
 
     @Test
+    void writesRefusedForAFullDiskLeaveReadsServedAndTheBreakerClosed() throws Exception {
+        long id = createCustomer(uniqueEmail(), "1.00");
+        String notes = "/customers/" + id + "/notes";
+        // PostgreSQL's own disk_full (53100), raised where a full tablespace raises it, on extending the table's
+        // file: a trigger stands in for the disk (a real full volume cannot be mounted for an embedded server here)
+        LimitedRoleResource.asSuperuserInItsDatabase("CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                + "BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = '53100'; END $$");
+        LimitedRoleResource.asSuperuserInItsDatabase("CREATE TRIGGER disk_full BEFORE INSERT ON customer_note "
+                + "FOR EACH ROW EXECUTE FUNCTION disk_full()");
+        try {
+            // a moment of writes only (reads, many and quick, would otherwise fill the breaker's window with successes)
+            List<Answer> writes = load(4, Duration.ofSeconds(3), caller -> Http.postJson(notes, "{\"body\":\"no room\"}").build());
+            assertTrue(writes.size() >= 10, "enough refused writes to open a breaker that counted them: " + writes.size());
+            for (Answer w : writes) {
+                assertEquals(new Answer(true, 503, "database-resources", w.retryAfter()), w);
+            }
+            // before, the refused writes opened the breaker and the reads that followed were answered 503 circuit-open
+            assertEquals(0, Http.metric("bastion_db_circuit_breaker_state", Map.of()), 0.001, "the breaker stayed closed");
+            List<Answer> reads = load(3, Duration.ofSeconds(1), caller -> read(id));
+            assertTrue(reads.stream().allMatch(a -> a.status() == 200), "every read served: "
+                    + reads.stream().filter(a -> a.status() != 200).limit(3).toList());
+            assertEquals(0, LimitedRoleResource.query("SELECT count(*) FROM customer_note WHERE customer_id = " + id));
+        } finally {
+            LimitedRoleResource.asSuperuserInItsDatabase("DROP TRIGGER disk_full ON customer_note");
+            LimitedRoleResource.asSuperuserInItsDatabase("DROP FUNCTION disk_full()");
+        }
+        given().contentType("application/json").body("{\"body\":\"room again\"}").post(notes).then().statusCode(201);
+    }
+
+    @Test
     void aReadOnlyDatabaseServesEveryReadAndRefusesWritesWithoutOpeningTheBreaker() throws Exception {
         long id = createCustomer(uniqueEmail(), "1.00");
         String email = uniqueEmail();
