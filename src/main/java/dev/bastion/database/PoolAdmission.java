@@ -474,8 +474,9 @@ final class PoolAdmission {
 
     /**
      * PostgreSQL refused a new connection while the pool had {@code established} connections: its
-     * connection limit (53300), or the service's credentials (28xxx: a password rotated before the
-     * service's Secret file followed), which the connections already logged in do not need again:
+     * connection limit (53300), or the service's login (28xxx: a password rotated before the service's
+     * Secret file followed; 42501: the CONNECT privilege revoked), which the connections already logged
+     * in do not need again:
      * serve on those. Returns false when there are none, i.e. the server takes no connection at all
      * (an outage).
      */
@@ -508,10 +509,10 @@ final class PoolAdmission {
                 ? "PostgreSQL refuses new connections (SQLSTATE 53300): the server allows this service %d connection(s), "
                         + "the pool may open %d (DB_POOL_SIZE + DB_MAX_OVERFLOW); serving on %d and trying one more in %d s. "
                         + "Raise the role's or database's CONNECTION LIMIT (or max_connections), or lower DB_POOL_SIZE."
-                : "PostgreSQL refuses the service's credentials for new connections (SQLSTATE " + sqlState + "): serving on "
+                : "PostgreSQL refuses the service's login for new connections (SQLSTATE " + sqlState + "): serving on "
                         + "the %d connection(s) already logged in (the pool may open %d), serving on %d and trying one more in "
-                        + "%d s. Bring DB_PASSWORD_FILE (or DB_PASSWORD) in line with the role's password, or the role's "
-                        + "login and pg_hba.conf.";
+                        + "%d s. Bring DB_PASSWORD_FILE (or DB_PASSWORD) in line with the role's password, or restore the "
+                        + "role's login, its CONNECT privilege on the database and pg_hba.conf.";
         if (probeRefused) {
             LOG.debugf(message, established, poolSize, established, backoffSeconds);
         } else {

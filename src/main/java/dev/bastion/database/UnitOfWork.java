@@ -292,7 +292,8 @@ public class UnitOfWork {
 
     private boolean refusedOneMoreConnection(Throwable error) {
         DatabaseFailure failure = FailureClassifier.classify(error);
-        return failure.kind().refusesNewConnections()
+        // a borrow's 42501 is the CONNECT privilege on the database, checked at login like the password
+        return (failure.kind().refusesNewConnections() || failure.kind() == FailureKind.PERMISSION_DENIED)
                 && admission.connectionRefused(poolCreator.openConnections().orElse(0), sqlStateOf(failure));
     }
 

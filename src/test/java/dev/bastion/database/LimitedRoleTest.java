@@ -167,6 +167,28 @@ class LimitedRoleTest {
     }
 
     @Test
+    void aRevokedConnectPrivilegeIsServedOnTheConnectionsAlreadyLoggedIn() throws Exception {
+        long id = createCustomer(uniqueEmail(), "1.00");
+        LimitedRoleResource.endSessions();
+        for (int i = 0; i < 3; i++) {
+            given().get("/customers/" + id).then().statusCode(200); // one at a time: the pool opens one connection
+        }
+        String grant = " CONNECT ON DATABASE " + LimitedRoleResource.DATABASE;
+        try {
+            LimitedRoleResource.asSuperuser("REVOKE" + grant + " FROM PUBLIC");
+            LimitedRoleResource.asSuperuser("REVOKE" + grant + " FROM " + LimitedRoleResource.ROLE);
+            List<Answer> answers = load(6, Duration.ofSeconds(3), caller -> read(id));
+            List<Answer> failed = answers.stream().filter(a -> a.status() != 200).toList();
+            // before, each connection the pool tried to add answered 503 (a 500 database-error before that)
+            assertEquals(List.of(), failed.stream().limit(5).toList(), failed.size() + " of " + answers.size() + " not served");
+            Management.given().get("/q/health/ready").then().log().ifValidationFails().statusCode(200);
+        } finally {
+            LimitedRoleResource.asSuperuser("GRANT" + grant + " TO " + LimitedRoleResource.ROLE);
+            LimitedRoleResource.asSuperuser("GRANT" + grant + " TO PUBLIC");
+        }
+    }
+
+    @Test
     void aRevokedPrivilegeRefusesThatOperationAloneWithoutOpeningTheBreaker() throws Exception {
         long id = createCustomer(uniqueEmail(), "1.00");
         String notes = "/customers/" + id + "/notes";
