@@ -17,7 +17,8 @@ import jakarta.inject.Singleton;
 
 /**
  * Customers through Panache for the writes that share a transaction with others (transfers, credit
- * adjustments, imports, deletes), and the rest (reads by id, pages, lookups, create, profile update)
+ * adjustments, imports, deletes, a create under an idempotency key), and the rest (reads by id, pages,
+ * lookups, a create without a key, profile update)
  * as prepared statements on a connection the unit of work lent ({@code UnitOfWork.runStatement}): a
  * read or a single-row write gains nothing from a session, a persistence context and a flush, and in
  * autocommit the deadline's cancel request reaches it inside PostgreSQL without a transaction around it.

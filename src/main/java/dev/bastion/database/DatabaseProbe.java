@@ -27,7 +27,8 @@ import org.jboss.logging.Logger;
  * Answers "can PostgreSQL take writes right now?" over one dedicated connection, outside the pool:
  * a pool busy with slow requests is not an outage, and the probe must not queue behind them nor
  * open a new connection on every call. The connection is reopened after a failure. While the server
- * caps this service's connections (53300), the probe uses a pooled connection instead of its own.
+ * caps this service's connections (53300, or new logins refused while others are logged in), the
+ * probe uses a pooled connection instead of its own.
  * <p>
  * It connects with the pool's own options (TLS mode and trust, credentials, keepalive), so a
  * database the pool can reach is never reported unreachable because the probe spoke differently.

@@ -59,6 +59,20 @@ public final class FailureClassifier {
      * Whether {@code error} came from the database stack at all. Domain errors raised by the work
      * itself (an {@code ApiProblem}, a not-found) pass through the unit of work untouched.
      */
+    /**
+     * Whether PostgreSQL refused the login itself (a FATAL at connection start: the password, the
+     * CONNECT privilege, pg_hba.conf), not one statement (an ERROR).
+     */
+    public static boolean atLogin(Throwable error) {
+        Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Throwable t = error; t != null && seen.add(t); t = t.getCause()) {
+            if (t instanceof PgException pg) {
+                return "FATAL".equals(pg.getSeverity());
+            }
+        }
+        return false;
+    }
+
     public static boolean isDatabaseFailure(Throwable error) {
         Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Throwable t = error; t != null && seen.add(t); t = t.getCause()) {

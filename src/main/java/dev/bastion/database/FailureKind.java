@@ -138,7 +138,8 @@ public enum FailureKind {
      * opening the circuit breaker. A read-only database is not one (reads still work, and a breaker
      * opened by refused writes would turn them away too); neither is a connection limit (the pool
      * serves on the connections it has), nor a database short of a resource: a full disk refuses the
-     * writes that need more of it, not the reads, and memory or a configured limit fails one statement.
+     * writes that need more of it, not the reads; memory or a configured limit fails one statement, an
+     * I/O error names one file. Those are retried within the budgets across requests, not shed wholesale.
      */
     public boolean isOutage() {
         return this == CONNECTION || this == DATABASE_AUTH_FAILED;

@@ -68,8 +68,8 @@ public class GuardedPoolCreator implements PgPoolCreator {
     }
 
     /**
-     * Whether PostgreSQL refuses this service as many connections as the pool may open (53300, learned
-     * by the admission): every connection counts then, so borrowers take any idle one before the pool
+     * Whether PostgreSQL refuses this service as many connections as the pool may open (53300, or a
+     * login refused while others are logged in, learned by the admission): every connection counts then, so borrowers take any idle one before the pool
      * tries to open another ({@link IdleConnectionFirst}), and the readiness probe gives its own
      * connection's slot to the pool.
      */

@@ -510,8 +510,8 @@ final class PoolAdmission {
                         + "the pool may open %d (DB_POOL_SIZE + DB_MAX_OVERFLOW); serving on %d and trying one more in %d s. "
                         + "Raise the role's or database's CONNECTION LIMIT (or max_connections), or lower DB_POOL_SIZE."
                 : "PostgreSQL refuses the service's login for new connections (SQLSTATE " + sqlState + "): serving on "
-                        + "the %d connection(s) already logged in (the pool may open %d), serving on %d and trying one more in "
-                        + "%d s. Bring DB_PASSWORD_FILE (or DB_PASSWORD) in line with the role's password, or restore the "
+                        + "the %d connection(s) logged in earlier (the pool may open %d): no more than %d until one more is "
+                        + "tried in %d s. Bring DB_PASSWORD_FILE (or DB_PASSWORD) in line with the role's password, or restore the "
                         + "role's login, its CONNECT privilege on the database and pg_hba.conf.";
         if (probeRefused) {
             LOG.debugf(message, established, poolSize, established, backoffSeconds);

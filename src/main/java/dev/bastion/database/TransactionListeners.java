@@ -27,8 +27,8 @@ public class TransactionListeners {
     }
 
     /**
-     * The kind of the last outage failure the breaker counted (lost connections, refused credentials, a
-     * database out of resources, an unknown commit outcome), or null: while the breaker is open, callers
+     * The kind of the last outage failure the breaker counted (lost connections, refused credentials with
+     * no connection left, an unknown commit outcome), or null: while the breaker is open, callers
      * and operators see what it is protecting them from, not only that it is open.
      */
     public FailureKind lastOutage() {

@@ -133,7 +133,8 @@ public class UnitOfWork {
 
     /**
      * How many attempts may hold a connection at once: the pool's size, or fewer while PostgreSQL
-     * refuses this service more connections (learned from SQLSTATE 53300, see {@link PoolAdmission}).
+     * refuses this service more connections (learned from a refused new connection: 53300, or a login
+     * refused while others are logged in; see {@link PoolAdmission}).
      */
     public int connectionLimit() {
         return admission.limit();
@@ -396,7 +397,7 @@ public class UnitOfWork {
                 // open from here, where it takes a connection: time spent queued is not a transaction held
                 long attemptId = attemptIds.incrementAndGet();
                 events.attemptStarted(attemptId, spec.operation(), attempt);
-                return work.apply(gate).onTermination().invoke((item, failure, cancelled) -> {
+                return Uni.createFrom().deferred(() -> work.apply(gate)).onTermination().invoke((item, failure, cancelled) -> {
                     events.attemptEnded(attemptId);
                     leave.done(failure == null && !cancelled);
                 });
@@ -601,14 +602,17 @@ public class UnitOfWork {
             events.rollbackFailed(spec.operation(), failure.classified());
         }
         FailureKind kind = failure.reported().kind();
-        if (kind.refusesNewConnections()) {
+        boolean loginRefused = kind == FailureKind.DATABASE_AUTH_FAILED
+                || kind == FailureKind.PERMISSION_DENIED && FailureClassifier.atLogin(error); // REVOKE CONNECT
+        if (kind == FailureKind.CONNECTION_LIMIT || loginRefused) {
             boolean servedOnEstablished = admission.connectionRefused(poolCreator.openConnections().orElse(0),
                     sqlStateOf(failure.reported()));
             if (kind == FailureKind.CONNECTION_LIMIT && !servedOnEstablished) {
                 return failure.reported().withKind(FailureKind.CONNECTION); // no connection at all: an outage
             }
-            if (kind == FailureKind.DATABASE_AUTH_FAILED && servedOnEstablished) {
-                // only new connections are refused (a rotated password): the ones logged in serve, as under a cap
+            if (loginRefused && servedOnEstablished) {
+                // only new connections are refused (a rotated password, a revoked CONNECT): the ones logged in
+                // serve, as under a cap
                 return failure.reported().withKind(FailureKind.CONNECTION_LIMIT);
             }
         }

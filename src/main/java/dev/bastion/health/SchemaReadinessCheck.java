@@ -1,5 +1,6 @@
 package dev.bastion.health;
 
+import dev.bastion.database.FailureClassifier;
 import dev.bastion.schema.SchemaCurrent;
 import dev.bastion.schema.ShippedMigrations;
 import io.smallrye.health.api.AsyncHealthCheck;
@@ -11,8 +12,9 @@ import org.eclipse.microprofile.health.Readiness;
 /**
  * A pod that does not migrate (DB_MIGRATE_AT_START=false) is not ready until the migration Job of its
  * release has brought the schema to what it needs: the old pods keep the traffic meanwhile. Until the
- * schema was once seen current, a question that got no answer in time (the database down, or Flyway's
- * history table locked) leaves the pod unready: it does not know that it can serve.
+ * schema was once seen current, a question that got no answer (the database down, Flyway's history
+ * table locked past BASTION_DB_PROBE_TIMEOUT, no SELECT on it for the serving role) leaves the pod
+ * unready, with the reason: it does not know that it can serve.
  */
 @Readiness
 @ApplicationScoped
@@ -37,8 +39,8 @@ public class SchemaReadinessCheck implements AsyncHealthCheck {
                                 .build())
                 .onFailure().recoverWithItem(error -> HealthCheckResponse.named("schema").down()
                         .withData("neededMigration", ShippedMigrations.latestVersion())
-                        .withData("reason", "the schema's version could not be read within BASTION_DB_PROBE_TIMEOUT "
-                                + "(see the database check; a lock on flyway_schema_history holds it too)")
+                        .withData("reason", "the schema's version could not be read from flyway_schema_history: "
+                                + DatabaseReadinessCheck.reason(error, FailureClassifier.classify(error)))
                         .build());
     }
 }

@@ -14,6 +14,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bastion.api.ApiProblem;
 import dev.bastion.database.DatabaseSettings;
+import dev.bastion.database.StatementTimeout;
 import dev.bastion.database.TransactionSpec;
 import dev.bastion.database.UnitOfWork;
 import io.quarkus.hibernate.reactive.panache.Panache;
@@ -84,7 +85,7 @@ public class IdempotencyKeys {
     private final ObjectMapper json;
     private final IdempotencySettings settings;
     private final Pool pool;
-    private final String batchTimeout;
+    private final long batchTimeoutMillis;
     private final AtomicBoolean cleaning = new AtomicBoolean();
 
     public IdempotencyKeys(UnitOfWork unitOfWork, ObjectMapper json, IdempotencySettings settings, Pool pool,
@@ -95,8 +96,7 @@ public class IdempotencyKeys {
         this.pool = pool;
         // a batch holds a connection outside the admission: no longer than a request may (a table lock on
         // idempotency_key, say a VACUUM FULL, would otherwise keep it for as long as the lock)
-        long millis = Math.min(database.requestTimeout().toMillis(), database.commandTimeout().toMillis());
-        this.batchTimeout = "SET LOCAL statement_timeout = " + Math.max(1, millis);
+        this.batchTimeoutMillis = Math.min(database.requestTimeout().toMillis(), database.commandTimeout().toMillis());
     }
 
     /**
@@ -205,7 +205,7 @@ public class IdempotencyKeys {
 
     private Uni<CleanupRun> deleteBatches(CleanupRun soFar) {
         long started = System.nanoTime();
-        return pool.withTransaction(connection -> connection.query(batchTimeout).execute()
+        return pool.withTransaction(connection -> StatementTimeout.atMost(connection, batchTimeoutMillis)
                         .chain(() -> connection.preparedQuery(DELETE_EXPIRED_BATCH)
                                 .execute(Tuple.of(settings.cleanupBatchSize(), CLEANUP_LOCK))))
                 .chain(rows -> {

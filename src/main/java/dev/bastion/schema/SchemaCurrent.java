@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.OptionalInt;
 
 import dev.bastion.database.DatabaseSettings;
+import dev.bastion.database.StatementTimeout;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.pgclient.PgException;
@@ -27,7 +28,6 @@ public class SchemaCurrent {
     private final Instance<Pool> pool;
     private final boolean migratedAtStart;
     private final Duration timeout;
-    private final String timeoutInTransaction;
     private volatile boolean current;
 
     public SchemaCurrent(Instance<Pool> pool, DatabaseSettings settings) {
@@ -36,7 +36,6 @@ public class SchemaCurrent {
         // asked at every readiness probe: bounded like the probe, inside PostgreSQL too, so that probes behind
         // a lock on Flyway's history table do not pile up on the pool's connections
         this.timeout = settings.probeTimeout();
-        this.timeoutInTransaction = "SET LOCAL statement_timeout = " + Math.max(1, timeout.toMillis());
     }
 
     /** The newest migration the database has, when older than this build's; empty when current. */
@@ -45,7 +44,7 @@ public class SchemaCurrent {
             return Uni.createFrom().item(OptionalInt.empty());
         }
         int needed = ShippedMigrations.latestVersion();
-        return pool.get().withTransaction(connection -> connection.query(timeoutInTransaction).execute()
+        return pool.get().withTransaction(connection -> StatementTimeout.atMost(connection, timeout.toMillis())
                         .chain(() -> connection.query(APPLIED).execute()))
                 .ifNoItem().after(timeout).fail()
                 .map(rows -> rows.iterator().next().getInteger(0))

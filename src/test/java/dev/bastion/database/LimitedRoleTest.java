@@ -177,10 +177,17 @@ class LimitedRoleTest {
         try {
             LimitedRoleResource.asSuperuser("REVOKE" + grant + " FROM PUBLIC");
             LimitedRoleResource.asSuperuser("REVOKE" + grant + " FROM " + LimitedRoleResource.ROLE);
-            List<Answer> answers = load(6, Duration.ofSeconds(3), caller -> read(id));
+            // reads on lent connections, credit adjustments on Hibernate sessions: both borrow from the pool
+            List<Answer> answers = load(6, Duration.ofSeconds(3), caller -> caller < 2
+                    ? Http.postJson("/customers/" + id + "/credit-adjustments", "{\"amount\":1}").build()
+                    : read(id));
             List<Answer> failed = answers.stream().filter(a -> a.status() != 200).toList();
             // before, each connection the pool tried to add answered 503 (a 500 database-error before that)
             assertEquals(List.of(), failed.stream().limit(5).toList(), failed.size() + " of " + answers.size() + " not served");
+            long adjustments = answers.stream().filter(Answer::write).count();
+            assertTrue(adjustments > 0, "no adjustment sent");
+            assertEquals(100 + 100 * adjustments, LimitedRoleResource.query("SELECT (credit_balance * 100)::bigint FROM customer "
+                    + "WHERE id = " + id), "every acknowledged adjustment saved once");
             Management.given().get("/q/health/ready").then().log().ifValidationFails().statusCode(200);
         } finally {
             LimitedRoleResource.asSuperuser("GRANT" + grant + " TO " + LimitedRoleResource.ROLE);
