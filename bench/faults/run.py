@@ -6,7 +6,8 @@ service's stable address for the database) and the packaged service behind the p
 a role of its own (bastion_app: no superuser, scram-sha-256, password from DB_PASSWORD_FILE), then runs
 one phase per fault under steady mixed load: restarts, killed backends, a frozen network, lock storms,
 pool starvation, a failover to a synchronous standby, a silent network, clients that hang up, and the
-partial problems: a held row, a rotated password, a read-only database and a connection cap.
+partial problems: a held row, a rotated password, a read-only database, a revoked privilege and a
+connection cap.
 After each phase it audits the database directly: no acknowledged write lost, nothing applied twice,
 credit conserved, no 500 other than commit-outcome-unknown, no answer slower than the request
 deadline allows, no session left in a transaction, the service back to ready on its own. Exits 1

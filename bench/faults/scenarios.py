@@ -719,6 +719,71 @@ class ReadOnlyDatabase:
                 f"{'-' if write_after is None else f'{write_after:.1f}s'} after it was off")
 
 
+class RevokedPrivilege:
+    """A DBA revokes the service role's INSERT on the ledger (credit_transfer) for `seconds` under the mixed
+    load: every transfer answers 503 database-permission-denied with a Retry-After (or 422 insufficient
+    credit, decided before the insert), nothing of it saved (the audit's balances); reads and creates are
+    served as before; the circuit breaker stays closed and readiness UP; once granted back, transfers are
+    acknowledged again."""
+
+    SETTLE = 0.3  # seconds for the REVOKE to be seen by statements already on their way
+
+    def __init__(self, bench, seconds):
+        self.bench = bench
+        self.seconds = seconds
+
+    def __call__(self, phase):
+        bench, pg, service, load = self.bench, self.bench.pg, self.bench.service, self.bench.load
+        # the mixed workers sit in their transfers' backoff meanwhile: readers and creators of their own
+        readers = load.add_threads("rp-reader", lambda rng: load.read_once(rng.choice(bench.accounts)), 2)
+        creators = load.add_threads("rp-creator", lambda rng: (load.create_once(retries=0), time.sleep(0.05)), 1)
+        pg.psql(f"REVOKE INSERT ON credit_transfer FROM {SERVICE_ROLE}")
+        revoked = phase.fault_start = time.monotonic()
+        breaker = []
+        try:
+            while time.monotonic() < revoked + self.seconds:
+                breaker.append(breaker_state(service))
+                time.sleep(0.4)
+        finally:
+            pg.psql(f"GRANT INSERT ON credit_transfer TO {SERVICE_ROLE}")
+        granted = phase.fault_end = phase.mark("granted back")
+        readers.stop(30)
+        creators.stop(30)
+        breaker.append(breaker_state(service))
+
+        during = phase.stats.answers_where(lambda a: revoked + self.SETTLE <= a.sent and a.finished <= granted)
+        transfers = [a for a in during if a.operation == "transfer"]
+        others = [a for a in during if a.operation != "transfer"]
+        bad_transfers = [a for a in transfers if not (
+            a.status == 503 and a.kind == "database-permission-denied" and (retry_after_seconds(a.retry_after) or 0) >= 1
+            or a.status == 422 and a.kind == "insufficient-credit")]
+        if not transfers:
+            phase.fail("no transfer was sent while the privilege was revoked")
+        elif bad_transfers:
+            phase.fail(f"{len(bad_transfers)} of {len(transfers)} transfers without the privilege were not 503 "
+                       f"database-permission-denied with Retry-After >= 1: {tally(bad_transfers)}; {samples_of(bad_transfers)}")
+        bad_others = [a for a in others if a.status not in (200, 201)]
+        if bad_others:
+            phase.fail(f"{len(bad_others)} of {len(others)} reads and creates were not served while only the ledger "
+                       f"was refused: {tally(bad_others)}; {samples_of(bad_others)}")
+        if any(state != 0 for state in breaker):
+            phase.fail(f"the circuit breaker left 0 (closed): states {breaker}")
+        ready = bench.monitor.between(revoked, granted)
+        if any(r.status != 200 for r in ready):
+            phase.fail(f"readiness was not UP throughout ({readiness_summary(ready)})")
+        phase.after_load.append(lambda p: self._transfers_again(p, granted))
+        return (f"INSERT on credit_transfer revoked {granted - revoked:.1f}s: transfers {tally(transfers)}; "
+                f"reads and creates {tally(others)}; breaker states {sorted(set(breaker))}; readiness "
+                f"{readiness_summary(ready)}")
+
+    @staticmethod
+    def _transfers_again(phase, granted):
+        acknowledged = phase.stats.answers_where(lambda a: a.operation == "transfer" and a.status == 200
+                                                 and a.sent >= granted)
+        if not acknowledged:
+            phase.fail("no transfer was acknowledged after the privilege was granted back")
+
+
 class ConnectionCap:
     """The service's role gets CONNECTION LIMIT 2 and its sessions are ended, while 20 extra readers
     (and the mixed load) run: the pool learns the cap and serves on the connections it has. Reads served
@@ -835,6 +900,7 @@ def faults(bench):
         Fault("held row", held, prepare=held.prepare, with_load=held.with_load),
         Fault("password rotation", PasswordRotation(bench, bench.timing.wrong_password)),
         Fault("read-only database", ReadOnlyDatabase(bench, bench.timing.read_only)),
+        Fault("revoked privilege", RevokedPrivilege(bench, bench.timing.read_only)),
         # last: after the limit is lifted, the pool grows back by one connection per 10 s
         Fault("connection cap", ConnectionCap(bench, bench.timing.cap_window)),
     ]
