@@ -252,6 +252,18 @@ class Postgres(_Process):
             f.write(ours + rules)
         self.psql("SELECT pg_reload_conf()")
 
+    def refuse_logins(self, role, refuse=True):
+        """pg_hba.conf of this node rejects (or, refuse=False, accepts again) `role`'s logins over TCP: one node
+        refusing the service while the others accept it."""
+        hba = self.psql("SHOW hba_file")
+        with open(hba) as f:
+            rules = f.read()
+        ours = f"host all {role} 127.0.0.1/32 reject\nhost all {role} ::1/128 reject\n"
+        rules = rules.replace(ours, "")
+        with open(hba, "w") as f:  # rewritten in place: owner and mode stay postgres's
+            f.write((ours if refuse else "") + rules)
+        self.psql("SELECT pg_reload_conf()")
+
     def logs_in(self, role, password, database="bastion"):
         """Whether `role` logs in over TCP with `password` (a wrong one must be refused under scram-sha-256)."""
         result = subprocess.run([PSQL, "-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p", str(self.port), "-U", role,

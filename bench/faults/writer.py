@@ -15,6 +15,8 @@ and reads:
    password: the service's role gets a new password on every node for longer than a discovery round,
    so every new connection is refused while the open ones work: every read must still be served, on
    the standbys' connections it has (discovery, whose probes are refused too, must not take them away);
+   and one standby refusing the service's logins (pg_hba.conf), the service's sessions on both standbys
+   ended: every read must still be served, by the other standby or the writer;
 2. split brain: the old primary comes back writable (restarted without standby settings, on its old
    timeline): nothing may be written to it, and the service must say so (log, metric, readiness).
 
@@ -240,6 +242,25 @@ def main():
                             f"{tally(refused)}")
         if not sum(during.values()):
             failures.append("the service's connections to the standbys were closed while the password was rotated")
+
+        # --- one standby refuses the service's logins (pg_hba.conf), both end the service's sessions (the pool must
+        # open new ones, some of them at s1): reads go on elsewhere ---
+        s1.refuse_logins(ROLE)
+        refused_from = time.monotonic()
+        ended = sum(int(pg.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'bastion'"))
+                    for pg in (s1, s2))
+        time.sleep(2 * steady + 6)  # longer than a discovery round (5 s): before it, reads are still sent to s1
+        s1.refuse_logins(ROLE, refuse=False)
+        accepted_again = time.monotonic()
+        reads = load.between(refused_from, accepted_again, "read")
+        refused = [a for a in reads if a[3] != 200]
+        log(f"s1 refused the service's logins for {accepted_again - refused_from:.1f}s ({ended} sessions ended): reads "
+            f"{tally(reads)}; creates {tally(load.between(refused_from, accepted_again, 'create'))}")
+        if not reads:
+            failures.append("no read was sent while a standby refused the service")
+        elif refused:
+            failures.append(f"{len(refused)} of {len(reads)} reads not served while one standby refused the service's "
+                            f"logins: {tally(refused)}")
 
         # --- failover: the primary dies, the second standby is promoted a moment later ---
         killed = time.monotonic()
