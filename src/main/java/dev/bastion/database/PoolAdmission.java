@@ -60,6 +60,7 @@ final class PoolAdmission {
     private final int[] laneAdmitted = new int[2]; // guarded by this: places held per lane
     private Lane lastServed = Lane.WRITE;         // guarded by this
     private final java.util.function.Consumer<Boolean> serverCaps;
+    private final java.util.concurrent.atomic.LongAdder loginsRefused = new java.util.concurrent.atomic.LongAdder();
     private final java.util.function.IntSupplier openConnections;
     private int admitted;       // guarded by this
     private int cap;            // guarded by this: learned from the server, poolSize when none
@@ -481,6 +482,9 @@ final class PoolAdmission {
      * (an outage).
      */
     boolean connectionRefused(int established, String sqlState) {
+        if (!"53300".equals(sqlState)) {
+            loginsRefused.increment(); // served on the others, but they will not outlive DB_POOL_RECYCLE: operators must know
+        }
         if (established <= 0) {
             return false;
         }
@@ -607,6 +611,11 @@ final class PoolAdmission {
      */
     long refusedOnArrival() {
         return refusedOnArrival.sum();
+    }
+
+    /** New connections PostgreSQL refused for the login (credentials, CONNECT) while others were logged in. */
+    long loginsRefused() {
+        return loginsRefused.sum();
     }
 
     /**

@@ -164,6 +164,11 @@ public class UnitOfWork {
     }
 
     /** Requests refused before any work (on arrival, or at the door) because the pool could not serve them in time. */
+    /** New connections refused for the service's login while the pool served on the ones it had (see {@link PoolAdmission}). */
+    public long loginsRefused() {
+        return admission.loginsRefused();
+    }
+
     public long refusedOnArrival() {
         return admission.refusedOnArrival();
     }

@@ -143,6 +143,7 @@ class LimitedRoleTest {
             given().get("/customers/" + id).then().statusCode(200); // one at a time: the pool opens one connection
         }
         try {
+            double refusedBefore = Http.metric("bastion_db_logins_refused_total", Map.of());
             // the secrets manager changed the role's password; the kubelet has not updated the Secret volume yet
             LimitedRoleResource.asSuperuser("ALTER ROLE " + LimitedRoleResource.ROLE + " PASSWORD 'third-Secret-3'");
             List<Answer> answers = load(8, Duration.ofSeconds(4), caller -> caller < 2
@@ -157,6 +158,7 @@ class LimitedRoleTest {
             assertEquals(100 + 100 * adjustments, LimitedRoleResource.query("SELECT (credit_balance * 100)::bigint FROM customer "
                     + "WHERE id = " + id), "every acknowledged adjustment saved once");
             assertEquals(0, Http.metric("bastion_db_circuit_breaker_state", Map.of()), 0.001, "the breaker stayed closed");
+            assertTrue(Http.metric("bastion_db_logins_refused_total", Map.of()) > refusedBefore, "operators see the refused logins");
             // ready: the probe asks on a pooled connection while new ones are refused, or reports the refusal as UP
             Management.given().get("/q/health/ready").then().log().ifValidationFails().statusCode(200)
                     .body("checks.find { it.name == 'database' }.status", equalTo("UP"));

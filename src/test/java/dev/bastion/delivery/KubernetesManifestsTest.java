@@ -128,6 +128,7 @@ class KubernetesManifestsTest {
             "bastion_db_admission_waiting", "bastion_db_row_waiting", "bastion_db_pool_connection_limit", "bastion_db_held_lock_refusals_total",
             "bastion_db_admission_refusals_total", "bastion_db_pool_connections", "bastion_db_writer_changes_total",
             "bastion_db_split_brain", "bastion_db_retries_over_budget_total", "bastion_db_unreplicated_commits_total",
+            "bastion_db_logins_refused_total",
             "http_server_requests_seconds_count", "http_server_requests_seconds_sum",
             "http_server_requests_seconds_bucket", "http_server_requests_seconds_max");
     private static final Pattern SERVICE_SERIES = Pattern.compile(

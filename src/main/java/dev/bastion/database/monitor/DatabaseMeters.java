@@ -44,6 +44,7 @@ public class DatabaseMeters {
     static final String POOL_CONNECTION_LIMIT = "bastion.db.pool.connection.limit";
     static final String POOL_OVERFLOW = "bastion.db.pool.overflow";
     static final String ADMISSION_REFUSALS = "bastion.db.admission.refusals";
+    static final String LOGINS_REFUSED = "bastion.db.logins.refused";
     static final String ADMISSION_WAITING = "bastion.db.admission.waiting";
     static final String ROW_WAITING = "bastion.db.row.waiting";
     static final String UNREPLICATED_COMMITS = "bastion.db.unreplicated.commits";
@@ -162,11 +163,15 @@ public class DatabaseMeters {
                 .register(registry);
         Gauge.builder(POOL_CONNECTION_LIMIT, unitOfWork, UnitOfWork::connectionLimit)
                 .description("Connections the pool may use now: DB_POOL_SIZE + DB_MAX_OVERFLOW, or fewer while "
-                        + "PostgreSQL refuses more (SQLSTATE 53300)")
+                        + "PostgreSQL refuses more (SQLSTATE 53300, or new logins while others are logged in)")
                 .register(registry);
         FunctionCounter.builder(UNREPLICATED_COMMITS, unitOfWork, u -> u.unreplicatedCommits().total())
                 .description("Commits PostgreSQL acknowledged after cancelling their wait for a synchronous standby: "
                         + "on the primary only, lost by a failover at that moment")
+                .register(registry);
+        FunctionCounter.builder(LOGINS_REFUSED, unitOfWork, UnitOfWork::loginsRefused)
+                .description("New connections PostgreSQL refused for the service's login (a rotated password, a revoked "
+                        + "CONNECT) while the pool served on connections logged in earlier")
                 .register(registry);
         FunctionCounter.builder(ADMISSION_REFUSALS, unitOfWork, UnitOfWork::refusedOnArrival)
                 .description("API requests refused with 503 pool-exhausted before any work, on arrival or when their "
