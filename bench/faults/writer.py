@@ -128,6 +128,17 @@ def tally(answers):
     return dict(Counter(f"{a[2]} {a[3]}{' ' + a[4] if a[4] else ''}" for a in answers))
 
 
+def every_read_served(load, start, end, failures, what, meanwhile, while_):
+    """Logs the reads and creates between start and end; a failure unless reads were sent and all answered 200."""
+    reads = load.between(start, end, "read")
+    refused = [a for a in reads if a[3] != 200]
+    log(f"{what}: reads {tally(reads)}; {meanwhile}; creates {tally(load.between(start, end, 'create'))}")
+    if not reads:
+        failures.append(f"no read was sent while {while_}")
+    elif refused:
+        failures.append(f"{len(refused)} of {len(reads)} reads not served while {while_}: {tally(refused)}")
+
+
 def metric(service, name):
     """An unlabelled series of /q/metrics, None when absent."""
     reply = httpload.call(service.management_port, "GET", "/q/metrics", timeout=5)
@@ -231,15 +242,9 @@ def main():
                   for pg in (s1, s2)}
         primary.psql(f"SET password_encryption = 'scram-sha-256'; ALTER ROLE {ROLE} PASSWORD '{PASSWORD}'")
         restored = time.monotonic()
-        reads = load.between(rotated, restored, "read")
-        refused = [a for a in reads if a[3] != 200]
-        log(f"password rotated on every node for {restored - rotated:.1f}s: reads {tally(reads)}; service sessions "
-            f"on the standbys meanwhile {during}; creates {tally(load.between(rotated, restored, 'create'))}")
-        if not reads:
-            failures.append("no read was sent while the password was rotated")
-        elif refused:
-            failures.append(f"{len(refused)} of {len(reads)} reads not served while only new connections were refused: "
-                            f"{tally(refused)}")
+        every_read_served(load, rotated, restored, failures,
+                          f"password rotated on every node for {restored - rotated:.1f}s",
+                          f"service sessions on the standbys meanwhile {during}", "only new connections were refused")
         if not sum(during.values()):
             failures.append("the service's connections to the standbys were closed while the password was rotated")
 
@@ -252,15 +257,9 @@ def main():
         time.sleep(2 * steady + 6)  # longer than a discovery round (5 s): before it, reads are still sent to s1
         s1.refuse_logins(ROLE, refuse=False)
         accepted_again = time.monotonic()
-        reads = load.between(refused_from, accepted_again, "read")
-        refused = [a for a in reads if a[3] != 200]
-        log(f"s1 refused the service's logins for {accepted_again - refused_from:.1f}s ({ended} sessions ended): reads "
-            f"{tally(reads)}; creates {tally(load.between(refused_from, accepted_again, 'create'))}")
-        if not reads:
-            failures.append("no read was sent while a standby refused the service")
-        elif refused:
-            failures.append(f"{len(refused)} of {len(reads)} reads not served while one standby refused the service's "
-                            f"logins: {tally(refused)}")
+        every_read_served(load, refused_from, accepted_again, failures,
+                          f"s1 refused the service's logins for {accepted_again - refused_from:.1f}s",
+                          f"{ended} sessions ended", "one standby refused the service's logins")
 
         # --- failover: the primary dies, the second standby is promoted a moment later ---
         killed = time.monotonic()

@@ -468,11 +468,6 @@ final class PoolAdmission {
         return otherWaits ? Math.max(1, cap / 2) : cap;
     }
 
-    /** As {@link #connectionRefused(int, String)} for the server's connection limit (53300). */
-    boolean connectionRefused(int established) {
-        return connectionRefused(established, "53300");
-    }
-
     /**
      * PostgreSQL refused a new connection while the pool had {@code established} connections: its
      * connection limit (53300), or the service's login (28xxx: a password rotated before the service's

@@ -300,11 +300,13 @@ public class UnitOfWork {
         DatabaseFailure failure = FailureClassifier.classify(error);
         // a borrow's 42501 is the CONNECT privilege on the database, checked at login like the password
         return (failure.kind().refusesNewConnections() || failure.kind() == FailureKind.PERMISSION_DENIED)
-                && admission.connectionRefused(poolCreator.openConnections().orElse(0), sqlStateOf(failure));
+                && servedOnEstablished(failure);
     }
 
-    private static String sqlStateOf(DatabaseFailure failure) {
-        return failure.sqlState() != null ? failure.sqlState() : "53300";
+    /** A new connection was refused: whether the pool serves on the ones it has (the admission learns the cap). */
+    private boolean servedOnEstablished(DatabaseFailure refusal) {
+        return admission.connectionRefused(poolCreator.openConnections().orElse(0),
+                refusal.sqlState() != null ? refusal.sqlState() : "53300");
     }
 
     @SuppressWarnings("unchecked")
@@ -610,8 +612,7 @@ public class UnitOfWork {
         boolean loginRefused = kind == FailureKind.DATABASE_AUTH_FAILED
                 || kind == FailureKind.PERMISSION_DENIED && FailureClassifier.atLogin(error); // REVOKE CONNECT
         if (kind == FailureKind.CONNECTION_LIMIT || loginRefused) {
-            boolean servedOnEstablished = admission.connectionRefused(poolCreator.openConnections().orElse(0),
-                    sqlStateOf(failure.reported()));
+            boolean servedOnEstablished = servedOnEstablished(failure.reported());
             if (kind == FailureKind.CONNECTION_LIMIT && !servedOnEstablished) {
                 return failure.reported().withKind(FailureKind.CONNECTION); // no connection at all: an outage
             }

@@ -197,7 +197,7 @@ class PoolAdmissionTest {
     void aCapRaisedByOneThatCallersFillWaitsForTheConnectionThatProvesIt() throws Exception {
         AtomicInteger open = new AtomicInteger(2);
         PoolAdmission admission = new PoolAdmission(vertx, 10, 100, 30 * SECOND, capped -> { }, open::get);
-        assertTrue(admission.connectionRefused(2)); // the server took two connections and refused the third
+        assertTrue(admission.connectionRefused(2, "53300")); // the server took two connections and refused the third
         assertEquals(2, admission.limit());
 
         // for three backoffs callers hold two places and keep taking a third, so the step to three is filled,
@@ -220,7 +220,7 @@ class PoolAdmissionTest {
     @Test
     void theStepAfterABackoffGoesToAWaiterAtOnceNotOnlyTheFreedPlace() throws Exception {
         PoolAdmission admission = new PoolAdmission(vertx, 10, 100, 30 * SECOND, capped -> { }, () -> 2);
-        assertTrue(admission.connectionRefused(2));
+        assertTrue(admission.connectionRefused(2, "53300"));
         List<PoolAdmission.Release> two = takeEveryPlace(admission, 2);
         List<CompletableFuture<PoolAdmission.Release>> crowd = queue(admission, 5);
         Thread.sleep(1_100); // the first backoff: the cap may step to three
@@ -245,7 +245,7 @@ class PoolAdmissionTest {
     @Test
     void aQuietServiceClimbsBackToThePoolSizeStepByStep() throws Exception {
         PoolAdmission admission = new PoolAdmission(vertx, 10, 100, 30 * SECOND, capped -> { }, () -> 2);
-        assertTrue(admission.connectionRefused(2));
+        assertTrue(admission.connectionRefused(2, "53300"));
         // one attempt at a time never fills a step: nothing to prove, so the cap climbs a place a backoff, as
         // after an operator lifts the server's limit (the gauge and the admin alert come back with it)
         enterOneAtATime(admission, 3_500);
