@@ -14,6 +14,9 @@ BASTION_IDEMPOTENCY_CLEANUP_INTERVAL=1). Then, through PgBouncer:
     same answer, one effect), transfers and savepoint imports, audited in PostgreSQL directly;
   * expired idempotency keys written into PostgreSQL are removed by the service's periodic clean-up,
     and no advisory lock is left behind (a session-level one would outlive its transaction);
+  * PgBouncer's max_client_conn lowered (reloaded) to the client connections the service holds, with more
+    readers than those: PgBouncer refuses each new one (FATAL 08P01), every read is served on the ones
+    held, the breaker stays closed and readiness UP;
   * a restart of PostgreSQL behind PgBouncer under light load: writes succeed again within 15 s
     without restarting the service, every acknowledged write is there, a keyed write whose outcome
     was unknown resolves to one effect when repeated;
@@ -33,6 +36,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -58,6 +62,7 @@ ACCOUNTS = 10
 OPENING_BALANCE = Decimal("1000.00")
 RECOVERY_ALLOWED = 15        # seconds from PostgreSQL back up to writes succeeding again, steadily
 STEADY = 3                   # seconds of writes all succeeding that make a recovery steady
+CAP_READERS = 24             # more readers than the connections the service holds: its pool wants more
 HTTP_TIMEOUT = 40            # above the service's request deadline (30 s): a slow answer is measured, not cut
 UNKNOWN_OUTCOME = "commit-outcome-unknown"
 IMPORT_REJECTS = [4, 5]      # the rows of each import the database must refuse (see import_rows)
@@ -212,6 +217,26 @@ class PgBouncer(harness._Process):
         if not harness.wait_until(listening, timeout):
             raise RuntimeError(f"pgbouncer not listening on {self.port} after {timeout}s: {self.log_tail()}")
         return self
+
+    def reload_with(self, **settings):
+        """Rewrites the given [pgbouncer] settings in its ini and makes PgBouncer reload it (SIGHUP to the
+        pgbouncer process itself: runuser, its parent, would take the signal as the end of its session)."""
+        lines = []
+        for line in self.ini.splitlines():
+            key = line.partition("=")[0].strip()
+            lines.append(f"{key} = {settings[key]}" if key in settings and "=" in line else line)
+        self.ini = "\n".join(lines) + "\n"
+        with open(self.ini_path, "w") as f:
+            f.write(self.ini)
+        pids = subprocess.run(["pgrep", "-f", f"^{PGBOUNCER} {re.escape(self.ini_path)}$"], capture_output=True,
+                              text=True).stdout.split()
+        if len(pids) != 1:
+            raise RuntimeError(f"pgbouncer's own process not found ({pids})")
+        os.kill(int(pids[0]), signal.SIGHUP)
+        time.sleep(0.5)
+
+    def setting(self, key):
+        return ini_settings(self.ini).get(("pgbouncer", key))
 
     def log_tail(self, lines=10):
         try:
@@ -618,6 +643,67 @@ def cleanup_phase(run, pg):
     run.check("no advisory lock left after the clean-up", advisory, details.get("advisory", "none held"))
 
 
+def service_client_connections(bouncer):
+    """TCP connections established to PgBouncer's port: the service's (nothing else connects meanwhile)."""
+    out = subprocess.run(["ss", "-Htn", "state", "established", f"( dport = :{bouncer.port} )"],
+                         capture_output=True, text=True, timeout=10).stdout
+    return sum(1 for line in out.splitlines() if line.strip())
+
+
+def client_cap_phase(run, service, bouncer, seconds):
+    """PgBouncer's max_client_conn reached while the service holds client connections through it (other
+    applications' clients took the rest, or a smaller setting was reloaded): PgBouncer refuses each new
+    one with FATAL 08P01 "no more connections allowed (max_client_conn)", while those the service holds
+    still work. With more readers than those connections, the pool wants to grow: every read must still
+    be served on the connections it has, the breaker stay closed and readiness UP."""
+    original = bouncer.setting("max_client_conn")
+    held = service_client_connections(bouncer)
+    harness.log(f"PgBouncer's max_client_conn {original} -> {held}, the client connections the service holds, "
+                f"with {CAP_READERS} readers for {seconds:.0f} s")
+    breaker, readiness = [], Counter()
+    bouncer.reload_with(max_client_conn=held)
+    try:
+        try:
+            bouncer.psql("SELECT 1")
+            refusal = "a new client was let in"
+        except RuntimeError as e:
+            refusal = str(e)
+        run.check("PgBouncer refuses one more client at max_client_conn", "max_client_conn" in refusal, refusal[-160:])
+        deadline = time.monotonic() + seconds
+
+        def reader(thread):
+            connection = KeepAlive(service.port, HTTP_TIMEOUT)
+            n = 0
+            while time.monotonic() < deadline:
+                n += 1
+                run.recorder.send(connection, "cap", "read", "GET", f"/customers/{run.accounts[(thread + n) % ACCOUNTS]}")
+
+        readers = run_clients(reader, CAP_READERS)
+        while time.monotonic() < deadline:
+            breaker.append(service.metric("bastion_db_circuit_breaker_state", {}))
+            readiness[service.readiness()] += 1
+            time.sleep(0.25)
+        harness.join_all(readers, HTTP_TIMEOUT + 5)
+        held_at_end = service_client_connections(bouncer)
+    finally:
+        bouncer.reload_with(max_client_conn=original)
+    reads = run.recorder.of("cap")
+    statuses = Counter(f"{r.status} {r.kind() or ''}".strip() for r in reads)
+    run.counts["client_cap"] = {"held": held, "held_at_end": held_at_end, "reads": len(reads),
+                                "by_status": dict(statuses), "readiness": dict(readiness)}
+    served = sum(1 for r in reads if r.ok())
+    run.check(f"PgBouncer's client cap: every read served on the {held} connections held", reads and served == len(reads),
+              f"{served} of {len(reads)} served" + (f"; {dict(statuses)}" if served != len(reads) else ""))
+    run.check("PgBouncer's client cap: breaker closed, readiness UP",
+              breaker and max(breaker) == 0 and set(readiness) == {200},
+              f"breaker states {sorted(set(breaker))}, readiness {dict(readiness)}")
+    learned = log_lines(service.log_path, r"allows this service \d+ connection", 3)
+    run.check("PgBouncer's client cap: the service learned it", learned, learned[-1][-200:] if learned else "no log line")
+    body = {"name": "After the cap", "email": run.email("cap")}
+    after = run.recorder.send(KeepAlive(service.port, HTTP_TIMEOUT), "cap", "create", "POST", "/customers", body)
+    run.check("PgBouncer's client cap lifted: a create succeeds", after.ok(), f"{after.status} {after.kind() or ''}")
+
+
 def restart_phase(run, service, pg):
     """Light load; `pg_ctl restart -m fast` behind PgBouncer; writes must succeed again within
     RECOVERY_ALLOWED seconds of PostgreSQL being back, with the same service process."""
@@ -747,7 +833,7 @@ def write_client_log(run, origin):
 def print_operations(run):
     print()
     TABLE.print_header()
-    for phase in ("setup", "mixed", "restart", "resolve"):
+    for phase in ("setup", "mixed", "cap", "restart", "resolve"):
         records = run.recorder.of(phase)
         for operation in dict.fromkeys(r.operation + (" (repeat)" if r.replay else "") for r in records):
             rows = [r for r in records if r.operation + (" (repeat)" if r.replay else "") == operation]
@@ -872,6 +958,7 @@ def exercise(run, pg, bouncer, guide, seconds, versions, started, keep):
     advisory, idle, details = quiet_locks_and_sessions(pg, "after the load")
     run.check("no advisory lock or open transaction after the load", advisory and idle, details or "none")
     cleanup_phase(run, pg)
+    client_cap_phase(run, service, bouncer, 3 if run.quick else 10)
     restart_phase(run, service, pg)
     final_checks(run, pg, bouncer, service)
     print_operations(run)

@@ -84,10 +84,11 @@ public class ProblemMappers {
                     + lastOutage.title() + " (" + lastOutage.problemSlug() + ").";
             incident = incidents.failure(kind.httpStatus(), kind.problemSlug(), uri.getPath(), "in " + error.operation()
                     + " after " + lastOutage.problemSlug(), null);
-        } else if (kind == FailureKind.PERMISSION_DENIED) {
-            // the operators' next step depends on which privilege is missing: PostgreSQL's message names it (never SQL)
+        } else if (kind == FailureKind.PERMISSION_DENIED || kind == FailureKind.DATABASE_RESOURCES) {
+            // the operators' next step depends on which privilege or resource is missing: PostgreSQL's message names
+            // it (never SQL) in the log line, never in the body
             incident = incidents.failure(kind.httpStatus(), kind.problemSlug(), uri.getPath(), "in " + error.operation()
-                    + ": " + serverMessage(error), null);
+                    + ": SQLSTATE " + error.failure().sqlState() + ": " + serverMessage(error), null);
         } else if (kind.httpStatus() >= 500) {
             incident = incidents.failure(kind.httpStatus(), kind.problemSlug(), uri.getPath(), "in " + error.operation(), null);
         }
@@ -105,7 +106,7 @@ public class ProblemMappers {
                 return sql.getMessage();
             }
         }
-        return "SQLSTATE 42501";
+        return "(no message)";
     }
 
     /** A refusal before any work: during a storm of them, answered after a hold ({@link RefusalHold}). */

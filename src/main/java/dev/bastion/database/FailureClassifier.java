@@ -56,10 +56,6 @@ public final class FailureClassifier {
     }
 
     /**
-     * Whether {@code error} came from the database stack at all. Domain errors raised by the work
-     * itself (an {@code ApiProblem}, a not-found) pass through the unit of work untouched.
-     */
-    /**
      * Whether PostgreSQL refused the login itself (a FATAL at connection start: the password, the
      * CONNECT privilege, pg_hba.conf), not one statement (an ERROR).
      */
@@ -73,6 +69,10 @@ public final class FailureClassifier {
         return false;
     }
 
+    /**
+     * Whether {@code error} came from the database stack at all. Domain errors raised by the work
+     * itself (an {@code ApiProblem}, a not-found) pass through the unit of work untouched.
+     */
     public static boolean isDatabaseFailure(Throwable error) {
         Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Throwable t = error; t != null && seen.add(t); t = t.getCause()) {

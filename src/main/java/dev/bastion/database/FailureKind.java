@@ -60,9 +60,11 @@ public enum FailureKind {
     PERMISSION_DENIED(false, 503, "database-permission-denied", "Database refused the operation",
             "The database does not allow this service this operation right now (its operators are alerted) and "
                     + "nothing was saved: retry the request after the Retry-After delay."),
-    // 53xxx (disk full, out of memory, configuration limits), 58xxx (I/O errors), 57000: the server cannot serve now
+    // 53xxx (disk full, out of memory, configuration limits), 58xxx (I/O errors), 57000, 54xxx (near transaction ID
+    // wraparound), 2200H (a sequence at its maximum): the server cannot serve this now, whatever the caller sends
     DATABASE_RESOURCES(true, 503, "database-resources", "Database out of resources",
-            "The database is short of disk, memory or another resource: retry the request after the Retry-After delay."),
+            "The database is short of disk, memory or another resource (its operators are alerted) and nothing was "
+                    + "saved: retry the request after the Retry-After delay."),
     // a standby not yet promoted, a demoted primary behind the writer address during a failover, or a database
     // switched to read-only (default_transaction_read_only, storage protection): reads go on, writes are refused
     READ_ONLY_NODE(true, 503, "database-read-only", "Database is read-only",

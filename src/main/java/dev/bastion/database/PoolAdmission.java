@@ -470,14 +470,15 @@ final class PoolAdmission {
 
     /**
      * PostgreSQL refused a new connection while the pool had {@code established} connections: its
-     * connection limit (53300), or the service's login (28xxx: a password rotated before the service's
+     * connection limit (53300; PgBouncer's client limits, 08P01, are the same cap), or the service's login (28xxx: a password rotated before the service's
      * Secret file followed; 42501: the CONNECT privilege revoked), which the connections already logged
      * in do not need again:
      * serve on those. Returns false when there are none, i.e. the server takes no connection at all
      * (an outage).
      */
     boolean connectionRefused(int established, String sqlState) {
-        if (!"53300".equals(sqlState)) {
+        boolean pgBouncer = "08P01".equals(sqlState); // only PgBouncer's client limits are classified a cap with 08P01
+        if (!"53300".equals(sqlState) && !pgBouncer) {
             loginsRefused.increment(); // served on the others, but they will not outlive DB_POOL_RECYCLE: operators must know
         }
         if (established <= 0) {
@@ -508,6 +509,11 @@ final class PoolAdmission {
                 ? "PostgreSQL refuses new connections (SQLSTATE 53300): the server allows this service %d connection(s), "
                         + "the pool may open %d (DB_POOL_SIZE + DB_MAX_OVERFLOW); serving on %d and trying one more in %d s. "
                         + "Raise the role's or database's CONNECTION LIMIT (or max_connections), or lower DB_POOL_SIZE."
+                : pgBouncer
+                ? "PgBouncer refuses new client connections (SQLSTATE 08P01: max_client_conn, max_db_client_connections or "
+                        + "max_user_client_connections): it allows this service %d connection(s), the pool may open %d "
+                        + "(DB_POOL_SIZE + DB_MAX_OVERFLOW); serving on %d and trying one more in %d s. Raise PgBouncer's limit "
+                        + "to fit every replica's pool, or lower DB_POOL_SIZE."
                 : "PostgreSQL refuses the service's login for new connections (SQLSTATE " + sqlState + "): serving on "
                         + "the %d connection(s) logged in earlier (the pool may open %d): no more than %d until one more is "
                         + "tried in %d s. Bring DB_PASSWORD_FILE (or DB_PASSWORD) in line with the role's password, or restore the "

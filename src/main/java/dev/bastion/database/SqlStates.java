@@ -1,5 +1,6 @@
 package dev.bastion.database;
 
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -31,12 +32,14 @@ final class SqlStates {
             Map.entry("25P04", FailureKind.TRANSACTION_TIMEOUT),     // transaction_timeout (PostgreSQL 17)
             Map.entry("72000", FailureKind.SERIALIZATION_FAILURE),   // snapshot_too_old: a fresh snapshot works
             Map.entry("42501", FailureKind.PERMISSION_DENIED),       // insufficient_privilege (a REVOKE)
+            // a sequence at its MAXVALUE: no new row gets an id until an operator raises it, whatever the caller sends
+            Map.entry("2200H", FailureKind.DATABASE_RESOURCES),      // sequence_generator_limit_exceeded
             Map.entry("57000", FailureKind.DATABASE_RESOURCES));     // operator_intervention
 
     /**
      * Every other class of PostgreSQL's errcodes appendix decided once. Classes not listed (42 syntax
      * or access rule other than a revoked privilege, 0A feature not supported, 26 / 34 / 3B / 3F invalid names, 25 other transaction
-     * states, 54 program limits, 55 object states, 2x/3x/P0/XX and the rest) are programming or
+     * states, 55 object states, 2x/3x/P0/XX and the rest) are programming or
      * deployment errors: OTHER, the only 500 besides an unknown commit outcome.
      */
     private static final Map<String, FailureKind> BY_CLASS = Map.of(
@@ -48,7 +51,14 @@ final class SqlStates {
             "40", FailureKind.SERIALIZATION_FAILURE, // transaction rollback
             "53", FailureKind.DATABASE_RESOURCES,   // insufficient resources (53100 disk, 53200 memory, 53400 limits)
             "58", FailureKind.DATABASE_RESOURCES,   // system error (I/O, undefined file)
+            // program limits: a server near transaction ID wraparound refuses every write (54000) until it is
+            // vacuumed, reads go on; the service's own statements are far below the others (54001, 54011, 54023)
+            "54", FailureKind.DATABASE_RESOURCES,
             "57", FailureKind.CONNECTION);          // operator intervention: shutdown, crash, recovery
+
+    /** PgBouncer's refusals of one more client (max_client_conn, max_db_client_connections, max_user_client_connections). */
+    private static final List<String> PGBOUNCER_CLIENT_CAPS = List.of("no more connections allowed",
+            "client connections exceeded");
 
     private SqlStates() {
     }
@@ -56,12 +66,18 @@ final class SqlStates {
     /**
      * As {@link #kindOf(String)}, except that a hot standby's query cancelled "due to conflict with
      * recovery" (reported as 40001) means the session is on a standby, not that it lost a race with
-     * another transaction: an outage of the writer, whose connection must not be reused; and that a
-     * {@code query_canceled} (57014) by a cancel request is not a statement_timeout.
+     * another transaction: an outage of the writer, whose connection must not be reused; that a
+     * {@code query_canceled} (57014) by a cancel request is not a statement_timeout; and that PgBouncer's
+     * refusal of one more client (08P01) is a connection cap, not a lost connection.
      */
     static FailureKind kindOf(String sqlState, String message) {
         if ("40001".equals(sqlState) && message != null && message.contains("conflict with recovery")) {
             return FailureKind.READ_ONLY_NODE;
+        }
+        if ("08P01".equals(sqlState) && message != null && PGBOUNCER_CLIENT_CAPS.stream().anyMatch(message::contains)) {
+            // PgBouncer's own client limits, sent as a FATAL protocol error at login: a cap on new connections (its
+            // messages are never translated), the ones the service holds through it still work
+            return FailureKind.CONNECTION_LIMIT;
         }
         if ("57014".equals(sqlState) && message != null && message.contains("due to user request")) {
             // a cancel request, not a statement_timeout ("due to statement timeout"); the unit of work tells its

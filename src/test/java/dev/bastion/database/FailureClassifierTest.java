@@ -159,6 +159,7 @@ class FailureClassifierTest {
             "22001, INVALID_DATA,          string_data_right_truncation",
             "22003, INVALID_DATA,          numeric_value_out_of_range",
             "22P02, INVALID_DATA,          invalid_text_representation",
+            "2200H, DATABASE_RESOURCES,    sequence_generator_limit_exceeded",
             "23505, UNIQUE_VIOLATION,      unique_violation",
             "23503, FOREIGN_KEY_VIOLATION, foreign_key_violation",
             "24000, OTHER,                 invalid_cursor_state",
@@ -191,7 +192,8 @@ class FailureClassifierTest {
             "53200, DATABASE_RESOURCES,    out_of_memory",
             "53300, CONNECTION_LIMIT,      too_many_connections",
             "53400, DATABASE_RESOURCES,    configuration_limit_exceeded",
-            "54000, OTHER,                 program_limit_exceeded",
+            "54000, DATABASE_RESOURCES,    program_limit_exceeded",
+            "54001, DATABASE_RESOURCES,    statement_too_complex",
             "55000, OTHER,                 object_not_in_prerequisite_state",
             "55P03, LOCK_NOT_AVAILABLE,    lock_not_available",
             "57000, DATABASE_RESOURCES,    operator_intervention",
@@ -260,6 +262,19 @@ class FailureClassifierTest {
         assertEquals(FailureKind.STATEMENT_CANCELLED, FailureClassifier.classify(
                 pg("ERROR", "57014", "canceling statement due to user request")).kind());
         assertEquals(FailureKind.STATEMENT_TIMEOUT, SqlStates.kindOf("57014", null), "no message: the timeout's answer");
+    }
+
+    @Test
+    void pgBouncersRefusalOfOneMoreClientIsAConnectionCapNotALostConnection() {
+        // what PgBouncer sends at login (FATAL 08P01) when max_client_conn or a per-database / per-user client limit is reached
+        assertEquals(FailureKind.CONNECTION_LIMIT, FailureClassifier.classify(
+                pg("FATAL", "08P01", "no more connections allowed (max_client_conn)")).kind());
+        assertEquals(FailureKind.CONNECTION_LIMIT, SqlStates.kindOf("08P01", "client connections exceeded (max_db_client_connections)"));
+        assertEquals(FailureKind.CONNECTION_LIMIT, SqlStates.kindOf("08P01", "client connections exceeded (max_user_client_connections)"));
+        // its other protocol errors stay lost connections: the server behind it is gone, a query waited too long
+        assertEquals(FailureKind.CONNECTION, SqlStates.kindOf("08P01", "server login has been failing, try again later (server_login_retry)"));
+        assertEquals(FailureKind.CONNECTION, SqlStates.kindOf("08P01", "query_wait_timeout"));
+        assertEquals(FailureKind.CONNECTION, SqlStates.kindOf("08P01", null));
     }
 
     /** The policy table, kind by kind: a change to any entry must be deliberate. */

@@ -254,6 +254,39 @@ class LimitedRoleTest {
     }
 
     @Test
+    void aSequenceAtItsMaximumRefusesCreatesAsTheDatabasesProblemNotTheCallers() throws Exception {
+        long id = createCustomer(uniqueEmail(), "1.00");
+        String key = java.util.UUID.randomUUID().toString();
+        String keyedEmail = uniqueEmail();
+        // no id left for a new customer (2200H on nextval): what an int4 identity meets at 2^31, set here with MAXVALUE
+        LimitedRoleResource.asSuperuserInItsDatabase("DO $$ BEGIN EXECUTE format('ALTER TABLE customer ALTER COLUMN id "
+                + "SET MAXVALUE %s', (SELECT last_value FROM customer_id_seq)); END $$");
+        try {
+            List<Answer> answers = load(6, Duration.ofSeconds(2), caller -> caller < 3
+                    ? Http.postJson("/customers", "{\"name\":\"No id\",\"email\":\"" + uniqueEmail() + "\"}").build()
+                    : read(id));
+            List<Answer> creates = answers.stream().filter(Answer::write).toList();
+            assertTrue(creates.size() >= 10, "enough refused creates to open a breaker that counted them: " + creates.size());
+            for (Answer c : creates) { // before: 422 invalid-data, "check the field limits", which no caller can act on
+                assertEquals(new Answer(true, 503, "database-resources", c.retryAfter()), c);
+            }
+            assertTrue(answers.stream().filter(a -> !a.write()).allMatch(a -> a.status() == 200), "every read served");
+            given().contentType("application/json").header("Idempotency-Key", key)
+                    .body("{\"name\":\"Keyed\",\"email\":\"" + keyedEmail + "\"}")
+                    .post("/customers").then().statusCode(503).body("kind", equalTo("database-resources"));
+            assertEquals(0, Http.metric("bastion_db_circuit_breaker_state", Map.of()), 0.001, "the breaker stayed closed");
+            assertEquals(0, LimitedRoleResource.query("SELECT count(*) FROM customer WHERE id > " + id));
+        } finally {
+            LimitedRoleResource.asSuperuserInItsDatabase("ALTER TABLE customer ALTER COLUMN id SET NO MAXVALUE");
+        }
+        // the refused keyed create left its key free: the same request now creates the customer, once
+        given().contentType("application/json").header("Idempotency-Key", key)
+                .body("{\"name\":\"Keyed\",\"email\":\"" + keyedEmail + "\"}")
+                .post("/customers").then().statusCode(201);
+        assertEquals(1, LimitedRoleResource.query("SELECT count(*) FROM customer WHERE email = '" + keyedEmail + "'"));
+    }
+
+    @Test
     void aReadOnlyDatabaseServesEveryReadAndRefusesWritesWithoutOpeningTheBreaker() throws Exception {
         long id = createCustomer(uniqueEmail(), "1.00");
         String email = uniqueEmail();
