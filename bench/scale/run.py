@@ -170,6 +170,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=10, help="each measured run")
     parser.add_argument("--warmup", type=int, default=60,
                         help="JIT warm-up before the first size: at least this many seconds, until CPU/request settles")
+    parser.add_argument("--cleanup-env", default="",
+                        help="settings for the clean-up's pod, NAME=value,NAME=value (say BASTION_IDEMPOTENCY_CLEANUP_BATCH_SIZE=250)")
     parser.add_argument("--cleanup-only", action="store_true",
                         help="only the expired-key clean-up, on the largest size (the workloads not measured)")
     args = parser.parse_args()
@@ -208,7 +210,8 @@ def main():
                     ceiling = throughput.run_pgbench(pg, throughput.Workload("read by id", "read.sql", None, 2, POOL, reference=False),
                                                      args.seconds, target)
                     results[name]["pgbench read by id"] = ceiling
-                cleanup = cleanup_phase(pg, service, service_env, args.seconds, current)
+                cleanup_env = dict(pair.split("=", 1) for pair in args.cleanup_env.split(",") if pair)
+                cleanup = cleanup_phase(pg, service, {**service_env, **cleanup_env}, args.seconds, current)
 
     print()
     print(f"cost as the data grows; {harness.machine_description()}; load average at the end {os.getloadavg()[0]:.1f}")

@@ -50,6 +50,8 @@ public class IdempotencyKeys {
     static final long CLEANUP_LOCK = 0x6261737469_6f6eL; // "bastion"
     /** Seconds a caller is told to wait before repeating a request whose twin is still running. */
     static final int IN_PROGRESS_RETRY_AFTER = 1;
+    /** Shortest pause before a clean-up run that follows one which left expired keys. */
+    static final long FOLLOW_UP_MILLIS = 1000;
 
     /** One row when the lock is taken (its row count is the answer: see UnitOfWork#deadlineInTransaction). */
     private static final String TRY_LOCK = "SELECT 1 WHERE pg_try_advisory_xact_lock(:lock)";
@@ -87,6 +89,7 @@ public class IdempotencyKeys {
     private final Pool pool;
     private final long batchTimeoutMillis;
     private final AtomicBoolean cleaning = new AtomicBoolean();
+    private volatile Vertx vertx;
 
     public IdempotencyKeys(UnitOfWork unitOfWork, ObjectMapper json, IdempotencySettings settings, Pool pool,
                            DatabaseSettings database) {
@@ -215,9 +218,11 @@ public class IdempotencyKeys {
                     }
                     int removed = row.getInteger(1);
                     CleanupRun run = soFar.plusBatch(removed);
-                    boolean more = removed == settings.cleanupBatchSize() && run.batches() < settings.cleanupMaxBatches();
-                    if (!more || unitOfWork.admissionWaiters() > 0) {
-                        return Uni.createFrom().item(run);
+                    if (removed < settings.cleanupBatchSize()) {
+                        return Uni.createFrom().item(run); // the last expired key is gone
+                    }
+                    if (run.batches() >= settings.cleanupMaxBatches() || unitOfWork.admissionWaiters() > 0) {
+                        return Uni.createFrom().item(run.stoppedEarly());
                     }
                     // the scheduler (Vert.x timers) takes whole milliseconds, at least one
                     long tookMillis = Math.max(1, (System.nanoTime() - started) / 1_000_000);
@@ -229,27 +234,49 @@ public class IdempotencyKeys {
     /**
      * One cleanup run.
      *
-     * @param ran     false when another replica held the cleanup lock
-     * @param removed expired keys deleted
-     * @param batches DELETE statements issued
+     * @param ran      false when another replica held the cleanup lock
+     * @param removed  expired keys deleted
+     * @param batches  DELETE statements issued
+     * @param keysLeft the run stopped with expired keys left: at its cap, or for requests waiting
      */
-    public record CleanupRun(boolean ran, long removed, int batches) {
+    public record CleanupRun(boolean ran, long removed, int batches, boolean keysLeft) {
 
-        static final CleanupRun SKIPPED = new CleanupRun(false, 0, 0);
+        static final CleanupRun SKIPPED = new CleanupRun(false, 0, 0, false);
 
         CleanupRun plusBatch(int rows) {
-            return new CleanupRun(true, removed + rows, batches + 1);
+            return new CleanupRun(true, removed + rows, batches + 1, keysLeft);
+        }
+
+        /** The run stopped before it found the last expired key (its cap, requests waiting). */
+        CleanupRun stoppedEarly() {
+            return new CleanupRun(ran, removed, batches, true);
         }
     }
 
     /** Removes expired keys every {@code cleanupInterval}, outside any request. */
     void scheduleCleanup(@Observes StartupEvent start, Vertx vertx) {
-        vertx.setPeriodic(settings.cleanupInterval().toMillis(), id -> {
-            if (cleaning.compareAndSet(false, true)) { // a run longer than the interval is not joined by a second one
-                removeExpired().eventually(() -> cleaning.set(false))
-                        .subscribe().with(run -> LOG.debugf("Expired idempotency keys: %s", run),
-                                error -> LOG.warnf("Expired idempotency keys not removed: %s", error.getMessage()));
+        this.vertx = vertx;
+        vertx.setPeriodic(settings.cleanupInterval().toMillis(), id -> cleanUntilCaughtUp());
+    }
+
+    /**
+     * One clean-up run now and, while runs end with expired keys left (at their cap, or yielding to
+     * waiting requests), the next one after a pause as long as the run took, at least a second: a backlog
+     * is worked off at up to half of one connection's time. One run per interval removed at most one cap
+     * (100,000 keys per 10 minutes by default), so above about 166 keyed writes a second the table grew
+     * without bound.
+     */
+    void cleanUntilCaughtUp() {
+        if (!cleaning.compareAndSet(false, true)) {
+            return; // a run longer than the interval is not joined by a second one
+        }
+        long started = System.nanoTime();
+        removeExpired().eventually(() -> cleaning.set(false)).subscribe().with(run -> {
+            LOG.debugf("Expired idempotency keys: %s", run);
+            if (run.keysLeft()) {
+                long tookMillis = (System.nanoTime() - started) / 1_000_000;
+                vertx.setTimer(Math.max(FOLLOW_UP_MILLIS, tookMillis), id -> cleanUntilCaughtUp());
             }
-        });
+        }, error -> LOG.warnf("Expired idempotency keys not removed: %s", error.getMessage()));
     }
 }

@@ -23,7 +23,7 @@ public interface IdempotencySettings {
     @WithDefault("1000")
     int cleanupBatchSize();
 
-    /** Most batches one cleanup run removes; the rest wait for the next run. */
+    /** Most batches one cleanup run removes; a run that leaves expired keys is followed by the next a pause later. */
     @WithDefault("100")
     int cleanupMaxBatches();
 
