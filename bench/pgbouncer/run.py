@@ -697,7 +697,7 @@ def client_cap_phase(run, service, bouncer, seconds):
     run.check("PgBouncer's client cap: breaker closed, readiness UP",
               breaker and max(breaker) == 0 and set(readiness) == {200},
               f"breaker states {sorted(set(breaker))}, readiness {dict(readiness)}")
-    learned = log_lines(service.log_path, r"allows this service \d+ connection", 3)
+    learned = log_lines(service.log_path, r"PgBouncer refuses new client connections", 3)
     run.check("PgBouncer's client cap: the service learned it", learned, learned[-1][-200:] if learned else "no log line")
     body = {"name": "After the cap", "email": run.email("cap")}
     after = run.recorder.send(KeepAlive(service.port, HTTP_TIMEOUT), "cap", "create", "POST", "/customers", body)

@@ -80,11 +80,13 @@ public class OperatorReports {
         List<String> recommendations = recommendations(p, t, d);
         int connectionLimit = unitOfWork.connectionLimit();
         if (connectionLimit < guardrails.poolMaxSize()) {
-            alerts.add("PostgreSQL refuses this service more than " + connectionLimit + " connection(s); the pool may open "
-                    + guardrails.poolMaxSize() + " (DB_POOL_SIZE + DB_MAX_OVERFLOW). Requests are served on those it has.");
-            recommendations.add("Raise the role's or database's CONNECTION LIMIT (or max_connections) to at least "
-                    + guardrails.poolMaxSize() + " per replica, or lower DB_POOL_SIZE + DB_MAX_OVERFLOW to " + connectionLimit
-                    + " divided among the replicas.");
+            alerts.add("The database (or PgBouncer in front of it) refuses this service more than " + connectionLimit
+                    + " connection(s); the pool may open " + guardrails.poolMaxSize() + " (DB_POOL_SIZE + DB_MAX_OVERFLOW). "
+                    + "Requests are served on those it has. The WARN line names the SQLSTATE.");
+            recommendations.add("Raise the role's or database's CONNECTION LIMIT (or max_connections, or PgBouncer's "
+                    + "max_client_conn) to at least " + guardrails.poolMaxSize() + " per replica, or lower DB_POOL_SIZE + "
+                    + "DB_MAX_OVERFLOW to " + connectionLimit + " divided among the replicas; for a refused login, bring the "
+                    + "password (DB_PASSWORD_FILE) in line with the role.");
         }
         UnreplicatedCommits unreplicated = unitOfWork.unreplicatedCommits();
         if (unreplicated.last() != null && unreplicated.last().isAfter(Instant.now().minus(java.time.Duration.ofHours(24)))) {

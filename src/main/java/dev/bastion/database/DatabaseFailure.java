@@ -10,6 +10,11 @@ public record DatabaseFailure(FailureKind kind, String sqlState, String constrai
         return new DatabaseFailure(kind, null, null, null, null);
     }
 
+    /** The kind is retried, and this failure is not one a retry would meet again (a sequence at its maximum). */
+    public boolean retryable() {
+        return kind.retryable() && SqlStates.retryCanHelp(sqlState);
+    }
+
     public DatabaseFailure withKind(FailureKind other) {
         return new DatabaseFailure(other, sqlState, constraint, table, column);
     }

@@ -60,8 +60,9 @@ public enum FailureKind {
     PERMISSION_DENIED(false, 503, "database-permission-denied", "Database refused the operation",
             "The database does not allow this service this operation right now (its operators are alerted) and "
                     + "nothing was saved: retry the request after the Retry-After delay."),
-    // 53xxx (disk full, out of memory, configuration limits), 58xxx (I/O errors), 57000, 54xxx (near transaction ID
-    // wraparound), 2200H (a sequence at its maximum): the server cannot serve this now, whatever the caller sends
+    // 53xxx (disk full, out of memory, configuration limits), 58xxx (I/O errors), 57000, 54000 naming wraparound (near
+    // transaction ID wraparound), 2200H (a sequence at its maximum): the server cannot serve this now, whatever the
+    // caller sends (the last two are not retried: a retry meets the same refusal)
     DATABASE_RESOURCES(true, 503, "database-resources", "Database out of resources",
             "The database is short of disk, memory or another resource (its operators are alerted) and nothing was "
                     + "saved: retry the request after the Retry-After delay."),

@@ -2,6 +2,7 @@ package dev.bastion.database;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * PostgreSQL SQLSTATE codes (Appendix A of the PostgreSQL manual) to failure kinds: exact codes
@@ -39,7 +40,7 @@ final class SqlStates {
     /**
      * Every other class of PostgreSQL's errcodes appendix decided once. Classes not listed (42 syntax
      * or access rule other than a revoked privilege, 0A feature not supported, 26 / 34 / 3B / 3F invalid names, 25 other transaction
-     * states, 55 object states, 2x/3x/P0/XX and the rest) are programming or
+     * states, 54 program limits other than wraparound, 55 object states, 2x/3x/P0/XX and the rest) are programming or
      * deployment errors: OTHER, the only 500 besides an unknown commit outcome.
      */
     private static final Map<String, FailureKind> BY_CLASS = Map.of(
@@ -51,14 +52,17 @@ final class SqlStates {
             "40", FailureKind.SERIALIZATION_FAILURE, // transaction rollback
             "53", FailureKind.DATABASE_RESOURCES,   // insufficient resources (53100 disk, 53200 memory, 53400 limits)
             "58", FailureKind.DATABASE_RESOURCES,   // system error (I/O, undefined file)
-            // program limits: a server near transaction ID wraparound refuses every write (54000) until it is
-            // vacuumed, reads go on; the service's own statements are far below the others (54001, 54011, 54023)
-            "54", FailureKind.DATABASE_RESOURCES,
             "57", FailureKind.CONNECTION);          // operator intervention: shutdown, crash, recovery
 
     /** PgBouncer's refusals of one more client (max_client_conn, max_db_client_connections, max_user_client_connections). */
     private static final List<String> PGBOUNCER_CLIENT_CAPS = List.of("no more connections allowed",
             "client connections exceeded");
+
+    /**
+     * Refusals a retry meets again, whatever the timing: a sequence at its maximum does not advance, a
+     * database near wraparound refuses every new transaction ID until it is vacuumed.
+     */
+    private static final Set<String> UNCHANGED_BY_A_RETRY = Set.of("2200H", "54000");
 
     private SqlStates() {
     }
@@ -67,8 +71,9 @@ final class SqlStates {
      * As {@link #kindOf(String)}, except that a hot standby's query cancelled "due to conflict with
      * recovery" (reported as 40001) means the session is on a standby, not that it lost a race with
      * another transaction: an outage of the writer, whose connection must not be reused; that a
-     * {@code query_canceled} (57014) by a cancel request is not a statement_timeout; and that PgBouncer's
-     * refusal of one more client (08P01) is a connection cap, not a lost connection.
+     * {@code query_canceled} (57014) by a cancel request is not a statement_timeout; that PgBouncer's
+     * refusal of one more client (08P01) is a connection cap, not a lost connection; and that a 54000
+     * naming wraparound is the database's state, not the request's.
      */
     static FailureKind kindOf(String sqlState, String message) {
         if ("40001".equals(sqlState) && message != null && message.contains("conflict with recovery")) {
@@ -79,12 +84,22 @@ final class SqlStates {
             // messages are never translated), the ones the service holds through it still work
             return FailureKind.CONNECTION_LIMIT;
         }
+        if ("54000".equals(sqlState) && message != null && message.contains("wraparound")) {
+            // a server near transaction ID wraparound refuses every write until it is vacuumed; reads go on. The rest
+            // of program_limit_exceeded (an index row or a row too big) comes from the data sent: OTHER
+            return FailureKind.DATABASE_RESOURCES;
+        }
         if ("57014".equals(sqlState) && message != null && message.contains("due to user request")) {
             // a cancel request, not a statement_timeout ("due to statement timeout"); the unit of work tells its
             // own deadline's cancel apart. A server whose lc_messages is not English keeps the timeout's answer
             return FailureKind.STATEMENT_CANCELLED;
         }
         return kindOf(sqlState);
+    }
+
+    /** Whether running the transaction again could end otherwise: false for {@link #UNCHANGED_BY_A_RETRY}. */
+    static boolean retryCanHelp(String sqlState) {
+        return sqlState == null || !UNCHANGED_BY_A_RETRY.contains(sqlState);
     }
 
     static FailureKind kindOf(String sqlState) {

@@ -427,7 +427,7 @@ public class UnitOfWork {
                 return refused; // nothing was sent; its Retry-After goes to the caller as it is
             }
             // a server-side statement_timeout stricter than the deadline is retried like contention, within the budget
-            boolean retry = budget.trySpend(failure.kind(), failure.kind().retryable()
+            boolean retry = budget.trySpend(failure.kind(), failure.retryable()
                     || failure.kind() == FailureKind.STATEMENT_TIMEOUT && gate.serverLimitStricter())
                     && (failure.kind() == FailureKind.CONNECTION_LIMIT || retryTokens.tryTake());
             events.attemptFailed(spec.operation(), failure, attempt, retry);

@@ -19,7 +19,7 @@ import org.eclipse.microprofile.health.Readiness;
  * What every pod shares does not make this pod unready. A read-only database still serves reads
  * (writes answer 503 database-read-only); an open circuit breaker answers callers itself, with
  * Retry-After; a server that refuses the probe a new connection because of a connection limit
- * (53300) or the credentials (a password rotated before the Secret file followed) while the pool
+ * (53300, or PgBouncer's client limit, 08P01) or the credentials (a password rotated before the Secret file followed) while the pool
  * holds connections logged in earlier still serves on those. Taking every pod out of the Service
  * for those would replace honest 503s and working reads with the ingress's own errors.
  * What goes DOWN is what this pod cannot do at all: reach the database, or log in with no session left.

@@ -253,7 +253,10 @@ public class IdempotencyKeys {
         }
     }
 
-    /** Removes expired keys every {@code cleanupInterval}, outside any request. */
+    /**
+     * Removes expired keys every {@code cleanupInterval} (and sooner while a backlog is left, see
+     * {@link #cleanUntilCaughtUp}), outside any request.
+     */
     void scheduleCleanup(@Observes StartupEvent start, Vertx vertx) {
         this.vertx = vertx;
         vertx.setPeriodic(settings.cleanupInterval().toMillis(), id -> cleanUntilCaughtUp());
@@ -264,19 +267,32 @@ public class IdempotencyKeys {
      * waiting requests), the next one after a pause as long as the run took, at least a second: a backlog
      * is worked off at up to half of one connection's time. One run per interval removed at most one cap
      * (100,000 keys per 10 minutes by default), so above about 166 keyed writes a second the table grew
-     * without bound.
+     * without bound. One chain at a time: {@code cleaning} stays set through the pauses, so the interval's
+     * timer does not start a second one.
      */
     void cleanUntilCaughtUp() {
-        if (!cleaning.compareAndSet(false, true)) {
-            return; // a run longer than the interval is not joined by a second one
+        if (cleaning.compareAndSet(false, true)) {
+            runThenFollowUp(false);
+        }
+    }
+
+    private void runThenFollowUp(boolean followUp) {
+        if (followUp && unitOfWork.admissionWaiters() > 0) {
+            vertx.setTimer(FOLLOW_UP_MILLIS, id -> runThenFollowUp(true)); // traffic first: not even one batch now
+            return;
         }
         long started = System.nanoTime();
-        removeExpired().eventually(() -> cleaning.set(false)).subscribe().with(run -> {
+        removeExpired().subscribe().with(run -> {
             LOG.debugf("Expired idempotency keys: %s", run);
             if (run.keysLeft()) {
                 long tookMillis = (System.nanoTime() - started) / 1_000_000;
-                vertx.setTimer(Math.max(FOLLOW_UP_MILLIS, tookMillis), id -> cleanUntilCaughtUp());
+                vertx.setTimer(Math.max(FOLLOW_UP_MILLIS, tookMillis), id -> runThenFollowUp(true));
+            } else {
+                cleaning.set(false);
             }
-        }, error -> LOG.warnf("Expired idempotency keys not removed: %s", error.getMessage()));
+        }, error -> {
+            cleaning.set(false);
+            LOG.warnf("Expired idempotency keys not removed: %s", error.getMessage());
+        });
     }
 }

@@ -192,8 +192,8 @@ class FailureClassifierTest {
             "53200, DATABASE_RESOURCES,    out_of_memory",
             "53300, CONNECTION_LIMIT,      too_many_connections",
             "53400, DATABASE_RESOURCES,    configuration_limit_exceeded",
-            "54000, DATABASE_RESOURCES,    program_limit_exceeded",
-            "54001, DATABASE_RESOURCES,    statement_too_complex",
+            "54000, OTHER,                 program_limit_exceeded",
+            "54001, OTHER,                 statement_too_complex",
             "55000, OTHER,                 object_not_in_prerequisite_state",
             "55P03, LOCK_NOT_AVAILABLE,    lock_not_available",
             "57000, DATABASE_RESOURCES,    operator_intervention",
@@ -275,6 +275,22 @@ class FailureClassifierTest {
         assertEquals(FailureKind.CONNECTION, SqlStates.kindOf("08P01", "server login has been failing, try again later (server_login_retry)"));
         assertEquals(FailureKind.CONNECTION, SqlStates.kindOf("08P01", "query_wait_timeout"));
         assertEquals(FailureKind.CONNECTION, SqlStates.kindOf("08P01", null));
+    }
+
+    @Test
+    void aDatabaseNearWraparoundOrASequenceAtItsMaximumIsTheDatabasesStateAndNotRetried() {
+        DatabaseFailure wraparound = FailureClassifier.classify(pg("ERROR", "54000", "database is not accepting commands "
+                + "that assign new transaction IDs to avoid wraparound data loss in database \"bastion\""));
+        assertEquals(FailureKind.DATABASE_RESOURCES, wraparound.kind());
+        assertFalse(wraparound.retryable(), "every retry meets the same refusal until a VACUUM");
+        // the rest of 54000 comes from the data sent (an index row too big): a programming error
+        assertEquals(FailureKind.OTHER, SqlStates.kindOf("54000", "index row size 3000 exceeds btree version 4 maximum 2704"));
+        DatabaseFailure sequence = FailureClassifier.classify(pg("ERROR", "2200H",
+                "nextval: reached maximum value of sequence \"customer_id_seq\" (5)"));
+        assertEquals(FailureKind.DATABASE_RESOURCES, sequence.kind());
+        assertFalse(sequence.retryable());
+        assertTrue(FailureClassifier.classify(pg("ERROR", "53100", "could not extend file")).retryable(),
+                "a full disk may have room a moment later");
     }
 
     /** The policy table, kind by kind: a change to any entry must be deliberate. */
