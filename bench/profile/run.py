@@ -17,12 +17,14 @@ started and stopped with jcmd so the warm-up stays out of it):
     nice -n 5 python3 bench/profile/run.py --seconds 10    # shorter recordings
     nice -n 5 python3 bench/profile/run.py --workloads "transfer (hot rows)"
     nice -n 5 python3 bench/profile/run.py --period 1ms    # 10x the samples: small shares become readable
+    nice -n 5 python3 bench/profile/run.py --image --workloads "overload 5000 (create)"   # as the image runs
 """
 import collections
 import os
 import re
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402
@@ -32,6 +34,7 @@ import run as throughput  # noqa: E402
 
 STACK_DEPTH = 256  # Mutiny/Vert.x stacks are deep; the default 64 would cut off the frames near the root
 PERIOD = "10ms"  # JFR's profile setting; --period 1ms gives ten times the samples of a short recording
+JDK_BIN = ""  # where jcmd and jfr come from: the PATH's, or (--image) the image's JDK, which must match the JVM
 
 # first match wins: the more specific prefixes come first
 GROUPS = [
@@ -87,7 +90,7 @@ FRAME = re.compile(r"^\s+(\S+)\.([^.(\s]+)\(.*\)\s+line:")
 
 def jfr_events(recording, event):
     """Events of one type from `jfr print`: dicts with their scalar fields and 'frames' (innermost first)."""
-    text = subprocess.run(["jfr", "print", "--stack-depth", str(STACK_DEPTH), "--events", event, recording],
+    text = subprocess.run([os.path.join(JDK_BIN, "jfr"), "print", "--stack-depth", str(STACK_DEPTH), "--events", event, recording],
                           capture_output=True, text=True, check=True).stdout
     events, current, in_stack = [], None, False
     for line in text.splitlines():
@@ -178,10 +181,10 @@ def profile_path(pg, service, workload, seconds, accounts, out):
     recording = os.path.join(harness.OUT, f"profile-{name}.jfr")
     pg.psql("SELECT pg_stat_statements_reset()")
     threads_before = service.thread_cpu_seconds()
-    subprocess.run(["jcmd", str(service.pid), "JFR.start", f"name={name}", "settings=profile",
+    subprocess.run([os.path.join(JDK_BIN, "jcmd"), str(service.pid), "JFR.start", f"name={name}", "settings=profile",
                     f"filename={recording}", f"jdk.ExecutionSample#period={PERIOD}"], check=True, stdout=subprocess.DEVNULL)
     result = throughput.run_wrk(service, workload, seconds, accounts)
-    subprocess.run(["jcmd", str(service.pid), "JFR.stop", f"name={name}"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(JDK_BIN, "jcmd"), str(service.pid), "JFR.stop", f"name={name}"], check=True, stdout=subprocess.DEVNULL)
     threads_after = service.thread_cpu_seconds()
     requests = result["requests"]
     stmts = statements(pg)
@@ -236,6 +239,8 @@ def main():
                         help="comma-separated bench/throughput workload names, or 'keyed create' / 'credit adjustment' from "
                              "bench/scale, to profile (default: 'create,read by id')")
     parser.add_argument("--env", default="", help="settings for the service, NAME=value,NAME=value")
+    parser.add_argument("--image", action="store_true",
+                        help="run the JVM as the image does (its JDK, flags under the pod's limit, AOT cache), not the default JDK")
     parser.add_argument("--period", default=PERIOD, help="execution sampling period (default 10ms, as settings=profile)")
     args = parser.parse_args()
     globals()["PERIOD"] = args.period
@@ -247,7 +252,15 @@ def main():
                    **dict(pair.split("=", 1) for pair in args.env.split(",") if pair)}
     java_options = ["-XX:FlightRecorderOptions=stackdepth=%d" % STACK_DEPTH, "-XX:+UnlockDiagnosticVMOptions",
                     "-XX:+DebugNonSafepoints"]
-    with pg, harness.Service(pg.port, env=service_env, name="profile-bastion", java_options=java_options) as service:
+    if args.image:
+        # the image's JDK, flags and AOT cache (a crowd's profile depends on the heap's layout and the collector)
+        globals()["JDK_BIN"] = os.path.dirname(harness.image_java())
+        _, image_env, _ = harness.ImageService.prepare(tempfile.mkdtemp(prefix="bastion-profile-aot-"))
+        service = harness.ImageService(pg.port, env={**service_env, **image_env}, name="profile-bastion",
+                                       java_options=java_options)
+    else:
+        service = harness.Service(pg.port, env=service_env, name="profile-bastion", java_options=java_options)
+    with pg, service:
         pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         accounts = throughput.seed(pg)
         workloads = {w.name: w for w in throughput.WORKLOADS + throughput.EXTRA_WORKLOADS}
