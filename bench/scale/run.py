@@ -130,7 +130,7 @@ def idle_cpu_per_second(service, seconds=5):
     return (service.cpu_seconds() - before) / seconds
 
 
-def cleanup_phase(pg, service, service_env, seconds, customers, pairs=CLEANUP_PAIRS):
+def cleanup_phase(pg, service, service_env, seconds, customers, cleanup_env, pairs=CLEANUP_PAIRS):
     """The expired-key clean-up on the largest table: a second pod of the service (every 5 s, bounded
     batches) removes the expired keys while the warm one serves reads. The second pod is paused (SIGSTOP)
     and let run (SIGCONT) in turn, `pairs` times, a window of `seconds` each: each running window's read
@@ -142,7 +142,7 @@ def cleanup_phase(pg, service, service_env, seconds, customers, pairs=CLEANUP_PA
     read = throughput.Workload("cleanup", None, os.path.join(LUA, "read.lua"), 2, POOL, reference=False)
     before = int(pg.psql(expired))
     windows = []  # (paused read, running read, keys removed while running)
-    with harness.ImageService(pg.port, env={**service_env, "BASTION_IDEMPOTENCY_CLEANUP_INTERVAL": "5"},
+    with harness.ImageService(pg.port, env={**service_env, "BASTION_IDEMPOTENCY_CLEANUP_INTERVAL": "5", **cleanup_env},
                               name="scale-cleanup") as cleaner:
         for _ in range(pairs):
             os.kill(cleaner.pid, signal.SIGSTOP)
@@ -171,7 +171,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=60,
                         help="JIT warm-up before the first size: at least this many seconds, until CPU/request settles")
     parser.add_argument("--cleanup-env", default="",
-                        help="settings for the clean-up's pod, NAME=value,NAME=value (say BASTION_IDEMPOTENCY_CLEANUP_BATCH_SIZE=250)")
+                        help="settings for the clean-up's pod, NAME=value,NAME=value (say BASTION_IDEMPOTENCY_CLEANUP_BATCH_SIZE=250; "
+                             "BASTION_IDEMPOTENCY_CLEANUP_INTERVAL=86400 measures the pod with its clean-up off)")
     parser.add_argument("--cleanup-only", action="store_true",
                         help="only the expired-key clean-up, on the largest size (the workloads not measured)")
     args = parser.parse_args()
@@ -211,7 +212,7 @@ def main():
                                                      args.seconds, target)
                     results[name]["pgbench read by id"] = ceiling
                 cleanup_env = dict(pair.split("=", 1) for pair in args.cleanup_env.split(",") if pair)
-                cleanup = cleanup_phase(pg, service, {**service_env, **cleanup_env}, args.seconds, current)
+                cleanup = cleanup_phase(pg, service, service_env, args.seconds, current, cleanup_env)
 
     print()
     print(f"cost as the data grows; {harness.machine_description()}; load average at the end {os.getloadavg()[0]:.1f}")

@@ -70,8 +70,9 @@ public class IdempotencyKeys {
      * batch (nothing session-level is left behind a transaction-mode pooler), and the DELETE runs only
      * for the replica that got it. The oldest $1 expired keys, read in expires_at order from its index (a
      * batch costs the same at 10 thousand keys or 10 million, wherever the expired ones lie in the table),
-     * removed by TID; rows a claim is taking over right now are skipped. Answers whether this replica held
-     * the lock and how many keys it removed.
+     * removed by TID; rows a claim is taking over right now are skipped. Its commit does not wait for the WAL
+     * flush (synchronous_commit off for this transaction alone): a delete a crash loses is done again by the
+     * next run. Answers whether this replica held the lock and how many keys it removed.
      */
     private static final String DELETE_EXPIRED_BATCH = """
             WITH cleanup_lock AS (SELECT pg_try_advisory_xact_lock($2) AS held),
@@ -81,7 +82,8 @@ public class IdempotencyKeys {
                           WHERE expires_at < now() AND (SELECT held FROM cleanup_lock)
                           ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED))
                      RETURNING 1)
-            SELECT (SELECT held FROM cleanup_lock), (SELECT count(*) FROM removed)::int""";
+            SELECT (SELECT held FROM cleanup_lock), (SELECT count(*) FROM removed)::int,
+                   set_config('synchronous_commit', 'off', true)""";
 
     private final UnitOfWork unitOfWork;
     private final ObjectMapper json;
@@ -265,9 +267,10 @@ public class IdempotencyKeys {
     /**
      * One clean-up run now and, while runs end with expired keys left (at their cap, or yielding to
      * waiting requests), the next one after a pause as long as the run took, at least a second: a backlog
-     * is worked off at up to half of one connection's time. One run per interval removed at most one cap
-     * (100,000 keys per 10 minutes by default), so above about 166 keyed writes a second the table grew
-     * without bound. One chain at a time: {@code cleaning} stays set through the pauses, so the interval's
+     * is worked off at a pace the database's other requests hardly feel (at most 10,000 keys a second by
+     * default, see {@link IdempotencySettings#cleanupBatchSize()}). One run per interval removed at most one
+     * cap (then 100,000 keys per 10 minutes), so above about 166 keyed writes a second the table grew without
+     * bound. One chain at a time: {@code cleaning} stays set through the pauses, so the interval's
      * timer does not start a second one.
      */
     void cleanUntilCaughtUp() {

@@ -106,5 +106,10 @@ public class LimitedRoleResource implements QuarkusTestResourceLifecycleManager 
         } catch (SQLException ignored) {
             // the server is going away with the JVM
         }
+        try {
+            Files.deleteIfExists(passwordFile); // a password left in the temporary directory of a shared machine
+        } catch (IOException ignored) {
+            // best effort
+        }
     }
 }
