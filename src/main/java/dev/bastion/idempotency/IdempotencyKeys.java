@@ -267,7 +267,7 @@ public class IdempotencyKeys {
     /**
      * One clean-up run now and, while runs end with expired keys left (at their cap, or yielding to
      * waiting requests), the next one after a pause as long as the run took, at least a second: a backlog
-     * is worked off at a pace the database's other requests hardly feel (at most 10,000 keys a second by
+     * is worked off at a pace the database's other requests hardly feel (at most 3,000 keys a second by
      * default, see {@link IdempotencySettings#cleanupBatchSize()}). One run per interval removed at most one
      * cap (then 100,000 keys per 10 minutes), so above about 166 keyed writes a second the table grew without
      * bound. One chain at a time: {@code cleaning} stays set through the pauses, so the interval's
