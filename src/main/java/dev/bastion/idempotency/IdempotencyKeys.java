@@ -74,7 +74,7 @@ public class IdempotencyKeys {
      * flush (synchronous_commit off for this transaction alone): a delete a crash loses is done again by the
      * next run. Answers whether this replica held the lock and how many keys it removed.
      */
-    private static final String DELETE_EXPIRED_BATCH = """
+    static final String DELETE_EXPIRED_BATCH = """
             WITH cleanup_lock AS (SELECT pg_try_advisory_xact_lock($2) AS held),
                  removed AS (
                      DELETE FROM idempotency_key WHERE ctid = ANY (ARRAY(

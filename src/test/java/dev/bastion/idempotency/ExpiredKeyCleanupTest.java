@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 
 import dev.bastion.idempotency.IdempotencyKeys.CleanupRun;
@@ -66,5 +70,34 @@ class ExpiredKeyCleanupTest {
         assertEquals(10, SecondClient.queryLong("SELECT count(*) FROM idempotency_key WHERE idempotency_key LIKE 'live-%'"));
         assertEquals(0, SecondClient.queryLong("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"),
                 "the cleanup lock was released");
+    }
+
+    /**
+     * A batch's commit does not wait for the WAL flush, and nothing of that outlives its transaction: the
+     * connection goes back to the pool, whose requests' commits must stay durable.
+     */
+    @Test
+    void aBatchCommitsWithoutWaitingForTheFlushAndLeavesTheSessionAsItWas() throws SQLException {
+        String batch = IdempotencyKeys.DELETE_EXPIRED_BATCH.replace("$1", "1")
+                .replace("$2", String.valueOf(IdempotencyKeys.CLEANUP_LOCK));
+        try (Connection c = PostgresResource.connect()) {
+            c.setAutoCommit(false);
+            try (Statement s = c.createStatement()) {
+                s.execute("SET synchronous_commit = on"); // as a production server has it (the tests' own runs with off)
+            }
+            c.commit();
+            show(c, batch);
+            assertEquals("off", show(c, "SHOW synchronous_commit"), "the batch's own transaction");
+            c.commit();
+            assertEquals("on", show(c, "SHOW synchronous_commit"), "the session after the batch");
+            c.commit();
+        }
+    }
+
+    private static String show(Connection c, String sql) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
     }
 }
