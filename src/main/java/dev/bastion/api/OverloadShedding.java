@@ -3,9 +3,14 @@ package dev.bastion.api;
 import dev.bastion.database.DoorRequest;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.UnitOfWork;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.core.http.impl.Http1xServerConnection;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.event.Observes;
@@ -42,8 +47,9 @@ public class OverloadShedding {
     void register(@Observes Router router) {
         router.route("/customers*").order(ORDER).handler(ctx -> {
             // reads and writes have lanes of their own in the admission: a crowd of one is refused on its lane only
-            AtTheDoor request = new AtTheDoor(ctx);
-            long retryAfterMillis = unitOfWork.arrive(ctx.request().method() == HttpMethod.GET, request);
+            boolean read = ctx.request().method() == HttpMethod.GET;
+            AtTheDoor request = new AtTheDoor(ctx, read);
+            long retryAfterMillis = unitOfWork.arrive(read, request);
             if (retryAfterMillis >= 0) {
                 request.refuse(retryAfterMillis, 0);
             }
@@ -54,9 +60,11 @@ public class OverloadShedding {
     private final class AtTheDoor implements DoorRequest {
 
         private final RoutingContext ctx;
+        private final boolean read;
 
-        AtTheDoor(RoutingContext ctx) {
+        AtTheDoor(RoutingContext ctx, boolean read) {
             this.ctx = ctx;
+            this.read = read;
         }
 
         @Override
@@ -86,7 +94,32 @@ public class OverloadShedding {
             if (ctx.response().closed()) {
                 leave.run();
             } else {
-                ctx.addEndHandler(ended -> leave.run()); // ended or closed: either way no longer at the door
+                ctx.addEndHandler(ended -> { // ended or closed: either way no longer at the door
+                    leave.run();
+                    if (ended.succeeded()) {
+                        parkWhileCrowded();
+                    }
+                });
+            }
+        }
+
+        /**
+         * Answered after a wait at the door: while the door is still crowded, the connection's next request
+         * is left unread until the door has room (see {@link UnitOfWork#park}). Only an HTTP/1.1 connection
+         * that stays open; HTTP/2 carries many callers on one connection. Runs on the
+         * connection's event loop, where its pause and resume must run (the resume is a task there, so it
+         * always comes after this pause).
+         */
+        private void parkWhileCrowded() {
+            HttpServerRequest request = ctx.request();
+            if (request.connection() instanceof Http1xServerConnection connection
+                    && request.version() == HttpVersion.HTTP_1_1 && Context.isOnEventLoopThread()
+                    && !"close".equalsIgnoreCase(request.getHeader(HttpHeaders.CONNECTION))
+                    && !"close".equalsIgnoreCase(ctx.response().headers().get(HttpHeaders.CONNECTION))) { // closing: a shutdown's drain
+                Context context = Vertx.currentContext();
+                if (unitOfWork.park(read, () -> context.runOnContext(resumed -> connection.doResume()))) {
+                    connection.doPause();
+                }
             }
         }
     }

@@ -158,24 +158,37 @@ public class UnitOfWork {
         return Math.max(-1, arrival);
     }
 
+    /**
+     * A caller that waited at the door was answered: true when its connection is parked, its next
+     * request not to be read until {@code resume} runs (see {@link PoolAdmission#park}).
+     */
+    public boolean park(boolean read, Runnable resume) {
+        return admission.park(guardrails.requestTimeout().toNanos(), PoolAdmission.Lane.of(read), resume);
+    }
+
     /** Retries not run because the service's retry budget across requests was spent (see {@link RetryTokens}). */
     public long retriesOverBudget() {
         return retryTokens.refused();
     }
 
-    /** Requests refused before any work (on arrival, or at the door) because the pool could not serve them in time. */
     /** New connections refused for the service's login while the pool served on the ones it had (see {@link PoolAdmission}). */
     public long loginsRefused() {
         return admission.loginsRefused();
     }
 
+    /** Requests refused before any work (on arrival, or at the door) because the pool could not serve them in time. */
     public long refusedOnArrival() {
         return admission.refusedOnArrival();
     }
 
-    /** Attempts waiting, without a connection, for the pool's admission. */
+    /** Callers waiting, without a connection, for the pool's admission: their requests, and connections parked outside its door. */
     public int admissionWaiters() {
         return admission.waiters();
+    }
+
+    /** HTTP connections parked outside the admission's door: their next request is left unread while it is full. */
+    public int admissionParked() {
+        return admission.parked();
     }
 
     /** Write attempts waiting, without a connection, for a turn on a row others are writing (DB_MAX_CONNECTIONS_PER_ROW). */

@@ -1,6 +1,7 @@
 package dev.bastion.database;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,6 +11,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import dev.bastion.testing.Await;
 import io.smallrye.mutiny.subscription.Cancellable;
 import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterEach;
@@ -388,5 +390,131 @@ class PoolAdmissionTest {
         assertEquals(1, admission.waiters(), "the second inside still waits");
         inside.get(0).get().done(true);
         inside.get(1).get(5, TimeUnit.SECONDS).done(true);
+    }
+
+    /** A parked caller whose resume notes its number, in the order callers are resumed. */
+    private static Runnable resumes(List<Integer> resumed, int caller) {
+        return () -> {
+            synchronized (resumed) {
+                resumed.add(caller);
+            }
+        };
+    }
+
+    private static List<Integer> snapshot(List<Integer> resumed) {
+        synchronized (resumed) {
+            return List.copyOf(resumed);
+        }
+    }
+
+    /** The pool full, two rounds waiting inside, and {@code count} reads held at the door. */
+    private static List<Arrival> crowdAtTheDoor(PoolAdmission admission, int pool, int count) throws Exception {
+        takeEveryPlace(admission, pool);
+        queue(admission, 2 * pool);
+        return holdAtTheDoor(admission, count);
+    }
+
+    /** {@code count} reads arriving while the queue inside is two rounds long: all held at the door. */
+    private static List<Arrival> holdAtTheDoor(PoolAdmission admission, int count) {
+        List<Arrival> atTheDoor = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            Arrival arrival = new Arrival();
+            assertEquals(PoolAdmission.HELD, admission.arrive(30 * SECOND, PoolAdmission.Lane.READ, arrival));
+            atTheDoor.add(arrival);
+        }
+        return atTheDoor;
+    }
+
+    @Test
+    void onceTheDoorIsFullAnsweredCallersAreParkedAndResumedInTurnEvenWhenTheDoorEmptiesWithoutAPlaceFreed() throws Exception {
+        int pool = 4;
+        int room = 64; // the door's room before callers are parked: a tenth of the waiters' cap (640)
+        PoolAdmission admission = new PoolAdmission(vertx, pool, 640, 30 * SECOND);
+        List<Integer> resumed = new ArrayList<>();
+        List<Arrival> atTheDoor = crowdAtTheDoor(admission, pool, room - 1);
+        assertFalse(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, -1)), "parked while the door had room");
+
+        Arrival last = new Arrival();
+        assertEquals(PoolAdmission.HELD, admission.arrive(30 * SECOND, PoolAdmission.Lane.READ, last));
+        atTheDoor.add(last);
+        for (int caller = 0; caller < 3; caller++) {
+            assertTrue(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, caller)), "not parked: " + caller);
+        }
+        assertFalse(admission.park(30 * SECOND, PoolAdmission.Lane.WRITE, resumes(resumed, -2)),
+                "parked on the write lane, whose door is empty");
+        assertEquals(3, admission.parked());
+        assertEquals(2 * pool + room + 3, admission.waiters(), "parked callers count as waiting");
+
+        Thread.sleep(100); // a sweep or more
+        assertTrue(snapshot(resumed).isEmpty(), "resumed while the door was full: " + snapshot(resumed));
+        atTheDoor.forEach(arrival -> arrival.hangUp.run()); // every caller at the door hangs up: room, no place freed
+        Await.until(() -> snapshot(resumed).size() == 3, "the parked callers resumed by the sweep");
+        assertEquals(List.of(0, 1, 2), snapshot(resumed), "resumed out of turn");
+        assertEquals(0, admission.parked());
+        assertFalse(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, -3)), "parked at an empty door");
+    }
+
+    @Test
+    void aPlaceFreedResumesTheFirstParkedCaller() throws Exception {
+        int pool = 4;
+        PoolAdmission admission = new PoolAdmission(vertx, pool, 640, 30 * SECOND);
+        List<PoolAdmission.Release> holding = takeEveryPlace(admission, pool);
+        List<CompletableFuture<PoolAdmission.Release>> inside = queue(admission, 2 * pool);
+        List<Arrival> atTheDoor = holdAtTheDoor(admission, 64);
+        List<Integer> resumed = new ArrayList<>();
+        assertTrue(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, 0)));
+        assertTrue(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, 1)));
+
+        holding.get(0).done(true); // the first inside takes it, the door's first goes in, the first parked is resumed
+        atTheDoor.get(0).wentIn.get(5, TimeUnit.SECONDS);
+        assertTrue(inside.get(0).isDone());
+        assertEquals(0, snapshot(resumed).get(0), "the first parked caller was not the first resumed");
+        // its next request arrives: the door is full again, and a caller answered now parks behind the one still parked
+        assertEquals(PoolAdmission.HELD, admission.arrive(30 * SECOND, PoolAdmission.Lane.READ, new Arrival()));
+        assertTrue(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, 2)));
+        holding.get(1).done(true);
+        Await.until(() -> snapshot(resumed).size() >= 2, "the second parked caller resumed");
+        assertEquals(List.of(0, 1), snapshot(resumed).subList(0, 2), "resumed out of turn");
+    }
+
+    @Test
+    void parkedCallersAreAllResumedOnceTheCrowdCouldNoLongerBeServedWellInTime() throws Exception {
+        // nothing is freed: the database stalls. Parked, a request's wait is not counted (it is not read), so
+        // callers are parked only while the crowd's expected wait is under a quarter of what one may wait
+        long poolTimeout = 2 * SECOND;
+        int pool = 4;
+        PoolAdmission admission = new PoolAdmission(vertx, pool, 640, poolTimeout);
+        List<Arrival> atTheDoor = crowdAtTheDoor(admission, pool, 64);
+        List<Integer> resumed = new ArrayList<>();
+        long start = System.nanoTime();
+        for (int caller = 0; caller < 3; caller++) {
+            assertTrue(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, caller)), "not parked: " + caller);
+        }
+        Await.until(() -> snapshot(resumed).size() == 3, "the parked callers resumed");
+        long after = System.nanoTime() - start;
+        assertEquals(List.of(0, 1, 2), snapshot(resumed));
+        // resumed once the stall passed a quarter of the pool's timeout (0.5 s), before the door's requests run out (2 s)
+        assertTrue(after < poolTimeout, "resumed after " + after / 1_000_000 + " ms");
+        assertTrue(atTheDoor.stream().noneMatch(arrival -> arrival.refused.isDone()), "the door's requests were refused first");
+        assertFalse(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, 3)), "parked during a stall");
+        assertEquals(0, admission.parked());
+    }
+
+    @Test
+    void aCallerIsParkedForASecondAtMostWhileTheDoorStaysFull() throws Exception {
+        // its next request may be of the other lane (a write, then a read): a lane stuck behind a held row
+        // keeps a parked caller at most this long
+        int pool = 4;
+        PoolAdmission admission = new PoolAdmission(vertx, pool, 640, 30 * SECOND);
+        List<Arrival> atTheDoor = crowdAtTheDoor(admission, pool, 64);
+        List<Integer> resumed = new ArrayList<>();
+        long start = System.nanoTime();
+        assertTrue(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, 0)));
+        Await.until(() -> snapshot(resumed).size() == 1, "the parked caller resumed");
+        long after = System.nanoTime() - start;
+        assertTrue(after >= PoolAdmission.PARKED_AT_MOST_NANOS && after < 2 * PoolAdmission.PARKED_AT_MOST_NANOS,
+                "resumed after " + after / 1_000_000 + " ms");
+        assertTrue(atTheDoor.stream().noneMatch(arrival -> arrival.wentIn.isDone() || arrival.refused.isDone()),
+                "the door's requests moved: the caller may have been resumed for room, not for its time");
     }
 }

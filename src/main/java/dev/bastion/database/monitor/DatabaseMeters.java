@@ -46,6 +46,7 @@ public class DatabaseMeters {
     static final String ADMISSION_REFUSALS = "bastion.db.admission.refusals";
     static final String LOGINS_REFUSED = "bastion.db.logins.refused";
     static final String ADMISSION_WAITING = "bastion.db.admission.waiting";
+    static final String ADMISSION_PARKED = "bastion.db.admission.parked";
     static final String ROW_WAITING = "bastion.db.row.waiting";
     static final String UNREPLICATED_COMMITS = "bastion.db.unreplicated.commits";
     static final String WRITER_CHANGES = "bastion.db.writer.changes";
@@ -183,7 +184,11 @@ public class DatabaseMeters {
                 .register(registry);
         Gauge.builder(ADMISSION_WAITING, unitOfWork, UnitOfWork::admissionWaiters)
                 .description("Requests waiting, without a connection, for their turn on the pool (inside the admission, "
-                        + "or at its door before their route ran)")
+                        + "or at its door before their route ran), and callers parked outside the door")
+                .register(registry);
+        Gauge.builder(ADMISSION_PARKED, unitOfWork, UnitOfWork::admissionParked)
+                .description("HTTP connections whose next request is left unread while the admission's door is full: "
+                        + "a crowd waits in the kernel's socket buffers, not in the heap")
                 .register(registry);
         Gauge.builder(ROW_WAITING, unitOfWork, UnitOfWork::rowWaiters)
                 .description("Writes queued, without a connection, for a turn on a row that DB_MAX_CONNECTIONS_PER_ROW "
