@@ -3,14 +3,14 @@ package dev.bastion.api;
 import dev.bastion.database.DoorRequest;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.UnitOfWork;
-import io.vertx.core.Context;
-import io.vertx.core.Vertx;
+import io.quarkus.runtime.ShutdownEvent;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.impl.Http1xServerConnection;
+import io.vertx.core.impl.ContextInternal;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.event.Observes;
@@ -42,6 +42,15 @@ public class OverloadShedding {
     public OverloadShedding(UnitOfWork unitOfWork, RefusalHold hold) {
         this.unitOfWork = unitOfWork;
         this.hold = hold;
+    }
+
+    /**
+     * Stopping: nobody is parked any more, and those parked are read now, so that their requests are
+     * answered (with Connection: close) rather than cut off with the connection. Best effort: this runs
+     * after Quarkus has drained the requests it had read, before the HTTP server closes.
+     */
+    void resumeParked(@Observes ShutdownEvent stopping) {
+        unitOfWork.stopParking();
     }
 
     void register(@Observes Router router) {
@@ -106,18 +115,19 @@ public class OverloadShedding {
         /**
          * Answered after a wait at the door: while the door is still crowded, the connection's next request
          * is left unread until the door has room (see {@link UnitOfWork#park}). Only an HTTP/1.1 connection
-         * that stays open; HTTP/2 carries many callers on one connection. Runs on the
-         * connection's event loop, where its pause and resume must run (the resume is a task there, so it
-         * always comes after this pause).
+         * that stays open; HTTP/2 carries many callers on one connection. Runs on the connection's own event
+         * loop, where its pause and resume must run (the resume is a task there, so it always comes after
+         * this pause); an answer ended elsewhere does not park.
          */
         private void parkWhileCrowded() {
             HttpServerRequest request = ctx.request();
             if (request.connection() instanceof Http1xServerConnection connection
-                    && request.version() == HttpVersion.HTTP_1_1 && Context.isOnEventLoopThread()
+                    && request.version() == HttpVersion.HTTP_1_1
+                    && connection.getContext().nettyEventLoop().inEventLoop()
                     && !"close".equalsIgnoreCase(request.getHeader(HttpHeaders.CONNECTION))
                     && !"close".equalsIgnoreCase(ctx.response().headers().get(HttpHeaders.CONNECTION))) { // closing: a shutdown's drain
-                Context context = Vertx.currentContext();
-                if (unitOfWork.park(read, () -> context.runOnContext(resumed -> connection.doResume()))) {
+                ContextInternal itsLoop = connection.getContext();
+                if (unitOfWork.park(read, () -> itsLoop.runOnContext(resumed -> connection.doResume()))) {
                     connection.doPause();
                 }
             }

@@ -63,7 +63,7 @@ final class PoolAdmission {
      * memory bound on waiting requests (1,000 by default: some 3.6 MB alive), at least 64 so that the
      * door does not run dry while a resumed connection's request is read. A crowd of 1,000 is not parked
      * at all: its requests fit the young generation, and a pause and a resume per request cost more than
-     * the collector saved (reads and creates 3 to 4 % fewer with room for 64); at 5,000 it is (10 to 11 %
+     * the collector saved (reads and creates 2.5 to 4 % fewer with room for 64); at 5,000 it is (10 to 11 %
      * more served with room for 1,000).
      */
     private final int doorRoom;
@@ -93,6 +93,7 @@ final class PoolAdmission {
     private final AdmissionDoor door = new AdmissionDoor(); // guarded by this: requests held before their route ran
     private final List<AdmissionDoor.Held> tooLateAtDoor = new ArrayList<>(); // guarded by this: see nextInTime
     private long parkedMayWaitNanos = Long.MAX_VALUE; // guarded by this: what the last caller parked may wait, see park
+    private boolean parkingStopped;                     // guarded by this: the service is stopping
 
     /**
      * Reads and writes wait in lanes of their own and, while both wait, take freed places in turn;
@@ -656,7 +657,7 @@ final class PoolAdmission {
     boolean park(long deadlineNanos, Lane lane, Runnable resume) {
         int l = lane.ordinal();
         synchronized (this) {
-            if (door.parked(l) == 0 && door.waiting(l) < doorRoom) {
+            if (parkingStopped || door.parked(l) == 0 && door.waiting(l) < doorRoom) {
                 return false;
             }
             parkedMayWaitNanos = Math.min(poolTimeoutNanos, deadlineNanos);
@@ -667,6 +668,21 @@ final class PoolAdmission {
             sweepSoon(); // tops up the door and lets the parked go when the wait outside is no longer short
         }
         return true;
+    }
+
+    /** Nobody is parked any more; those parked are resumed now. */
+    void stopParking() {
+        List<Runnable> resumed = new ArrayList<>();
+        synchronized (this) {
+            parkingStopped = true;
+            for (int lane = 0; lane < 2; lane++) {
+                Runnable resume;
+                while ((resume = door.unpark(lane)) != null) {
+                    resumed.add(resume);
+                }
+            }
+        }
+        resumed.forEach(Runnable::run);
     }
 
     /**
@@ -726,9 +742,9 @@ final class PoolAdmission {
         return door.parked();
     }
 
-    /** Callers waiting: inside, at the door, and parked outside it. */
+    /** Requests waiting, inside and at the door (callers parked outside it are {@link #parked}). */
     synchronized int waiters() {
-        return waiterCount() + door.parked();
+        return waiterCount();
     }
 
     /** Callers waiting in both lanes (cancelled and timed-out ones no longer count); guarded by this. */

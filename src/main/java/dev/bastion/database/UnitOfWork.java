@@ -166,6 +166,11 @@ public class UnitOfWork {
         return admission.park(guardrails.requestTimeout().toNanos(), PoolAdmission.Lane.of(read), resume);
     }
 
+    /** The service is stopping: nobody is parked any more, those parked are resumed. */
+    public void stopParking() {
+        admission.stopParking();
+    }
+
     /** Retries not run because the service's retry budget across requests was spent (see {@link RetryTokens}). */
     public long retriesOverBudget() {
         return retryTokens.refused();
@@ -181,7 +186,7 @@ public class UnitOfWork {
         return admission.refusedOnArrival();
     }
 
-    /** Callers waiting, without a connection, for the pool's admission: their requests, and connections parked outside its door. */
+    /** Attempts waiting, without a connection, for the pool's admission (inside it or at its door). */
     public int admissionWaiters() {
         return admission.waiters();
     }

@@ -443,13 +443,17 @@ class PoolAdmissionTest {
         assertFalse(admission.park(30 * SECOND, PoolAdmission.Lane.WRITE, resumes(resumed, -2)),
                 "parked on the write lane, whose door is empty");
         assertEquals(3, admission.parked());
-        assertEquals(2 * pool + room + 3, admission.waiters(), "parked callers count as waiting");
+        assertEquals(2 * pool + room, admission.waiters(), "parked callers counted as requests waiting");
 
         Thread.sleep(100); // a sweep or more
         assertTrue(snapshot(resumed).isEmpty(), "resumed while the door was full: " + snapshot(resumed));
+        long hungUp = System.nanoTime();
         atTheDoor.forEach(arrival -> arrival.hangUp.run()); // every caller at the door hangs up: room, no place freed
         Await.until(() -> snapshot(resumed).size() == 3, "the parked callers resumed by the sweep");
+        long after = System.nanoTime() - hungUp;
         assertEquals(List.of(0, 1, 2), snapshot(resumed), "resumed out of turn");
+        // by the next sweep (20 ms), not by the second a caller stays parked at most
+        assertTrue(after < PoolAdmission.PARKED_AT_MOST_NANOS / 2, "resumed " + after / 1_000_000 + " ms after the door emptied");
         assertEquals(0, admission.parked());
         assertFalse(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, -3)), "parked at an empty door");
     }
@@ -462,26 +466,40 @@ class PoolAdmissionTest {
         List<CompletableFuture<PoolAdmission.Release>> inside = queue(admission, 2 * pool);
         List<Arrival> atTheDoor = holdAtTheDoor(admission, 64);
         List<Integer> resumed = new ArrayList<>();
-        assertTrue(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, 0)));
-        assertTrue(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, 1)));
+        for (int caller = 0; caller < 3; caller++) {
+            assertTrue(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, caller)), "not parked: " + caller);
+        }
 
         holding.get(0).done(true); // the first inside takes it, the door's first goes in, the first parked is resumed
+        List<Integer> right = snapshot(resumed); // by the release itself, before it returned (a sweep may add one later)
+        assertEquals(0, right.isEmpty() ? -1 : right.get(0), "the first parked caller not resumed by the place freed");
         atTheDoor.get(0).wentIn.get(5, TimeUnit.SECONDS);
         assertTrue(inside.get(0).isDone());
-        assertEquals(0, snapshot(resumed).get(0), "the first parked caller was not the first resumed");
-        // its next request arrives: the door is full again, and a caller answered now parks behind the one still parked
-        assertEquals(PoolAdmission.HELD, admission.arrive(30 * SECOND, PoolAdmission.Lane.READ, new Arrival()));
-        assertTrue(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, 2)));
         holding.get(1).done(true);
-        Await.until(() -> snapshot(resumed).size() >= 2, "the second parked caller resumed");
-        assertEquals(List.of(0, 1), snapshot(resumed).subList(0, 2), "resumed out of turn");
+        holding.get(2).done(true);
+        Await.until(() -> snapshot(resumed).size() == 3, "the parked callers resumed");
+        assertEquals(List.of(0, 1, 2), snapshot(resumed), "resumed out of turn");
+    }
+
+    @Test
+    void stoppingResumesEveryParkedCallerAndParksNoMore() throws Exception {
+        int pool = 4;
+        PoolAdmission admission = new PoolAdmission(vertx, pool, 640, 30 * SECOND);
+        crowdAtTheDoor(admission, pool, 64);
+        List<Integer> resumed = new ArrayList<>();
+        assertTrue(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, 0)));
+        assertTrue(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, 1)));
+        admission.stopParking();
+        assertEquals(List.of(0, 1), snapshot(resumed));
+        assertFalse(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, 2)), "parked while stopping");
+        assertEquals(0, admission.parked());
     }
 
     @Test
     void parkedCallersAreAllResumedOnceTheCrowdCouldNoLongerBeServedWellInTime() throws Exception {
         // nothing is freed: the database stalls. Parked, a request's wait is not counted (it is not read), so
         // callers are parked only while the crowd's expected wait is under a quarter of what one may wait
-        long poolTimeout = 2 * SECOND;
+        long poolTimeout = 1_600_000_000L; // parked while the crowd's expected wait is under 0.4 s
         int pool = 4;
         PoolAdmission admission = new PoolAdmission(vertx, pool, 640, poolTimeout);
         List<Arrival> atTheDoor = crowdAtTheDoor(admission, pool, 64);
@@ -493,8 +511,9 @@ class PoolAdmissionTest {
         Await.until(() -> snapshot(resumed).size() == 3, "the parked callers resumed");
         long after = System.nanoTime() - start;
         assertEquals(List.of(0, 1, 2), snapshot(resumed));
-        // resumed once the stall passed a quarter of the pool's timeout (0.5 s), before the door's requests run out (2 s)
-        assertTrue(after < poolTimeout, "resumed after " + after / 1_000_000 + " ms");
+        // resumed once the stall passed a quarter of the pool's timeout (0.4 s since the last place was freed, at
+        // the start), well before the second a caller stays parked at most and the door's requests run out (1.6 s)
+        assertTrue(after < 850_000_000L, "resumed after " + after / 1_000_000 + " ms");
         assertTrue(atTheDoor.stream().noneMatch(arrival -> arrival.refused.isDone()), "the door's requests were refused first");
         assertFalse(admission.park(30 * SECOND, PoolAdmission.Lane.READ, resumes(resumed, 3)), "parked during a stall");
         assertEquals(0, admission.parked());

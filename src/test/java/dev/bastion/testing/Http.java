@@ -48,7 +48,16 @@ public final class Http {
 
     /** Sum of a Prometheus series whose labels include all of {@code labels}; 0 when absent. */
     public static double metric(String name, Map<String, String> labels) {
-        String scrape = Management.given().get("/q/metrics").asString();
+        return metric(scrape(), name, labels);
+    }
+
+    /** The service's metrics now: several series read from one scrape are of one moment. */
+    public static String scrape() {
+        return Management.given().get("/q/metrics").asString();
+    }
+
+    /** As {@link #metric(String, Map)}, from a scrape already taken. */
+    public static double metric(String scrape, String name, Map<String, String> labels) {
         double total = 0;
         // a series without labels has no braces at all
         Matcher line = Pattern.compile("(?m)^" + Pattern.quote(name) + "(?:\\{([^}]*)\\})? ([0-9.eE+-]+)$").matcher(scrape);

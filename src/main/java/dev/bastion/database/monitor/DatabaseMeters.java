@@ -184,7 +184,7 @@ public class DatabaseMeters {
                 .register(registry);
         Gauge.builder(ADMISSION_WAITING, unitOfWork, UnitOfWork::admissionWaiters)
                 .description("Requests waiting, without a connection, for their turn on the pool (inside the admission, "
-                        + "or at its door before their route ran), and callers parked outside the door")
+                        + "or at its door before their route ran)")
                 .register(registry);
         Gauge.builder(ADMISSION_PARKED, unitOfWork, UnitOfWork::admissionParked)
                 .description("HTTP connections whose next request is left unread while the admission's door is full: "
