@@ -657,7 +657,7 @@ final class PoolAdmission {
     boolean park(long deadlineNanos, Lane lane, Runnable resume) {
         int l = lane.ordinal();
         synchronized (this) {
-            if (parkingStopped || door.parked(l) == 0 && door.waiting(l) < doorRoom) {
+            if (door.parked(l) == 0 && door.waiting(l) < doorRoom) {
                 return false;
             }
             parkedMayWaitNanos = Math.min(poolTimeoutNanos, deadlineNanos);
@@ -675,11 +675,8 @@ final class PoolAdmission {
         List<Runnable> resumed = new ArrayList<>();
         synchronized (this) {
             parkingStopped = true;
-            for (int lane = 0; lane < 2; lane++) {
-                Runnable resume;
-                while ((resume = door.unpark(lane)) != null) {
-                    resumed.add(resume);
-                }
+            for (Lane lane : Lane.values()) {
+                unparkInto(lane, resumed, System.nanoTime());
             }
         }
         resumed.forEach(Runnable::run);
@@ -689,17 +686,17 @@ final class PoolAdmission {
      * Whether the lane's whole crowd, parked callers included, can be served within a quarter of what a
      * request may wait: the time a request waits parked is not counted in its own wait (its arrival is
      * when it is read; the service cannot tell when the caller sent it), so parking is kept to waits
-     * well within the bound. Guarded by this.
+     * well within the bound. Never once the service is stopping. Guarded by this.
      */
     private boolean parkingInTime(Lane lane) {
         int l = lane.ordinal();
-        return expectedWaitNanos(lane, laneWaiters[l] + door.waiting(l) + door.parked(l) + 1) < parkedMayWaitNanos / 4;
+        return !parkingStopped && expectedWaitNanos(lane, laneWaiters[l] + door.waiting(l) + door.parked(l) + 1) < parkedMayWaitNanos / 4;
     }
 
     /**
      * The lane's parked callers to resume ({@code into}): while its door has room, those parked for
-     * {@link #PARKED_AT_MOST_NANOS}, and all of them once the wait outside is no longer short. Guarded by
-     * this.
+     * {@link #PARKED_AT_MOST_NANOS}, and all of them once the wait outside is no longer short (or the
+     * service is stopping). Guarded by this.
      */
     private void unparkInto(Lane lane, List<Runnable> into, long now) {
         int l = lane.ordinal();
