@@ -69,6 +69,7 @@ final class AdmissionDoor {
     private final boolean[] unordered = new boolean[2]; // a deadline arrived earlier than its predecessor's
     @SuppressWarnings("unchecked")
     private final ArrayDeque<Parked>[] parked = new ArrayDeque[] {new ArrayDeque<Parked>(), new ArrayDeque<Parked>()};
+    private long parkedNanos;
 
     /** A caller parked outside: {@code resume} lets its next request be read. */
     private record Parked(Runnable resume, long parkedAt) {
@@ -89,15 +90,28 @@ final class AdmissionDoor {
     }
 
     /** The lane's first parked caller's resume, out of line; null if none is parked. */
-    Runnable unpark(int lane) {
+    Runnable unpark(int lane, long now) {
         Parked first = parked[lane].poll();
-        return first == null ? null : first.resume();
+        return first == null ? null : resumed(first, now);
     }
 
     /** The lane's first parked caller's resume, out of line, if it was parked at {@code before} or earlier; else null. */
-    Runnable unparkIfParkedBy(int lane, long before) {
+    Runnable unparkIfParkedBy(int lane, long before, long now) {
         Parked first = parked[lane].peek();
-        return first == null || first.parkedAt() - before > 0 ? null : parked[lane].poll().resume();
+        return first == null || first.parkedAt() - before > 0 ? null : resumed(parked[lane].poll(), now);
+    }
+
+    private Runnable resumed(Parked parked, long now) {
+        parkedNanos += Math.max(0, now - parked.parkedAt());
+        return parked.resume();
+    }
+
+    /**
+     * The time callers have spent parked, summed, counted as each is resumed: under a crowd larger than the
+     * door, a wait that the service's request timings leave out (they start when a request is read).
+     */
+    long parkedNanos() {
+        return parkedNanos;
     }
 
     /** Waiting in the lane of this ordinal. */

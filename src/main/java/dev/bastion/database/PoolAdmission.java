@@ -387,10 +387,10 @@ final class PoolAdmission {
                 }
                 // one parked caller sends its next request for the one gone in from the door (the sweep tops up)
                 if (door.waiting(0) < doorRoom) {
-                    resumeReader = door.unpark(0);
+                    resumeReader = door.unpark(0, now);
                 }
                 if (door.waiting(1) < doorRoom) {
-                    resumeWriter = door.unpark(1);
+                    resumeWriter = door.unpark(1, now);
                 }
                 if (!tooLateAtDoor.isEmpty()) { // rare but for a short DB_POOL_TIMEOUT: no allocation otherwise
                     tooLate = new ArrayList<>(tooLateAtDoor);
@@ -705,10 +705,10 @@ final class PoolAdmission {
         }
         int room = parkingInTime(lane) ? doorRoom - door.waiting(l) : Integer.MAX_VALUE;
         Runnable resume;
-        while (room-- > 0 && (resume = door.unpark(l)) != null) {
+        while (room-- > 0 && (resume = door.unpark(l, now)) != null) {
             into.add(resume);
         }
-        while ((resume = door.unparkIfParkedBy(l, now - PARKED_AT_MOST_NANOS)) != null) {
+        while ((resume = door.unparkIfParkedBy(l, now - PARKED_AT_MOST_NANOS, now)) != null) {
             into.add(resume);
         }
     }
@@ -737,6 +737,11 @@ final class PoolAdmission {
     /** Callers parked outside the door: their connections' next requests are not read yet (see {@link #park}). */
     synchronized int parked() {
         return door.parked();
+    }
+
+    /** Seconds callers have spent parked, summed as each is resumed (see {@link AdmissionDoor#parkedNanos}). */
+    synchronized double parkedSeconds() {
+        return door.parkedNanos() / 1e9;
     }
 
     /** Requests waiting, inside and at the door (callers parked outside it are {@link #parked}). */

@@ -196,6 +196,11 @@ public class UnitOfWork {
         return admission.parked();
     }
 
+    /** Seconds HTTP connections have spent parked, summed: what the service's request timings leave out. */
+    public double admissionParkedSeconds() {
+        return admission.parkedSeconds();
+    }
+
     /** Write attempts waiting, without a connection, for a turn on a row others are writing (DB_MAX_CONNECTIONS_PER_ROW). */
     public int rowWaiters() {
         return rows.waiting();

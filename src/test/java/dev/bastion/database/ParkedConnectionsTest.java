@@ -174,7 +174,12 @@ class ParkedConnectionsTest {
         Await.until(() -> Http.metric("bastion_db_admission_waiting", Map.of()) == 0
                 && Http.metric("bastion_db_admission_parked", Map.of()) == 0, "nobody left waiting or parked");
         assertEquals(200, RestAssured.given().get("/customers/" + id).statusCode());
+        // the time parked, which the request timings leave out, is counted: each answer was followed by one park
+        // at most, of about a second at most; and the crowd stayed parked long enough to count seconds
+        double parkedSeconds = Http.metric("bastion_db_admission_parked_seconds_total", Map.of());
+        assertTrue(parkedSeconds >= 1 && parkedSeconds <= answered * 1.2, parkedSeconds + " s parked for " + answered + " answers");
         System.out.printf("parked at most %.0f, read and waiting at most %.0f; %d answers per caller on average, "
-                + "the staying callers %d at least%n", mostParked, mostRead, answered / CROWD, fewest);
+                + "the staying callers %d at least; %.0f s parked in all%n", mostParked, mostRead, answered / CROWD, fewest,
+                parkedSeconds);
     }
 }

@@ -535,5 +535,8 @@ class PoolAdmissionTest {
                 "resumed after " + after / 1_000_000 + " ms");
         assertTrue(atTheDoor.stream().noneMatch(arrival -> arrival.wentIn.isDone() || arrival.refused.isDone()),
                 "the door's requests moved: the caller may have been resumed for room, not for its time");
+        // its time parked is counted for operators (http_server_requests starts once a request is read)
+        double parked = admission.parkedSeconds();
+        assertTrue(parked >= PoolAdmission.PARKED_AT_MOST_NANOS / 1e9 && parked <= after / 1e9, parked + " s counted parked");
     }
 }

@@ -47,6 +47,7 @@ public class DatabaseMeters {
     static final String LOGINS_REFUSED = "bastion.db.logins.refused";
     static final String ADMISSION_WAITING = "bastion.db.admission.waiting";
     static final String ADMISSION_PARKED = "bastion.db.admission.parked";
+    static final String ADMISSION_PARKED_SECONDS = "bastion.db.admission.parked.seconds";
     static final String ROW_WAITING = "bastion.db.row.waiting";
     static final String UNREPLICATED_COMMITS = "bastion.db.unreplicated.commits";
     static final String WRITER_CHANGES = "bastion.db.writer.changes";
@@ -189,6 +190,10 @@ public class DatabaseMeters {
         Gauge.builder(ADMISSION_PARKED, unitOfWork, UnitOfWork::admissionParked)
                 .description("HTTP connections whose next request is left unread while the admission's door is full: "
                         + "a crowd waits in the kernel's socket buffers, not in the heap")
+                .register(registry);
+        FunctionCounter.builder(ADMISSION_PARKED_SECONDS, unitOfWork, UnitOfWork::admissionParkedSeconds)
+                .description("Seconds HTTP connections spent parked, summed as each is resumed: a wait before the "
+                        + "request is read, which http_server_requests leaves out")
                 .register(registry);
         Gauge.builder(ROW_WAITING, unitOfWork, UnitOfWork::rowWaiters)
                 .description("Writes queued, without a connection, for a turn on a row that DB_MAX_CONNECTIONS_PER_ROW "
