@@ -3,13 +3,6 @@ package dev.bastion.database;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +12,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import dev.bastion.testing.Await;
 import dev.bastion.testing.Customers;
 import dev.bastion.testing.Http;
+import dev.bastion.testing.KeepAliveReader;
 import dev.bastion.testing.PostgresResource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -52,81 +46,13 @@ class ParkedConnectionsTest {
         }
     }
 
-    /** One keep-alive connection reading one customer over and over, the next request sent on the answer. */
-    private static final class Caller extends Thread {
-        private final long id;
-        private final AtomicBoolean stop;
-        private final Socket socket;
-        volatile int answered;
-        volatile boolean hungUp;
-        volatile Throwable failure;
-
-        Caller(long id, AtomicBoolean stop) throws IOException {
-            this.id = id;
-            this.stop = stop;
-            this.socket = new Socket("localhost", RestAssured.port);
-            socket.setSoTimeout(20_000);
-            setDaemon(true);
-        }
-
-        @Override
-        public void run() {
-            try (socket) {
-                OutputStream out = socket.getOutputStream();
-                InputStream in = new BufferedInputStream(socket.getInputStream());
-                byte[] request = ("GET /customers/" + id + " HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n")
-                        .getBytes(StandardCharsets.US_ASCII);
-                while (!stop.get()) {
-                    out.write(request);
-                    out.flush();
-                    String answer = readAnswer(in);
-                    if (!answer.startsWith("HTTP/1.1 200") || !answer.contains("\"id\":" + id + ",")) {
-                        throw new AssertionError("answer " + answered + ": " + answer);
-                    }
-                    answered++;
-                }
-            } catch (Throwable e) {
-                if (!hungUp) {
-                    failure = e;
-                }
-            }
-        }
-
-        /** Hangs up, whether its request is being served, waits at the door or is left unread. */
-        void hangUp() throws IOException {
-            hungUp = true;
-            socket.close();
-        }
-
-        private static String readAnswer(InputStream in) throws IOException {
-            ByteArrayOutputStream head = new ByteArrayOutputStream();
-            int matched = 0;
-            while (matched < 4) {
-                int b = in.read();
-                if (b < 0) {
-                    throw new IOException("closed by the service after " + head);
-                }
-                head.write(b);
-                matched = b == "\r\n\r\n".charAt(matched) ? matched + 1 : (b == '\r' ? 1 : 0);
-            }
-            String text = head.toString(StandardCharsets.US_ASCII);
-            int at = text.toLowerCase().indexOf("content-length:");
-            if (at < 0) {
-                throw new IOException("no Content-Length: " + text);
-            }
-            int length = Integer.parseInt(text.substring(at + 15, text.indexOf('\r', at)).trim());
-            byte[] body = in.readNBytes(length);
-            return text + new String(body, StandardCharsets.UTF_8);
-        }
-    }
-
     @Test
     void aCrowdBeyondTheDoorWaitsUnreadAndIsServedInTurn() throws Exception {
         long id = Customers.createCustomer(Customers.uniqueEmail());
         AtomicBoolean stop = new AtomicBoolean();
-        List<Caller> callers = new ArrayList<>();
+        List<KeepAliveReader> callers = new ArrayList<>();
         for (int i = 0; i < CROWD; i++) {
-            callers.add(new Caller(id, stop));
+            callers.add(new KeepAliveReader(RestAssured.port, id, stop));
         }
         callers.forEach(Thread::start);
 
@@ -141,14 +67,14 @@ class ParkedConnectionsTest {
             mostRead = Math.max(mostRead, Http.metric(scrape, "bastion_db_admission_waiting", Map.of())); // read, not parked
             Thread.sleep(50);
         }
-        List<Caller> leaving = callers.subList(0, CROWD / 2);
-        for (Caller caller : leaving) { // with their requests unread, at the door, or being served
+        List<KeepAliveReader> leaving = callers.subList(0, CROWD / 2);
+        for (KeepAliveReader caller : leaving) { // with their requests unread, at the door, or being served
             caller.hangUp();
         }
         Thread.sleep(1_000);
         stop.set(true);
-        List<Caller> staying = callers.subList(CROWD / 2, CROWD);
-        for (Caller caller : callers) {
+        List<KeepAliveReader> staying = callers.subList(CROWD / 2, CROWD);
+        for (KeepAliveReader caller : callers) {
             caller.join(30_000);
             assertTrue(!caller.isAlive(), "a caller still waits for its answer");
         }
@@ -158,14 +84,14 @@ class ParkedConnectionsTest {
         assertTrue(mostRead < CROWD * 3 / 4, "up to " + mostRead + " requests read and waiting, of " + CROWD + " callers");
         int fewest = Integer.MAX_VALUE;
         long answered = 0;
-        for (Caller caller : callers) { // a failure after its own hang-up is not one
+        for (KeepAliveReader caller : callers) { // a failure after its own hang-up is not one
             if (caller.failure != null) {
                 throw new AssertionError("a caller", caller.failure);
             }
             assertTrue(caller.answered >= 2, "a caller answered " + caller.answered + " time(s): left parked");
             answered += caller.answered;
         }
-        for (Caller caller : staying) {
+        for (KeepAliveReader caller : staying) {
             fewest = Math.min(fewest, caller.answered);
         }
         // resumed as places free up, not only after the second a caller stays parked at most: at that pace a
