@@ -3,11 +3,15 @@
 the JVM image's flags under the pod's memory limit), reads by id at 20 callers and in crowds of 1,000 and
 5,000, interleaved. Per request served it prints the CPU of each process on the machine (the service,
 PostgreSQL's backends, wrk) and the machine's kernel network work (softirq) and idle time, all in µs of
-the 2 cores' time, from /proc; and the event loops' context switches per request.
+the 2 cores' time, from /proc; and the event loops' context switches per request. Per request is per
+answer (2xx or not; each line prints the errors). The softirq column overlaps the processes' (network work
+done in a process's context is also in its system time on kernels without IRQ time accounting); "machine"
+counts every tick once.
 
 The last table answers one question: what share of its 20-caller rate could a crowd get on this machine if
 the service's own CPU per request did not grow at all under it (only wrk's, PostgreSQL's, the kernel's and
-the idle time did)? That is this harness's ceiling for any service on this stack.
+the idle time did)? That is this harness's ceiling for any service on this stack, an upper bound (part of
+the service's growth is the kernel's network work for its connections).
 
     nice -n 5 python3 bench/throughput/crowd_cpu.py [--rounds 2]
 """

@@ -89,26 +89,29 @@ final class AdmissionDoor {
         parked[lane].add(new Parked(resume, now));
     }
 
-    /** The lane's first parked caller's resume, out of line; null if none is parked. */
+    /** The lane's first parked caller's resume, out of line, its time parked counted; null if none is parked. */
     Runnable unpark(int lane, long now) {
         Parked first = parked[lane].poll();
         return first == null ? null : resumed(first, now);
     }
 
-    /** The lane's first parked caller's resume, out of line, if it was parked at {@code before} or earlier; else null. */
+    /** As {@link #unpark}, if the first was parked at {@code before} or earlier; else null. */
     Runnable unparkIfParkedBy(int lane, long before, long now) {
         Parked first = parked[lane].peek();
         return first == null || first.parkedAt() - before > 0 ? null : resumed(parked[lane].poll(), now);
     }
 
-    private Runnable resumed(Parked parked, long now) {
-        parkedNanos += Math.max(0, now - parked.parkedAt());
-        return parked.resume();
+    /** Its resume, its time parked counted. */
+    private Runnable resumed(Parked caller, long now) {
+        parkedNanos += Math.max(0, now - caller.parkedAt());
+        return caller.resume();
     }
 
     /**
      * The time callers have spent parked, summed, counted as each is resumed: under a crowd larger than the
-     * door, a wait that the service's request timings leave out (they start when a request is read).
+     * door, a wait that the service's request timings leave out (they start when a request is read). An upper
+     * bound of that wait: exact for callers that send their next request on the answer (a crowd), while a
+     * connection that idles between requests counts its idle time parked too.
      */
     long parkedNanos() {
         return parkedNanos;

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bastion.testing.Http;
 import dev.bastion.testing.KeepAliveReader;
 import dev.bastion.testing.PackagedService;
@@ -51,7 +52,7 @@ class ParkedCrowdShutdownIT {
                     .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"Parked\",\"email\":\"parked@example.org\"}")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(201, created.statusCode(), created.body());
-            long id = Long.parseLong(created.body().replaceAll("(?s).*\"id\":(\\d+),.*", "$1"));
+            long id = new ObjectMapper().readTree(created.body()).get("id").asLong();
 
             AtomicBoolean stop = new AtomicBoolean();
             List<KeepAliveReader> callers = new ArrayList<>();

@@ -77,11 +77,11 @@ public final class KeepAliveReader extends Thread {
             try {
                 b = in.read();
             } catch (IOException reset) {
-                cutOff = head.size() == 0;
+                cutOff = !hungUp && head.size() == 0;
                 throw reset;
             }
             if (b < 0) {
-                cutOff = head.size() == 0;
+                cutOff = !hungUp && head.size() == 0;
                 throw new EOFException("closed by the service after " + head);
             }
             head.write(b);
@@ -94,6 +94,9 @@ public final class KeepAliveReader extends Thread {
         }
         int length = Integer.parseInt(text.substring(at + 15, text.indexOf('\r', at)).trim());
         byte[] body = in.readNBytes(length);
+        if (body.length < length) { // an answer cut short is not an answer
+            throw new EOFException("closed by the service " + body.length + " bytes into a body of " + length + ": " + text);
+        }
         return text + new String(body, StandardCharsets.UTF_8);
     }
 }

@@ -193,7 +193,8 @@ public class DatabaseMeters {
                 .register(registry);
         FunctionCounter.builder(ADMISSION_PARKED_SECONDS, unitOfWork, UnitOfWork::admissionParkedSeconds)
                 .description("Seconds HTTP connections spent parked, summed as each is resumed: a wait before the "
-                        + "request is read, which http_server_requests leaves out")
+                        + "request is read, which http_server_requests leaves out (an upper bound: a connection idle "
+                        + "between requests counts its idle time too)")
                 .register(registry);
         Gauge.builder(ROW_WAITING, unitOfWork, UnitOfWork::rowWaiters)
                 .description("Writes queued, without a connection, for a turn on a row that DB_MAX_CONNECTIONS_PER_ROW "
