@@ -34,6 +34,7 @@ import org.junit.jupiter.api.Test;
 class ParkedConnectionsTest {
 
     private static final int CROWD = 160; // beyond the pool (2), two rounds inside (4) and the door's room (64 here)
+    private static final int FEW = 16;    // within the door: nobody is parked
 
     public static class PoolOfTwo implements QuarkusTestProfile {
         @Override
@@ -49,6 +50,20 @@ class ParkedConnectionsTest {
     @Test
     void aCrowdBeyondTheDoorWaitsUnreadAndIsServedInTurn() throws Exception {
         long id = Customers.createCustomer(Customers.uniqueEmail());
+        // the pace without parking, on this machine now: a few callers within the door, after a second's warm-up
+        AtomicBoolean fewStop = new AtomicBoolean();
+        List<KeepAliveReader> few = new ArrayList<>();
+        for (int i = 0; i < FEW; i++) {
+            few.add(new KeepAliveReader(RestAssured.port, id, fewStop));
+        }
+        few.forEach(Thread::start);
+        double unparkedPerSecond = answersPerSecond(few, 1_000, 1_500);
+        fewStop.set(true);
+        for (KeepAliveReader caller : few) {
+            caller.join(30_000);
+            assertTrue(caller.failure == null && !caller.isAlive(), "a caller of the few: " + caller.failure);
+        }
+
         AtomicBoolean stop = new AtomicBoolean();
         List<KeepAliveReader> callers = new ArrayList<>();
         for (int i = 0; i < CROWD; i++) {
@@ -61,13 +76,16 @@ class ParkedConnectionsTest {
         Thread.sleep(1_500);
         double mostParked = 0;
         double mostRead = 0;
-        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+        long windowStarted = System.nanoTime();
+        long answeredBefore = answered(callers);
+        long until = windowStarted + TimeUnit.SECONDS.toNanos(3);
         while (System.nanoTime() < until) {
             String scrape = Http.scrape();
             mostParked = Math.max(mostParked, Http.metric(scrape, "bastion_db_admission_parked", Map.of()));
             mostRead = Math.max(mostRead, Http.metric(scrape, "bastion_db_admission_waiting", Map.of())); // read, not parked
             Thread.sleep(50);
         }
+        double crowdPerSecond = (answered(callers) - answeredBefore) / ((System.nanoTime() - windowStarted) / 1e9);
         List<KeepAliveReader> leaving = callers.subList(0, CROWD / 2);
         for (KeepAliveReader caller : leaving) { // with their requests unread, at the door, or being served
             caller.hangUp();
@@ -96,9 +114,13 @@ class ParkedConnectionsTest {
         for (KeepAliveReader caller : staying) {
             fewest = Math.min(fewest, caller.answered);
         }
-        // resumed as places free up, not only after the second a caller stays parked at most: at that pace a
-        // caller would get about one answer a second, 5 or 6 in this crowd's 5.5 s
-        assertTrue(answered / CROWD >= 15, answered / CROWD + " answers per caller on average");
+        // resumed as places free up, not only after the second a caller stays parked at most: at that pace the
+        // crowd would get about CROWD answers a second, a tenth of what a few callers get here. Measured against
+        // the few's pace on this machine, now: a loaded machine slows both (one CI run had 13 answers per caller
+        // where a quiet one has 36 to 79; three busy loops beside this test: 883 a second to the crowd, 551 to
+        // the few; with parked callers resumed only at the second: 290 to the crowd, 1,627 to the few)
+        assertTrue(crowdPerSecond >= unparkedPerSecond / 2, String.format(
+                "the crowd got %.0f answers a second, a few callers %.0f", crowdPerSecond, unparkedPerSecond));
         Await.until(() -> Http.metric("bastion_db_admission_waiting", Map.of()) == 0
                 && Http.metric("bastion_db_admission_parked", Map.of()) == 0, "nobody left waiting or parked");
         assertEquals(200, RestAssured.given().get("/customers/" + id).statusCode());
@@ -110,7 +132,26 @@ class ParkedConnectionsTest {
         assertTrue(parkedSeconds >= 1 && parkedSeconds <= Math.min(answered * 1.2, CROWD * crowdSeconds),
                 parkedSeconds + " s parked for " + answered + " answers in " + crowdSeconds + " s");
         System.out.printf("parked at most %.0f, read and waiting at most %.0f; %d answers per caller on average, "
-                + "the staying callers %d at least; %.0f s parked in all%n", mostParked, mostRead, answered / CROWD, fewest,
-                parkedSeconds);
+                + "the staying callers %d at least; %.0f s parked in all; %.0f answers a second to the crowd, "
+                + "%.0f to %d callers%n", mostParked, mostRead, answered / CROWD, fewest, parkedSeconds, crowdPerSecond,
+                unparkedPerSecond, FEW);
+    }
+
+    /** The callers' answers per second from {@code afterMillis} on, for {@code forMillis}. */
+    private static double answersPerSecond(List<KeepAliveReader> callers, long afterMillis, long forMillis)
+            throws InterruptedException {
+        Thread.sleep(afterMillis);
+        long before = answered(callers);
+        long started = System.nanoTime();
+        Thread.sleep(forMillis);
+        return (answered(callers) - before) / ((System.nanoTime() - started) / 1e9);
+    }
+
+    private static long answered(List<KeepAliveReader> callers) {
+        long sum = 0;
+        for (KeepAliveReader caller : callers) {
+            sum += caller.answered;
+        }
+        return sum;
     }
 }
