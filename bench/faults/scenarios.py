@@ -677,6 +677,8 @@ class ReadOnlyDatabase:
                 probes.append((time.monotonic(), *readiness_data(service)))
                 time.sleep(0.4)
         finally:
+            # answers judged up to here: a write the reload lets through before psql has returned is not one "during"
+            undoing = time.monotonic()
             pg.psql("ALTER SYSTEM RESET default_transaction_read_only")
             pg.psql("SELECT pg_reload_conf()")
         off = phase.fault_end = time.monotonic()
@@ -685,9 +687,9 @@ class ReadOnlyDatabase:
         write_after = first_write_after(bench.load, off, give_up=30)
         breaker.append(breaker_state(service))
 
-        reads = phase.stats.answers_where(lambda a: a.operation == "read" and on <= a.sent and a.finished <= off)
+        reads = phase.stats.answers_where(lambda a: a.operation == "read" and on <= a.sent and a.finished <= undoing)
         writes = phase.stats.answers_where(lambda a: a.operation != "read" and on + self.SETTLE <= a.sent
-                                           and a.finished <= off)
+                                           and a.finished <= undoing)
         bad_reads = [a for a in reads if a.status != 200]
         if bad_reads:
             phase.fail(f"{len(bad_reads)} of {len(reads)} reads on the read-only database did not answer 200: "
@@ -745,13 +747,14 @@ class RevokedPrivilege:
                 breaker.append(breaker_state(service))
                 time.sleep(0.4)
         finally:
+            granting = time.monotonic()  # answers judged up to here: the GRANT commits before psql returns
             pg.psql(f"GRANT INSERT ON credit_transfer TO {SERVICE_ROLE}")
         granted = phase.fault_end = phase.mark("granted back")
         readers.stop(30)
         creators.stop(30)
         breaker.append(breaker_state(service))
 
-        during = phase.stats.answers_where(lambda a: revoked + self.SETTLE <= a.sent and a.finished <= granted)
+        during = phase.stats.answers_where(lambda a: revoked + self.SETTLE <= a.sent and a.finished <= granting)
         transfers = [a for a in during if a.operation == "transfer"]
         others = [a for a in during if a.operation != "transfer"]
         bad_transfers = [a for a in transfers if not (
