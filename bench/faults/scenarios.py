@@ -173,7 +173,13 @@ def fail_over(bench, phase):
     if not standby.in_recovery():
         phase.fail("the standby was not read-only before its promotion")
     time.sleep(max(0.0, switched + PROMOTE_AFTER / 2 - time.monotonic()))
-    seen = readiness_data(bench.service)  # what the readiness probe says about the read-only standby, for the report
+    # what the readiness probe says about the read-only standby: asked until it says so or the promotion comes
+    # (a loaded machine may take longer to notice the node it reaches is read-only)
+    while True:
+        seen = readiness_data(bench.service)
+        if (seen[0] == 200 and (seen[1] or {}).get("readOnly")) or time.monotonic() > switched + PROMOTE_AFTER - 0.3:
+            break
+        time.sleep(0.1)
     time.sleep(max(0.0, switched + PROMOTE_AFTER - time.monotonic()))
     promoting = time.monotonic()
     standby.promote()
