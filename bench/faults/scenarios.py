@@ -174,12 +174,19 @@ def fail_over(bench, phase):
         phase.fail("the standby was not read-only before its promotion")
     time.sleep(max(0.0, switched + PROMOTE_AFTER / 2 - time.monotonic()))
     # what the readiness probe says about the read-only standby: asked until it says so or the promotion comes
-    # (a loaded machine may take longer to notice the node it reaches is read-only)
+    # (a loaded machine may take longer to notice the node it reaches is read-only); an UP that claims writes
+    # (readOnly absent or false) is noted whenever it comes
+    claimed_writes = []
     while True:
-        seen = readiness_data(bench.service)
+        left = switched + PROMOTE_AFTER - 0.2 - time.monotonic()
+        seen = readiness_data(bench.service, timeout=max(0.2, min(READINESS_TIMEOUT, left)))
+        if seen[0] == 200 and not (seen[1] or {}).get("readOnly"):
+            claimed_writes.append(seen[1])
         if (seen[0] == 200 and (seen[1] or {}).get("readOnly")) or time.monotonic() > switched + PROMOTE_AFTER - 0.3:
             break
         time.sleep(0.1)
+    if claimed_writes:
+        phase.fail(f"readiness said UP without readOnly while only a read-only standby was reachable: {claimed_writes[:3]}")
     time.sleep(max(0.0, switched + PROMOTE_AFTER - time.monotonic()))
     promoting = time.monotonic()
     standby.promote()
@@ -371,9 +378,9 @@ def terminate_role_sessions(pg, role=SERVICE_ROLE):
     return int(pg.psql(f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '{role}'"))
 
 
-def readiness_data(service):
+def readiness_data(service, timeout=READINESS_TIMEOUT):
     """(HTTP status, the database check's data) of one readiness probe; the data is {} when absent."""
-    reply = httpload.get(service.readiness_url(), READINESS_TIMEOUT)
+    reply = httpload.get(service.readiness_url(), timeout)
     try:
         checks = reply.json().get("checks", [])
     except (ValueError, AttributeError):
@@ -683,9 +690,9 @@ class ReadOnlyDatabase:
                 probes.append((time.monotonic(), *readiness_data(service)))
                 time.sleep(0.4)
         finally:
+            pg.psql("ALTER SYSTEM RESET default_transaction_read_only")
             # answers judged up to here: a write the reload lets through before psql has returned is not one "during"
             undoing = time.monotonic()
-            pg.psql("ALTER SYSTEM RESET default_transaction_read_only")
             pg.psql("SELECT pg_reload_conf()")
         off = phase.fault_end = time.monotonic()
         readers.stop(30)

@@ -48,7 +48,7 @@ class LatencyFirstPoolTimeoutTest {
                     "bastion.db.pool-size", "8",
                     "bastion.db.max-overflow", "0",
                     "bastion.db.pool-timeout", "0.9",
-                    "bastion.db.request-timeout", "30",
+                    "bastion.db.request-timeout", "60", // the stuck writers outlast the storms (their 503 would be counted)
                     "bastion.db.breaker-request-volume", "100000");
         }
     }
@@ -59,16 +59,16 @@ class LatencyFirstPoolTimeoutTest {
         List<Answer> storm = new ArrayList<>();
         double heldBefore;
         double timedBefore;
-        double secondsBefore;
+        double withinBefore;
         try (SecondClient migration = new SecondClient()) {
             migration.execute("LOCK TABLE customer IN EXCLUSIVE MODE");
             try (StuckWriters writers = StuckWriters.start(6)) { // the write lane's six places
                 Await.until(() -> SecondClient.serviceBackendsWaitingForLocks().size() == 6, "six writers on the lock");
                 heldBefore = Http.metric("bastion_http_refusals_held_total", Map.of());
                 timedBefore = Http.metric("http_server_requests_seconds_count", REFUSED_CREATE);
-                secondsBefore = Http.metric("http_server_requests_seconds_sum", REFUSED_CREATE);
-                // storms until a third of one was held (at most five): a loaded machine may spread a storm's
-                // arrivals, and so its refusals 0.9 s later, over more windows than it fills
+                withinBefore = Http.metric("http_server_requests_seconds_bucket", WITHIN_TWO_SECONDS);
+                // storms until a third of one storm's worth was held, over all of them (at most five): a loaded
+                // machine may spread a storm's arrivals, and so its refusals 0.9 s later, over more windows than it fills
                 for (int storms = 0; storms < 5
                         && Http.metric("bastion_http_refusals_held_total", Map.of()) - heldBefore < STORM / 3; storms++) {
                     Thread.sleep(2 * RefusalHold.WINDOW_MILLIS); // no refusal in the current window
@@ -92,21 +92,24 @@ class LatencyFirstPoolTimeoutTest {
         assertTrue(held >= STORM / 3, "held " + held + " of " + storm.size() + ": " + millis(storm));
         long heldAnswers = storm.stream().filter(a -> a.millis() >= 950).count();
         assertTrue(heldAnswers >= held, held + " held, but only " + heldAnswers + " answers took a second or more");
-        // a hold counts from the request's arrival: 1 to 2 s after it (1.5 s on average), not 1 to 2 s after its
-        // wait ran out (2.4 s). Timed by the service from each arrival (http_server_requests), so a loaded machine's
-        // delays on the client's side do not count; the refusals answered at once took their 0.9 s wait
+        // a hold counts from the request's arrival: 1 to 2 s after it, not 1 to 2 s after its wait ran out (1.9 to
+        // 2.9 s, three quarters of them beyond 2.15 s). Timed by the service from each arrival (http_server_requests,
+        // its histogram's bucket up to 2.147 s), so a loaded machine's delays on the client's side do not count
         Await.until(() -> Http.metric("http_server_requests_seconds_count", REFUSED_CREATE) - timedBefore == storm.size(),
                 "every refusal (" + storm.size() + ") timed once in http_server_requests");
-        double timedSeconds = Http.metric("http_server_requests_seconds_sum", REFUSED_CREATE) - secondsBefore;
-        double heldMean = (timedSeconds - (storm.size() - held) * POOL_TIMEOUT_MILLIS / 1000.0) / held;
-        assertTrue(heldMean < 2.0, String.format("held refusals took %.2f s on average from their arrival: the wait "
-                + "was not counted in the hold (%s)", heldMean, millis(storm)));
+        double beyond = Http.metric("http_server_requests_seconds_count", REFUSED_CREATE) - timedBefore
+                - (Http.metric("http_server_requests_seconds_bucket", WITHIN_TWO_SECONDS) - withinBefore);
+        assertTrue(beyond < held / 4, beyond + " of " + held + " held refusals answered more than 2.15 s after their "
+                + "arrival: the wait was not counted in the hold (" + millis(storm) + ")");
         assertEquals(0, SecondClient.queryLong("SELECT count(*) FROM customer WHERE email LIKE '" + marker + "-%'"),
                 "a refused create wrote a row");
-        System.out.printf("%d refusals, %.0f held, %.2f s on average from their arrival%n", storm.size(), held, heldMean);
+        System.out.printf("%d refusals, %.0f held, %.0f answered more than 2.15 s after their arrival%n", storm.size(), held,
+                beyond);
     }
 
+    // no uri: a storm's request refused at the door is timed under uri="UNKNOWN" (its route never ran)
     private static final Map<String, String> REFUSED_CREATE = Map.of("method", "POST", "status", "503");
+    private static final Map<String, String> WITHIN_TWO_SECONDS = Map.of("method", "POST", "status", "503", "le", "2.147483647");
 
     private static String millis(List<Answer> answers) {
         return answers.stream().map(Answer::millis).sorted().toList().toString();

@@ -114,13 +114,13 @@ class ParkedConnectionsTest {
         for (KeepAliveReader caller : staying) {
             fewest = Math.min(fewest, caller.answered);
         }
-        // resumed as places free up, not only after the second a caller stays parked at most: at that pace the
-        // crowd would get about CROWD answers a second, a tenth to a fifth of what a few callers get here (a third is
-        // asked, room for a burst of load on the machine during the crowd alone). Measured against
-        // the few's pace on this machine, now: a loaded machine slows both (one CI run had 13 answers per caller
-        // where a quiet one has 36 to 79; three busy loops beside this test: 883 a second to the crowd, 551 to
-        // the few; with parked callers resumed only at the second: 290 to the crowd, 1,627 to the few)
-        assertTrue(crowdPerSecond >= unparkedPerSecond / 3, String.format(
+        // resumed as places free up, not only after the second a caller stays parked at most: at that pace, bound by
+        // the second and not by the machine, the crowd gets about 1.8 answers a caller a second (290 a second: 18 %
+        // of the few's 1,627 on a quiet machine). Measured against the few's pace on this machine, now, not a fixed
+        // count: a loaded machine slows both (a CI run had 13 answers per caller where a quiet one has 36 to 79).
+        // The service: 150 % of the few alone, 160 % beside three busy loops (883 against 551), 117 % in the
+        // whole suite (860 against 738)
+        assertTrue(crowdPerSecond >= unparkedPerSecond * 2 / 3, String.format(
                 "the crowd got %.0f answers a second, a few callers %.0f", crowdPerSecond, unparkedPerSecond));
         Await.until(() -> Http.metric("bastion_db_admission_waiting", Map.of()) == 0
                 && Http.metric("bastion_db_admission_parked", Map.of()) == 0, "nobody left waiting or parked");
