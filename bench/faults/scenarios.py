@@ -180,9 +180,10 @@ def fail_over(bench, phase):
     while True:
         left = switched + PROMOTE_AFTER - 0.2 - time.monotonic()
         seen = readiness_data(bench.service, timeout=max(0.2, min(READINESS_TIMEOUT, left)))
-        if seen[0] == 200 and not (seen[1] or {}).get("readOnly"):
+        says_read_only = bool((seen[1] or {}).get("readOnly"))
+        if seen[0] == 200 and not says_read_only:
             claimed_writes.append(seen[1])
-        if (seen[0] == 200 and (seen[1] or {}).get("readOnly")) or time.monotonic() > switched + PROMOTE_AFTER - 0.3:
+        if (seen[0] == 200 and says_read_only) or time.monotonic() > switched + PROMOTE_AFTER - 0.3:
             break
         time.sleep(0.1)
     if claimed_writes:

@@ -7,7 +7,6 @@ import java.net.http.HttpRequest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 
 import dev.bastion.testing.Await;
 import dev.bastion.testing.Http;
@@ -38,7 +37,7 @@ import org.junit.jupiter.api.Test;
 @WithTestResource(PostgresResource.class)
 class LatencyFirstPoolTimeoutTest {
 
-    private static final int STORM = 80;
+    private static final int STORM = RefusalStormTest.STORM; // its stormUntilHeld sends storms of this size
     private static final long POOL_TIMEOUT_MILLIS = 900;
 
     public static class NineTenthsOfASecond implements QuarkusTestProfile {
@@ -67,17 +66,11 @@ class LatencyFirstPoolTimeoutTest {
                 heldBefore = Http.metric("bastion_http_refusals_held_total", Map.of());
                 timedBefore = Http.metric("http_server_requests_seconds_count", REFUSED_CREATE);
                 withinBefore = Http.metric("http_server_requests_seconds_bucket", WITHIN_TWO_SECONDS);
-                // storms until a third of one storm's worth was held, over all of them (at most five): a loaded
-                // machine may spread a storm's arrivals, and so its refusals 0.9 s later, over more windows than it fills
-                for (int storms = 0; storms < 5
-                        && Http.metric("bastion_http_refusals_held_total", Map.of()) - heldBefore < STORM / 3; storms++) {
-                    Thread.sleep(2 * RefusalHold.WINDOW_MILLIS); // no refusal in the current window
-                    List<CompletableFuture<Answer>> sent = new ArrayList<>();
-                    for (int i = 0; i < STORM; i++) {
-                        sent.add(TimedRequests.create(marker + "-" + storms + "-" + i));
-                    }
-                    sent.forEach(answer -> storm.add(answer.join()));
-                }
+                Thread.sleep(2 * RefusalHold.WINDOW_MILLIS); // no refusal in the current window
+                // storms until a third of one storm's worth was held, over all of them: a loaded machine may spread a
+                // storm's arrivals, and so its refusals 0.9 s later, over more windows than it fills
+                int[] sent = {0};
+                storm.addAll(RefusalStormTest.stormUntilHeld(heldBefore, () -> TimedRequests.create(marker + "-" + sent[0]++)));
                 // the lanes: reads are served meanwhile
                 assertEquals(200, TimedRequests.send(HttpRequest.newBuilder(Http.uri("/customers?size=1")).build()).join().status(),
                         "a read was not served while the writes waited");

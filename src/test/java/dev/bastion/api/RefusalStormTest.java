@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
 @WithTestResource(PostgresResource.class)
 class RefusalStormTest {
 
-    private static final int STORM = 80;
+    static final int STORM = 80;
 
     public static class FullQueueOfTwo implements QuarkusTestProfile {
         @Override
@@ -147,7 +147,7 @@ class RefusalStormTest {
      * Storms of {@value #STORM} requests, sent together, until at least a third of one storm's worth was
      * held (at most five storms): a loaded machine may spread one storm over more windows than it fills.
      */
-    private static List<Answer> stormUntilHeld(double heldBefore, java.util.function.Supplier<CompletableFuture<Answer>> request) {
+    static List<Answer> stormUntilHeld(double heldBefore, java.util.function.Supplier<CompletableFuture<Answer>> request) {
         List<Answer> answers = new ArrayList<>();
         for (int storms = 0; storms < 5 && Http.metric("bastion_http_refusals_held_total", Map.of()) - heldBefore < STORM / 3;
              storms++) {

@@ -52,10 +52,7 @@ class ParkedConnectionsTest {
         long id = Customers.createCustomer(Customers.uniqueEmail());
         // the pace without parking, on this machine now: a few callers within the door, after a second's warm-up
         AtomicBoolean fewStop = new AtomicBoolean();
-        List<KeepAliveReader> few = new ArrayList<>();
-        for (int i = 0; i < FEW; i++) {
-            few.add(new KeepAliveReader(RestAssured.port, id, fewStop));
-        }
+        List<KeepAliveReader> few = readers(FEW, id, fewStop);
         few.forEach(Thread::start);
         double unparkedPerSecond = answersPerSecond(few, 1_000, 1_500);
         fewStop.set(true);
@@ -65,10 +62,7 @@ class ParkedConnectionsTest {
         }
 
         AtomicBoolean stop = new AtomicBoolean();
-        List<KeepAliveReader> callers = new ArrayList<>();
-        for (int i = 0; i < CROWD; i++) {
-            callers.add(new KeepAliveReader(RestAssured.port, id, stop));
-        }
+        List<KeepAliveReader> callers = readers(CROWD, id, stop);
         long crowdStarted = System.nanoTime();
         callers.forEach(Thread::start);
 
@@ -136,6 +130,15 @@ class ParkedConnectionsTest {
                 + "the staying callers %d at least; %.0f s parked in all; %.0f answers a second to the crowd, "
                 + "%.0f to %d callers%n", mostParked, mostRead, answered / CROWD, fewest, parkedSeconds, crowdPerSecond,
                 unparkedPerSecond, FEW);
+    }
+
+    /** {@code count} keep-alive readers of customer {@code id}, connected, not started. */
+    private static List<KeepAliveReader> readers(int count, long id, AtomicBoolean stop) throws java.io.IOException {
+        List<KeepAliveReader> readers = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            readers.add(new KeepAliveReader(RestAssured.port, id, stop));
+        }
+        return readers;
     }
 
     /** The callers' answers per second from {@code afterMillis} on, for {@code forMillis}. */
