@@ -2,7 +2,9 @@ package dev.bastion.customer;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 
 import io.quarkus.hibernate.reactive.panache.Panache;
@@ -28,6 +30,7 @@ public class CustomerRepository implements PanacheRepository<Customer> {
 
     private static final String COLUMNS = "id, name, email, phone, status, credit_balance, version, created_at, updated_at";
     private static final String SELECT_BY_ID = "SELECT " + COLUMNS + " FROM customer WHERE id = $1";
+    private static final String SELECT_BY_IDS = "SELECT " + COLUMNS + " FROM customer WHERE id = ANY($1)";
     // version, created_at and updated_at take the table's defaults (0, now(), now())
     private static final String INSERT = "INSERT INTO customer (name, email, phone, status, credit_balance)"
             + " VALUES ($1, $2, $3, $4, $5) RETURNING " + COLUMNS;
@@ -51,6 +54,18 @@ public class CustomerRepository implements PanacheRepository<Customer> {
     /** The customer with {@code id} as its response, or null. */
     public Uni<CustomerResponse> findResponse(SqlConnection connection, long id) {
         return connection.preparedQuery(SELECT_BY_ID).execute(Tuple.of(id)).map(rows -> firstOrNull(rows, CustomerRepository::response));
+    }
+
+    /** The customers of {@code ids} that exist, by id. */
+    public Uni<Map<Long, CustomerResponse>> findResponses(SqlConnection connection, List<Long> ids) {
+        return connection.preparedQuery(SELECT_BY_IDS).execute(Tuple.of(ids.toArray(new Long[0]))).map(rows -> {
+            Map<Long, CustomerResponse> found = new HashMap<>(rows.size() * 2);
+            for (Row row : rows) {
+                CustomerResponse customer = response(row);
+                found.put(customer.id(), customer);
+            }
+            return found;
+        });
     }
 
     /** Inserts {@code customer} and returns it as stored. */

@@ -182,6 +182,10 @@ public class UnitOfWork {
     }
 
     /** Requests refused before any work (on arrival, or at the door) because the pool could not serve them in time. */
+    public long readsRiddenAlong() {
+        return admission.readsRiddenAlong();
+    }
+
     public long refusedOnArrival() {
         return admission.refusedOnArrival();
     }
@@ -208,7 +212,7 @@ public class UnitOfWork {
 
     /** Runs {@code work} in a transaction described by {@code spec}; see the class comment. */
     public <T> Uni<T> run(TransactionSpec spec, Supplier<Uni<T>> work) {
-        return guarded(spec, true, gate -> session(spec, work, gate));
+        return guarded(spec, true, null, gate -> session(spec, work, gate));
     }
 
     /**
@@ -239,6 +243,31 @@ public class UnitOfWork {
                     .chain(found -> found != null ? Uni.createFrom().item(found) : statementOn(pool, spec, statement));
         }
         return statementOn(pool, spec, statement);
+    }
+
+    /**
+     * A read of one key, as {@link #runStatement}, that may share its statement with the reads of
+     * {@code reads} queued for the pool with it ({@link SharedReads}): each gets its own answer, its own
+     * deadline, retries and breaker call; a read that rode along holds no connection. A failure of the
+     * shared statement is each rider's own failure (retried within its own budget); a leader cut short
+     * alone (its caller gone, its deadline) sends its riders back to the head of the queue. Reads that
+     * go to standbys or must see a written position ({@link TransactionSpec#readAfter}) run alone.
+     */
+    @SuppressWarnings("unchecked")
+    public <K, T> Uni<T> readShared(TransactionSpec spec, SharedReads<K, T> reads, K key) {
+        if (spec.readAfter() != null || spec.standby() && readPool() != null || !spec.readOnly()) {
+            return runStatement(spec, connection -> reads.one(connection, key));
+        }
+        PoolAdmission.SharedTurn turn = new PoolAdmission.SharedTurn(reads, key, reads.most());
+        return guarded(spec, false, turn, gate -> onConnection(pool, spec, gate, connection -> {
+            if (!turn.hasRiders()) {
+                return reads.one(connection, key);
+            }
+            return reads.many(connection, turn.keys()).map(found -> {
+                admission.answerRiders(turn, found);
+                return found.get(key);
+            });
+        }));
     }
 
     /**
@@ -275,9 +304,14 @@ public class UnitOfWork {
     }
 
     private <T> Uni<T> statementOn(Pool on, TransactionSpec spec, Function<SqlConnection, Uni<T>> statement) {
+        return guarded(spec, false, null, gate -> onConnection(on, spec, gate, statement));
+    }
+
+    /** One attempt of a single statement on a connection borrowed from {@code on}. */
+    private <T> Uni<T> onConnection(Pool on, TransactionSpec spec, CommitGate gate, Function<SqlConnection, Uni<T>> statement) {
         // the connection is back in the pool before the attempt ends (and frees its admission), unlike with
         // Pool.withConnection: the next admitted attempt must find it idle, not open one more
-        return guarded(spec, false, gate -> connection(on).chain(connection -> Uni.createFrom().deferred(() -> {
+        return connection(on).chain(connection -> Uni.createFrom().deferred(() -> {
             if (spec.readOnly()) {
                 gate.ensureRunning();
             } else {
@@ -301,7 +335,7 @@ public class UnitOfWork {
                     })
                     .onTermination().invoke(gate::statementFinished)
                     .onFailure(UnitOfWork::discardsConnection).call(() -> terminateBackend(connection));
-        }).eventually(() -> connection.close().onFailure().recoverWithNull())));
+        }).eventually(() -> connection.close().onFailure().recoverWithNull()));
     }
 
     /**
@@ -333,13 +367,14 @@ public class UnitOfWork {
     }
 
     @SuppressWarnings("unchecked")
-    private <T> Uni<T> guarded(TransactionSpec spec, boolean transactionBlock, Function<CommitGate, Uni<T>> attempt) {
+    private <T> Uni<T> guarded(TransactionSpec spec, boolean transactionBlock, PoolAdmission.SharedTurn turn,
+                               Function<CommitGate, Uni<T>> attempt) {
         long started = RequestStart.of(System.nanoTime());
         long deadline = started + guardrails.requestTimeout().toNanos();
         RetryBudget budget = new RetryBudget(retryPolicy);
         retryTokens.unitStarted();
         Uni<Object> guarded = guard.get(() -> untilDone(
-                        () -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, attempt, budget, deadline), budget))
+                        () -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, turn, attempt, budget, deadline), budget))
                 .onFailure(error -> spec.idempotent() && budget.commitMayHaveLandedEarlier() && unavailable(error, spec, deadline))
                 .recoverWithUni(() -> findOutThroughTheKey(spec, transactionBlock, attempt, budget, deadline));
         return ((Uni<T>) guarded)
@@ -371,7 +406,7 @@ public class UnitOfWork {
     @SuppressWarnings("unchecked")
     private <T> Uni<Object> findOutThroughTheKey(TransactionSpec spec, boolean transactionBlock,
                                                  Function<CommitGate, Uni<T>> attempt, RetryBudget budget, long deadline) {
-        return Uni.createFrom().deferred(() -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, attempt, budget, deadline))
+        return Uni.createFrom().deferred(() -> (Uni<Object>) (Uni<?>) attempt(spec, transactionBlock, null, attempt, budget, deadline))
                 .onFailure(error -> unavailable(error, spec, deadline)).retry()
                 .withBackOff(Duration.ofMillis(100), Duration.ofMillis(500)).atMost(100);
     }
@@ -408,8 +443,9 @@ public class UnitOfWork {
                         .eventually(Savepoints::leaveExplicitTransaction)));
     }
 
-    private <T> Uni<T> attempt(TransactionSpec spec, boolean transactionBlock, Function<CommitGate, Uni<T>> work,
-                               RetryBudget budget, long deadline) {
+    @SuppressWarnings("unchecked")
+    private <T> Uni<T> attempt(TransactionSpec spec, boolean transactionBlock, PoolAdmission.SharedTurn turn,
+                               Function<CommitGate, Uni<T>> work, RetryBudget budget, long deadline) {
         CommitGate gate = new CommitGate(deadline);
         int attempt = budget.beginAttempt(gate);
         long remaining = deadline - System.nanoTime();
@@ -419,8 +455,15 @@ public class UnitOfWork {
             bounded = Uni.createFrom().failure(() -> deadlineExceeded(spec, gate));
         } else {
             // a turn on the rows first (waiting for a held row takes no place in the pool's queue), then the pool
-            Uni<T> admitted = admission.enter(gate, PoolAdmission.Lane.of(spec.readOnly())).chain(leave -> {
+            Uni<T> admitted = admission.enter(gate, PoolAdmission.Lane.of(spec.readOnly()), turn).chain(leave -> {
+                if (leave == PoolAdmission.RODE) { // answered by another read's statement: no connection was held
+                    return turn.failure() != null ? Uni.createFrom().failure(turn.failure())
+                            : Uni.createFrom().item((T) ((java.util.Map<?, ?>) turn.answer()).get(turn.key));
+                }
                 if (!gate.takePlace()) { // its caller went away as the place came: nothing runs
+                    if (turn != null) {
+                        admission.endRiders(turn, null, true);
+                    }
                     leave.done(false);
                     return Uni.createFrom().failure(new CommitGate.AbandonedAttemptException());
                 }
@@ -429,6 +472,9 @@ public class UnitOfWork {
                 events.attemptStarted(attemptId, spec.operation(), attempt);
                 return Uni.createFrom().deferred(() -> work.apply(gate)).onTermination().invoke((item, failure, cancelled) -> {
                     events.attemptEnded(attemptId);
+                    if (turn != null) { // riders not answered yet: before the release, which may serve them next
+                        admission.endRiders(turn, failure, cancelled || gate.deadlineReached() || gate.abandoned());
+                    }
                     leave.done(failure == null && !cancelled);
                 });
             });

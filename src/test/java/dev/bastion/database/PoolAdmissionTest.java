@@ -75,7 +75,7 @@ class PoolAdmissionTest {
     }
 
     private static CompletableFuture<PoolAdmission.Release> enter(PoolAdmission admission, long deadlineNanos) {
-        return admission.enter(deadlineIn(deadlineNanos), PoolAdmission.Lane.READ).subscribeAsCompletionStage();
+        return admission.enter(deadlineIn(deadlineNanos), PoolAdmission.Lane.READ, null).subscribeAsCompletionStage();
     }
 
     @Test
@@ -145,7 +145,7 @@ class PoolAdmissionTest {
 
         List<Cancellable> leaving = new ArrayList<>();
         for (int i = 0; i < 3; i++) { // callers whose request is cancelled (its deadline, a hang-up)
-            leaving.add(admission.enter(deadlineIn(30 * SECOND), PoolAdmission.Lane.READ).subscribe().with(release -> { }));
+            leaving.add(admission.enter(deadlineIn(30 * SECOND), PoolAdmission.Lane.READ, null).subscribe().with(release -> { }));
         }
         assertEquals(3, admission.waiters());
         leaving.forEach(Cancellable::cancel);

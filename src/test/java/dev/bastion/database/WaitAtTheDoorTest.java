@@ -64,8 +64,9 @@ class WaitAtTheDoorTest {
         return answers;
     }
 
-    private static void awaitWaiting(int count) throws Exception {
-        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+    /** Waits until {@code count} requests wait for the pool (inside the admission or at its door). */
+    static void awaitWaiting(int count) throws Exception {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         double waiting = 0;
         while (System.nanoTime() < until) {
             waiting = Http.metric("bastion_db_admission_waiting", Map.of());

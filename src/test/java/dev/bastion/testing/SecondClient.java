@@ -119,13 +119,18 @@ public final class SecondClient implements AutoCloseable {
         }
     }
 
-    public static List<Integer> pids(String sql) throws SQLException {
-        List<Integer> pids = new ArrayList<>();
+    /** The first column of every row {@code sql} returns, as text. */
+    public static List<String> strings(String sql) throws SQLException {
+        List<String> values = new ArrayList<>();
         try (Connection c = PostgresResource.connect(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
             while (rs.next()) {
-                pids.add(rs.getInt(1));
+                values.add(rs.getString(1));
             }
         }
-        return pids;
+        return values;
+    }
+
+    public static List<Integer> pids(String sql) throws SQLException {
+        return strings(sql).stream().map(Integer::valueOf).toList();
     }
 }

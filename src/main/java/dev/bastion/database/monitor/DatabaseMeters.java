@@ -44,6 +44,7 @@ public class DatabaseMeters {
     static final String POOL_CONNECTION_LIMIT = "bastion.db.pool.connection.limit";
     static final String POOL_OVERFLOW = "bastion.db.pool.overflow";
     static final String ADMISSION_REFUSALS = "bastion.db.admission.refusals";
+    static final String READS_RIDDEN_ALONG = "bastion.db.admission.shared.reads";
     static final String LOGINS_REFUSED = "bastion.db.logins.refused";
     static final String ADMISSION_WAITING = "bastion.db.admission.waiting";
     static final String ADMISSION_PARKED = "bastion.db.admission.parked";
@@ -178,6 +179,10 @@ public class DatabaseMeters {
         FunctionCounter.builder(ADMISSION_REFUSALS, unitOfWork, UnitOfWork::refusedOnArrival)
                 .description("API requests refused with 503 pool-exhausted before any work, on arrival or when their "
                         + "wait at the door ran out: the pool could not serve them within DB_POOL_TIMEOUT or their deadline")
+                .register(registry);
+        FunctionCounter.builder(READS_RIDDEN_ALONG, unitOfWork, UnitOfWork::readsRiddenAlong)
+                .description("Reads by id answered by another read's statement, having queued for the pool with it "
+                        + "(one statement answers up to 32): none while the pool has a free place")
                 .register(registry);
         FunctionCounter.builder(RETRIES_OVER_BUDGET, unitOfWork, UnitOfWork::retriesOverBudget)
                 .description("Retries not run because at most about 20 % of attempts may be retries (the service's "
