@@ -191,7 +191,7 @@ final class PoolAdmission {
             }
         }
         if (admittedNow) {
-            emitter.complete(release(start, lane, 1));
+            emitter.complete(release(start, lane, null));
             return;
         }
         // DB_POOL_TIMEOUT bounds the whole wait for a place, a wait at the door (before the route ran) included
@@ -218,7 +218,7 @@ final class PoolAdmission {
         }
 
         if (admittedNow) {
-            emitter.complete(release(start, lane, 1));
+            emitter.complete(release(start, lane, null));
             return;
         }
         if (waiter == null) {
@@ -232,12 +232,20 @@ final class PoolAdmission {
 
     /** The caller stopped waiting (or was served: then nothing to do); a place already taken for it goes back. */
     private void abandoned(Waiter waiter) {
-        if (waiter.state.compareAndSet(Waiter.WAITING, Waiter.CANCELLED)) {
-            synchronized (this) { // its queue entry is dropped by the next poll or sweep
-                laneWaiters[waiter.lane.ordinal()]--;
+        while (true) { // a rider's turn may go back from GRANTED to WAITING meanwhile (endRiders): tried again then
+            int state = waiter.state.get();
+            if (state == Waiter.WAITING && waiter.state.compareAndSet(Waiter.WAITING, Waiter.CANCELLED)) {
+                synchronized (this) { // its queue entry is dropped by the next poll or sweep
+                    laneWaiters[waiter.lane.ordinal()]--;
+                }
+                return;
             }
-        } else {
-            waiter.state.compareAndSet(Waiter.GRANTED, Waiter.CANCELLED); // the delivery then frees the place
+            if (state == Waiter.GRANTED && waiter.state.compareAndSet(Waiter.GRANTED, Waiter.CANCELLED)) {
+                return; // the delivery then frees the place (a rider's: there is none)
+            }
+            if (state == Waiter.SETTLED || state == Waiter.CANCELLED) {
+                return;
+            }
         }
     }
 
@@ -336,7 +344,12 @@ final class PoolAdmission {
         // counted in reads, not places, while places answer several (shared reads): two rounds of the pool
         // let in a batch of about 4 a place (measured at 1,000 callers), each place taking what the queue had;
         // in proportion to the recent batches the queue grows, and with it the batches, up to 16 rounds
-        return lane == Lane.READ ? rounds * Math.min(16, (int) Math.ceil(readsPerPlace)) : rounds;
+        return lane == Lane.READ ? rounds * readRounds() : rounds;
+    }
+
+    /** Rounds of reads a read's place answers now: 1 without shared reads, at most 16; guarded by this. */
+    private int readRounds() {
+        return Math.min(16, (int) Math.ceil(readsPerPlace - 0.05)); // the average settles just above 1
     }
 
     /** A place is free and the lane holds fewer than its limit; guarded by this. */
@@ -354,10 +367,10 @@ final class PoolAdmission {
     }
 
     /**
-     * The release for an admitted attempt that answers {@code served} waiters (itself and its riders):
-     * frees its place, or hands it straight to the next waiter.
+     * The release for an admitted attempt ({@code turn}: a shared read's, or null): frees its place, or
+     * hands it straight to the next waiter.
      */
-    private Release release(long admittedAt, Lane lane, int served) {
+    private Release release(long admittedAt, Lane lane, SharedTurn turn) {
         return succeeded -> {
             if (succeeded) {
                 // failed attempts (a lost connection, a timeout) say nothing about how long serving takes
@@ -383,15 +396,13 @@ final class PoolAdmission {
                     // stalls the event loops for a moment, which is not the pool's pace; averaged over ~50 places
                     // (15 ms at 3,000/s) one such stall made the pace look 30x slower and refused callers for seconds.
                     // A database that really slows down still moves it 6 % a place, and shows in the waits first
-                    // (per waiter served: a shared read's place answered its riders too)
-                    interval /= served;
                     busyIntervalNanos = busyIntervalNanos < 0 ? interval
                             : busyIntervalNanos * 0.98 + Math.min(interval, 4 * busyIntervalNanos) * 0.02;
                 }
                 lastReleaseBusy = busy;
                 lastReleaseNanos = now;
-                if (lane == Lane.READ) {
-                    readsPerPlace = readsPerPlace * 0.95 + served * 0.05;
+                if (lane == Lane.READ) { // itself and the riders its statement answered
+                    readsPerPlace = readsPerPlace * 0.95 + (1 + (turn == null ? 0 : turn.answered)) * 0.05;
                 }
                 next = admitNextWaiter(now);
                 if (next != null) {
@@ -559,6 +570,7 @@ final class PoolAdmission {
     /** Each rider of {@code leader} gets {@code answer} (the leader's statement's result), on its own context. */
     void answerRiders(SharedTurn leader, Object answer) {
         List<Waiter> riders = leader.takeRiders();
+        leader.answered = riders.size();
         readsRiddenAlong.add(riders.size());
         for (Waiter rider : riders) {
             rider.turn.answer = answer;
@@ -567,28 +579,27 @@ final class PoolAdmission {
     }
 
     /**
-     * The leader's statement ended without an answer. Failed on its own (a lost connection, an error of
-     * PostgreSQL's): each rider's attempt fails with it, and its own retry budget decides. Cut short for
-     * the leader alone (its caller hung up, its deadline passed, it never ran): the riders go back to the
-     * head of the queue, in their order, to be served by the next place freed, which is the leader's own
-     * when this runs before its release.
+     * The leader's turn ended without an answer for its riders (its statement failed, its deadline
+     * passed, its caller went away before it ran): they go back to the head of the queue, in their
+     * order, to be served by the next place freed, which is the leader's own when this runs before its
+     * release. The failure stays the leader's: one connection lost under a batch of 32 is one failed
+     * attempt, as it was before reads shared statements, not 32 (each would spend a retry of the
+     * service's budget), and the next leader's statement, on another connection, usually answers them.
+     * A failure that every statement meets (an outage) reaches each rider in turn as it leads. A rider
+     * whose request deadline has passed is not put back: its caller has had its answer.
      */
-    void endRiders(SharedTurn leader, Throwable failure, boolean leaderAlone) {
+    void endRiders(SharedTurn leader) {
         List<Waiter> riders = leader.takeRiders();
         if (riders.isEmpty()) {
             return;
         }
-        if (!leaderAlone && failure != null) {
-            for (Waiter rider : riders) {
-                rider.turn.failure = failure;
-                deliver(rider);
-            }
-            return;
-        }
+        long now = System.nanoTime();
         synchronized (this) {
             for (int i = riders.size() - 1; i >= 0; i--) {
                 Waiter rider = riders.get(i);
-                if (rider.state.compareAndSet(Waiter.GRANTED, Waiter.WAITING)) {
+                if (now - rider.requestEndsAtNanos >= 0) {
+                    rider.state.compareAndSet(Waiter.GRANTED, Waiter.SETTLED);
+                } else if (rider.state.compareAndSet(Waiter.GRANTED, Waiter.WAITING)) {
                     waiting[rider.lane.ordinal()].addFirst(rider);
                     laneWaiters[rider.lane.ordinal()]++;
                 }
@@ -607,11 +618,14 @@ final class PoolAdmission {
 
     /** Gives an admitted waiter its place, on its own context. */
     private void handOver(Waiter admittedWaiter) {
-        Release itsRelease = release(System.nanoTime(), admittedWaiter.lane, 1 + riders(admittedWaiter));
+        Release itsRelease = release(System.nanoTime(), admittedWaiter.lane, admittedWaiter.turn);
         OnItsContext.run(admittedWaiter.context, () -> {
             if (admittedWaiter.state.compareAndSet(Waiter.GRANTED, Waiter.SETTLED)) {
                 admittedWaiter.emitter.complete(itsRelease);
             } else { // the caller went away while its place was on the way
+                if (admittedWaiter.turn != null) {
+                    endRiders(admittedWaiter.turn); // before the release, which serves them next
+                }
                 itsRelease.done(false);
             }
         });
@@ -909,9 +923,11 @@ final class PoolAdmission {
         // the pace measured while callers waited is what the pool really serves (Little's law); the time
         // an attempt holds its place also counts its callbacks' turn on a crowded event loop, so that
         // pace alone, once per place, refused callers a crowd could have served in time
+        // a read's place answers several queued reads while they share statements
+        int perPlace = lane == Lane.READ ? readRounds() : 1;
         return (long) (busyIntervalNanos >= 0
-                ? position * busyIntervalNanos * cap / laneShare(lane)
-                : position * holdNanos / laneShare(lane));
+                ? position * busyIntervalNanos * cap / laneShare(lane) / perPlace
+                : position * holdNanos / laneShare(lane) / perPlace);
     }
 
     /** Guarded by this. */
@@ -937,7 +953,7 @@ final class PoolAdmission {
      * A read that may share its turn at the pool with others of its group ({@link SharedReads}). Taken
      * from the queue with a place, it is the leader: the group's reads queued right behind it ride
      * along ({@link #takeRiders}), and its one statement answers them all. Taken as a rider, its
-     * attempt is answered by the leader's statement ({@link #answer}, or {@link #failure}) and holds no
+     * attempt is answered by the leader's statement ({@link #answer}) and holds no
      * place. Only a queue of waiters forms riders: a pool with a free place runs each read on its own,
      * so sharing costs nothing until the pool is the bottleneck. One per unit of work, renewed for each
      * attempt; used by one attempt at a time.
@@ -948,7 +964,7 @@ final class PoolAdmission {
         final int most;
         private List<Waiter> riders = List.of(); // as leader: set under the admission's lock before its emission
         private Object answer;                   // as rider: set before its emission (RODE)
-        private Throwable failure;               // as rider: set before its emission (RODE)
+        private int answered;                    // as leader: the riders its statement answered
 
         SharedTurn(Object group, Object key, int most) {
             this.group = group;
@@ -959,7 +975,7 @@ final class PoolAdmission {
         private void newAttempt() {
             riders = List.of();
             answer = null;
-            failure = null;
+            answered = 0;
         }
 
         /** As leader: whether reads ride along (else its statement reads its own key alone). */
@@ -980,11 +996,6 @@ final class PoolAdmission {
         /** As rider: what the leader's statement answered (the group's result for all its keys). */
         Object answer() {
             return answer;
-        }
-
-        /** As rider: what the leader's statement failed with, or null. */
-        Throwable failure() {
-            return failure;
         }
 
         /** As leader: its riders, now no longer its to answer. */

@@ -248,10 +248,10 @@ public class UnitOfWork {
     /**
      * A read of one key, as {@link #runStatement}, that may share its statement with the reads of
      * {@code reads} queued for the pool with it ({@link SharedReads}): each gets its own answer, its own
-     * deadline, retries and breaker call; a read that rode along holds no connection. A failure of the
-     * shared statement is each rider's own failure (retried within its own budget); a leader cut short
-     * alone (its caller gone, its deadline) sends its riders back to the head of the queue. Reads that
-     * go to standbys or must see a written position ({@link TransactionSpec#readAfter}) run alone.
+     * deadline and breaker call; a read that rode along holds no connection. A leader whose statement
+     * does not answer (it failed, the leader's deadline passed) keeps its failure and sends its riders
+     * back to the head of the queue ({@link PoolAdmission#endRiders}). Reads that go to standbys or must
+     * see a written position ({@link TransactionSpec#readAfter}) run alone.
      */
     @SuppressWarnings("unchecked")
     public <K, T> Uni<T> readShared(TransactionSpec spec, SharedReads<K, T> reads, K key) {
@@ -457,12 +457,12 @@ public class UnitOfWork {
             // a turn on the rows first (waiting for a held row takes no place in the pool's queue), then the pool
             Uni<T> admitted = admission.enter(gate, PoolAdmission.Lane.of(spec.readOnly()), turn).chain(leave -> {
                 if (leave == PoolAdmission.RODE) { // answered by another read's statement: no connection was held
-                    return turn.failure() != null ? Uni.createFrom().failure(turn.failure())
-                            : Uni.createFrom().item((T) ((java.util.Map<?, ?>) turn.answer()).get(turn.key));
+                    return Uni.createFrom().item((T) ((java.util.Map<?, ?>) turn.answer()).get(turn.key));
                 }
-                if (!gate.takePlace()) { // its caller went away as the place came: nothing runs
+                // its caller went away as the place came, or its deadline passed while it rode: nothing runs
+                if (gate.abandoned() || !gate.takePlace()) {
                     if (turn != null) {
-                        admission.endRiders(turn, null, true);
+                        admission.endRiders(turn);
                     }
                     leave.done(false);
                     return Uni.createFrom().failure(new CommitGate.AbandonedAttemptException());
@@ -473,7 +473,7 @@ public class UnitOfWork {
                 return Uni.createFrom().deferred(() -> work.apply(gate)).onTermination().invoke((item, failure, cancelled) -> {
                     events.attemptEnded(attemptId);
                     if (turn != null) { // riders not answered yet: before the release, which may serve them next
-                        admission.endRiders(turn, failure, cancelled || gate.deadlineReached() || gate.abandoned());
+                        admission.endRiders(turn);
                     }
                     leave.done(failure == null && !cancelled);
                 });

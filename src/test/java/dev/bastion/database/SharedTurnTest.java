@@ -3,7 +3,6 @@ package dev.bastion.database;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -21,7 +20,8 @@ import org.junit.jupiter.api.Test;
  * Who rides along with whom in the admission (no database: which reads one place answers, not what
  * PostgreSQL does; {@code SharedReadsTest} runs the statements). Only reads queued behind a leader of
  * their group ride with it, up to the group's most; a rider is answered only by its leader; a leader
- * cut short alone puts its riders back at the head of the queue; a shared failure reaches each rider.
+ * whose statement does not answer puts its riders back at the head of the queue (but those whose
+ * request deadline passed, or whose caller went away).
  */
 class SharedTurnTest {
 
@@ -77,7 +77,6 @@ class SharedTurnTest {
         for (int i = 1; i < 4; i++) {
             assertSame(PoolAdmission.RODE, queued.get(i).admitted().get(5, TimeUnit.SECONDS));
             assertSame(found, queued.get(i).turn().answer());
-            assertNull(queued.get(i).turn().failure());
         }
         assertEquals(3, admission.readsRiddenAlong());
 
@@ -117,7 +116,7 @@ class SharedTurnTest {
         assertEquals(0, admission.waiters());
         Read later = read(admission, null, 9, 32); // not a shared read: queued behind
 
-        admission.endRiders(queued.get(0).turn(), new RuntimeException("the leader's own deadline"), true);
+        admission.endRiders(queued.get(0).turn()); // its statement failed, or its deadline passed
         assertEquals(3, admission.waiters(), "both riders back in the queue");
         leaderRelease.done(false);
         PoolAdmission.Release newLeader = queued.get(1).admitted().get(5, TimeUnit.SECONDS);
@@ -131,21 +130,26 @@ class SharedTurnTest {
     }
 
     @Test
-    void aSharedStatementsFailureIsEachRidersOwn() throws Exception {
+    void aRiderWhoseRequestDeadlinePassedWhileItRodeIsNotPutBack() throws Exception {
         PoolAdmission admission = new PoolAdmission(vertx, 1, 100, 30 * SECOND);
         List<PoolAdmission.Release> holder = new ArrayList<>();
-        List<Read> queued = queueBehindTheOnlyPlace(admission, 3, 32, holder);
+        holder.add(read(admission, null, 0, 32).admitted().get(5, TimeUnit.SECONDS));
+        Read leader = read(admission, GROUP, 1, 32);
+        PoolAdmission.SharedTurn shortTurn = new PoolAdmission.SharedTurn(GROUP, 2L, 32);
+        CompletableFuture<PoolAdmission.Release> shortLived = admission.enter(
+                new CommitGate(System.nanoTime() + SECOND / 5), PoolAdmission.Lane.READ, shortTurn).subscribeAsCompletionStage();
+        Read rider = read(admission, GROUP, 3, 32);
         holder.get(0).done(true);
-        queued.get(0).admitted().get(5, TimeUnit.SECONDS);
+        PoolAdmission.Release leaderRelease = leader.admitted().get(5, TimeUnit.SECONDS);
+        assertEquals(List.of(1L, 2L, 3L), leader.turn().keys());
 
-        RuntimeException lost = new RuntimeException("connection lost");
-        admission.endRiders(queued.get(0).turn(), lost, false);
-        for (int i = 1; i < 3; i++) {
-            assertSame(PoolAdmission.RODE, queued.get(i).admitted().get(5, TimeUnit.SECONDS));
-            assertSame(lost, queued.get(i).turn().failure());
-        }
-        assertEquals(0, admission.waiters());
-        assertEquals(0, admission.readsRiddenAlong(), "none was answered");
+        Thread.sleep(400); // the second rider's request deadline passes while it rides (its caller is answered by its timer)
+        admission.endRiders(leader.turn());
+        assertEquals(1, admission.waiters(), "only the rider still in time goes back to the queue");
+        leaderRelease.done(false);
+        assertNotSame(PoolAdmission.RODE, rider.admitted().get(5, TimeUnit.SECONDS));
+        assertEquals(List.of(3L), rider.turn().keys());
+        assertFalse(shortLived.isDone());
     }
 
     @Test
@@ -163,7 +167,7 @@ class SharedTurnTest {
         assertEquals(List.of(1L, 2L), leader.turn().keys());
 
         subscription.cancel(); // its caller hung up while it rode
-        admission.endRiders(leader.turn(), null, true);
+        admission.endRiders(leader.turn());
         assertEquals(0, admission.waiters(), "a rider gone is not put back in the queue");
         Thread.sleep(100);
         assertFalse(gone.isDone());
