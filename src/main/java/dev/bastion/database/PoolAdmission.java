@@ -167,7 +167,7 @@ final class PoolAdmission {
      * allocation beyond the release callback), else queues it until {@code gate}'s deadline or
      * DB_POOL_TIMEOUT. Emits the release to run when the attempt no longer needs its connection;
      * or, for a shared read ({@code turn} not null) that rode along with another's statement,
-     * {@link #RODE}: its answer (or failure) is then in {@code turn}.
+     * {@link #RODE}: its answer is then in {@code turn}.
      */
     Uni<Release> enter(CommitGate gate, Lane lane, SharedTurn turn) {
         return Uni.createFrom().emitter(emitter -> enter(emitter, gate, lane, turn)); // on subscription, not when assembled
@@ -586,7 +586,7 @@ final class PoolAdmission {
      * attempt, as it was before reads shared statements, not 32 (each would spend a retry of the
      * service's budget), and the next leader's statement, on another connection, usually answers them.
      * A failure that every statement meets (an outage) reaches each rider in turn as it leads. A rider
-     * whose request deadline has passed is not put back: its caller has had its answer.
+     * whose request deadline has passed is not put back: its deadline timer answers its caller.
      */
     void endRiders(SharedTurn leader) {
         List<Waiter> riders = leader.takeRiders();
@@ -923,8 +923,8 @@ final class PoolAdmission {
         // the pace measured while callers waited is what the pool really serves (Little's law); the time
         // an attempt holds its place also counts its callbacks' turn on a crowded event loop, so that
         // pace alone, once per place, refused callers a crowd could have served in time
-        // a read's place answers several queued reads while they share statements
-        int perPlace = lane == Lane.READ ? readRounds() : 1;
+        // a read's place answers several queued reads while they share statements (the average, not rounded up)
+        double perPlace = lane == Lane.READ ? Math.min(16, Math.max(1, readsPerPlace)) : 1;
         return (long) (busyIntervalNanos >= 0
                 ? position * busyIntervalNanos * cap / laneShare(lane) / perPlace
                 : position * holdNanos / laneShare(lane) / perPlace);

@@ -172,10 +172,10 @@ class SharedReadsTest {
             migration.rollback();
         }
         assertOwnCustomers(answers, ids, marker, 0);
-        // retried: the two reads whose statements were killed, and at most one leader that was handed a killed
-        // connection before the pool saw it close; riders failed with their leader would add three or four more
+        // retried: the two reads whose statements were killed, and after each kill at most one leader handed the
+        // killed connection before the pool saw it close; riders failed with their leader would make it 5 or more
         double retries = Http.metric("bastion_db_retries_total", Map.of()) - retriesBefore;
-        assertTrue(retries >= 2 && retries <= 3, "reads retried: " + retries);
+        assertTrue(retries >= 2 && retries <= 4, "reads retried: " + retries);
     }
 
     /** The answers from the {@code from}-th on are each a 200 with the customer asked for (ids and answers in one order). */

@@ -137,13 +137,13 @@ class SharedTurnTest {
         Read leader = read(admission, GROUP, 1, 32);
         PoolAdmission.SharedTurn shortTurn = new PoolAdmission.SharedTurn(GROUP, 2L, 32);
         CompletableFuture<PoolAdmission.Release> shortLived = admission.enter(
-                new CommitGate(System.nanoTime() + SECOND / 5), PoolAdmission.Lane.READ, shortTurn).subscribeAsCompletionStage();
+                new CommitGate(System.nanoTime() + SECOND), PoolAdmission.Lane.READ, shortTurn).subscribeAsCompletionStage();
         Read rider = read(admission, GROUP, 3, 32);
         holder.get(0).done(true);
         PoolAdmission.Release leaderRelease = leader.admitted().get(5, TimeUnit.SECONDS);
         assertEquals(List.of(1L, 2L, 3L), leader.turn().keys());
 
-        Thread.sleep(400); // the second rider's request deadline passes while it rides (its caller is answered by its timer)
+        Thread.sleep(1_300); // the second rider's request deadline passes while it rides (its caller is answered by its timer)
         admission.endRiders(leader.turn());
         assertEquals(1, admission.waiters(), "only the rider still in time goes back to the queue");
         leaderRelease.done(false);
