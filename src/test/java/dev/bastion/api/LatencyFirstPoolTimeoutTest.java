@@ -78,8 +78,11 @@ class LatencyFirstPoolTimeoutTest {
             }
         }
         storm.forEach(RefusalStormTest::assertRefused);
-        long waitedOut = storm.stream().filter(a -> a.millis() >= POOL_TIMEOUT_MILLIS - 50).count();
-        assertEquals(storm.size(), waitedOut, "refused before their wait ran out: " + millis(storm));
+        // the first storm waits its turn out; a later one may be refused partly on arrival, and rightly: what the
+        // storm before it waited (the whole 0.9 s) is the wait its arrivals can expect
+        List<Answer> first = storm.subList(0, STORM);
+        long waitedOut = first.stream().filter(a -> a.millis() >= POOL_TIMEOUT_MILLIS - 50).count();
+        assertEquals(first.size(), waitedOut, "refused before their wait ran out: " + millis(first));
         double held = Http.metric("bastion_http_refusals_held_total", Map.of()) - heldBefore;
         // the first refusals of a window are answered at once (a sporadic refusal is not held); the rest of a storm is held
         assertTrue(held >= STORM / 3, "held " + held + " of " + storm.size() + ": " + millis(storm));
