@@ -38,10 +38,12 @@ public class OverloadShedding {
 
     private final UnitOfWork unitOfWork;
     private final RefusalHold hold;
+    private final CrowdLimit crowd;
 
-    public OverloadShedding(UnitOfWork unitOfWork, RefusalHold hold) {
+    public OverloadShedding(UnitOfWork unitOfWork, RefusalHold hold, CrowdLimit crowd) {
         this.unitOfWork = unitOfWork;
         this.hold = hold;
+        this.crowd = crowd;
     }
 
     /**
@@ -58,6 +60,11 @@ public class OverloadShedding {
             // reads and writes have lanes of their own in the admission: a crowd of one is refused on its lane only
             boolean read = ctx.request().method() == HttpMethod.GET;
             AtTheDoor request = new AtTheDoor(ctx, read);
+            if (!crowd.enter()) {
+                request.refuse(crowd.retryAfterMillis(), 0);
+                return;
+            }
+            ctx.addEndHandler(ended -> crowd.leave()); // answered, refused or hung up
             long retryAfterMillis = unitOfWork.arrive(read, request);
             if (retryAfterMillis >= 0) {
                 request.refuse(retryAfterMillis, 0);

@@ -85,6 +85,7 @@ final class PoolAdmission {
     private int peakAdmitted;   // guarded by this: the most places held at once since the cap last changed
     private final java.util.concurrent.atomic.LongAdder refusedOnArrival = new java.util.concurrent.atomic.LongAdder();
     private final java.util.concurrent.atomic.LongAdder readsRiddenAlong = new java.util.concurrent.atomic.LongAdder();
+    private final AtomicInteger riding = new AtomicInteger(); // riders taken, not yet answered or put back
     private final double[] sojournNanos = new double[2]; // guarded by this; per lane: how long recent waiters waited (or gave up after), smoothed: CoDel's signal
     private volatile double holdNanos = 1_000_000; // recent time an attempt holds its admission, smoothed
     private long lastReleaseNanos = System.nanoTime(); // guarded by this: when a place was last freed
@@ -561,6 +562,7 @@ final class PoolAdmission {
             }
         }
         turn.riders = riders == null ? List.of() : riders;
+        riding.addAndGet(turn.riders.size());
     }
 
     private static int riders(Waiter leader) {
@@ -570,6 +572,7 @@ final class PoolAdmission {
     /** Each rider of {@code leader} gets {@code answer} (the leader's statement's result), on its own context. */
     void answerRiders(SharedTurn leader, Object answer) {
         List<Waiter> riders = leader.takeRiders();
+        riding.addAndGet(-riders.size());
         leader.answered = riders.size();
         readsRiddenAlong.add(riders.size());
         for (Waiter rider : riders) {
@@ -593,6 +596,7 @@ final class PoolAdmission {
         if (riders.isEmpty()) {
             return;
         }
+        riding.addAndGet(-riders.size());
         long now = System.nanoTime();
         synchronized (this) {
             for (int i = riders.size() - 1; i >= 0; i--) {
@@ -892,6 +896,11 @@ final class PoolAdmission {
     /** Seconds callers have spent parked, summed as each is resumed (see {@link AdmissionDoor#parkedNanos}). */
     synchronized double parkedSeconds() {
         return door.parkedNanos() / 1e9;
+    }
+
+    /** Reads waiting for the statement of the read they ride along with ({@link SharedTurn}). */
+    int riding() {
+        return riding.get();
     }
 
     /** Requests waiting, inside and at the door (callers parked outside it are {@link #parked}). */

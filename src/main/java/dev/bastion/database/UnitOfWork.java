@@ -195,6 +195,15 @@ public class UnitOfWork {
         return admission.waiters();
     }
 
+    /**
+     * Requests that wait for the database without a connection of their own: for a place in the pool
+     * (inside the admission or at its door), for a turn on a hot row, or for the statement of the read
+     * they ride along with. They hold no core while they wait.
+     */
+    public int waitingForDatabase() {
+        return admission.waiters() + admission.riding() + rows.waiting();
+    }
+
     /** HTTP connections parked outside the admission's door: their next request is left unread while it is full. */
     public int admissionParked() {
         return admission.parked();
