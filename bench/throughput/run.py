@@ -317,6 +317,11 @@ def report(results, memory, rounds, seconds, warmup):
                   if key != "pgbench" and runs[key] and "jit_us_per_request" in runs[key][0]]
         if shares:
             print(f"  {name:<22} {', '.join(shares)}")
+    print("p99 of the answers served, from Bastion's own histogram (a bucket's upper bound, ms; wrk's p99 counts held refusals too):")
+    for name, runs in results.items():
+        figures = [run["served_p99"] for run in runs["bastion"] if run.get("served_p99") is not None]
+        if figures:
+            print(f"  {name:<22} {statistics.median(figures):.1f}")
     print("statuses of the last round:")
     for name, runs in results.items():
         for key in SERVICES:

@@ -68,7 +68,7 @@ public class CrowdLimit {
         this.rule = new Rule(floor);
         this.surge = 8 * floor;
         Gauge.builder("bastion.http.crowd.limit", this, crowd -> crowd.limit == NONE ? 0 : crowd.limit)
-                .description("API requests let into the service at once while the event loops are saturated (0: no limit)")
+                .description("API requests let onto the cores at once while the event loops are saturated (0: no limit)")
                 .register(registry);
         Gauge.builder("bastion.http.crowd.in.flight", inFlight, AtomicInteger::get)
                 .description("API requests in the service: let in and not answered yet")

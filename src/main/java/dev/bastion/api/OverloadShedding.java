@@ -22,7 +22,8 @@ import jakarta.inject.Singleton;
  * cores go to the requests that will be served, not to building refusals. The body is rendered once;
  * only the Retry-After (from the admission's expected wait, spread) differs per refusal. Requests
  * that get past this are still refused by the admission itself, later and more precisely. During a
- * storm of refusals, each is answered after a hold ({@link RefusalHold}). The admin
+ * storm of refusals, each is answered after a hold ({@link RefusalHold}). First of all, a request beyond
+ * the crowd limit (the requests on saturated cores, {@link CrowdLimit}) is refused the same way. The admin
  * API (and the management port, another router) is always served.
  */
 @Singleton
@@ -31,10 +32,16 @@ public class OverloadShedding {
     /** Before the body-size check (-3) and every route that reads a body. */
     private static final int ORDER = -4;
 
-    private static final Buffer BODY = Buffer.buffer("{\"type\":\"" + Problem.type(FailureKind.POOL_EXHAUSTED.problemSlug())
-            + "\",\"title\":\"" + FailureKind.POOL_EXHAUSTED.title() + "\",\"status\":503,\"detail\":"
-            + "\"The service is at capacity: this request could not be served within its deadline.\",\"kind\":\""
-            + FailureKind.POOL_EXHAUSTED.problemSlug() + "\",\"suggestion\":\"" + FailureKind.POOL_EXHAUSTED.advice() + "\"}");
+    private static final Buffer BODY = refusal(FailureKind.POOL_EXHAUSTED.advice());
+    /** The crowd limit's refusal: the same kind, clients handle it alike; its advice does not blame the pool. */
+    private static final Buffer CROWD_BODY = refusal("More callers than the service's cores serve quickly: retry the request after the Retry-After delay.");
+
+    private static Buffer refusal(String suggestion) {
+        return Buffer.buffer("{\"type\":\"" + Problem.type(FailureKind.POOL_EXHAUSTED.problemSlug())
+                + "\",\"title\":\"" + FailureKind.POOL_EXHAUSTED.title() + "\",\"status\":503,\"detail\":"
+                + "\"The service is at capacity: this request could not be served within its deadline.\",\"kind\":\""
+                + FailureKind.POOL_EXHAUSTED.problemSlug() + "\",\"suggestion\":\"" + suggestion + "\"}");
+    }
 
     private final UnitOfWork unitOfWork;
     private final RefusalHold hold;
@@ -61,7 +68,7 @@ public class OverloadShedding {
             boolean read = ctx.request().method() == HttpMethod.GET;
             AtTheDoor request = new AtTheDoor(ctx, read);
             if (!crowd.enter()) {
-                request.refuse(crowd.retryAfterMillis(), 0);
+                request.refuseAsACrowd(crowd.retryAfterMillis());
                 return;
             }
             ctx.addEndHandler(ended -> crowd.leave()); // answered, refused or hung up
@@ -96,12 +103,21 @@ public class OverloadShedding {
             hold.answer(() -> send(retryAfterMillis), waitedMillis);
         }
 
+        /** Refused by the crowd limit, on arrival; held during a storm as any refusal. */
+        void refuseAsACrowd(long retryAfterMillis) {
+            hold.answer(() -> send(retryAfterMillis, CROWD_BODY), 0);
+        }
+
         private void send(long retryAfterMillis) {
+            send(retryAfterMillis, BODY);
+        }
+
+        private void send(long retryAfterMillis, Buffer body) {
             if (!ctx.response().closed()) { // the caller may have hung up during a hold or a wait
                 ctx.response().setStatusCode(503)
                         .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
                         .putHeader(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, (retryAfterMillis + 999) / 1000)))
-                        .end(BODY.copy());
+                        .end(body.copy());
             }
         }
 

@@ -59,7 +59,7 @@ class CrowdLimitTest {
         double limit;
         Crowd crowd;
         try (BusyCores busy = BusyCores.start(8)) {
-            crowd = Crowd.start(200);
+            crowd = Crowd.start(200, CrowdLimitTest::notJson);
             Await.until(() -> Http.metric("bastion_http_crowd_refusals_total", NONE) > refusedBefore, "the crowd limit refused");
             limit = Http.metric("bastion_http_crowd_limit", NONE);
             // the admin API is not behind the limit
@@ -76,6 +76,7 @@ class CrowdLimitTest {
         for (Answer answer : refused) {
             assertTrue(answer.retryAfter() >= 1, "Retry-After " + answer.retryAfter());
             assertTrue(answer.body().contains("\"kind\":\"pool-exhausted\""), answer.body());
+            assertTrue(answer.body().contains("cores"), "a crowd refusal blames the pool: " + answer.body());
         }
         double counted = Http.metric("bastion_http_crowd_refusals_total", NONE) - refusedBefore;
         assertTrue(counted >= refused.size(), counted + " refusals counted, " + refused.size() + " answered");
@@ -107,7 +108,7 @@ class CrowdLimitTest {
             Await.until(() -> Http.metric("bastion_http_crowd_in_flight", NONE) >= 150, "150 reads in the service");
             // busy cores and a small crowd keep the loops late: without the reads the requests in the service stay under the floor
             try (BusyCores busy = BusyCores.start(8)) {
-                Crowd crowd = Crowd.start(FLOOR / 2);
+                Crowd crowd = Crowd.start(FLOOR / 2, CrowdLimitTest::notJson); // writes: the read lane's door is full
                 long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);
                 while (System.nanoTime() < until) {
                     String scrape = Http.scrape();
@@ -116,7 +117,8 @@ class CrowdLimitTest {
                     Thread.sleep(50);
                 }
                 crowd.stop();
-                assertTrue(crowd.answers().stream().allMatch(a -> a.status() == 400), "a small crowd was refused");
+                assertTrue(crowd.answers().stream().allMatch(a -> a.status() == 400), "a small crowd was refused: "
+                        + crowd.answers().stream().map(a -> a.status() + " " + a.body()).distinct().limit(3).toList());
             }
             migration.rollback();
         }
@@ -129,33 +131,38 @@ class CrowdLimitTest {
         assertEquals(refusedBefore, Http.metric("bastion_http_crowd_refusals_total", NONE), "the crowd limit refused");
     }
 
-    /** Callers that each send a request that does no database work (a body that is not JSON: 400) again as soon as it is answered. */
+    /** A write that does no database work: a body that is not JSON, 400. */
+    private static HttpRequest notJson() {
+        return Http.postJson("/customers", "{").build();
+    }
+
+    /** Callers that each send a request that does no database work again as soon as it is answered. */
     private static final class Crowd {
 
         private final Queue<Answer> answers = new ConcurrentLinkedQueue<>();
         private final List<CompletableFuture<Void>> callers = new ArrayList<>();
         private volatile boolean running = true;
 
-        static Crowd start(int size) {
+        static Crowd start(int size, java.util.function.Supplier<HttpRequest> request) {
             Crowd crowd = new Crowd();
             for (int i = 0; i < size; i++) {
                 CompletableFuture<Void> done = new CompletableFuture<>();
                 crowd.callers.add(done);
-                crowd.next(done);
+                crowd.next(done, request);
             }
             return crowd;
         }
 
-        private void next(CompletableFuture<Void> done) {
+        private void next(CompletableFuture<Void> done, java.util.function.Supplier<HttpRequest> request) {
             if (!running) {
                 done.complete(null);
                 return;
             }
-            TimedRequests.send(Http.postJson("/customers", "{").build()).whenComplete((answer, failed) -> {
+            TimedRequests.send(request.get()).whenComplete((answer, failed) -> {
                 if (answer != null) {
                     answers.add(answer);
                 }
-                next(done);
+                next(done, request);
             });
         }
 
