@@ -28,7 +28,7 @@ import jakarta.inject.Singleton;
  *
  * <p>The rule, every {@value #INTERVAL_MILLIS} ms: when the event loops' delay stayed above {@value
  * #TARGET_MICROS} µs for the whole interval (its least, as CoDel judges a standing queue: a spike is not a
- * queue, over CoDel's 100 ms), the limit falls in proportion to the requests on the cores (Little's law: a queue that many
+ * queue, over CoDel's 100 ms; two such intervals in a row to set a limit at all), the limit falls in proportion to the requests on the cores (Little's law: a queue that many
  * times too long), by half at most and never below the floor; when the delay is back under the target
  * while the limit refused, it rises by a sixteenth. A limit that has not refused for a second, the crowd
  * gone, is lifted. A crowd arriving at once (more than eight floors on the cores while the loops are late)
@@ -130,6 +130,7 @@ public class CrowdLimit {
 
         private final int floor;
         private int quietIntervals;
+        private int crowdedIntervals; // in a row, late loops with more than the floor on the cores
 
         Rule(int floor) {
             this.floor = floor;
@@ -145,12 +146,17 @@ public class CrowdLimit {
             if (lateNanos > TARGET_NANOS) {
                 quietIntervals = 0;
                 if (onCores <= floor) {
+                    crowdedIntervals = 0;
                     return current; // the cores' queue is not this crowd's: a floor's worth of requests always goes in
+                }
+                if (current == NONE && ++crowdedIntervals < 2) {
+                    return NONE; // a burst (80 creates read at once, their bodies still arriving) is gone by the next interval
                 }
                 // Little's law: the queue is lateNanos / target times too long for the requests in it
                 long proportional = Math.max(onCores / 2, onCores * TARGET_NANOS / lateNanos);
                 return (int) Math.max(floor, Math.min(current, proportional));
             }
+            crowdedIntervals = 0;
             if (current == NONE) {
                 return NONE;
             }

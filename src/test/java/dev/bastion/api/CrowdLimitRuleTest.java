@@ -28,10 +28,22 @@ class CrowdLimitRuleTest {
     @Test
     void theLimitFallsInProportionToTheDelayByHalfAtMostAndNotBelowTheFloor() {
         CrowdLimit.Rule rule = new CrowdLimit.Rule(FLOOR);
+        assertEquals(NONE, rule.next(NONE, TARGET * 4 / 3, 400, false), "one interval may be a burst");
         assertEquals(300, rule.next(NONE, TARGET * 4 / 3, 400, false), "4/3 the target: three quarters of those on the cores");
         assertEquals(200, rule.next(300, 10 * TARGET, 400, false), "ten times the target: half");
         assertEquals(150, rule.next(150, TARGET * 4 / 3, 400, false), "never above the limit it was");
         assertEquals(FLOOR, rule.next(50, 10 * TARGET, 60, false));
+    }
+
+    @Test
+    void aBurstThatIsGoneByTheNextIntervalSetsNoLimit() {
+        CrowdLimit.Rule rule = new CrowdLimit.Rule(FLOOR);
+        assertEquals(NONE, rule.next(NONE, 10 * TARGET, 400, false));
+        assertEquals(NONE, rule.next(NONE, 10 * TARGET, 20, false), "the burst went into the admission's queue");
+        assertEquals(NONE, rule.next(NONE, 10 * TARGET, 400, false), "the count starts over");
+        assertEquals(NONE, rule.next(NONE, 0, 400, false), "quick loops");
+        assertEquals(NONE, rule.next(NONE, 10 * TARGET, 400, false));
+        assertEquals(200, rule.next(NONE, 10 * TARGET, 400, false), "two intervals in a row: a crowd");
     }
 
     @Test
