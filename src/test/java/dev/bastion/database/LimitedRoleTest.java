@@ -314,6 +314,12 @@ class LimitedRoleTest {
                     assertEquals("commit-outcome-unknown", w.kind(), w.toString());
                     continue;
                 }
+                if ("database-unavailable".equals(w.kind())) {
+                    // the same race, the connection found closed before the write was sent (a CI run on a loaded
+                    // machine): a 503 to retry, nothing saved
+                    assertEquals(503, w.status(), w.toString());
+                    continue;
+                }
                 assertEquals(503, w.status(), w.toString());
                 assertEquals("database-read-only", w.kind());
                 assertTrue(Integer.parseInt(w.retryAfter()) >= 1);
