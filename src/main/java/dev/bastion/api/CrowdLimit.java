@@ -9,6 +9,7 @@ import dev.bastion.database.UnitOfWork;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.vertx.core.Vertx;
 import jakarta.enterprise.event.Observes;
@@ -60,6 +61,7 @@ public class CrowdLimit {
     private volatile int waitingForDatabase;
     private final Rule rule;
     private long refusedBefore; // on the update's timer only
+    private volatile Runnable stopTimer = () -> { };
 
     public CrowdLimit(EventLoopDelay delay, UnitOfWork unitOfWork, DatabaseSettings settings, MeterRegistry registry) {
         this.delay = delay;
@@ -79,7 +81,13 @@ public class CrowdLimit {
     }
 
     void start(@Observes StartupEvent started, Vertx vertx) {
-        vertx.setPeriodic(INTERVAL_MILLIS, tick -> update());
+        long timer = vertx.setPeriodic(INTERVAL_MILLIS, tick -> update());
+        stopTimer = () -> vertx.cancelTimer(timer);
+    }
+
+    /** Stopping: the loops' probes stop too, and a stopped probe would read as a late loop. */
+    void stop(@Observes ShutdownEvent stopping) {
+        stopTimer.run();
     }
 
     /** A request arrives: true when it may go on ({@link #leave} when it is answered), false to refuse it. */

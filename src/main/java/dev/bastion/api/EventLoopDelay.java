@@ -75,6 +75,9 @@ public class EventLoopDelay {
      * that probe is now): above a target, every request on that loop waited at least that long all along.
      */
     long takeLeastOfInterval() {
+        if (stopped) {
+            return 0; // its probes no longer run: not a late loop
+        }
         long now = System.nanoTime();
         long worst = 0;
         for (int i = 0; i < leastNanos.length(); i++) {

@@ -1,5 +1,7 @@
 package dev.bastion.api;
 
+import java.util.concurrent.atomic.AtomicBoolean;
+
 import dev.bastion.database.DoorRequest;
 import dev.bastion.database.FailureKind;
 import dev.bastion.database.UnitOfWork;
@@ -71,7 +73,11 @@ public class OverloadShedding {
                 request.refuseAsACrowd(crowd.retryAfterMillis());
                 return;
             }
-            ctx.addEndHandler(ended -> crowd.leave()); // answered, refused or hung up
+            if (ctx.response().closed()) { // hung up already: no end handler would run
+                crowd.leave();
+                return;
+            }
+            ctx.addEndHandler(ended -> request.leaveTheCores()); // answered, refused or hung up
             long retryAfterMillis = unitOfWork.arrive(read, request);
             if (retryAfterMillis >= 0) {
                 request.refuse(retryAfterMillis, 0);
@@ -84,6 +90,7 @@ public class OverloadShedding {
 
         private final RoutingContext ctx;
         private final boolean read;
+        private final AtomicBoolean left = new AtomicBoolean(); // refused (its hold holds no core) or ended: the sweep refuses on its own thread
 
         AtTheDoor(RoutingContext ctx, boolean read) {
             this.ctx = ctx;
@@ -100,7 +107,15 @@ public class OverloadShedding {
         /** During a storm of refusals, after what its hold has left once the wait at the door is counted. */
         @Override
         public void refuse(long retryAfterMillis, long waitedMillis) {
+            leaveTheCores(); // a refusal held for seconds holds no core
             hold.answer(() -> send(retryAfterMillis), waitedMillis);
+        }
+
+        /** No longer counted by the crowd limit: once, whichever of its refusal and its end comes first. */
+        void leaveTheCores() {
+            if (left.compareAndSet(false, true)) {
+                crowd.leave();
+            }
         }
 
         /** Refused by the crowd limit, on arrival; held during a storm as any refusal. */

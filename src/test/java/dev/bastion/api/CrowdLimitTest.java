@@ -104,7 +104,7 @@ class CrowdLimitTest {
         }
         reads.forEach(CompletableFuture::join);
         reads.clear();
-        Thread.sleep(1500); // and any limit the burst set lifted
+        Await.until(() -> Http.metric("bastion_http_crowd_limit", NONE) == 0, "any limit the burst set lifted");
         double refusedBefore = Http.metric("bastion_http_crowd_refusals_total", NONE);
         try (SecondClient migration = new SecondClient()) {
             migration.execute("LOCK TABLE customer IN ACCESS EXCLUSIVE MODE");
