@@ -116,14 +116,6 @@ public class CrowdLimit {
         return base + ThreadLocalRandom.current().nextLong(base + 1);
     }
 
-    int floor() {
-        return floor;
-    }
-
-    int limit() {
-        return limit;
-    }
-
     private void update() {
         long late = delay.takeLeastOfInterval();
         int waiting = unitOfWork.waitingForDatabase();
